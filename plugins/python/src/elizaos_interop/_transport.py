@@ -1,0 +1,109 @@
+"""The transport interface every host loader implements (IPC, FFI, WASM).
+
+A :class:`Transport` moves one method call of protocol.md section 3.3 to a plugin and brings
+back the method's result value. :class:`~elizaos_interop._host.LoadedPlugin` is built on top of
+it, so the plugin object user code sees is the same whatever the transport.
+
+Contract:
+
+* ``call``/``call_sync`` return the *result value* of the method (the ``result`` member of the
+  response or envelope), or raise one of the typed errors of protocol.md 7.2
+  (:class:`PluginCallError` for an ``error`` answer, :class:`PluginTimeoutError`,
+  :class:`PluginCrashError`, :class:`PluginProtocolError`, :class:`InvalidPayloadError`).
+* ``params`` is the params object of the method exactly as on the IPC wire.
+* ``timeout`` is in seconds; ``None`` means the transport's default.
+* ``close`` is idempotent, never raises, and frees or reaps everything the transport holds.
+  Calls after ``close`` raise :class:`PluginCrashError` ("plugin is closed").
+* ``label`` is the plugin name once the manifest is known (the loader sets it), before that the
+  path or command; it is what error messages name.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+from ._errors import PluginCallError, PluginProtocolError
+
+__all__ = ["METHODS", "Transport", "unwrap_envelope"]
+
+METHODS: tuple[str, ...] = (
+    "getManifest",
+    "init",
+    "validateAction",
+    "invokeAction",
+    "getProvider",
+    "validateEvaluator",
+    "invokeEvaluator",
+    "shutdown",
+)
+"""The methods of protocol.md section 3.3, in table order."""
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """One connection to one plugin: an IPC child process, an FFI library or a WASM instance."""
+
+    kind: str
+    """``"ipc"``, ``"ffi"`` or ``"wasm"``."""
+
+    label: str
+    """Plugin name once known, else the path or command; used in error messages."""
+
+    async def call(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Call ``method`` with ``params`` and return its result value, or raise a typed error."""
+        ...
+
+    def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Blocking form of :meth:`call` (used for the manifest handshake and by sync users)."""
+        ...
+
+    def close(self) -> None:
+        """Release the plugin (idempotent, never raises)."""
+        ...
+
+
+def unwrap_envelope(envelope: Any, *, label: str, method: str, transport: str) -> Any:
+    """Return the ``result`` of a decoded envelope (protocol.md 5.2) or raise its error.
+
+    ``{"result": v}`` gives ``v``; ``{"error": {"code", "message", "data"?}}`` raises
+    :class:`PluginCallError`; anything else raises :class:`PluginProtocolError` quoting it.
+    Shared by the IPC client (for the response minus ``id``) and the FFI/WASM loaders.
+    """
+    if isinstance(envelope, dict):
+        has_result = "result" in envelope
+        has_error = "error" in envelope
+        if has_result and not has_error:
+            return envelope["result"]
+        if has_error and not has_result:
+            error = envelope["error"]
+            if (
+                isinstance(error, dict)
+                and isinstance(error.get("code"), int)
+                and not isinstance(error.get("code"), bool)
+                and isinstance(error.get("message"), str)
+            ):
+                return _raise_call_error(error, label=label, method=method, transport=transport)
+    from ._json import dumps  # local import: _json has no dependency on this module
+
+    try:
+        excerpt = dumps(envelope)[:200]
+    except Exception:
+        excerpt = repr(envelope).encode("utf-8", "replace")[:200]
+    raise PluginProtocolError(
+        'invalid envelope: expected {"result": ...} or {"error": {"code": int, "message": str}}',
+        excerpt=excerpt,
+        plugin=label,
+        method=method,
+        transport=transport,
+    )
+
+
+def _raise_call_error(error: dict[str, Any], *, label: str, method: str, transport: str) -> Any:
+    raise PluginCallError(
+        error["code"],
+        error["message"],
+        error.get("data"),
+        plugin=label,
+        method=method,
+        transport=transport,
+    )
