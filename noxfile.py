@@ -1,0 +1,292 @@
+"""Build, test and measure every interop cell.
+
+Sessions (``nox -l`` lists them):
+
+- ``conformance``: the main job. Builds every fixture plugin and host driver the default matrix
+  needs, runs the conformance suite over ``matrices/default.toml``, measures latency, writes
+  ``reports/latest/`` and prints the summary.
+- ``tests``: everything that can fail: unit tests of each runtime (pytest, ``cargo test``,
+  ``node --test``, ``bun test``), the seed's examples, and the conformance suite over
+  ``matrices/full.toml`` (every host x plugin x transport, Node and Bun).
+- ``lint``: ruff, mypy --strict, cargo fmt/clippy, tsc --noEmit.
+- ``build_python``, ``build_rust_ffi``, ``build_rust_ipc``, ``build_rust_wasm``,
+  ``build_typescript``: the builds, also run by the sessions above. Builds are incremental
+  (cargo) or stamped (npm), so running several sessions in one go builds once.
+
+Options after ``--``: ``conformance -- --bench-profile full`` (long latency profile),
+``tests -- --fuzz-profile long`` (long hypothesis profile), ``tests -- -k PATTERN``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+RUST = ROOT / "plugins" / "rust"
+TS = ROOT / "plugins" / "typescript"
+PY = ROOT / "plugins" / "python"
+RUST_TARGET = Path(os.environ.get("ELIZAOS_RUST_TARGET_DIR", RUST / "target"))
+
+nox.options.sessions = ["lint", "tests", "conformance"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+PY_TEST_DEPS = [
+    "pytest>=8",
+    "pytest-xdist>=3.5",
+    "pytest-timeout>=2.3",
+    "pytest-benchmark>=4",
+    "hypothesis>=6.100",
+    "jsonschema>=4.21",
+]
+NATIVE_FEATURES = ",".join(
+    f"{crate}/{feature}"
+    for crate in ("plugin-conformance", "plugin-eliza-classic")
+    for feature in ("ffi", "ipc")
+)
+FFI_SYMBOLS = (
+    "elizaos_get_manifest",
+    "elizaos_init",
+    "elizaos_validate_action",
+    "elizaos_invoke_action",
+    "elizaos_get_provider",
+    "elizaos_validate_evaluator",
+    "elizaos_invoke_evaluator",
+    "elizaos_free_string",
+)
+WASM_APT = ["rustc-web", "cargo-web", "rust-web-src", "libstd-rust-web-dev", "lld-22"]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    """Environment every host and driver needs to find the other runtimes."""
+    return {
+        "ELIZAOS_NODE": str(TS / "node_modules" / ".bin" / "node"),
+        "ELIZAOS_BUN": str(TS / "node_modules" / ".bin" / "bun"),
+        "ELIZAOS_TS_BRIDGE": str(TS / "src" / "bridge-server.ts"),
+        "ELIZAOS_RUST_TARGET_DIR": str(RUST_TARGET),
+    }
+
+
+def _session_env(session: nox.Session) -> dict[str, str]:
+    env = _env()
+    bin_dir = Path(session.bin)  # the session's virtualenv: its python has elizaos_interop
+    env["ELIZAOS_PYTHON"] = str(bin_dir / "python")
+    return env
+
+
+def _require(session: nox.Session, program: str, hint: str) -> None:
+    if shutil.which(program) is None:
+        session.error(f"`{program}` is not on PATH; {hint}")
+
+
+def _install_python(session: nox.Session) -> None:
+    """Install the Python runtime (with its FFI/WASM extras) and the testkit, editable."""
+    session.install("-e", f"{PY}[all]", "-e", str(ROOT), *PY_TEST_DEPS)
+
+
+def _wasm_toolchain_ready() -> bool:
+    rustup_targets = subprocess.run(
+        ["rustup", "target", "list", "--installed"], capture_output=True, text=True, check=False
+    ).stdout if shutil.which("rustup") else ""
+    if "wasm32-unknown-unknown" in rustup_targets.split():
+        return True
+    debian_std = Path("/usr/lib/rustlib/wasm32-unknown-unknown")
+    return debian_std.is_dir() and Path("/usr/bin/rust-lld").exists()
+
+
+def _ensure_wasm_toolchain(session: nox.Session) -> None:
+    """A wasm32 std: rustup's target if installed, else Debian's rustc-web (installed when root)."""
+    if _wasm_toolchain_ready():
+        return
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0 and not os.environ.get("ELIZAOS_NO_APT"):
+        session.log(f"no wasm32 std found: installing Debian packages {' '.join(WASM_APT)}")
+        session.run(apt, "update", "-qq", external=True)
+        session.run(apt, "install", "-y", "-qq", *WASM_APT, external=True,
+                    env={"DEBIAN_FRONTEND": "noninteractive"})
+        return
+    session.error(
+        "no wasm32-unknown-unknown std: run `rustup target add wasm32-unknown-unknown`, or on "
+        f"Debian `apt-get install -y {' '.join(WASM_APT)}`"
+    )
+
+
+def _build_rust_native(session: nox.Session) -> None:
+    """FFI libraries, IPC servers and the host driver in ONE cargo call.
+
+    Separate calls with different features would rebuild the shared cdylib and could drop
+    the FFI exports from it; one call with the union of features cannot.
+    """
+    _require(session, "cargo", "install Rust (rustup) first")
+    session.run(
+        "cargo", "build", "--release", "--locked", "--workspace", "--features", NATIVE_FEATURES,
+        external=True, env={"CARGO_TARGET_DIR": str(RUST_TARGET)},
+    )
+
+
+def _artifact(session: nox.Session, path: Path, build: str) -> Path:
+    if not path.exists():
+        session.error(f"expected build artifact {path} is missing after `{build}`")
+    return path
+
+
+def _check_ffi_exports(session: nox.Session, so: Path) -> None:
+    nm = shutil.which("nm")
+    if nm is None:
+        return
+    out = subprocess.run([nm, "-D", "--defined-only", str(so)], capture_output=True,
+                         text=True, check=True).stdout
+    missing = [s for s in FFI_SYMBOLS if s not in out]
+    if missing:
+        session.error(f"{so} lacks the FFI exports {missing} (protocol.md section 6)")
+
+
+def _build_rust_ffi(session: nox.Session) -> None:
+    _build_rust_native(session)
+    for name in ("conformance", "eliza_classic"):
+        so = _artifact(session, RUST_TARGET / "release" / f"libelizaos_plugin_{name}.so",
+                       "cargo build --features ffi")
+        _check_ffi_exports(session, so)
+
+
+def _build_rust_ipc(session: nox.Session) -> None:
+    _build_rust_native(session)
+    for name in ("conformance-ipc", "eliza-classic-ipc", "elizaos-host-driver"):
+        _artifact(session, RUST_TARGET / "release" / name, "cargo build --features ipc")
+
+
+def _build_rust_wasm(session: nox.Session) -> None:
+    _ensure_wasm_toolchain(session)
+    session.run("bash", str(RUST / "build-wasm.sh"), external=True,
+                env={"CARGO_TARGET_DIR_NATIVE": str(RUST_TARGET)})
+    for name in ("conformance", "eliza_classic"):
+        _artifact(
+            session,
+            RUST_TARGET / "wasm32-unknown-unknown" / "release" / f"elizaos_plugin_{name}.wasm",
+            "plugins/rust/build-wasm.sh",
+        )
+
+
+def _build_typescript(session: nox.Session) -> None:
+    """`npm ci` (skipped while the lockfile is unchanged), then typecheck."""
+    _require(session, "npm", "install Node.js and npm (any version; Node 22 and Bun come from npm)")
+    lock = TS / "package-lock.json"
+    stamp = TS / "node_modules" / ".ci-stamp"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", str(TS), external=True)
+        stamp.write_text(digest)
+    for tool in ("node", "bun", "tsc"):
+        _artifact(session, TS / "node_modules" / ".bin" / tool, "npm ci")
+    session.run(str(TS / "node_modules" / ".bin" / "tsc"), "--noEmit", "-p", str(TS), external=True)
+
+
+def _build_all(session: nox.Session) -> None:
+    _build_rust_ffi(session)
+    _build_rust_ipc(session)
+    _build_rust_wasm(session)
+    _build_typescript(session)
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+@nox.session(python=PYTHON)
+def build_python(session: nox.Session) -> None:
+    """Build the elizaos-interop wheel and prove it installs and imports on its own."""
+    session.install("build")
+    dist = Path(session.create_tmp()) / "dist"
+    session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), str(PY))
+    wheels = sorted(dist.glob("elizaos_interop-*.whl"))
+    if not wheels:
+        session.error(f"no wheel was built in {dist}")
+    session.install("--force-reinstall", str(wheels[-1]))
+    session.run("python", "-c", "import elizaos_interop as m; print(m.__name__, sorted(m.__all__))")
+
+
+@nox.session(python=False)
+def build_rust_ffi(session: nox.Session) -> None:
+    """The FFI shared libraries (libelizaos_plugin_*.so), checked for the C exports."""
+    _build_rust_ffi(session)
+
+
+@nox.session(python=False)
+def build_rust_ipc(session: nox.Session) -> None:
+    """The IPC plugin servers (conformance-ipc, eliza-classic-ipc) and the Rust host driver."""
+    _build_rust_ipc(session)
+
+
+@nox.session(python=False)
+def build_rust_wasm(session: nox.Session) -> None:
+    """The raw-ABI WASM plugins (rustup wasm32 target if present, else Debian's rustc-web)."""
+    _build_rust_wasm(session)
+
+
+@nox.session(python=False)
+def build_typescript(session: nox.Session) -> None:
+    """npm ci (Node 22, Bun, TypeScript from the lockfile) and tsc --noEmit."""
+    _build_typescript(session)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff and mypy --strict (Python), cargo fmt and clippy (Rust), tsc --noEmit (TypeScript)."""
+    _install_python(session)
+    session.install("ruff>=0.6", "mypy>=1.11")
+    session.run("ruff", "check", "testkit", "plugins/python", "noxfile.py")
+    session.run("ruff", "format", "--check", "testkit", "plugins/python", "noxfile.py")
+    session.run("mypy", "testkit")
+    session.run("mypy", "--config-file", str(PY / "pyproject.toml"), str(PY / "src"))
+    session.run("cargo", "fmt", "--all", "--check", "--manifest-path", str(RUST / "Cargo.toml"),
+                external=True)
+    session.run("cargo", "clippy", "--locked", "--workspace", "--all-targets", "--manifest-path",
+                str(RUST / "Cargo.toml"), "--features", NATIVE_FEATURES, "--", "-D", "warnings",
+                external=True)
+    _build_typescript(session)
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Every runtime's unit tests, the seed's examples, and the full conformance matrix.
+
+    The seed's six snippets run as examples from ``testkit/tests/test_seed_examples.py``.
+    """
+    _install_python(session)
+    _build_all(session)
+    env = _session_env(session)
+    extra = session.posargs
+    # Rust: unit and integration tests (they use the release artifacts built above).
+    session.run("cargo", "test", "--locked", "--workspace", "--manifest-path",
+                str(RUST / "Cargo.toml"), "--features", NATIVE_FEATURES, external=True, env=env)
+    # TypeScript on both runtimes.
+    node = str(TS / "node_modules" / ".bin" / "node")
+    bun = str(TS / "node_modules" / ".bin" / "bun")
+    with session.chdir(TS):
+        session.run(node, "--test", "test/", external=True, env=env)
+        session.run(bun, "test", "test/", external=True, env=env)
+    # Python runtime and testkit unit tests, then the full matrix (xdist on every core).
+    session.run("pytest", "-n", "auto", str(PY / "tests"), str(ROOT / "testkit" / "tests"),
+                *extra, env=env)
+    session.run("pytest", "-n", "auto", "-p", "testkit.pytest_plugin",
+                "--matrix", str(ROOT / "matrices" / "full.toml"),
+                "--pyargs", "testkit.suite", *extra, env=env)
+
+
+@nox.session(python=PYTHON)
+def conformance(session: nox.Session) -> None:
+    """The main job: build, conformance over the default matrix, latency, reports."""
+    _install_python(session)
+    _build_all(session)
+    env = _session_env(session)
+    session.run("interop-testkit", "matrix", str(ROOT / "matrices" / "default.toml"),
+                "--out", str(ROOT / "reports" / "latest"), *session.posargs, env=env)
