@@ -1,0 +1,1 @@
+//! `export_plugin!` and the WASM/FFI export glue.

@@ -1,0 +1,1 @@
+//! The plugin-side trait and result types.

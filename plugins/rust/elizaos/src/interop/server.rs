@@ -1,0 +1,1 @@
+//! NDJSON JSON-RPC server over stdin/stdout for IPC plugins.
