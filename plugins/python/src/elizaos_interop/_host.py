@@ -1,0 +1,531 @@
+"""The host-side plugin object (protocol.md 7.1), identical whatever the transport.
+
+:class:`LoadedPlugin` wraps a :class:`~elizaos_interop._transport.Transport`. It fetches and checks
+the manifest once (synchronously, so loaders are plain functions), then exposes the plugin's
+actions, providers and evaluators as objects with ``async`` handlers, exactly like an elizaOS
+plugin written in Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from types import TracebackType
+from typing import Any, NoReturn
+
+from ._errors import InteropError, PluginLoadError, PluginProtocolError
+from ._json import dumps
+from ._transport import Transport
+
+__all__ = [
+    "ActionHandle",
+    "EvaluatorHandle",
+    "LoadedPlugin",
+    "ProviderHandle",
+    "Result",
+    "check_manifest",
+]
+
+_NAME_RE = re.compile(r"^[a-z0-9._-]{1,214}$")
+_LANGUAGE_RE = re.compile(r"^[a-z][a-z0-9+-]*$")
+_SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_OPTIONAL_ACTION_MEMBERS = ("text", "values", "data", "error")
+_OPTIONAL_PROVIDER_MEMBERS = ("text", "values", "data")
+_DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...]]] = {
+    "actions": {"name": (str,), "description": (str,), "similes": (list,)},
+    "providers": {"name": (str,), "description": (str,), "dynamic": (bool,), "private": (bool,)},
+    "evaluators": {
+        "name": (str,),
+        "description": (str,),
+        "alwaysRun": (bool,),
+        "similes": (list,),
+    },
+}
+_REQUIRED_DESCRIPTOR_MEMBERS = {
+    "actions": ("name", "description"),
+    "providers": ("name",),
+    "evaluators": ("name", "description"),
+}
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def check_manifest(manifest: Any) -> list[str]:
+    """Return every way ``manifest`` violates manifest.schema.json and the section 1 rules.
+
+    An empty list means the manifest is valid. Written out by hand (no jsonschema at run
+    time) so a load costs microseconds and the messages say exactly which member is wrong.
+    """
+    if not isinstance(manifest, dict):
+        return [f"manifest is {_json_type(manifest)}, expected object"]
+    problems: list[str] = []
+    allowed = {"name", "description", "version", "language", "actions", "providers", "evaluators"}
+    for key in manifest:
+        if key not in allowed:
+            problems.append(f"unknown member {key!r}")
+    name = manifest.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        problems.append(f"name {name!r} is not 1..214 characters of [a-z0-9._-]")
+    if not isinstance(manifest.get("description"), str):
+        problems.append(
+            f"description is {_json_type(manifest.get('description'))}, expected string"
+            if "description" in manifest
+            else "description is missing"
+        )
+    version = manifest.get("version")
+    if not isinstance(version, str) or not _SEMVER_RE.match(version):
+        problems.append(
+            f"version {version!r} is not a SemVer 2.0 string"
+            if "version" in manifest
+            else "version is missing"
+        )
+    language = manifest.get("language")
+    if not isinstance(language, str) or not _LANGUAGE_RE.match(language):
+        problems.append(f"language {language!r} does not match ^[a-z][a-z0-9+-]*$")
+    for kind, members in _DESCRIPTOR_MEMBERS.items():
+        items = manifest.get(kind)
+        if not isinstance(items, list):
+            problems.append(
+                f"{kind} is {_json_type(items)}, expected array"
+                if kind in manifest
+                else f"{kind} is missing"
+            )
+            continue
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            where = f"{kind}[{i}]"
+            if not isinstance(item, dict):
+                problems.append(f"{where} is {_json_type(item)}, expected object")
+                continue
+            for req in _REQUIRED_DESCRIPTOR_MEMBERS[kind]:
+                if req not in item:
+                    problems.append(f"{where}.{req} is missing")
+            for key, value in item.items():
+                if key not in members:
+                    problems.append(f"{where} has unknown member {key!r}")
+                elif not isinstance(value, members[key]):
+                    problems.append(f"{where}.{key} is {_json_type(value)}, wrong type")
+                elif isinstance(value, list) and not all(isinstance(s, str) for s in value):
+                    problems.append(f"{where}.similes must be an array of strings")
+            item_name = item.get("name")
+            if isinstance(item_name, str):
+                if not item_name:
+                    problems.append(f"{where}.name is empty")
+                elif item_name in seen:
+                    problems.append(f"{where}.name {item_name!r} is not unique")
+                seen.add(item_name)
+    return problems
+
+
+class Result(Mapping[str, Any]):
+    """A read-only result dict that also allows attribute access.
+
+    ``result.text`` reads the ``text`` member; a missing optional member reads as ``None``.
+    It compares equal to the plain dict it wraps; :meth:`to_dict` returns a copy.
+    """
+
+    __slots__ = ("_data",)
+    _data: dict[str, Any]
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        object.__setattr__(self, "_data", data)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return self._data.get(key)
+
+    def __setattr__(self, key: str, value: Any) -> NoReturn:
+        raise AttributeError(f"Result is read-only (cannot set {key!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Result):
+            return bool(self._data == other._data)
+        if isinstance(other, Mapping):
+            return bool(self._data == dict(other.items()))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Result({self._data!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a shallow copy of the underlying dict."""
+        return dict(self._data)
+
+
+def _as_object(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, Result):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"{what} must be a dict (JSON object), got {type(value).__name__}")
+
+
+class ActionHandle:
+    """One action of a loaded plugin, shaped like an elizaOS ``Action``."""
+
+    __slots__ = ("_plugin", "description", "name", "similes")
+
+    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
+        self._plugin = plugin
+        self.name: str = descriptor["name"]
+        self.description: str = descriptor.get("description", "")
+        self.similes: list[str] = list(descriptor.get("similes", []))
+
+    async def handler(
+        self,
+        runtime: Any,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Invoke the action; ``runtime`` is accepted for compatibility and not sent."""
+        return await self._plugin.invoke_action(self.name, memory, state, options, timeout=timeout)
+
+    async def validate(
+        self,
+        runtime: Any,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Ask the plugin whether the action applies to ``memory``."""
+        return await self._plugin.validate_action(self.name, memory, state, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<action {self.name!r} of {self._plugin.name!r}>"
+
+
+class ProviderHandle:
+    """One provider of a loaded plugin, shaped like an elizaOS ``Provider``."""
+
+    __slots__ = ("_plugin", "description", "dynamic", "name", "private")
+
+    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
+        self._plugin = plugin
+        self.name: str = descriptor["name"]
+        self.description: str | None = descriptor.get("description")
+        self.dynamic: bool = bool(descriptor.get("dynamic", False))
+        self.private: bool = bool(descriptor.get("private", False))
+
+    async def get(
+        self,
+        runtime: Any,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run the provider; ``runtime`` is accepted for compatibility and not sent."""
+        return await self._plugin.get_provider(self.name, memory, state, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<provider {self.name!r} of {self._plugin.name!r}>"
+
+
+class EvaluatorHandle:
+    """One evaluator of a loaded plugin, shaped like an elizaOS ``Evaluator``."""
+
+    __slots__ = ("_plugin", "always_run", "description", "name", "similes")
+
+    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
+        self._plugin = plugin
+        self.name: str = descriptor["name"]
+        self.description: str = descriptor.get("description", "")
+        self.always_run: bool = bool(descriptor.get("alwaysRun", False))
+        self.similes: list[str] = list(descriptor.get("similes", []))
+
+    async def handler(
+        self,
+        runtime: Any,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result | None:
+        """Run the evaluator; ``None`` means it had nothing to say."""
+        return await self._plugin.invoke_evaluator(self.name, memory, state, timeout=timeout)
+
+    async def validate(
+        self,
+        runtime: Any,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Ask the plugin whether the evaluator applies to ``memory``."""
+        return await self._plugin.validate_evaluator(self.name, memory, state, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"<evaluator {self.name!r} of {self._plugin.name!r}>"
+
+
+class LoadedPlugin:
+    """A plugin loaded over any transport (protocol.md 7.1).
+
+    Build one with :meth:`from_transport` (what every loader does). Calls are ``async`` and work
+    from any event loop; results are :class:`Result` objects. Use ``with``/``async with`` or call
+    :meth:`close` to release the plugin (its process, library or instance).
+    """
+
+    def __init__(self, transport: Transport, manifest: dict[str, Any]) -> None:
+        self.transport = transport
+        self.manifest: dict[str, Any] = manifest
+        self.name: str = manifest["name"]
+        self.description: str = manifest["description"]
+        self.version: str = manifest["version"]
+        self.language: str = manifest["language"]
+        self.actions = [ActionHandle(self, d) for d in manifest["actions"]]
+        self.providers = [ProviderHandle(self, d) for d in manifest["providers"]]
+        self.evaluators = [EvaluatorHandle(self, d) for d in manifest["evaluators"]]
+
+    @classmethod
+    def from_transport(cls, transport: Transport, *, timeout: float | None = None) -> LoadedPlugin:
+        """Fetch and check the manifest over ``transport`` (blocking) and wrap it.
+
+        Any failure (no answer within ``timeout``, crash, garbage, invalid manifest) closes the
+        transport and raises :class:`PluginLoadError` with the underlying error as its cause.
+        """
+        try:
+            manifest = transport.call_sync("getManifest", {}, timeout)
+        except InteropError as exc:
+            transport.close()
+            raise PluginLoadError(
+                f"could not get the manifest: {exc.detail}",
+                plugin=transport.label,
+                method="getManifest",
+                transport=transport.kind,
+            ) from exc
+        except BaseException:
+            transport.close()
+            raise
+        problems = check_manifest(manifest)
+        if problems:
+            transport.close()
+            try:
+                excerpt = dumps(manifest)[:200].decode("utf-8", "replace")
+            except InteropError:
+                excerpt = repr(manifest)[:200]
+            raise PluginLoadError(
+                "invalid manifest: " + "; ".join(problems) + f" (received {excerpt})",
+                plugin=transport.label,
+                method="getManifest",
+                transport=transport.kind,
+            )
+        transport.label = manifest["name"]
+        return cls(transport, manifest)
+
+    # -- direct methods ---------------------------------------------------------------------
+
+    async def init(
+        self, config: Mapping[str, Any] | None = None, *, timeout: float | None = None
+    ) -> None:
+        """Send the plugin its configuration (may be called again; the last config wins)."""
+        result = await self.transport.call(
+            "init", {"config": _as_object(config, "config")}, timeout
+        )
+        self._expect_object(result, "init", None)
+
+    async def validate_action(
+        self,
+        name: str,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Return the action's ``validate`` answer."""
+        result = await self.transport.call(
+            "validateAction", self._params(name, memory, state), timeout
+        )
+        return self._expect_bool(result, "validateAction", name)
+
+    async def invoke_action(
+        self,
+        name: str,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run the action and return its ActionResult."""
+        params = self._params(name, memory, state)
+        params["options"] = _as_object(options, "options")
+        result = await self.transport.call("invokeAction", params, timeout)
+        return self._action_result(result, "invokeAction", name)
+
+    async def get_provider(
+        self,
+        name: str,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result:
+        """Run the provider and return its ProviderResult."""
+        result = await self.transport.call(
+            "getProvider", self._params(name, memory, state), timeout
+        )
+        data = self._expect_object(result, "getProvider", name)
+        for key, value in data.items():
+            if key not in _OPTIONAL_PROVIDER_MEMBERS:
+                self._bad_result("getProvider", name, result, f"unknown member {key!r}")
+            if value is not None and not isinstance(value, str if key == "text" else dict):
+                self._bad_result("getProvider", name, result, f"{key} has the wrong type")
+        return Result({k: v for k, v in data.items() if v is not None})
+
+    async def validate_evaluator(
+        self,
+        name: str,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> bool:
+        """Return the evaluator's ``validate`` answer."""
+        result = await self.transport.call(
+            "validateEvaluator", self._params(name, memory, state), timeout
+        )
+        return self._expect_bool(result, "validateEvaluator", name)
+
+    async def invoke_evaluator(
+        self,
+        name: str,
+        memory: Mapping[str, Any],
+        state: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+    ) -> Result | None:
+        """Run the evaluator; ``None`` means it had nothing to say."""
+        result = await self.transport.call(
+            "invokeEvaluator", self._params(name, memory, state), timeout
+        )
+        if result is None:
+            return None
+        return self._action_result(result, "invokeEvaluator", name)
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the plugin (idempotent)."""
+        self.transport.close()
+
+    def __enter__(self) -> LoadedPlugin:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LoadedPlugin:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<LoadedPlugin {self.name!r} {self.version} ({self.language}) "
+            f"over {self.transport.kind}>"
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _params(
+        name: str, memory: Mapping[str, Any], state: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
+        return {
+            "name": name,
+            "memory": _as_object(memory, "memory"),
+            "state": _as_object(state, "state"),
+        }
+
+    def _bad_result(self, method: str, name: str | None, result: Any, reason: str) -> NoReturn:
+        try:
+            excerpt = dumps(result)[:200]
+        except InteropError:
+            excerpt = repr(result).encode("utf-8", "replace")[:200]
+        label = f'{method}("{name}")' if name is not None else method
+        raise PluginProtocolError(
+            f"invalid result: {reason}",
+            excerpt=excerpt,
+            plugin=self.name,
+            method=label,
+            transport=self.transport.kind,
+        )
+
+    def _expect_bool(self, result: Any, method: str, name: str) -> bool:
+        if not isinstance(result, bool):
+            self._bad_result(method, name, result, f"expected boolean, got {_json_type(result)}")
+        return result
+
+    def _expect_object(self, result: Any, method: str, name: str | None) -> dict[str, Any]:
+        if not isinstance(result, dict):
+            self._bad_result(method, name, result, f"expected object, got {_json_type(result)}")
+        return result
+
+    def _action_result(self, result: Any, method: str, name: str) -> Result:
+        data = self._expect_object(result, method, name)
+        if not isinstance(data.get("success"), bool):
+            self._bad_result(method, name, result, "success must be a boolean")
+        for key, value in data.items():
+            if key == "success":
+                continue
+            if key not in _OPTIONAL_ACTION_MEMBERS:
+                self._bad_result(method, name, result, f"unknown member {key!r}")
+            expected = str if key in ("text", "error") else dict
+            if value is not None and not isinstance(value, expected):
+                self._bad_result(method, name, result, f"{key} has the wrong type")
+        if any(v is None for v in data.values()):
+            data = {k: v for k, v in data.items() if v is not None}
+        return Result(data)
