@@ -678,6 +678,97 @@ pub fn parse_init_config(params: &Map<String, Value>) -> Result<Value, RpcError>
     }
 }
 
+/// Check and canonicalise an ActionResult (`action-result.schema.json`): an object with a boolean
+/// `success`, optional string `text`/`error` and object `values`/`data`, nothing else. Optional
+/// members that are `null` are removed (section 1). `Err` is the reason, for -32003 `data.reason`.
+pub fn check_action_result(value: Value) -> Result<Value, String> {
+    let Value::Object(mut obj) = value else {
+        return Err(format!(
+            "an ActionResult must be an object, received {}",
+            json_type_name(&value)
+        ));
+    };
+    match obj.get("success") {
+        Some(Value::Bool(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "\"success\" must be a boolean, received {}",
+                json_type_name(other)
+            ))
+        }
+        None => return Err("\"success\" is missing".into()),
+    }
+    check_optionals(
+        &mut obj,
+        &[
+            ("text", "string"),
+            ("error", "string"),
+            ("values", "object"),
+            ("data", "object"),
+        ],
+        &["success"],
+    )?;
+    Ok(Value::Object(obj))
+}
+
+/// Check and canonicalise a ProviderResult (`provider-result.schema.json`): an object with optional
+/// string `text` and object `values`/`data`, nothing else; `null` optionals are removed.
+pub fn check_provider_result(value: Value) -> Result<Value, String> {
+    let Value::Object(mut obj) = value else {
+        return Err(format!(
+            "a ProviderResult must be an object, received {}",
+            json_type_name(&value)
+        ));
+    };
+    check_optionals(
+        &mut obj,
+        &[("text", "string"), ("values", "object"), ("data", "object")],
+        &[],
+    )?;
+    Ok(Value::Object(obj))
+}
+
+/// Check and canonicalise an EvaluatorResult: `null` or an ActionResult.
+pub fn check_evaluator_result(value: Value) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(value);
+    }
+    check_action_result(value)
+}
+
+fn check_optionals(
+    obj: &mut Map<String, Value>,
+    optionals: &[(&str, &str)],
+    required: &[&str],
+) -> Result<(), String> {
+    if let Some(unknown) = obj
+        .keys()
+        .find(|k| !required.contains(&k.as_str()) && !optionals.iter().any(|(name, _)| name == k))
+    {
+        return Err(format!("unknown member {unknown:?}"));
+    }
+    for (name, expected) in optionals {
+        let ok = match obj.get(*name) {
+            None => true,
+            Some(Value::Null) => {
+                obj.remove(*name);
+                true
+            }
+            Some(Value::String(_)) => *expected == "string",
+            Some(Value::Object(_)) => *expected == "object",
+            Some(_) => false,
+        };
+        if !ok {
+            let received = obj.get(*name).map_or("missing", json_type_name);
+            return Err(format!(
+                "{name:?} must be {} {expected}, received {received}",
+                article(expected)
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -861,5 +952,31 @@ mod tests {
             parse_init_config(&p(json!({}))).err().and_then(|e| e.data),
             Some(json!({"param": "config", "expected": "object", "received": "missing"}))
         );
+    }
+
+    #[test]
+    fn result_checks_canonicalise_and_reject() {
+        assert_eq!(
+            check_action_result(json!({"success": true, "text": null})),
+            Ok(json!({"success": true}))
+        );
+        assert_eq!(
+            check_action_result(json!({"sucess": true})),
+            Err("\"success\" is missing".to_string())
+        );
+        assert_eq!(
+            check_action_result(json!({"success": true, "sucess": true})),
+            Err("unknown member \"sucess\"".to_string())
+        );
+        assert!(check_action_result(json!({"success": 1})).is_err());
+        assert!(check_action_result(json!({"success": true, "values": []})).is_err());
+        assert!(check_action_result(json!("x")).is_err());
+        assert_eq!(
+            check_provider_result(json!({"data": null, "text": "t"})),
+            Ok(json!({"text": "t"}))
+        );
+        assert!(check_provider_result(json!({"success": true})).is_err());
+        assert_eq!(check_evaluator_result(Value::Null), Ok(Value::Null));
+        assert!(check_evaluator_result(json!({})).is_err());
     }
 }
