@@ -1,0 +1,655 @@
+"""The IPC bridge server: serves a Python :class:`Plugin` over stdin/stdout (protocol.md 3).
+
+Every request runs as its own asyncio task, so a slow handler never blocks a fast one and
+pipelined requests may be answered out of order. Bad lines are answered (-32700, -32600) and the
+server keeps serving. ``shutdown`` or stdin EOF end :func:`serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ._errors import InvalidPayloadError
+from ._json import MAX_MESSAGE_BYTES, dumps
+from ._plugin import Plugin, PluginRuntime
+
+__all__ = ["main", "serve"]
+
+_MAX_ID = 2**53 - 1
+_READ_CHUNK = 1 << 20
+_EOF_GRACE = 0.5
+"""Seconds in-flight work may take after stdin EOF (the protocol allows 1 s in total)."""
+_SHUTDOWN_FLUSH = 5.0
+
+
+class _Encoded:
+    """A result already checked and encoded (so it is serialised once, not twice)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+class _RpcError(Exception):
+    """A JSON-RPC error to send back (code, message, data)."""
+
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            out["data"] = self.data
+        return out
+
+
+def _json_type(value: Any) -> str:
+    """JSON Schema type name, as reported in ``data.received`` (same as the Rust/TS bridges)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _invalid_param(param: str, expected: str, received: str) -> _RpcError:
+    article = "an" if expected[0] in "aeiou" else "a"
+    return _RpcError(
+        -32602,
+        f"invalid params: {param} must be {article} {expected}, received {received}",
+        {"param": param, "expected": expected, "received": received},
+    )
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _exception_message(exc: BaseException) -> str:
+    """The exception's own message (``KeyError("x")`` gives ``x``, not ``'x'``)."""
+    if len(exc.args) == 1 and isinstance(exc.args[0], str):
+        return exc.args[0]
+    return str(exc) or type(exc).__name__
+
+
+class _Server:
+    """State of one serving session on a pair of file descriptors."""
+
+    def __init__(self, plugin: Plugin, in_fd: int, out_fd: int, max_message_bytes: int) -> None:
+        self.plugin = plugin
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.max = max_message_bytes
+        self.runtime = PluginRuntime(plugin=plugin)
+        self.manifest = plugin.manifest()
+        self.actions = {a.name: a for a in plugin.actions}
+        self.providers = {p.name: p for p in plugin.providers}
+        self.evaluators = {e.name: e for e in plugin.evaluators}
+        self.buf = bytearray()
+        self.discarding = False
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.out: collections.deque[memoryview] = collections.deque()
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[str] = self.loop.create_future()
+        self.drained: asyncio.Future[None] | None = None
+        self.reading = False
+        self.broken = False
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "getManifest": self._get_manifest,
+            "init": self._init,
+            "validateAction": self._validate_action,
+            "invokeAction": self._invoke_action,
+            "getProvider": self._get_provider,
+            "validateEvaluator": self._validate_evaluator,
+            "invokeEvaluator": self._invoke_evaluator,
+        }
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        os.set_blocking(self.in_fd, False)
+        os.set_blocking(self.out_fd, False)
+        self.loop.add_reader(self.in_fd, self._on_readable)
+        self.reading = True
+
+    def stop_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.loop.remove_reader(self.in_fd)
+
+    def _on_readable(self) -> None:
+        try:
+            data = os.read(self.in_fd, _READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.stop_reading()
+            if not self.done.done():
+                self.done.set_result("eof")
+            return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        start = 0
+        while self.reading:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                if not self.discarding:
+                    self.buf += data[start:]
+                    if len(self.buf) > self.max:
+                        self.buf.clear()
+                        self.discarding = True
+                return
+            end = nl
+            if self.discarding:
+                self.discarding = False
+                start = nl + 1
+                self._reply_oversize()
+                continue
+            if self.buf:
+                self.buf += data[start:end]
+                line = bytes(self.buf)
+                self.buf.clear()
+            else:
+                line = data[start:end]
+            start = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > self.max:
+                self._reply_oversize()
+                continue
+            self._on_line(line)
+
+    def _reply_oversize(self) -> None:
+        self._send_error(None, _RpcError(-32600, f"request exceeds {self.max} bytes"))
+
+    def _on_line(self, line: bytes) -> None:
+        try:
+            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as exc:
+            self._send_error(None, _RpcError(-32700, f"parse error: {exc}"))
+            return
+        if not isinstance(message, dict):
+            self._send_error(
+                None,
+                _RpcError(
+                    -32600, f"invalid request: expected an object, received {_json_type(message)}"
+                ),
+            )
+            return
+        if "id" not in message:
+            self._send_error(
+                None,
+                _RpcError(-32600, "invalid request: id is missing (notifications are not used)"),
+            )
+            return
+        req_id = message["id"]
+        if not (
+            (isinstance(req_id, int) and not isinstance(req_id, bool) and 0 <= req_id <= _MAX_ID)
+            or (isinstance(req_id, str) and req_id)
+        ):
+            self._send_error(
+                None,
+                _RpcError(
+                    -32600,
+                    "invalid request: id must be an integer in [0, 2^53-1] or a non-empty string, "
+                    f"received {_json_type(req_id)}",
+                ),
+            )
+            return
+        method = message.get("method")
+        if not isinstance(method, str) or not method:
+            self._send_error(
+                req_id,
+                _RpcError(
+                    -32600,
+                    "invalid request: method must be a non-empty string, "
+                    f"received {_json_type(method)}",
+                ),
+            )
+            return
+        params = message.get("params", {})
+        if not isinstance(params, dict):
+            self._send_error(
+                req_id,
+                _RpcError(
+                    -32600,
+                    f"invalid request: params must be an object, received {_json_type(params)}",
+                ),
+            )
+            return
+        if method == "shutdown":
+            self._shutdown(req_id)
+            return
+        handler = self.handlers.get(method)
+        if handler is None:
+            self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
+            return
+        task = self.loop.create_task(self._run(req_id, handler, params))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(
+        self, req_id: int | str, handler: Callable[[dict[str, Any]], Any], params: dict[str, Any]
+    ) -> None:
+        try:
+            result = await handler(params)
+        except _RpcError as err:
+            self._send_error(req_id, err)
+            return
+        except Exception as exc:
+            self._send_error(
+                req_id,
+                _RpcError(
+                    -32603, f"internal error: {type(exc).__name__}: {_exception_message(exc)}"
+                ),
+            )
+            return
+        self._send_result(req_id, result)
+
+    def _shutdown(self, req_id: int | str) -> None:
+        self.stop_reading()
+        self._send_result(req_id, {})
+        if not self.done.done():
+            self.done.set_result("shutdown")
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _send_result(self, req_id: int | str, result: Any) -> None:
+        if isinstance(result, _Encoded):
+            self._write(b'{"id":' + dumps(req_id) + b',"result":' + result.data + b"}")
+            return
+        try:
+            data = dumps({"id": req_id, "result": result})
+        except InvalidPayloadError as exc:  # the handler checks make this unreachable in practice
+            self._send_error(req_id, _RpcError(-32603, f"internal error: {exc.detail}"))
+            return
+        self._write(data)
+
+    def _send_error(self, req_id: int | str | None, err: _RpcError) -> None:
+        try:
+            data = dumps({"id": req_id, "error": err.to_json()})
+        except InvalidPayloadError:
+            data = dumps({"id": req_id, "error": {"code": err.code, "message": err.message}})
+        self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        if self.broken:
+            return
+        data += b"\n"
+        if self.out:
+            self.out.append(memoryview(data))
+            return
+        try:
+            n = os.write(self.out_fd, data)
+        except BlockingIOError:
+            n = 0
+        except OSError:
+            self._broken()
+            return
+        if n < len(data):
+            self.out.append(memoryview(data)[n:])
+            self.loop.add_writer(self.out_fd, self._on_writable)
+
+    def _on_writable(self) -> None:
+        while self.out:
+            chunk = self.out[0]
+            try:
+                n = os.write(self.out_fd, chunk)
+            except BlockingIOError:
+                return
+            except OSError:
+                self._broken()
+                return
+            if n < len(chunk):
+                self.out[0] = chunk[n:]
+                return
+            self.out.popleft()
+        self.loop.remove_writer(self.out_fd)
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    def _broken(self) -> None:
+        """The host closed our stdout: nothing more can be said, so stop."""
+        self.broken = True
+        if self.out:
+            self.out.clear()
+            self.loop.remove_writer(self.out_fd)
+        self.stop_reading()
+        if not self.done.done():
+            self.done.set_result("eof")
+
+    async def flush(self, timeout: float) -> None:
+        if not self.out:
+            return
+        self.drained = self.loop.create_future()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.drained, timeout)
+
+    def close(self) -> None:
+        self.stop_reading()
+        if self.out:
+            self.out.clear()
+            self.loop.remove_writer(self.out_fd)
+
+    # -- methods ----------------------------------------------------------------------------
+
+    async def _get_manifest(self, params: dict[str, Any]) -> Any:
+        return self.manifest
+
+    async def _init(self, params: dict[str, Any]) -> Any:
+        if "config" not in params:
+            raise _invalid_param("config", "object", "missing")
+        config = params["config"]
+        if not isinstance(config, dict):
+            raise _invalid_param("config", "object", _json_type(config))
+        self.runtime.config = config
+        if self.plugin.init is not None:
+            await self._call("plugin", self.plugin.name, self.plugin.init, config, self.runtime)
+        return {}
+
+    def _args(
+        self, params: dict[str, Any], with_options: bool
+    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        if "name" not in params:
+            raise _invalid_param("name", "string", "missing")
+        name = params["name"]
+        if not isinstance(name, str):
+            raise _invalid_param("name", "string", _json_type(name))
+        if "memory" not in params:
+            raise _invalid_param("memory", "object", "missing")
+        memory = params["memory"]
+        if not isinstance(memory, dict):
+            raise _invalid_param("memory", "object", _json_type(memory))
+        if "content" not in memory:
+            raise _invalid_param("memory.content", "object", "missing")
+        content = memory["content"]
+        if not isinstance(content, dict):
+            raise _invalid_param("memory.content", "object", _json_type(content))
+        text = content.get("text")
+        if text is not None and not isinstance(text, str):
+            raise _invalid_param("memory.content.text", "string", _json_type(text))
+        state = self._optional_object(params, "state")
+        options = self._optional_object(params, "options") if with_options else {}
+        return name, memory, state, options
+
+    @staticmethod
+    def _optional_object(params: dict[str, Any], key: str) -> dict[str, Any]:
+        value = params.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise _invalid_param(key, "object", _json_type(value))
+        return value
+
+    @staticmethod
+    def _unknown(kind: str, name: str) -> _RpcError:
+        return _RpcError(-32001, f"unknown {kind}: {name}", {"kind": kind, "name": name})
+
+    async def _call(self, kind: str, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            result = fn(*args)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            raise _RpcError(
+                -32000,
+                _exception_message(exc),
+                {"kind": kind, "name": name, "exception": type(exc).__name__},
+            ) from exc
+        return result
+
+    def _invalid_result(self, kind: str, name: str, reason: str) -> _RpcError:
+        return _RpcError(
+            -32003,
+            f"invalid result from {kind} {name}: {reason}",
+            {"kind": kind, "name": name, "reason": reason},
+        )
+
+    def _check_bool(self, kind: str, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self._invalid_result(
+                kind, name, f"validate must return a boolean, received {_json_type(value)}"
+            )
+        return value
+
+    def _check_result(
+        self, kind: str, name: str, value: Any, members: dict[str, type], what: str
+    ) -> _Encoded:
+        """Check a handler result against its schema and return its canonical form."""
+        if not isinstance(value, dict):
+            raise self._invalid_result(
+                kind, name, f"{what} must be an object, received {_json_type(value)}"
+            )
+        out: dict[str, Any] = {}
+        for key, member in value.items():
+            expected = members.get(key)
+            if expected is None:
+                raise self._invalid_result(kind, name, f"{what} has unknown member {key!r}")
+            if member is None:
+                continue
+            if not isinstance(member, expected):
+                raise self._invalid_result(
+                    kind,
+                    name,
+                    f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {_json_type(member)}",
+                )
+            out[key] = member
+        if "success" in members and "success" not in out:
+            raise self._invalid_result(kind, name, f"{what}.success is missing")
+        try:
+            encoded = dumps(out)
+        except InvalidPayloadError as exc:
+            raise self._invalid_result(kind, name, f"{what} is not JSON: {exc.detail}") from exc
+        if len(encoded) > self.max - 64:
+            raise self._invalid_result(
+                kind,
+                name,
+                f"{what} of {len(encoded)} bytes exceeds the message limit of {self.max} bytes",
+            )
+        return _Encoded(encoded)
+
+    async def _validate_action(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        action = self.actions.get(name)
+        if action is None:
+            raise self._unknown("action", name)
+        value = await self._call("action", name, action.validate, self.runtime, memory, state)
+        return self._check_bool("action", name, value)
+
+    async def _invoke_action(self, params: dict[str, Any]) -> Any:
+        name, memory, state, options = self._args(params, True)
+        action = self.actions.get(name)
+        if action is None:
+            raise self._unknown("action", name)
+        value = await self._call(
+            "action", name, action.handler, self.runtime, memory, state, options
+        )
+        return self._check_result("action", name, value, _ACTION_RESULT, "ActionResult")
+
+    async def _get_provider(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        provider = self.providers.get(name)
+        if provider is None:
+            raise self._unknown("provider", name)
+        value = await self._call("provider", name, provider.get, self.runtime, memory, state)
+        return self._check_result("provider", name, value, _PROVIDER_RESULT, "ProviderResult")
+
+    async def _validate_evaluator(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        evaluator = self.evaluators.get(name)
+        if evaluator is None:
+            raise self._unknown("evaluator", name)
+        value = await self._call("evaluator", name, evaluator.validate, self.runtime, memory, state)
+        return self._check_bool("evaluator", name, value)
+
+    async def _invoke_evaluator(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        evaluator = self.evaluators.get(name)
+        if evaluator is None:
+            raise self._unknown("evaluator", name)
+        value = await self._call("evaluator", name, evaluator.handler, self.runtime, memory, state)
+        if value is None:
+            return None
+        return self._check_result("evaluator", name, value, _ACTION_RESULT, "EvaluatorResult")
+
+
+_ACTION_RESULT: dict[str, type] = {
+    "success": bool,
+    "text": str,
+    "values": dict,
+    "data": dict,
+    "error": str,
+}
+_PROVIDER_RESULT: dict[str, type] = {"text": str, "values": dict, "data": dict}
+_TYPE_NAMES: dict[type, str] = {bool: "a boolean", str: "a string", dict: "an object"}
+
+
+async def serve(
+    plugin: Plugin,
+    *,
+    input_fd: int = 0,
+    output_fd: int = 1,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> str:
+    """Serve ``plugin`` on ``input_fd``/``output_fd`` until ``shutdown`` or EOF.
+
+    Returns ``"shutdown"`` or ``"eof"``. Both descriptors are switched to non-blocking mode.
+    After EOF, in-flight requests get up to 0.5 s to finish before they are abandoned.
+    """
+    if not isinstance(plugin, Plugin):
+        raise TypeError(f"serve() needs an elizaos_interop.Plugin, got {type(plugin).__name__}")
+    server = _Server(plugin, input_fd, output_fd, max_message_bytes)
+    server.start()
+    try:
+        reason = await server.done
+        if reason == "eof" and server.tasks:
+            await asyncio.wait(set(server.tasks), timeout=_EOF_GRACE)
+        for task in list(server.tasks):
+            task.cancel()
+        await server.flush(_SHUTDOWN_FLUSH if reason == "shutdown" else 0.3)
+        return reason
+    finally:
+        server.close()
+
+
+def _load_target(target: str, attr: str) -> Plugin:
+    """Import ``target`` (module name, ``.py`` file or package directory) and get ``attr``."""
+    path = Path(target)
+    if target.endswith(".py") or os.sep in target or path.exists():
+        path = path.resolve()
+        if not path.exists():
+            raise SystemExit(f"elizaos_interop.bridge_server: {target}: no such file or directory")
+        if path.is_dir():
+            if not (path / "__init__.py").exists():
+                raise SystemExit(
+                    f"elizaos_interop.bridge_server: {target}: directory is not a package "
+                    "(no __init__.py)"
+                )
+            sys.path.insert(0, str(path.parent))
+            module = importlib.import_module(path.name)
+        else:
+            sys.path.insert(0, str(path.parent))
+            module_name = path.stem if path.stem.isidentifier() else "_elizaos_plugin"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            if spec is None or spec.loader is None:
+                raise SystemExit(f"elizaos_interop.bridge_server: {target}: cannot import")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+    else:
+        sys.path.insert(0, os.getcwd())
+        module = importlib.import_module(target)
+    if not hasattr(module, attr):
+        raise SystemExit(
+            f"elizaos_interop.bridge_server: {target} has no attribute {attr!r} "
+            "(expected the plugin object)"
+        )
+    plugin = getattr(module, attr)
+    if not isinstance(plugin, Plugin):
+        raise SystemExit(
+            f"elizaos_interop.bridge_server: {target}.{attr} is a {type(plugin).__name__}, "
+            "expected elizaos_interop.Plugin"
+        )
+    return plugin
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point of ``python -m elizaos_interop.bridge_server``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m elizaos_interop.bridge_server",
+        description="Serve a Python elizaOS plugin over stdin/stdout (newline-delimited JSON-RPC).",
+    )
+    parser.add_argument("target", help="module name, .py file or package directory")
+    parser.add_argument("--attr", default="plugin", help="attribute holding the Plugin")
+    parser.add_argument(
+        "--max-message-bytes",
+        type=int,
+        default=MAX_MESSAGE_BYTES,
+        help=f"largest request/response line in bytes (default {MAX_MESSAGE_BYTES})",
+    )
+    args = parser.parse_args(argv)
+    if args.max_message_bytes <= 0:
+        parser.error("--max-message-bytes must be positive")
+    # stdout carries protocol only: keep private copies of the protocol descriptors, then point
+    # fd 1 at stderr (so print() and C-level writes land there) and fd 0 at /dev/null.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    try:
+        plugin = _load_target(args.target, args.attr)
+    except SystemExit as exc:
+        print(exc.code, file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(2)
+    except BaseException as exc:
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"elizaos_interop.bridge_server: importing {args.target} failed: "
+            f"{type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        sys.stderr.flush()
+        os._exit(2)
+    asyncio.run(
+        serve(
+            plugin, input_fd=proto_in, output_fd=proto_out, max_message_bytes=args.max_message_bytes
+        )
+    )
+    sys.stderr.flush()
+    # Exit now: lingering non-daemon threads of the plugin must not keep the process alive.
+    os._exit(0)

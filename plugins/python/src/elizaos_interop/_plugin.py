@@ -1,0 +1,184 @@
+"""Plugin authoring API: the elizaOS ``Plugin``/``Action``/``Provider``/``Evaluator`` shapes.
+
+A Python plugin is a module with a ``plugin`` attribute built from these dataclasses; the bridge
+server (``python -m elizaos_interop.bridge_server``) serves it to hosts in any language.
+Handlers may be plain functions or coroutines:
+
+* action handler ``(runtime, memory, state, options) -> ActionResult dict``
+* provider ``get``, evaluator ``handler`` ``(runtime, memory, state) -> result dict`` (evaluators
+  may return ``None``)
+* ``validate`` ``(runtime, memory, state) -> bool`` (defaults to always ``True``)
+* plugin ``init`` ``(config, runtime) -> None`` (optional)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+__all__ = [
+    "Action",
+    "Evaluator",
+    "Plugin",
+    "PluginRuntime",
+    "Provider",
+]
+
+JsonObject: TypeAlias = dict[str, Any]
+ActionHandler: TypeAlias = Callable[
+    [Any, JsonObject, JsonObject, JsonObject], "Awaitable[Any] | Any"
+]
+StateHandler: TypeAlias = Callable[[Any, JsonObject, JsonObject], "Awaitable[Any] | Any"]
+InitHandler: TypeAlias = Callable[[JsonObject, Any], "Awaitable[None] | None"]
+
+DEFAULT_VERSION = "0.1.0"
+"""Version put in the manifest when a :class:`Plugin` does not give one."""
+
+_NAME_RE = re.compile(r"^[a-z0-9._-]{1,214}$")
+_SEMVER_RE = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def always_valid(runtime: Any, memory: JsonObject, state: JsonObject) -> bool:
+    """Default ``validate``: the action or evaluator always applies."""
+    return True
+
+
+@dataclass(kw_only=True)
+class Action:
+    """An action: ``handler`` does the work, ``validate`` says whether it applies."""
+
+    name: str
+    handler: ActionHandler
+    description: str = ""
+    validate: StateHandler = always_valid
+    similes: list[str] = field(default_factory=list)
+
+    def descriptor(self) -> JsonObject:
+        """The ActionDescriptor for the manifest."""
+        out: JsonObject = {"name": self.name, "description": self.description}
+        if self.similes:
+            out["similes"] = list(self.similes)
+        return out
+
+
+@dataclass(kw_only=True)
+class Provider:
+    """A provider: ``get`` returns a ProviderResult dict (``text``, ``values``, ``data``)."""
+
+    name: str
+    get: StateHandler
+    description: str | None = None
+    dynamic: bool | None = None
+    private: bool | None = None
+
+    def descriptor(self) -> JsonObject:
+        """The ProviderDescriptor for the manifest."""
+        out: JsonObject = {"name": self.name}
+        if self.description is not None:
+            out["description"] = self.description
+        if self.dynamic is not None:
+            out["dynamic"] = self.dynamic
+        if self.private is not None:
+            out["private"] = self.private
+        return out
+
+
+@dataclass(kw_only=True)
+class Evaluator:
+    """An evaluator: ``handler`` returns an ActionResult dict or ``None``."""
+
+    name: str
+    handler: StateHandler
+    description: str = ""
+    validate: StateHandler = always_valid
+    always_run: bool | None = None
+    similes: list[str] = field(default_factory=list)
+
+    def descriptor(self) -> JsonObject:
+        """The EvaluatorDescriptor for the manifest."""
+        out: JsonObject = {"name": self.name, "description": self.description}
+        if self.always_run is not None:
+            out["alwaysRun"] = self.always_run
+        if self.similes:
+            out["similes"] = list(self.similes)
+        return out
+
+
+@dataclass(kw_only=True)
+class Plugin:
+    """A plugin as served by the bridge. ``version`` defaults to ``"0.1.0"``.
+
+    Construction checks what the manifest schema requires (name, SemVer version, unique and
+    non-empty names per kind) and raises ``ValueError`` naming the problem.
+    """
+
+    name: str
+    description: str = ""
+    version: str = DEFAULT_VERSION
+    actions: list[Action] = field(default_factory=list)
+    providers: list[Provider] = field(default_factory=list)
+    evaluators: list[Evaluator] = field(default_factory=list)
+    init: InitHandler | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+            raise ValueError(f"Plugin name {self.name!r} must be 1..214 characters of [a-z0-9._-]")
+        if not isinstance(self.version, str) or not _SEMVER_RE.match(self.version):
+            raise ValueError(f"Plugin {self.name}: version {self.version!r} is not SemVer 2.0")
+        if not isinstance(self.description, str):
+            raise ValueError(f"Plugin {self.name}: description must be a str")
+        kinds: list[tuple[str, list[Any], type]] = [
+            ("action", self.actions, Action),
+            ("provider", self.providers, Provider),
+            ("evaluator", self.evaluators, Evaluator),
+        ]
+        for kind, items, cls in kinds:
+            seen: set[str] = set()
+            for item in items:
+                item_name: Any = getattr(item, "name", None)
+                if not isinstance(item, cls):
+                    raise ValueError(
+                        f"Plugin {self.name}: {kind}s must be {cls.__name__} objects, "
+                        f"got {type(item).__name__}"
+                    )
+                if not isinstance(item_name, str) or not item_name:
+                    raise ValueError(f"Plugin {self.name}: a {kind} has an empty name")
+                if item_name in seen:
+                    raise ValueError(f"Plugin {self.name}: duplicate {kind} name {item_name!r}")
+                seen.add(item_name)
+
+    def manifest(self) -> JsonObject:
+        """The Manifest (manifest.schema.json) served by ``getManifest``."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "language": "python",
+            "actions": [a.descriptor() for a in self.actions],
+            "providers": [p.descriptor() for p in self.providers],
+            "evaluators": [e.descriptor() for e in self.evaluators],
+        }
+
+
+@dataclass
+class PluginRuntime:
+    """The ``runtime`` handed to handlers inside the bridge.
+
+    The host's own runtime object never crosses the wire; this stand-in carries what the
+    host did send: the config of the last ``init`` (``{}`` before any).
+    """
+
+    config: JsonObject = field(default_factory=dict)
+    plugin: Plugin | None = None
+
+    def get_setting(self, key: str) -> Any:
+        """Return ``config[key]`` or ``None`` (elizaOS ``runtime.getSetting``)."""
+        return self.config.get(key)
+
+    getSetting = get_setting  # elizaOS spelling, for ported handlers

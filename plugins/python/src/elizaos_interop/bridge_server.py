@@ -1,0 +1,14 @@
+"""``python -m elizaos_interop.bridge_server TARGET [--attr plugin] [--max-message-bytes N]``.
+
+Serves the Python plugin found in TARGET (module name, ``.py`` file or package directory) over
+stdin/stdout, as protocol.md section 3 specifies. See :mod:`elizaos_interop._bridge`.
+"""
+
+from __future__ import annotations
+
+from ._bridge import main, serve
+
+__all__ = ["main", "serve"]
+
+if __name__ == "__main__":
+    main()
