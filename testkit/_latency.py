@@ -1,0 +1,722 @@
+"""Latency of every cell, measured with the host's own clock against floors taken in the same run.
+
+For each cell the conformance fixture is loaded through the cell's host driver and four calls are
+timed with the driver's ``bench`` method (one sample per call, the host's monotonic clock):
+``invokeAction echo`` with a ~100-byte and a ~10 KiB payload, ``validateAction echo`` and
+``getProvider static``. Each is compared with a floor measured on the same host in the same run
+(protocol.md section 10):
+
+- IPC cells: a ``cat`` pipe ping-pong with a line of the same size as the request (``bench_pipe``);
+- FFI and WASM cells: the no-op call through the same transport (``bench_noop``:
+  ``elizaos_free_string(NULL)`` / ``dealloc(1, 0)``), plus, for the Python host, the cost of the
+  JSON encoding and decoding that call does, measured in-process, because the budget for a
+  Python FFI call is "within 3x a cffi no-op call plus JSON cost".
+
+Cells run one after the other, never concurrently, so benchmarks do not compete for the cores.
+A cell whose driver, runtime or artifact is missing is recorded as an error, never skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from testkit._drivers import HostDriver, fixture_spec, open_driver
+from testkit._matrix import Budget, Cell, Matrix
+from testkit._toolchains import Toolchains
+
+__all__ = [
+    "PROFILES",
+    "BudgetVerdict",
+    "CellLatency",
+    "Floor",
+    "LatencyError",
+    "LatencyResults",
+    "MethodLatency",
+    "MethodSpec",
+    "Profile",
+    "Stats",
+    "bench_methods",
+    "compute_stats",
+    "judge",
+    "memory_for_params_size",
+    "percentile",
+    "pinned",
+    "run_latency",
+]
+
+FIXTURE = "conformance"
+SMALL_PAYLOAD = 100
+LARGE_PAYLOAD = 10 * 1024
+_FILLER = "The quick brown fox jumps over the lazy dog. "
+
+
+class LatencyError(RuntimeError):
+    """A latency run cannot start or a result file is malformed (says what and where)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How many calls to time: ``warmup`` untimed calls, then ``iterations`` samples."""
+
+    name: str
+    warmup: int
+    iterations: int
+
+
+#: ``quick`` is the CI default (the default matrix in well under two minutes); ``full`` is long.
+PROFILES: Mapping[str, Profile] = {
+    "quick": Profile("quick", warmup=300, iterations=2000),
+    "full": Profile("full", warmup=2000, iterations=20000),
+}
+
+
+# --- statistics ----------------------------------------------------------------------------
+
+
+def percentile(sorted_samples: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks.
+
+    This is the "inclusive" definition (numpy's default, R type 7): position ``q/100 * (n-1)``
+    in the sorted samples, interpolated. ``sorted_samples`` must be sorted and non-empty.
+    """
+    if not sorted_samples:
+        raise ValueError("percentile of an empty sample set")
+    if not 0.0 <= q <= 100.0:
+        raise ValueError(f"percentile q must be within [0, 100], received {q!r}")
+    pos = q / 100.0 * (len(sorted_samples) - 1)
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_samples) - 1)
+    frac = pos - lo
+    return float(sorted_samples[lo]) + (float(sorted_samples[hi]) - float(sorted_samples[lo])) * frac
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Summary of one sample set, in nanoseconds."""
+
+    n: int
+    p50_ns: float
+    p90_ns: float
+    p99_ns: float
+    mean_ns: float
+    min_ns: float
+    max_ns: float
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``stats``)."""
+        return {
+            "n": self.n,
+            "p50_ns": self.p50_ns,
+            "p90_ns": self.p90_ns,
+            "p99_ns": self.p99_ns,
+            "mean_ns": self.mean_ns,
+            "min_ns": self.min_ns,
+            "max_ns": self.max_ns,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Stats:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            n=int(data["n"]),
+            p50_ns=float(data["p50_ns"]),
+            p90_ns=float(data["p90_ns"]),
+            p99_ns=float(data["p99_ns"]),
+            mean_ns=float(data["mean_ns"]),
+            min_ns=float(data["min_ns"]),
+            max_ns=float(data["max_ns"]),
+        )
+
+
+def compute_stats(samples: Sequence[float]) -> Stats:
+    """n, p50, p90, p99, mean, min and max of ``samples`` (ns); refuses empty or negative sets."""
+    if not samples:
+        raise ValueError("no samples: the benchmark returned an empty list")
+    bad = [s for s in samples if not isinstance(s, int | float) or isinstance(s, bool) or s < 0]
+    if bad:
+        raise ValueError(
+            f"samples must be non-negative numbers of nanoseconds, received {bad[0]!r} "
+            f"({len(bad)} bad of {len(samples)})"
+        )
+    ordered = sorted(float(s) for s in samples)
+    return Stats(
+        n=len(ordered),
+        p50_ns=percentile(ordered, 50),
+        p90_ns=percentile(ordered, 90),
+        p99_ns=percentile(ordered, 99),
+        mean_ns=math.fsum(ordered) / len(ordered),
+        min_ns=ordered[0],
+        max_ns=ordered[-1],
+    )
+
+
+# --- floors and verdicts -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The floor one measurement is compared with.
+
+    ``kind`` is ``pipe`` (cat ping-pong of the same size), ``noop`` (no-op call through the same
+    transport) or ``noop+json`` (no-op plus the in-process JSON cost of the same payload; Python
+    host only). ``p50_ns``/``p99_ns`` are the sums of the components' percentiles.
+    """
+
+    kind: str
+    p50_ns: float
+    p99_ns: float
+    components: Mapping[str, Stats] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``floor``)."""
+        return {
+            "kind": self.kind,
+            "p50_ns": self.p50_ns,
+            "p99_ns": self.p99_ns,
+            "components": {k: v.to_json() for k, v in self.components.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Floor:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            kind=str(data["kind"]),
+            p50_ns=float(data["p50_ns"]),
+            p99_ns=float(data["p99_ns"]),
+            components={k: Stats.from_json(v) for k, v in data.get("components", {}).items()},
+        )
+
+
+@dataclass(frozen=True)
+class BudgetVerdict:
+    """A measurement judged against its transport's budget.
+
+    ``met`` is the ratio verdict (p50 / floor p50 <= ``max_floor_ratio``), the one that counts;
+    the absolute verdict (p50 <= ``p50_us``) is informational: the seed's absolute figures
+    (e.g. ~10 ns for FFI) are below what some hosts can do at all (an empty CPython call is ~21 ns).
+    """
+
+    p50_us: float
+    max_floor_ratio: float
+    absolute_met: bool
+    ratio: float | None
+    ratio_met: bool | None
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the budget is met (the ratio verdict); ``None`` when there is no floor."""
+        return self.ratio_met
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``budget``)."""
+        return {
+            "p50_us": self.p50_us,
+            "max_floor_ratio": self.max_floor_ratio,
+            "absolute_met": self.absolute_met,
+            "ratio": self.ratio,
+            "ratio_met": self.ratio_met,
+            "met": self.met,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BudgetVerdict:
+        """Inverse of :meth:`to_json`."""
+        ratio = data.get("ratio")
+        ratio_met = data.get("ratio_met")
+        return cls(
+            p50_us=float(data["p50_us"]),
+            max_floor_ratio=float(data["max_floor_ratio"]),
+            absolute_met=bool(data["absolute_met"]),
+            ratio=None if ratio is None else float(ratio),
+            ratio_met=None if ratio_met is None else bool(ratio_met),
+        )
+
+
+def judge(stats: Stats, floor: Floor | None, budget: Budget) -> BudgetVerdict:
+    """Judge ``stats`` against ``budget``: absolute p50 and the ratio of p50 to the floor's p50."""
+    absolute_met = stats.p50_ns <= budget.p50_us * 1000.0
+    if floor is None or floor.p50_ns <= 0:
+        return BudgetVerdict(budget.p50_us, budget.max_floor_ratio, absolute_met, None, None)
+    ratio = stats.p50_ns / floor.p50_ns
+    return BudgetVerdict(
+        budget.p50_us, budget.max_floor_ratio, absolute_met, ratio, ratio <= budget.max_floor_ratio
+    )
+
+
+# --- payloads ------------------------------------------------------------------------------
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def memory_for_params_size(target_bytes: int) -> dict[str, Any]:
+    """A Memory whose ``content.text`` makes ``invokeAction`` echo params ~``target_bytes`` of JSON.
+
+    The params are ``{"name":"echo","memory":M,"state":{},"options":{}}`` in compact JSON; the
+    text is ASCII, so characters and bytes agree. Targets below the empty-text size give "".
+    """
+    empty = {"name": "echo", "memory": {"content": {"text": ""}}, "state": {}, "options": {}}
+    length = max(0, target_bytes - len(_compact(empty).encode("utf-8")))
+    text = (_FILLER * (length // len(_FILLER) + 1))[:length]
+    return {"content": {"text": text}}
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One timed call: ``key`` is stable across runs (baseline comparison matches on it)."""
+
+    key: str
+    method: str
+    name: str
+    params: Mapping[str, Any]
+
+    @property
+    def payload_bytes(self) -> int:
+        """Size of the params in compact UTF-8 JSON."""
+        return len(_compact(self.params).encode("utf-8"))
+
+    def request_line(self) -> str:
+        """The IPC request line a host writes for this call (the pipe floor echoes one this size)."""
+        return _compact({"id": 1, "method": self.method, "params": self.params})
+
+
+def bench_methods() -> tuple[MethodSpec, ...]:
+    """The four timed calls of every cell, in report order."""
+    small = memory_for_params_size(SMALL_PAYLOAD)
+    large = memory_for_params_size(LARGE_PAYLOAD)
+    return (
+        MethodSpec(
+            "invokeAction:echo:100B",
+            "invokeAction",
+            "echo",
+            {"name": "echo", "memory": small, "state": {}, "options": {}},
+        ),
+        MethodSpec(
+            "validateAction:echo",
+            "validateAction",
+            "echo",
+            {"name": "echo", "memory": small, "state": {}},
+        ),
+        MethodSpec(
+            "getProvider:static",
+            "getProvider",
+            "static",
+            {"name": "static", "memory": small, "state": {}},
+        ),
+        MethodSpec(
+            "invokeAction:echo:10KiB",
+            "invokeAction",
+            "echo",
+            {"name": "echo", "memory": large, "state": {}, "options": {}},
+        ),
+    )
+
+
+def json_cost_samples(params: Mapping[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
+    """In-process cost of the JSON an in-process (FFI/WASM) Python host does for one call.
+
+    Per sample: encode each JSON argument (memory, state, options) to UTF-8 as the host does,
+    and decode the result envelope ``{"result": ...}``; timed with ``perf_counter_ns``.
+    """
+    args = [v for k, v in params.items() if k != "name"]
+    envelope = _compact({"result": result}).encode("utf-8")
+    encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    decode = json.loads
+    clock = time.perf_counter_ns
+    samples: list[int] = []
+    for i in range(warmup + iterations):
+        start = clock()
+        for arg in args:
+            encoder.encode(arg).encode("utf-8")
+        decode(envelope)
+        elapsed = clock() - start
+        if i >= warmup:
+            samples.append(elapsed)
+    return samples
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MethodLatency:
+    """Latency of one method of one cell, its floor and verdict (or why it could not be measured)."""
+
+    key: str
+    method: str
+    name: str
+    payload_bytes: int
+    stats: Stats | None
+    floor: Floor | None
+    verdict: BudgetVerdict | None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``latency.methods[]``)."""
+        return {
+            "key": self.key,
+            "method": self.method,
+            "name": self.name,
+            "payload_bytes": self.payload_bytes,
+            "stats": None if self.stats is None else self.stats.to_json(),
+            "floor": None if self.floor is None else self.floor.to_json(),
+            "budget": None if self.verdict is None else self.verdict.to_json(),
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> MethodLatency:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            key=str(data["key"]),
+            method=str(data["method"]),
+            name=str(data["name"]),
+            payload_bytes=int(data["payload_bytes"]),
+            stats=None if data.get("stats") is None else Stats.from_json(data["stats"]),
+            floor=None if data.get("floor") is None else Floor.from_json(data["floor"]),
+            verdict=None if data.get("budget") is None else BudgetVerdict.from_json(data["budget"]),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class CellLatency:
+    """Latency of one cell: every method, or the error that stopped the cell."""
+
+    cell_id: str
+    host: str
+    host_runtime: str | None
+    plugin: str
+    plugin_runtime: str | None
+    transport: str
+    driver_runtime: str | None
+    methods: tuple[MethodLatency, ...]
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the cell was measured without any error."""
+        return self.error is None and all(m.error is None for m in self.methods)
+
+    @property
+    def met(self) -> bool | None:
+        """All methods met their ratio budget; ``None`` if something could not be judged."""
+        if not self.ok or not self.methods:
+            return None
+        verdicts = [m.verdict.met if m.verdict else None for m in self.methods]
+        if any(v is None for v in verdicts):
+            return None
+        return all(bool(v) for v in verdicts)
+
+    def method(self, key: str) -> MethodLatency | None:
+        """The method measurement with ``key``, if any."""
+        return next((m for m in self.methods if m.key == key), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``cells[].latency``)."""
+        return {
+            "status": "ok" if self.ok else "error",
+            "error": self.error,
+            "driver_runtime": self.driver_runtime,
+            "met": self.met,
+            "methods": [m.to_json() for m in self.methods],
+        }
+
+    @classmethod
+    def from_json(cls, cell: Mapping[str, Any], data: Mapping[str, Any]) -> CellLatency:
+        """Rebuild from a results.json cell (``cell``) and its ``latency`` member (``data``)."""
+        return cls(
+            cell_id=str(cell["id"]),
+            host=str(cell["host"]),
+            host_runtime=cell.get("host_runtime"),
+            plugin=str(cell["plugin"]),
+            plugin_runtime=cell.get("plugin_runtime"),
+            transport=str(cell["transport"]),
+            driver_runtime=data.get("driver_runtime"),
+            methods=tuple(MethodLatency.from_json(m) for m in data.get("methods", [])),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class LatencyResults:
+    """Everything one latency run measured."""
+
+    matrix_name: str
+    matrix_path: str
+    profile: Profile
+    pinned: bool
+    pinned_cpu: int | None
+    started_at: str
+    finished_at: str
+    budgets: Mapping[str, Budget]
+    cells: tuple[CellLatency, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every cell was measured."""
+        return all(c.ok for c in self.cells)
+
+    def cell(self, cell_id: str) -> CellLatency | None:
+        """The cell measurement with ``cell_id``, if any."""
+        return next((c for c in self.cells if c.cell_id == cell_id), None)
+
+    def run_json(self) -> dict[str, Any]:
+        """The run-level part of results.json (``latency``), without the per-cell data."""
+        return {
+            "profile": self.profile.name,
+            "warmup": self.profile.warmup,
+            "iterations": self.profile.iterations,
+            "pinned": self.pinned,
+            "pinned_cpu": self.pinned_cpu,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "budgets": {
+                t: {"p50_us": b.p50_us, "floor": b.floor, "max_floor_ratio": b.max_floor_ratio}
+                for t, b in sorted(self.budgets.items())
+            },
+        }
+
+
+# --- pinning -------------------------------------------------------------------------------
+
+
+@contextmanager
+def pinned(enabled: bool) -> Iterator[int | None]:
+    """Pin this process (and so every child it starts) to one CPU while the block runs.
+
+    Children inherit the affinity at spawn time, so host drivers, plugins and ``cat`` started in
+    the block share the core: the low-noise figures without the cross-CPU wake-up. Yields the CPU,
+    or ``None`` when not pinning. The previous affinity is restored on exit.
+    """
+    if not enabled:
+        yield None
+        return
+    if not hasattr(os, "sched_setaffinity"):
+        raise LatencyError("--pin needs os.sched_setaffinity (Linux); this platform has none")
+    previous = os.sched_getaffinity(0)
+    cpu = max(previous)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield cpu
+    finally:
+        os.sched_setaffinity(0, previous)
+
+
+# --- the run -------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _measure_cell(
+    cell: Cell,
+    budget: Budget,
+    profile: Profile,
+    toolchains: Toolchains,
+    samples_out: dict[str, Any],
+    progress: Callable[[str], None],
+) -> CellLatency:
+    """Open the cell's driver, load the fixture, time every method and its floor."""
+    methods: list[MethodLatency] = []
+    specs = bench_methods()
+    driver_runtime: str | None = None
+
+    def cell_result(error: str | None) -> CellLatency:
+        return CellLatency(
+            cell.id,
+            cell.host,
+            cell.host_runtime,
+            cell.plugin,
+            cell.plugin_runtime,
+            cell.transport,
+            driver_runtime,
+            tuple(methods),
+            error,
+        )
+
+    try:
+        for req in toolchains.cell_requirements(cell, FIXTURE):
+            if not req.present:
+                raise req.error()
+        spec = fixture_spec(toolchains, FIXTURE, cell.plugin, cell.transport, cell.plugin_runtime)
+        driver = open_driver(cell.host, cell.host_runtime, toolchains)
+    except Exception as exc:
+        return cell_result(f"{cell.id}: cannot start: {_describe(exc)}")
+    handle: str | None = None
+    try:
+        driver_runtime = driver.runtime
+        try:
+            handle, _manifest = driver.load(spec)
+        except Exception as exc:
+            return cell_result(f"{cell.id}: loading the {FIXTURE} fixture failed: {_describe(exc)}")
+        noop: Stats | None = None
+        if budget.floor == "noop":
+            progress(f"{cell.id}: no-op floor")
+            try:
+                noop_samples = driver.bench_noop(handle, profile.iterations, profile.warmup)
+                noop = compute_stats(noop_samples)
+                samples_out["noop"] = noop_samples
+            except Exception as exc:
+                return cell_result(f"{cell.id}: benchNoop failed: {_describe(exc)}")
+        for mspec in specs:
+            progress(f"{cell.id}: {mspec.key}")
+            methods.append(_measure_method(cell, driver, handle, mspec, budget, profile, noop, samples_out))
+    finally:
+        try:
+            if handle is not None:
+                driver.unload(handle)
+        finally:
+            driver.close()
+    return cell_result(None)
+
+
+def _measure_method(
+    cell: Cell,
+    driver: HostDriver,
+    handle: str,
+    mspec: MethodSpec,
+    budget: Budget,
+    profile: Profile,
+    noop: Stats | None,
+    samples_out: dict[str, Any],
+) -> MethodLatency:
+    """Check the call answers correctly once, then time it and its floor."""
+    params = dict(mspec.params)
+
+    def failed(error: str) -> MethodLatency:
+        return MethodLatency(
+            mspec.key,
+            mspec.method,
+            mspec.name,
+            mspec.payload_bytes,
+            None,
+            None,
+            None,
+            f"{cell.id}: {mspec.method}({mspec.name!r}): {error}",
+        )
+
+    try:
+        outcome = driver.call(handle, mspec.method, params)
+    except Exception as exc:
+        return failed(f"call failed: {_describe(exc)}")
+    if not outcome.ok:
+        return failed(f"the fixture answered {outcome.error_type} (code {outcome.code}): {outcome.message}")
+    try:
+        samples = driver.bench(handle, mspec.method, params, profile.iterations, profile.warmup)
+        stats = compute_stats(samples)
+    except Exception as exc:
+        return failed(f"bench failed: {_describe(exc)}")
+    record: dict[str, Any] = {"samples_ns": samples}
+    floor: Floor | None
+    try:
+        if budget.floor == "pipe":
+            pipe = driver.bench_pipe(["cat"], mspec.request_line(), profile.iterations, profile.warmup)
+            pipe_stats = compute_stats(pipe)
+            record["floor_samples_ns"] = pipe
+            floor = Floor("pipe", pipe_stats.p50_ns, pipe_stats.p99_ns, {"pipe": pipe_stats})
+        elif noop is None:
+            floor = None
+        elif cell.host == "python":
+            js = json_cost_samples(params, outcome.value, profile.iterations, profile.warmup)
+            js_stats = compute_stats(js)
+            record["json_samples_ns"] = js
+            floor = Floor(
+                "noop+json",
+                noop.p50_ns + js_stats.p50_ns,
+                noop.p99_ns + js_stats.p99_ns,
+                {"noop": noop, "json": js_stats},
+            )
+        else:
+            floor = Floor("noop", noop.p50_ns, noop.p99_ns, {"noop": noop})
+    except Exception as exc:
+        return failed(f"floor ({budget.floor}) failed: {_describe(exc)}")
+    samples_out[mspec.key] = record
+    return MethodLatency(
+        mspec.key, mspec.method, mspec.name, mspec.payload_bytes, stats, floor, judge(stats, floor, budget)
+    )
+
+
+def _safe_name(cell_id: str) -> str:
+    return cell_id.replace("/", "__").replace("@", "_at_")
+
+
+def run_latency(
+    matrix: Matrix,
+    cells: Sequence[Cell],
+    profile: str,
+    out_dir: Path,
+    progress: Callable[[str], None] | None = None,
+    *,
+    pin: bool = False,
+    toolchains: Toolchains | None = None,
+    profile_override: Profile | None = None,
+) -> LatencyResults:
+    """Measure ``cells`` of ``matrix`` one after the other and return the results.
+
+    ``profile`` names an entry of :data:`PROFILES` (``profile_override`` replaces its counts, for
+    tests). Raw samples go to ``out_dir/latency-samples/<cell>.json``; the results themselves are
+    written by :func:`testkit._report.write_reports`. ``pin`` runs everything on one CPU.
+    """
+    if profile not in PROFILES:
+        raise LatencyError(f"unknown latency profile {profile!r}; expected one of {sorted(PROFILES)}")
+    prof = profile_override or PROFILES[profile]
+    if prof.iterations < 1 or prof.warmup < 0:
+        raise LatencyError(
+            f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
+            f"received iterations={prof.iterations}, warmup={prof.warmup}"
+        )
+    say = progress or (lambda _msg: None)
+    if toolchains is None:
+        toolchains = Toolchains.discover()
+    toolchains.apply_env()
+    samples_dir = Path(out_dir) / "latency-samples"
+    samples_dir.mkdir(parents=True, exist_ok=True)
+    started = _now()
+    results: list[CellLatency] = []
+    with pinned(pin) as cpu:
+        for cell in cells:
+            budget = matrix.budgets.get(cell.transport)
+            if budget is None:
+                raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
+            pin_note = f", pinned to CPU {cpu}" if cpu is not None else ""
+            say(
+                f"{cell.id}: starting ({prof.name}: {prof.warmup} warm-up + "
+                f"{prof.iterations} samples per method{pin_note})"
+            )
+            samples: dict[str, Any] = {}
+            result = _measure_cell(cell, budget, prof, toolchains, samples, say)
+            if result.error:
+                say(f"{cell.id}: ERROR {result.error}")
+            results.append(result)
+            (samples_dir / f"{_safe_name(cell.id)}.json").write_text(
+                json.dumps({"cell": cell.id, "profile": prof.name, "samples": samples}),
+                encoding="utf-8",
+            )
+    return LatencyResults(
+        matrix_name=matrix.name,
+        matrix_path=str(matrix.path),
+        profile=prof,
+        pinned=cpu is not None,
+        pinned_cpu=cpu,
+        started_at=started,
+        finished_at=_now(),
+        budgets=dict(matrix.budgets),
+        cells=tuple(results),
+    )

@@ -1,0 +1,865 @@
+"""Reports of a run: ``results.json``, ``summary.md``, a terminal table, the README status block.
+
+``results.json`` is the machine-readable record (validated against ``reports/results.schema.json``):
+the environment, per-cell conformance (passed/failed/errored checks by name) and latency (stats,
+floors, budget verdicts), and the comparison with a baseline run. ``summary.md`` and the terminal
+table are views of it, and so is the README block between the ``matrix-status`` markers.
+
+Regressions against a baseline are noise-aware: a (cell, method) is flagged only when its p50 grew
+by the threshold factor (default 1.5x), the new p50 lies beyond the baseline's own p99, and, when
+both runs measured a floor, the ratio to the floor grew by the same factor (so a machine that is
+slower across the board, floor included, does not flag every cell).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NotRequired, TypedDict
+
+from testkit._latency import LatencyResults
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "HEADLINE_METHOD",
+    "MARKER_BEGIN",
+    "MARKER_END",
+    "CellConformance",
+    "ConformanceCheck",
+    "ConformanceReport",
+    "ReadmeError",
+    "ReportError",
+    "ReportPaths",
+    "build_results",
+    "compare_to_baseline",
+    "format_ns",
+    "load_conformance",
+    "parse_cell_id",
+    "print_table",
+    "readme_block",
+    "render_summary",
+    "render_terminal",
+    "replace_readme_block",
+    "schema_path",
+    "update_readme",
+    "validate_results",
+    "write_reports",
+]
+
+SCHEMA_VERSION = 1
+DEFAULT_THRESHOLD = 1.5
+#: The method quoted in one-line views (README, terminal): invokeAction echo, ~100-byte payload.
+HEADLINE_METHOD = "invokeAction:echo:100B"
+MARKER_BEGIN = "<!-- matrix-status:begin -->"
+MARKER_END = "<!-- matrix-status:end -->"
+
+_LANG_NAME = {"python": "Python", "typescript": "TypeScript", "rust": "Rust"}
+_SHORT_LANG = {"py": "python", "ts": "typescript", "rust": "rust"}
+_OUTCOMES = ("passed", "failed", "error", "skipped")
+_CELL_ID = re.compile(
+    r"^(?P<host>py|ts|rust)(?:@(?P<hrt>node|bun))?-host/"
+    r"(?P<plugin>py|ts|rust)(?:@(?P<prt>node|bun))?-plugin/(?P<transport>wasm|ffi|ipc)$"
+)
+
+
+class ReportError(ValueError):
+    """An input of the report (conformance JSON, results, baseline) is malformed or missing."""
+
+
+class ReadmeError(ReportError):
+    """The README has no (or broken) ``matrix-status`` markers."""
+
+
+# --- conformance input ---------------------------------------------------------------------
+
+
+class ConformanceCheck(TypedDict):
+    """One conformance check of one cell, as the pytest plugin records it."""
+
+    name: str
+    outcome: str  # passed | failed | error | skipped
+    message: NotRequired[str]
+    duration_s: NotRequired[float]
+
+
+class CellConformance(TypedDict):
+    """All checks of one cell; runtimes are ``null`` for non-TypeScript sides."""
+
+    id: str
+    host: str
+    host_runtime: str | None
+    plugin: str
+    plugin_runtime: str | None
+    transport: str
+    checks: list[ConformanceCheck]
+
+
+class ConformanceReport(TypedDict):
+    """The conformance JSON the pytest plugin writes with ``--interop-report PATH``."""
+
+    matrix: str
+    generated_at: str
+    cells: list[CellConformance]
+
+
+def parse_cell_id(cell_id: str) -> dict[str, Any]:
+    """Host, plugin, transport and runtimes from a cell id such as ``ts@bun-host/rust-plugin/wasm``."""
+    match = _CELL_ID.match(cell_id)
+    if match is None:
+        raise ReportError(
+            f"cell id {cell_id!r} is not of the form <host>[@runtime]-host/<plugin>[@runtime]-plugin/"
+            "<transport> (host/plugin: py, ts, rust; runtime: node, bun; transport: wasm, ffi, ipc)"
+        )
+    host = _SHORT_LANG[match["host"]]
+    plugin = _SHORT_LANG[match["plugin"]]
+    return {
+        "host": host,
+        "host_runtime": match["hrt"] or ("node" if host == "typescript" else None),
+        "plugin": plugin,
+        "plugin_runtime": match["prt"] or ("node" if plugin == "typescript" else None),
+        "transport": match["transport"],
+    }
+
+
+def _require(cond: bool, where: str, expected: str, received: Any) -> None:
+    if not cond:
+        raise ReportError(f"{where}: expected {expected}, received {received!r:.200}")
+
+
+def load_conformance(path: Path) -> ConformanceReport:
+    """Read and check a conformance JSON file (see :class:`ConformanceReport`)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read the conformance report: {exc}") from exc
+    except ValueError as exc:
+        raise ReportError(f"{path}: the conformance report is not JSON: {exc}") from exc
+    _require(isinstance(data, dict), f"{path}", "an object", type(data).__name__)
+    _require(isinstance(data.get("cells"), list), f"{path}: cells", "an array", data.get("cells"))
+    for i, cell in enumerate(data["cells"]):
+        where = f"{path}: cells[{i}]"
+        _require(isinstance(cell, dict), where, "an object", cell)
+        _require(isinstance(cell.get("id"), str), f"{where}.id", "a cell id string", cell.get("id"))
+        meta = parse_cell_id(cell["id"])
+        for key, value in meta.items():
+            cell.setdefault(key, value)
+        _require(isinstance(cell.get("checks"), list), f"{where}.checks", "an array", cell.get("checks"))
+        for j, check in enumerate(cell["checks"]):
+            cw = f"{where}.checks[{j}]"
+            _require(isinstance(check, dict), cw, "an object", check)
+            _require(isinstance(check.get("name"), str), f"{cw}.name", "a string", check.get("name"))
+            _require(
+                check.get("outcome") in _OUTCOMES,
+                f"{cw}.outcome",
+                f"one of {_OUTCOMES}",
+                check.get("outcome"),
+            )
+    data.setdefault("matrix", "")
+    data.setdefault("generated_at", "")
+    report: ConformanceReport = data
+    return report
+
+
+# --- environment ---------------------------------------------------------------------------
+
+
+def _version(argv: Sequence[str]) -> str | None:
+    exe = argv[0]
+    if os.sep not in exe and shutil.which(exe) is None:
+        return None
+    if os.sep in exe and not os.access(exe, os.X_OK):
+        return None
+    try:
+        done = subprocess.run(list(argv), capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    text = (done.stdout or done.stderr).strip().splitlines()
+    return text[0].strip() if done.returncode == 0 and text else None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def collect_environment(latency: LatencyResults | None) -> dict[str, Any]:
+    """CPU, cores, kernel and toolchain versions of this machine, and how latency was taken."""
+    node = os.environ.get("ELIZAOS_NODE")
+    bun = os.environ.get("ELIZAOS_BUN")
+    try:
+        from testkit._toolchains import Toolchains
+
+        tc = Toolchains.discover()
+        node, bun = str(tc.node), str(tc.bun)
+    except Exception:  # the environment block is best effort; versions become null
+        pass
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "cpu_model": _cpu_model(),
+        "cores": os.cpu_count() or 0,
+        "cores_available": affinity,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "node": _version([node, "--version"]) if node else None,
+        "bun": _version([bun, "--version"]) if bun else None,
+        "rustc": _version(["rustc", "--version"]),
+        "rustc_wasm": _version(["/usr/bin/rustc", "--version"]),
+        "pinned": None if latency is None else latency.pinned,
+        "pinned_cpu": None if latency is None else latency.pinned_cpu,
+        "profile": None if latency is None else latency.profile.name,
+    }
+
+
+# --- results -------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _conformance_summary(cell: CellConformance) -> dict[str, Any]:
+    counts = dict.fromkeys(_OUTCOMES, 0)
+    for check in cell["checks"]:
+        counts[check["outcome"]] += 1
+    checks: list[dict[str, Any]] = []
+    for check in cell["checks"]:
+        entry: dict[str, Any] = {"name": check["name"], "outcome": check["outcome"]}
+        if check.get("message"):
+            entry["message"] = str(check.get("message"))[:2000]
+        if "duration_s" in check:
+            entry["duration_s"] = float(check["duration_s"])
+        checks.append(entry)
+    return {
+        "passed": counts["passed"],
+        "failed": counts["failed"],
+        "errored": counts["error"],
+        "skipped": counts["skipped"],
+        "checks": checks,
+    }
+
+
+def _cell_status(conformance: Mapping[str, Any] | None, latency: Mapping[str, Any] | None) -> str:
+    """passed | failed | error | measured | not-run (see reports/README.md)."""
+    if conformance is not None and conformance["errored"]:
+        return "error"
+    if latency is not None and latency["status"] == "error":
+        return "error"
+    if conformance is not None and (conformance["failed"] or conformance["skipped"]):
+        return "failed"
+    if conformance is not None and conformance["passed"]:
+        return "passed"
+    if latency is not None:
+        return "measured"
+    return "not-run"
+
+
+def build_results(
+    *,
+    conformance: ConformanceReport | None,
+    latency: LatencyResults | None,
+    environment: Mapping[str, Any],
+    generated_at: str | None = None,
+) -> dict[str, Any]:
+    """The results.json document (without the baseline comparison) from a run's parts."""
+    cells: dict[str, dict[str, Any]] = {}
+
+    def slot(cell_id: str, meta: Mapping[str, Any]) -> dict[str, Any]:
+        if cell_id not in cells:
+            cells[cell_id] = {
+                "id": cell_id,
+                "host": meta["host"],
+                "host_runtime": meta.get("host_runtime"),
+                "plugin": meta["plugin"],
+                "plugin_runtime": meta.get("plugin_runtime"),
+                "transport": meta["transport"],
+                "status": "not-run",
+                "conformance": None,
+                "latency": None,
+            }
+        return cells[cell_id]
+
+    if latency is not None:
+        for lc in latency.cells:
+            entry = slot(
+                lc.cell_id,
+                {
+                    "host": lc.host,
+                    "host_runtime": lc.host_runtime,
+                    "plugin": lc.plugin,
+                    "plugin_runtime": lc.plugin_runtime,
+                    "transport": lc.transport,
+                },
+            )
+            entry["latency"] = lc.to_json()
+    if conformance is not None:
+        for cc in conformance["cells"]:
+            entry = slot(cc["id"], dict(cc))
+            entry["conformance"] = _conformance_summary(cc)
+    for entry in cells.values():
+        entry["status"] = _cell_status(entry["conformance"], entry["latency"])
+    matrix_name = latency.matrix_name if latency is not None else None
+    if matrix_name is None and conformance is not None:
+        matrix_name = conformance.get("matrix") or None
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": generated_at or _now(),
+        "matrix": matrix_name,
+        "environment": dict(environment),
+        "latency": None if latency is None else latency.run_json(),
+        "cells": list(cells.values()),
+        "baseline": None,
+    }
+
+
+# --- baseline ------------------------------------------------------------------------------
+
+
+def _methods_by_key(results: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+    out: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for cell in results.get("cells", []):
+        lat = cell.get("latency")
+        if not lat:
+            continue
+        for method in lat.get("methods", []):
+            if method.get("stats"):
+                out[(cell["id"], method["key"])] = method
+    return out
+
+
+def compare_to_baseline(
+    current: Mapping[str, Any],
+    baseline: Mapping[str, Any],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    baseline_path: str = "",
+) -> dict[str, Any]:
+    """Compare the latency of two results documents (see the module docstring for the rule).
+
+    Returns the results.json ``baseline`` member: every comparison, and the keys of regressions,
+    improvements and (cell, method) pairs measured in the baseline but not now.
+    """
+    if threshold <= 1.0:
+        raise ReportError(f"regression threshold must be > 1.0, received {threshold!r}")
+    cur_lat = current.get("latency") or {}
+    base_lat = baseline.get("latency") or {}
+    comparable = True
+    notes: list[str] = []
+    if cur_lat.get("pinned") != base_lat.get("pinned"):
+        comparable = False
+        notes.append(
+            f"pinning differs (baseline pinned={base_lat.get('pinned')}, "
+            f"now pinned={cur_lat.get('pinned')}): figures listed, nothing flagged"
+        )
+    cur = _methods_by_key(current)
+    base = _methods_by_key(baseline)
+    comparisons: list[dict[str, Any]] = []
+    regressions: list[str] = []
+    improvements: list[str] = []
+    for key in sorted(cur.keys() & base.keys()):
+        c, b = cur[key], base[key]
+        c50, b50 = c["stats"]["p50_ns"], b["stats"]["p50_ns"]
+        c99, b99 = c["stats"]["p99_ns"], b["stats"]["p99_ns"]
+        change = c50 / b50 if b50 > 0 else None
+        c_ratio = (c.get("budget") or {}).get("ratio")
+        b_ratio = (b.get("budget") or {}).get("ratio")
+        floor_change = c_ratio / b_ratio if c_ratio and b_ratio else None
+        verdict = "same"
+        if change is not None and comparable:
+            if change >= threshold and c50 > b99 and (floor_change is None or floor_change >= threshold):
+                verdict = "regression"
+            elif (
+                change <= 1.0 / threshold
+                and c99 < b50
+                and (floor_change is None or floor_change <= 1.0 / threshold)
+            ):
+                verdict = "improvement"
+        label = f"{key[0]}::{key[1]}"
+        if verdict == "regression":
+            regressions.append(label)
+        elif verdict == "improvement":
+            improvements.append(label)
+        comparisons.append(
+            {
+                "cell": key[0],
+                "method": key[1],
+                "baseline_p50_ns": b50,
+                "baseline_p99_ns": b99,
+                "p50_ns": c50,
+                "p99_ns": c99,
+                "change": change,
+                "floor_ratio_change": floor_change,
+                "verdict": verdict,
+            }
+        )
+    missing = sorted(f"{k[0]}::{k[1]}" for k in base.keys() - cur.keys())
+    return {
+        "path": baseline_path,
+        "generated_at": baseline.get("generated_at"),
+        "threshold": threshold,
+        "comparable": comparable,
+        "notes": notes,
+        "comparisons": comparisons,
+        "regressions": regressions,
+        "improvements": improvements,
+        "missing": missing,
+    }
+
+
+def load_results(path: Path, what: str = "results") -> dict[str, Any]:
+    """Read a results.json (or baseline) file; ReportError names the file on any problem."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read the {what} file: {exc}") from exc
+    except ValueError as exc:
+        raise ReportError(f"{path}: the {what} file is not JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+        received = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
+        raise ReportError(
+            f"{path}: expected a results document with schema_version {SCHEMA_VERSION}, received {received!r}"
+        )
+    return data
+
+
+# --- schema --------------------------------------------------------------------------------
+
+
+def schema_path() -> Path:
+    """``reports/results.schema.json`` of this repository."""
+    from testkit._toolchains import find_repo_root
+
+    return find_repo_root() / "reports" / "results.schema.json"
+
+
+def validate_results(results: Mapping[str, Any], schema: Path | None = None) -> None:
+    """Validate a results document against the JSON Schema; ReportError lists the first problem."""
+    # Imported by name so mypy --strict passes with or without the types-jsonschema stubs.
+    jsonschema: Any = importlib.import_module("jsonschema")
+    path = schema or schema_path()
+    try:
+        schema_doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"{path}: cannot read the results schema: {exc}") from exc
+    validator = jsonschema.Draft202012Validator(schema_doc)
+    errors = sorted(validator.iter_errors(results), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+        raise ReportError(
+            f"results do not match {path}: at {where}: {first.message} ({len(errors)} problem(s))"
+        )
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def format_ns(ns: float | None) -> str:
+    """A duration for humans: ``850 ns``, ``12.3 µs``, ``1.25 ms``, ``2.10 s``; ``-`` for none."""
+    if ns is None:
+        return "-"
+    if ns < 1_000:
+        return f"{ns:.0f} ns"
+    if ns < 1_000_000:
+        us = ns / 1_000
+        return f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
+    if ns < 1_000_000_000:
+        return f"{ns / 1_000_000:.2f} ms"
+    return f"{ns / 1_000_000_000:.2f} s"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def _side(lang: str, runtime: str | None) -> str:
+    name = _LANG_NAME.get(lang, lang)
+    return f"{name} ({runtime.capitalize()})" if runtime else name
+
+
+def _verdict(met: bool | None) -> str:
+    return "-" if met is None else ("met" if met else "MISSED")
+
+
+def _headline(cell: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    lat = cell.get("latency") or {}
+    for method in lat.get("methods", []):
+        if method.get("key") == HEADLINE_METHOD:
+            return method  # type: ignore[no-any-return]
+    return None
+
+
+def _conformance_text(cell: Mapping[str, Any]) -> str:
+    conf = cell.get("conformance")
+    if not conf:
+        return "not run"
+    total = conf["passed"] + conf["failed"] + conf["errored"] + conf["skipped"]
+    if conf["failed"] or conf["errored"] or conf["skipped"]:
+        parts = [f"{conf['passed']}/{total} passed"]
+        for key in ("failed", "errored", "skipped"):
+            if conf[key]:
+                parts.append(f"{conf[key]} {key}")
+        return ", ".join(parts)
+    return f"{conf['passed']}/{total} passed"
+
+
+def _latency_budget_text(cell: Mapping[str, Any]) -> str:
+    lat = cell.get("latency")
+    if not lat:
+        return "not run"
+    if lat["status"] == "error":
+        return "ERROR"
+    return _verdict(lat.get("met"))
+
+
+def _run_line(results: Mapping[str, Any]) -> str:
+    lat = results.get("latency")
+    env = results.get("environment") or {}
+    parts = [f"run {results.get('generated_at', '?')}"]
+    if results.get("matrix"):
+        parts.append(f"matrix `{results['matrix']}`")
+    if lat:
+        pin = f"pinned to CPU {lat['pinned_cpu']}" if lat.get("pinned") else "unpinned"
+        parts.append(
+            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up + {lat['iterations']} "
+            f"samples per method, {pin})"
+        )
+    if env.get("cpu_model"):
+        parts.append(f"{env['cpu_model']}, {env.get('cores', '?')} cores")
+    return " · ".join(parts)
+
+
+def render_summary(results: Mapping[str, Any]) -> str:
+    """``summary.md``: matrix table, latency table, baseline comparison, failures."""
+    env = results.get("environment") or {}
+    lines = ["# Interop matrix results", "", _run_line(results), ""]
+    versions = ", ".join(
+        f"{k} {env[k]}" for k in ("python", "node", "bun", "rustc", "rustc_wasm") if env.get(k)
+    )
+    lines += [f"Environment: kernel {env.get('kernel', '?')}; {versions}", ""]
+    lines += [
+        "## Cells",
+        "",
+        "| cell | host | plugin | transport | status | conformance | latency budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for cell in results.get("cells", []):
+        lines.append(
+            f"| `{cell['id']}` | {_side(cell['host'], cell.get('host_runtime'))} "
+            f"| {_side(cell['plugin'], cell.get('plugin_runtime'))} | {cell['transport']} "
+            f"| {cell['status']} | {_conformance_text(cell)} | {_latency_budget_text(cell)} |"
+        )
+    lat_run = results.get("latency")
+    if lat_run:
+        lines += [
+            "",
+            "## Latency",
+            "",
+            "Host clock, one sample per call. Floor: `cat` pipe ping-pong of the same size (IPC), "
+            "no-op call through the same transport (FFI/WASM), plus the in-process JSON cost of "
+            "the same payload for the Python host (`noop+json`). Ratio = p50 / floor p50; the "
+            "budget is met when the ratio is within `max_floor_ratio`. The absolute p50 budget "
+            "is informational: the seed's ~10 ns FFI figure is below CPython's own ~21 ns call "
+            "floor, so no Python host can meet it.",
+            "",
+            "| cell | method | bytes | p50 | p90 | p99 | floor | floor p50 | floor p99 | ratio "
+            "| max ratio | budget | abs p50 budget |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for cell in results.get("cells", []):
+            lat = cell.get("latency")
+            if not lat:
+                continue
+            if lat.get("error"):
+                lines.append(f"| `{cell['id']}` | ERROR: {_md_escape(lat['error'])} |" + " |" * 11)
+            for m in lat.get("methods", []):
+                if m.get("error"):
+                    lines.append(
+                        f"| `{cell['id']}` | {m['key']} | {m['payload_bytes']} | ERROR: "
+                        f"{_md_escape(m['error'])} |" + " |" * 9
+                    )
+                    continue
+                s, f, b = m["stats"], m.get("floor") or {}, m.get("budget") or {}
+                abs_text = f"{b.get('p50_us', '?')} µs: {'met' if b.get('absolute_met') else 'missed'}"
+                lines.append(
+                    f"| `{cell['id']}` | {m['key']} | {m['payload_bytes']} | {format_ns(s['p50_ns'])} "
+                    f"| {format_ns(s['p90_ns'])} | {format_ns(s['p99_ns'])} | {f.get('kind', '-')} "
+                    f"| {format_ns(f.get('p50_ns'))} | {format_ns(f.get('p99_ns'))} "
+                    f"| {_ratio(b.get('ratio'))} | {b.get('max_floor_ratio', '-')}x "
+                    f"| {_verdict(b.get('met'))} | {abs_text} |"
+                )
+    base = results.get("baseline")
+    lines += ["", "## Against the baseline", ""]
+    if not base:
+        lines.append("No baseline given.")
+    else:
+        lines.append(
+            f"Baseline `{base['path']}` from {base.get('generated_at')}; flagged when p50 grew "
+            f"{base['threshold']}x, beyond the baseline p99, and (with floors) the ratio to the "
+            "floor grew as much."
+        )
+        for note in base.get("notes", []):
+            lines.append(f"- note: {note}")
+        lines.append("")
+        if base["regressions"]:
+            lines.append("**Regressions:** " + ", ".join(f"`{r}`" for r in base["regressions"]))
+        else:
+            lines.append("No regressions.")
+        if base["improvements"]:
+            lines.append("")
+            lines.append("Improvements: " + ", ".join(f"`{r}`" for r in base["improvements"]))
+        if base["missing"]:
+            lines.append("")
+            lines.append("Measured in the baseline, not now: " + ", ".join(f"`{r}`" for r in base["missing"]))
+        if base["comparisons"]:
+            lines += [
+                "",
+                "| cell | method | baseline p50 | p50 | change | floor-ratio change | verdict |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            for c in base["comparisons"]:
+                lines.append(
+                    f"| `{c['cell']}` | {c['method']} | {format_ns(c['baseline_p50_ns'])} "
+                    f"| {format_ns(c['p50_ns'])} | {_ratio(c['change'])} "
+                    f"| {_ratio(c['floor_ratio_change'])} | {c['verdict']} |"
+                )
+    problems = _problems(results)
+    if problems:
+        lines += ["", "## Failures and errors", ""]
+        lines += [f"- {_md_escape(p)}" for p in problems]
+    return "\n".join(lines) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")[:1000]
+
+
+def _problems(results: Mapping[str, Any]) -> list[str]:
+    out: list[str] = []
+    for cell in results.get("cells", []):
+        conf = cell.get("conformance") or {}
+        for check in conf.get("checks", []):
+            if check["outcome"] != "passed":
+                msg = check.get("message", "")
+                out.append(f"{cell['id']}::{check['name']}: {check['outcome']}{': ' + msg if msg else ''}")
+        lat = cell.get("latency") or {}
+        if lat.get("error"):
+            out.append(f"{cell['id']}: latency: {lat['error']}")
+        for m in lat.get("methods", []):
+            if m.get("error"):
+                out.append(f"{cell['id']}::{m['key']}: latency: {m['error']}")
+    return out
+
+
+def _table_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    header = ["cell", "status", "conformance", "p50", "p99", "floor p50", "ratio", "budget"]
+    rows: list[list[str]] = []
+    for cell in results.get("cells", []):
+        m = _headline(cell)
+        s = (m or {}).get("stats") or {}
+        f = (m or {}).get("floor") or {}
+        b = (m or {}).get("budget") or {}
+        rows.append(
+            [
+                cell["id"],
+                cell["status"],
+                _conformance_text(cell),
+                format_ns(s.get("p50_ns")),
+                format_ns(s.get("p99_ns")),
+                format_ns(f.get("p50_ns")),
+                _ratio(b.get("ratio")),
+                _latency_budget_text(cell),
+            ]
+        )
+    return header, rows
+
+
+def render_terminal(results: Mapping[str, Any]) -> str:
+    """Plain-text table, one line per cell (latency of invokeAction echo, 100-byte payload)."""
+    header, rows = _table_rows(results)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [_run_line(results).replace("`", ""), fmt.format(*header), fmt.format(*("-" * w for w in widths))]
+    out += [fmt.format(*row) for row in rows]
+    base = results.get("baseline")
+    if base:
+        out.append(
+            f"baseline {base['path']}: {len(base['regressions'])} regression(s)"
+            + (": " + ", ".join(base["regressions"]) if base["regressions"] else "")
+        )
+    for problem in _problems(results)[:20]:
+        out.append(f"! {problem[:300]}")
+    return "\n".join(out)
+
+
+def print_table(results: Mapping[str, Any], echo: Callable[[str], None] = print) -> None:
+    """Print the terminal table: rich when installed and writing to a terminal, else plain text."""
+    if echo is print and sys.stdout.isatty():
+        try:
+            from rich.console import Console
+            from rich.table import Table
+        except ImportError:
+            pass
+        else:
+            header, rows = _table_rows(results)
+            table = Table(title=_run_line(results).replace("`", ""))
+            for name in header:
+                table.add_column(name)
+            for row in rows:
+                table.add_row(*row)
+            Console().print(table)
+            for problem in _problems(results)[:20]:
+                echo(f"! {problem[:300]}")
+            return
+    echo(render_terminal(results))
+
+
+# --- README --------------------------------------------------------------------------------
+
+
+def readme_block(results: Mapping[str, Any]) -> str:
+    """The generated matrix-status block (markers excluded): one row per cell."""
+    lat = results.get("latency") or {}
+    date = str(results.get("generated_at", "?"))
+    pin = "pinned to one CPU" if lat.get("pinned") else "unpinned"
+    profile = f"`{lat['profile']}` profile, {pin}" if lat else "no latency measured"
+    lines = [
+        f"_Generated by `interop-testkit report` from the run of {date} ({profile}). "
+        "p50/p99: `invokeAction echo` with a ~100-byte payload, host clock; ratio: p50 over the floor "
+        "measured in the same run (`cat` pipe for IPC, no-op call for FFI/WASM, plus JSON cost on "
+        "the Python host)._",
+        "",
+        "| host | plugin | transport | status | p50 | p99 | ratio to floor | budget | run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for cell in results.get("cells", []):
+        m = _headline(cell) or {}
+        s = m.get("stats") or {}
+        b = m.get("budget") or {}
+        lines.append(
+            f"| {_side(cell['host'], cell.get('host_runtime'))} "
+            f"| {_side(cell['plugin'], cell.get('plugin_runtime'))} | {cell['transport']} "
+            f"| {cell['status']} | {format_ns(s.get('p50_ns'))} | {format_ns(s.get('p99_ns'))} "
+            f"| {_ratio(b.get('ratio'))} | {_latency_budget_text(cell)} | {date[:10]} |"
+        )
+    return "\n".join(lines)
+
+
+def replace_readme_block(text: str, block: str, where: str = "README") -> str:
+    """Replace what lies between the markers with ``block``; ReadmeError when markers are wrong."""
+    begins = text.count(MARKER_BEGIN)
+    ends = text.count(MARKER_END)
+    if begins != 1 or ends != 1:
+        raise ReadmeError(
+            f"{where}: expected exactly one {MARKER_BEGIN!r} and one {MARKER_END!r} marker, "
+            f"received {begins} and {ends}"
+        )
+    start = text.index(MARKER_BEGIN) + len(MARKER_BEGIN)
+    end = text.index(MARKER_END)
+    if end < start:
+        raise ReadmeError(f"{where}: {MARKER_END!r} comes before {MARKER_BEGIN!r}")
+    return text[:start] + "\n" + block.strip("\n") + "\n" + text[end:]
+
+
+def update_readme(readme: Path, results: Mapping[str, Any]) -> bool:
+    """Rewrite the README's matrix-status block from ``results``; returns True when it changed."""
+    try:
+        text = Path(readme).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReadmeError(f"{readme}: cannot read the README: {exc}") from exc
+    new = replace_readme_block(text, readme_block(results), str(readme))
+    if new == text:
+        return False
+    Path(readme).write_text(new, encoding="utf-8")
+    return True
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Files written by :func:`write_reports`, and the terminal table text."""
+
+    results_json: Path
+    summary_md: Path
+    terminal: str
+    regressions: tuple[str, ...]
+
+
+def render_reports(
+    out_dir: Path,
+    results: dict[str, Any],
+    *,
+    baseline: Path | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    echo: Callable[[str], None] | None = print,
+    schema: Path | None = None,
+) -> ReportPaths:
+    """Add the baseline comparison to ``results``, validate, and write results.json + summary.md."""
+    results["baseline"] = None
+    if baseline is not None:
+        base = load_results(baseline, "baseline")
+        results["baseline"] = compare_to_baseline(
+            results, base, threshold=threshold, baseline_path=_display_path(baseline)
+        )
+    validate_results(results, schema)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_path = out_dir / "results.json"
+    summary_path = out_dir / "summary.md"
+    results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary_path.write_text(render_summary(results), encoding="utf-8")
+    if echo is not None:
+        print_table(results, echo)
+    regressions = tuple(results["baseline"]["regressions"]) if results["baseline"] else ()
+    return ReportPaths(results_path, summary_path, render_terminal(results), regressions)
+
+
+def _display_path(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def write_reports(
+    out_dir: Path,
+    *,
+    conformance_json: Path | None,
+    latency: LatencyResults | None,
+    baseline: Path | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    echo: Callable[[str], None] | None = print,
+    environment: Mapping[str, Any] | None = None,
+) -> ReportPaths:
+    """Write ``out_dir/results.json`` and ``out_dir/summary.md`` and print the terminal table.
+
+    ``conformance_json`` is the pytest plugin's ``--interop-report`` file, ``latency`` the result
+    of :func:`testkit._latency.run_latency`, ``baseline`` an earlier results.json to compare with.
+    ``echo=None`` prints nothing; ``environment`` replaces the probed machine description (tests).
+    """
+    conformance = load_conformance(conformance_json) if conformance_json is not None else None
+    env = dict(environment) if environment is not None else collect_environment(latency)
+    results = build_results(conformance=conformance, latency=latency, environment=env)
+    return render_reports(out_dir, results, baseline=baseline, threshold=threshold, echo=echo)
+
+
+def cells_in(results: Mapping[str, Any]) -> Iterable[str]:
+    """Ids of the cells of a results document, in order."""
+    return (c["id"] for c in results.get("cells", []))
