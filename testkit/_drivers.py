@@ -16,7 +16,7 @@ import json
 import subprocess
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -198,6 +198,17 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """Turn the API's read-only ``Result`` mappings into plain JSON values."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 def _accepts(func: Callable[..., Any], name: str) -> bool:
     try:
         params = inspect.signature(func).parameters
@@ -267,10 +278,8 @@ class PythonDriver:
         kwargs: dict[str, Any] = {}
         if timeout_ms is not None and spec.transport == "ipc":
             func = self._loader_func(spec)
-            for name in ("start_timeout_ms", "timeout_ms"):
-                if _accepts(func, name):
-                    kwargs[name] = timeout_ms
-                    break
+            if _accepts(func, "timeout"):
+                kwargs["timeout"] = timeout_ms / 1000
         try:
             plugin = self.run(loader(**kwargs))
             manifest = plugin.manifest
@@ -311,8 +320,8 @@ class PythonDriver:
             )
         func = getattr(plugin, names[method])
         kwargs: dict[str, Any] = {}
-        if timeout_ms is not None and _accepts(func, "timeout_ms"):
-            kwargs["timeout_ms"] = timeout_ms
+        if timeout_ms is not None:
+            kwargs["timeout"] = timeout_ms / 1000
         if method == "init":
             args: list[Any] = [params.get("config", {})]
         else:
@@ -323,9 +332,19 @@ class PythonDriver:
 
     async def _outcome(self, awaitable: Awaitable[Any]) -> CallOutcome:
         try:
-            return CallOutcome(ok=True, value=await awaitable)
+            return CallOutcome(ok=True, value=_plain(await awaitable))
         except Exception as exc:
             return _outcome_from_exception(exc)
+
+    def call_raw(
+        self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
+    ) -> CallOutcome:
+        """Send ``params`` as they are through the plugin's transport, bypassing the typed API's
+        argument checks (for invalid-params checks: the plugin must answer -32602 itself)."""
+        transport = self.plugin(handle).transport
+        timeout = None if timeout_ms is None else timeout_ms / 1000
+        result: CallOutcome = self.run(self._outcome(transport.call(method, params, timeout)))
+        return result
 
     def call(
         self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
