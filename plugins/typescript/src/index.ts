@@ -6,9 +6,10 @@
 // Plugin side.
 export * from "./types.ts";
 export * from "./protocol.ts";
-export { serve } from "./bridge.ts";
+export { serve, manifestOf, type ServeOptions, type ServeEnd, type BridgeInput, type BridgeOutput } from "./bridge.ts";
 // Host side.
 export * from "./errors.ts";
-export * from "./loaded-plugin.ts";
+export { LoadedPlugin, type CallOptions, type PluginConnection, type LoadedAction, type LoadedProvider, type LoadedEvaluator, type AnyRuntime } from "./loaded-plugin.ts";
+export { LinePipe, IpcConnection, STDERR_TAIL_BYTES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CLOSE_GRACE_MS, type LinePipeOptions, type IpcOptions, type ExitInfo } from "./ipc.ts";
 export * from "./loaders.ts";
-export * from "./wasm.ts";
+export { loadWasmPlugin, WasmConnection, type WasmOptions } from "./wasm.ts";

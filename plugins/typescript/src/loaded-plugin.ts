@@ -1,0 +1,205 @@
+/**
+ * The host-side plugin object (protocol.md 7.1): the same shape whatever the transport, so user code
+ * does not change when the transport does. It checks every result against the data model and hands
+ * back the canonical form (null optional members dropped).
+ */
+import { InvalidPayloadError, PluginProtocolError, type Transport } from "./errors.ts";
+import {
+  InvalidResult,
+  checkActionResult,
+  checkBoolean,
+  checkEvaluatorResult,
+  checkProviderResult,
+  type Method,
+} from "./protocol.ts";
+import type {
+  ActionDescriptor,
+  ActionResult,
+  Config,
+  EvaluatorDescriptor,
+  EvaluatorResult,
+  JsonValue,
+  Manifest,
+  Memory,
+  ProviderDescriptor,
+  ProviderResult,
+  State,
+  Options,
+} from "./types.ts";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Call time-out in ms (IPC only; default: the plugin's call time-out, 30 s). */
+  timeoutMs?: number;
+}
+
+/**
+ * What a transport provides to LoadedPlugin. `request` sends one method call and resolves with the
+ * raw result value, or rejects with a typed error (errors.ts).
+ */
+export interface PluginConnection {
+  readonly transport: Transport;
+  /** Name used in error messages (the manifest name once known). */
+  label: string;
+  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions): Promise<unknown>;
+  /** The transport's in-process no-op (the latency floor); throws where there is none. */
+  noop(): void;
+  close(): Promise<void>;
+}
+
+/** The elizaOS runtime argument handlers take; accepted for source compatibility, never sent. */
+export type AnyRuntime = unknown;
+
+/** A loaded plugin's action. */
+export interface LoadedAction extends ActionDescriptor {
+  handler(runtime: AnyRuntime, memory: Memory, state?: State, options?: Options): Promise<ActionResult>;
+  validate(runtime: AnyRuntime, memory: Memory, state?: State): Promise<boolean>;
+}
+
+/** A loaded plugin's provider. */
+export interface LoadedProvider extends ProviderDescriptor {
+  get(runtime: AnyRuntime, memory: Memory, state?: State): Promise<ProviderResult>;
+}
+
+/** A loaded plugin's evaluator. */
+export interface LoadedEvaluator extends EvaluatorDescriptor {
+  validate(runtime: AnyRuntime, memory: Memory, state?: State): Promise<boolean>;
+  handler(runtime: AnyRuntime, memory: Memory, state?: State): Promise<EvaluatorResult>;
+}
+
+const killOnCollect = new FinalizationRegistry<PluginConnection>((conn) => {
+  void conn.close().catch(() => undefined);
+});
+
+/** A plugin loaded over any transport. */
+export class LoadedPlugin {
+  readonly manifest: Manifest;
+  readonly name: string;
+  readonly description: string;
+  readonly version: string;
+  readonly language: string;
+  readonly transport: Transport;
+  readonly actions: LoadedAction[];
+  readonly providers: LoadedProvider[];
+  readonly evaluators: LoadedEvaluator[];
+  private readonly conn: PluginConnection;
+
+  constructor(manifest: Manifest, conn: PluginConnection) {
+    this.manifest = manifest;
+    this.name = manifest.name;
+    this.description = manifest.description;
+    this.version = manifest.version;
+    this.language = manifest.language;
+    this.transport = conn.transport;
+    this.conn = conn;
+    conn.label = manifest.name;
+    this.actions = manifest.actions.map((d) => ({
+      ...d,
+      handler: (_runtime: AnyRuntime, memory: Memory, state?: State, options?: Options) => this.invokeAction(d.name, memory, state, options),
+      validate: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.validateAction(d.name, memory, state),
+    }));
+    this.providers = manifest.providers.map((d) => ({
+      ...d,
+      get: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.getProvider(d.name, memory, state),
+    }));
+    this.evaluators = manifest.evaluators.map((d) => ({
+      ...d,
+      validate: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.validateEvaluator(d.name, memory, state),
+      handler: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.invokeEvaluator(d.name, memory, state),
+    }));
+    killOnCollect.register(this, conn, this);
+  }
+
+  /** Sends `init` with a config (the last one wins). */
+  async init(config: Config = {}, options?: CallOptions): Promise<void> {
+    await this.conn.request("init", { config }, undefined, options);
+  }
+
+  /** Asks whether an action should run for this memory. */
+  async validateAction(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
+    return this.checked("validateAction", name, checkBoolean, await this.conn.request("validateAction", { name, memory, state: state ?? {} }, name, options));
+  }
+
+  /** Runs an action. */
+  async invokeAction(name: string, memory: Memory, state?: State, actionOptions?: Options, options?: CallOptions): Promise<ActionResult> {
+    const raw = await this.conn.request("invokeAction", { name, memory, state: state ?? {}, options: actionOptions ?? {} }, name, options);
+    return this.checked("invokeAction", name, checkActionResult, raw) as unknown as ActionResult;
+  }
+
+  /** Reads a provider. */
+  async getProvider(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<ProviderResult> {
+    const raw = await this.conn.request("getProvider", { name, memory, state: state ?? {} }, name, options);
+    return this.checked("getProvider", name, checkProviderResult, raw) as ProviderResult;
+  }
+
+  /** Asks whether an evaluator should run. */
+  async validateEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
+    return this.checked("validateEvaluator", name, checkBoolean, await this.conn.request("validateEvaluator", { name, memory, state: state ?? {} }, name, options));
+  }
+
+  /** Runs an evaluator; `null` when it has nothing to say. */
+  async invokeEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<EvaluatorResult> {
+    const raw = await this.conn.request("invokeEvaluator", { name, memory, state: state ?? {} }, name, options);
+    return this.checked("invokeEvaluator", name, checkEvaluatorResult, raw) as EvaluatorResult;
+  }
+
+  /**
+   * Sends any method of protocol.md 3.3 (except shutdown) with raw params, and checks the result like
+   * the typed methods do. Bad params reach the plugin as they are (used by conformance tests and the
+   * host driver); WASM refuses a non-string `name` with InvalidPayloadError.
+   */
+  async call(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, options?: CallOptions): Promise<JsonValue> {
+    const member = typeof params["name"] === "string" ? params["name"] : undefined;
+    const raw = await this.conn.request(method, params, member, options);
+    switch (method) {
+      case "validateAction":
+      case "validateEvaluator":
+        return this.checked(method, member, checkBoolean, raw);
+      case "invokeAction":
+        return this.checked(method, member, checkActionResult, raw);
+      case "getProvider":
+        return this.checked(method, member, checkProviderResult, raw);
+      case "invokeEvaluator":
+        return this.checked(method, member, checkEvaluatorResult, raw);
+      default:
+        return raw as JsonValue;
+    }
+  }
+
+  /** The transport's in-process no-op, the latency floor (WASM: `dealloc(1, 0)`); throws for IPC. */
+  noop(): void {
+    this.conn.noop();
+  }
+
+  /** Shuts the plugin down (IPC: shutdown, then terminate and reap the child). Idempotent. */
+  async close(): Promise<void> {
+    killOnCollect.unregister(this);
+    await this.conn.close();
+  }
+
+  /** Makes `await using plugin = await loadX(...)` close the plugin. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private checked<T>(method: string, member: string | undefined, check: (v: unknown) => T, raw: unknown): T {
+    try {
+      return check(raw);
+    } catch (err) {
+      if (!(err instanceof InvalidResult)) throw err;
+      const where = member === undefined ? method : `${method}(${JSON.stringify(member)})`;
+      throw new PluginProtocolError({ plugin: this.name, method: where, transport: this.transport }, `invalid result: ${err.message}`, JSON.stringify(raw)?.slice(0, 200) ?? "");
+    }
+  }
+}
+
+/** Builds the error context of a call. */
+export function callContext(label: string, method: string, member: string | undefined, transport: Transport): { plugin: string; method: string; transport: Transport } {
+  return { plugin: label, method: member === undefined ? method : `${method}(${JSON.stringify(member)})`, transport };
+}
+
+/** Re-exported for loaders: turns an EncodeError path into an InvalidPayloadError. */
+export function payloadError(label: string, method: string, member: string | undefined, transport: Transport, path: string, detail: string): InvalidPayloadError {
+  return new InvalidPayloadError(callContext(label, method, member, transport), path, detail);
+}
+

@@ -1,0 +1,106 @@
+/**
+ * Loaders of protocol.md 7.1 for IPC plugins: any command, Python plugins (through
+ * `python3 -m elizaos_interop.bridge_server`) and TypeScript plugins (through this package's
+ * bridge-server.ts on Node or Bun).
+ */
+import { existsSync } from "node:fs";
+import { resolve as resolvePath } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InteropError, PluginLoadError } from "./errors.ts";
+import { IpcConnection, type IpcOptions } from "./ipc.ts";
+import { LoadedPlugin } from "./loaded-plugin.ts";
+import { InvalidResult, checkManifest } from "./protocol.ts";
+
+/** Default start time-out (ms): the first getManifest must be answered within it. */
+export const DEFAULT_START_TIMEOUT_MS = 10_000;
+
+/** Options of the IPC loaders. */
+export interface IpcLoadOptions extends IpcOptions {
+  /** Time-out of the first getManifest (default 10 s). */
+  startTimeoutMs?: number;
+  /** Name used in error messages until the manifest is known (default: the command or path). */
+  label?: string;
+}
+
+/** JavaScript runtimes that can run the TypeScript bridge. */
+export type TsRuntime = "node" | "bun";
+
+/** Options of loadTsPlugin. */
+export interface TsLoadOptions extends IpcLoadOptions {
+  /** Runtime for the bridge (default "node"). */
+  runtime?: TsRuntime;
+  /** Runtime binary (default `$ELIZAOS_NODE`/`$ELIZAOS_BUN`, else this process when it is that runtime, else `node`/`bun`). */
+  executable?: string;
+  /** Bridge script (default `$ELIZAOS_TS_BRIDGE`, else this package's src/bridge-server.ts). */
+  bridge?: string;
+}
+
+/** Options of loadPythonPlugin. */
+export interface PythonLoadOptions extends IpcLoadOptions {
+  /** Python interpreter with elizaos_interop importable (default `$ELIZAOS_PYTHON`, else `python3`). */
+  python?: string;
+}
+
+/** The JavaScript runtime executing this code. */
+export function currentRuntime(): TsRuntime {
+  return process.versions["bun"] !== undefined ? "bun" : "node";
+}
+
+function envValue(options: IpcLoadOptions, key: string): string | undefined {
+  const v = options.env?.[key] ?? process.env[key];
+  return v === undefined || v === "" ? undefined : v;
+}
+
+/** Spawns any IPC plugin command (no shell) and reads its manifest. */
+export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOptions = {}): Promise<LoadedPlugin> {
+  const label = options.label ?? argv.join(" ");
+  if (argv.length === 0 || argv[0] === "") {
+    throw new PluginLoadError({ plugin: "<empty command>", method: "load", transport: "ipc" }, "needs a non-empty argv");
+  }
+  const conn = new IpcConnection(argv, label, options);
+  const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  let raw: unknown;
+  try {
+    raw = await conn.request("getManifest", {}, undefined, { timeoutMs });
+  } catch (err) {
+    await conn.close();
+    const detail = err instanceof InteropError ? err.detail : (err as Error).message;
+    throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `failed while starting the plugin: ${detail}`, { cause: err });
+  }
+  try {
+    return new LoadedPlugin(checkManifest(raw), conn);
+  } catch (err) {
+    await conn.close();
+    if (err instanceof InvalidResult) throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `returned an invalid manifest: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Loads a Python plugin (file, package directory or module name) through `python -m elizaos_interop.bridge_server`. */
+export async function loadPythonPlugin(path: string, options: PythonLoadOptions = {}): Promise<LoadedPlugin> {
+  const python = options.python ?? envValue(options, "ELIZAOS_PYTHON") ?? "python3";
+  const looksLikePath = path.includes("/") || path.endsWith(".py");
+  if (looksLikePath && !existsSync(path)) {
+    throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `Python plugin not found: ${resolvePath(path)}`);
+  }
+  const target = looksLikePath ? resolvePath(path) : path;
+  return loadIpcPlugin([python, "-m", "elizaos_interop.bridge_server", target], { ...options, label: options.label ?? path });
+}
+
+/** Path of the bridge server script shipped with this package. */
+export const BRIDGE_SERVER_PATH: string = fileURLToPath(new URL("./bridge-server.ts", import.meta.url));
+
+/** Loads a TypeScript plugin module through the bridge server on Node or Bun. */
+export async function loadTsPlugin(path: string, options: TsLoadOptions = {}): Promise<LoadedPlugin> {
+  const runtime = options.runtime ?? "node";
+  if (runtime !== "node" && runtime !== "bun") {
+    throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `unknown runtime ${JSON.stringify(runtime)}, expected "node" or "bun"`);
+  }
+  if (!existsSync(path)) throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `TypeScript plugin not found: ${resolvePath(path)}`);
+  const envKey = runtime === "node" ? "ELIZAOS_NODE" : "ELIZAOS_BUN";
+  const executable = options.executable ?? envValue(options, envKey) ?? (currentRuntime() === runtime ? process.execPath : runtime);
+  const bridge = options.bridge ?? envValue(options, "ELIZAOS_TS_BRIDGE") ?? BRIDGE_SERVER_PATH;
+  const argv = [executable, bridge, resolvePath(path)];
+  if (options.maxMessageBytes !== undefined) argv.push("--max-message-bytes", String(options.maxMessageBytes));
+  return loadIpcPlugin(argv, { ...options, label: options.label ?? path });
+}

@@ -1,0 +1,419 @@
+/**
+ * Wire-level definitions shared by the bridge (plugin side) and the host clients: error codes
+ * (protocol.md section 4), method names (3.3), strict JSON encoding (section 2), and validation
+ * of requests, params and results.
+ */
+import type { JsonObject, JsonValue, Manifest } from "./types.ts";
+
+/** JSON-RPC error codes of protocol.md section 4. */
+export const ErrorCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  HandlerFailed: -32000,
+  UnknownName: -32001,
+  NotSupported: -32002,
+  InvalidResult: -32003,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Plugin methods of protocol.md 3.3. */
+export const METHODS = [
+  "getManifest",
+  "init",
+  "validateAction",
+  "invokeAction",
+  "getProvider",
+  "validateEvaluator",
+  "invokeEvaluator",
+  "shutdown",
+] as const;
+export type Method = (typeof METHODS)[number];
+
+/** Kinds of named plugin members. */
+export type MemberKind = "action" | "provider" | "evaluator";
+
+/** Default per-message size limit (16 MiB). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Largest integer id allowed in a request (2^53 - 1). */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** Nesting beyond this depth is refused by the encoder (it also catches cyclic values). */
+export const MAX_ENCODE_DEPTH = 512;
+
+/** A request id: integer in [0, 2^53-1] or non-empty string. */
+export type RequestId = number | string;
+
+/** The error member of a response. */
+export interface ErrorObject {
+  code: number;
+  message: string;
+  data?: JsonValue;
+}
+
+/**
+ * An error with a JSON-RPC code, raised inside the bridge and turned into an error response.
+ * Also used host-side to describe an error envelope before it becomes a PluginCallError.
+ */
+export class ProtocolFault extends Error {
+  readonly code: number;
+  readonly data: JsonValue | undefined;
+  constructor(code: number, message: string, data?: JsonValue) {
+    super(message);
+    this.name = "ProtocolFault";
+    this.code = code;
+    this.data = data;
+  }
+  /** The `error` member of a response. */
+  toErrorObject(): ErrorObject {
+    return this.data === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, data: this.data };
+  }
+}
+
+/** JSON type name of a value, as used in `received` of -32602 data ("missing" when absent). */
+export function jsonTypeOf(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  const t = typeof value;
+  if (t === "number") return Number.isInteger(value) ? "integer" : "number";
+  if (t === "bigint") return "bigint";
+  return t;
+}
+
+/** True for a non-null, non-array object. */
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A value outside the JSON profile, with the path of the offending member. */
+export class EncodeError extends Error {
+  readonly path: string;
+  constructor(path: string, problem: string) {
+    super(`${problem} at ${path}`);
+    this.name = "EncodeError";
+    this.path = path;
+  }
+}
+
+function pathKey(path: string, key: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/**
+ * Walks a value and throws EncodeError (with the path) for anything JSON cannot carry exactly:
+ * NaN/±Infinity, BigInt, lone surrogates (in strings and member names), undefined/functions/symbols
+ * in arrays, non-plain objects (Map, Set, class instances without toJSON), nesting past MAX_ENCODE_DEPTH.
+ * `undefined` members of objects are omitted, as JSON.stringify does.
+ */
+export function checkJson(value: unknown, path = "$", depth = 0): void {
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) throw new EncodeError(path, "string contains a lone surrogate");
+      return;
+    case "number":
+      if (!Number.isFinite(value)) throw new EncodeError(path, `number ${String(value)} is not JSON`);
+      return;
+    case "boolean":
+      return;
+    case "bigint":
+      throw new EncodeError(path, "BigInt is not JSON (send big integers as strings)");
+    case "object": {
+      if (value === null) return;
+      if (depth >= MAX_ENCODE_DEPTH) throw new EncodeError(path, `nesting deeper than ${MAX_ENCODE_DEPTH} (or a cycle)`);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          const t = typeof item;
+          if (t === "undefined" || t === "function" || t === "symbol") {
+            throw new EncodeError(`${path}[${i}]`, `${t} in an array is not JSON`);
+          }
+          checkJson(item, `${path}[${i}]`, depth + 1);
+        }
+        return;
+      }
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") {
+        checkJson((toJSON as () => unknown).call(value), path, depth + 1);
+        return;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
+        throw new EncodeError(path, `${ctor} object is not plain JSON`);
+      }
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        const t = typeof item;
+        if (t === "undefined" || t === "function" || t === "symbol") continue;
+        if (!key.isWellFormed()) throw new EncodeError(pathKey(path, key), "member name contains a lone surrogate");
+        checkJson(item, pathKey(path, key), depth + 1);
+      }
+      return;
+    }
+    case "undefined":
+      throw new EncodeError(path, "undefined is not JSON");
+    default:
+      throw new EncodeError(path, `${typeof value} is not JSON`);
+  }
+}
+
+/**
+ * Serialises a value under the strict profile: checkJson, then JSON.stringify. Throws EncodeError
+ * for values outside the profile, never produces a byte that does not round-trip.
+ */
+export function encodeJson(value: unknown, path = "$"): string {
+  checkJson(value, path);
+  return JSON.stringify(value);
+}
+
+/** UTF-8 length of a string, without encoding it. */
+export function utf8Length(text: string): number {
+  // Fast path: ASCII and short strings are common on the wire.
+  const n = text.length;
+  if (n < 64) {
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c < 0x80) bytes += 1;
+      else if (c < 0x800) bytes += 2;
+      else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+        const d = text.charCodeAt(i + 1);
+        if (d >= 0xdc00 && d <= 0xdfff) {
+          bytes += 4;
+          i++;
+        } else bytes += 3;
+      } else bytes += 3;
+    }
+    return bytes;
+  }
+  return Buffer.byteLength(text, "utf8");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Requests and params (plugin side)
+
+/** A request that passed framing validation. */
+export interface ParsedRequest {
+  id: RequestId;
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** Reads the id of a parsed line if it is a valid id, else null. */
+export function readId(message: unknown): RequestId | null {
+  if (!isObject(message)) return null;
+  const id = message["id"];
+  return isValidId(id) ? id : null;
+}
+
+/** True for an integer in [0, 2^53-1] or a non-empty string. */
+export function isValidId(id: unknown): id is RequestId {
+  if (typeof id === "string") return id.length > 0;
+  return typeof id === "number" && Number.isInteger(id) && id >= 0 && id <= MAX_ID;
+}
+
+/**
+ * Validates a parsed request line (protocol.md 3.2). Throws ProtocolFault -32600 on a value that is
+ * not a valid request; `params` omitted becomes `{}`.
+ */
+export function parseRequest(message: unknown): ParsedRequest {
+  if (!isObject(message)) {
+    throw new ProtocolFault(ErrorCode.InvalidRequest, `invalid request: expected a JSON object, received ${jsonTypeOf(message)}`);
+  }
+  const id = message["id"];
+  if (id === undefined) {
+    throw new ProtocolFault(ErrorCode.InvalidRequest, "invalid request: id is missing (notifications are not used)");
+  }
+  if (!isValidId(id)) {
+    throw new ProtocolFault(
+      ErrorCode.InvalidRequest,
+      `invalid request: id must be an integer in [0, 2^53-1] or a non-empty string, received ${jsonTypeOf(id)} ${JSON.stringify(id) ?? ""}`,
+    );
+  }
+  const method = message["method"];
+  if (typeof method !== "string" || method.length === 0) {
+    throw new ProtocolFault(ErrorCode.InvalidRequest, `invalid request: method must be a non-empty string, received ${jsonTypeOf(method)}`);
+  }
+  const params = message["params"];
+  if (params !== undefined && !isObject(params)) {
+    throw new ProtocolFault(ErrorCode.InvalidRequest, `invalid request: params must be an object, received ${jsonTypeOf(params)}`);
+  }
+  return { id, method, params: params ?? {} };
+}
+
+/** Throws the -32602 fault of protocol.md 3.3 for one param. */
+export function invalidParam(param: string, expected: string, received: unknown): never {
+  const got = jsonTypeOf(received);
+  throw new ProtocolFault(ErrorCode.InvalidParams, `invalid params: ${param} must be ${expected === "object" ? "an" : "a"} ${expected}, received ${got}`, {
+    param,
+    expected,
+    received: got,
+  });
+}
+
+/** Params of validateAction/getProvider/validateEvaluator/invokeEvaluator (and invokeAction's options). */
+export interface NamedParams {
+  name: string;
+  memory: JsonObject;
+  state: JsonObject;
+  options: JsonObject;
+}
+
+function optionalObject(params: Record<string, unknown>, key: string): JsonObject {
+  const v = params[key];
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) invalidParam(key, "object", v);
+  return v as JsonObject;
+}
+
+/** Validates `{name, memory, state?, options?}` params; throws -32602 with the documented data. */
+export function parseNamedParams(params: Record<string, unknown>): NamedParams {
+  const name = params["name"];
+  if (typeof name !== "string") invalidParam("name", "string", name);
+  const memory = params["memory"];
+  if (!isObject(memory)) invalidParam("memory", "object", memory);
+  const content = memory["content"];
+  if (!isObject(content)) invalidParam("memory.content", "object", content);
+  const text = content["text"];
+  if (text !== undefined && typeof text !== "string") invalidParam("memory.content.text", "string", text);
+  return { name, memory: memory as JsonObject, state: optionalObject(params, "state"), options: optionalObject(params, "options") };
+}
+
+/** Validates `init` params and returns the config. */
+export function parseInitParams(params: Record<string, unknown>): JsonObject {
+  const config = params["config"];
+  if (!isObject(config)) invalidParam("config", "object", config);
+  return config as JsonObject;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results (both sides)
+
+const ACTION_RESULT_KEYS: Record<string, "boolean" | "string" | "object"> = {
+  success: "boolean",
+  text: "string",
+  values: "object",
+  data: "object",
+  error: "string",
+};
+const PROVIDER_RESULT_KEYS: Record<string, "string" | "object"> = { text: "string", values: "object", data: "object" };
+
+function checkMembers(value: unknown, what: string, keys: Record<string, string>): Record<string, JsonValue> {
+  if (!isObject(value)) return fail(`${what} must be an object, received ${jsonTypeOf(value)}`);
+  const out: Record<string, JsonValue> = {};
+  for (const key of Object.keys(value)) {
+    const expected = keys[key];
+    if (expected === undefined) return fail(`unknown member ${JSON.stringify(key)} in ${what}`);
+    const v = value[key];
+    if (v === null || v === undefined) continue; // null means absent; the canonical form omits it
+    const ok = expected === "object" ? isObject(v) : typeof v === expected;
+    if (!ok) return fail(`${what}.${key} must be ${expected === "object" ? "an object" : `a ${expected}`}, received ${jsonTypeOf(v)}`);
+    out[key] = v as JsonValue;
+  }
+  return out;
+}
+
+/** Why a result is invalid (the `reason` of -32003). */
+export class InvalidResult extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "InvalidResult";
+  }
+}
+function fail(reason: string): never {
+  throw new InvalidResult(reason);
+}
+
+/** Checks and canonicalises an ActionResult (null members dropped). Throws InvalidResult. */
+export function checkActionResult(value: unknown): JsonObject {
+  const out = checkMembers(value, "ActionResult", ACTION_RESULT_KEYS);
+  if (typeof out["success"] !== "boolean") fail(`ActionResult.success must be a boolean, received ${jsonTypeOf(out["success"])}`);
+  return out;
+}
+
+/** Checks and canonicalises a ProviderResult. Throws InvalidResult. */
+export function checkProviderResult(value: unknown): JsonObject {
+  return checkMembers(value, "ProviderResult", PROVIDER_RESULT_KEYS);
+}
+
+/** Checks an EvaluatorResult (`null` or an ActionResult). Throws InvalidResult. */
+export function checkEvaluatorResult(value: unknown): JsonObject | null {
+  return value === null ? null : checkActionResult(value);
+}
+
+/** Checks a validate result. Throws InvalidResult. */
+export function checkBoolean(value: unknown): boolean {
+  if (typeof value !== "boolean") fail(`validate must return a boolean, received ${jsonTypeOf(value)}`);
+  return value;
+}
+
+const NAME_RE = /^[a-z0-9._-]{1,214}$/;
+const LANGUAGE_RE = /^[a-z][a-z0-9+-]*$/;
+const SEMVER_RE =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+function checkDescriptors(list: unknown, kind: MemberKind, keys: Record<string, string>, required: string[]): void {
+  if (!Array.isArray(list)) fail(`manifest.${kind}s must be an array, received ${jsonTypeOf(list)}`);
+  const seen = new Set<string>();
+  list.forEach((d: unknown, i) => {
+    const where = `manifest.${kind}s[${i}]`;
+    if (!isObject(d)) fail(`${where} must be an object, received ${jsonTypeOf(d)}`);
+    for (const key of Object.keys(d)) {
+      const expected = keys[key];
+      if (expected === undefined) fail(`unknown member ${JSON.stringify(key)} in ${where}`);
+      const v = d[key];
+      const ok = expected === "string[]" ? Array.isArray(v) && v.every((s) => typeof s === "string") : typeof v === expected;
+      if (!ok) fail(`${where}.${key} must be ${expected}, received ${jsonTypeOf(v)}`);
+    }
+    for (const key of required) if (d[key] === undefined) fail(`${where}.${key} is missing`);
+    const name = d["name"] as string;
+    if (name.length === 0) fail(`${where}.name must not be empty`);
+    if (seen.has(name)) fail(`duplicate ${kind} name ${JSON.stringify(name)}`);
+    seen.add(name);
+  });
+}
+
+/** Checks a Manifest against manifest.schema.json's rules. Throws InvalidResult with the reason. */
+export function checkManifest(value: unknown): Manifest {
+  if (!isObject(value)) fail(`manifest must be an object, received ${jsonTypeOf(value)}`);
+  const allowed = new Set(["name", "description", "version", "language", "actions", "providers", "evaluators"]);
+  for (const key of Object.keys(value)) if (!allowed.has(key)) fail(`unknown member ${JSON.stringify(key)} in manifest`);
+  const { name, description, version, language } = value;
+  if (typeof name !== "string" || !NAME_RE.test(name)) fail(`manifest.name must match [a-z0-9._-]{1,214}, received ${JSON.stringify(name) ?? "missing"}`);
+  if (typeof description !== "string") fail(`manifest.description must be a string, received ${jsonTypeOf(description)}`);
+  if (typeof version !== "string" || !SEMVER_RE.test(version)) fail(`manifest.version must be a SemVer string, received ${JSON.stringify(version) ?? "missing"}`);
+  if (typeof language !== "string" || !LANGUAGE_RE.test(language)) fail(`manifest.language must match ^[a-z][a-z0-9+-]*$, received ${JSON.stringify(language) ?? "missing"}`);
+  checkDescriptors(value["actions"], "action", { name: "string", description: "string", similes: "string[]" }, ["name", "description"]);
+  checkDescriptors(value["providers"], "provider", { name: "string", description: "string", dynamic: "boolean", private: "boolean" }, ["name"]);
+  checkDescriptors(value["evaluators"], "evaluator", { name: "string", description: "string", alwaysRun: "boolean", similes: "string[]" }, ["name", "description"]);
+  return value as unknown as Manifest;
+}
+
+/**
+ * Validates a parsed response line (protocol.md 3.2) host-side. Returns a description of the
+ * problem, or null when it is a valid response.
+ */
+export function responseProblem(message: unknown): string | null {
+  if (!isObject(message)) return `response is not a JSON object (received ${jsonTypeOf(message)})`;
+  if (!("id" in message)) return "response has no id";
+  const id = message["id"];
+  if (id !== null && !isValidId(id)) return `response id is not a valid id (received ${jsonTypeOf(id)})`;
+  const hasResult = "result" in message;
+  const hasError = "error" in message;
+  if (hasResult === hasError) return "response must have exactly one of result and error";
+  if (hasError) return errorObjectProblem(message["error"]);
+  return null;
+}
+
+/** Returns a description of what is wrong with an error object, or null. */
+export function errorObjectProblem(error: unknown): string | null {
+  if (!isObject(error)) return `error is not an object (received ${jsonTypeOf(error)})`;
+  if (typeof error["code"] !== "number" || !Number.isInteger(error["code"])) return "error.code is not an integer";
+  if (typeof error["message"] !== "string") return "error.message is not a string";
+  for (const key of Object.keys(error)) if (key !== "code" && key !== "message" && key !== "data") return `unknown member ${JSON.stringify(key)} in error`;
+  return null;
+}

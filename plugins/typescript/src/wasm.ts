@@ -1,0 +1,380 @@
+/**
+ * WASM plugins (protocol.md section 5): a core module with no imports, instantiated with plain
+ * `WebAssembly.instantiate(bytes, {})`. Arguments are written straight into linear memory with
+ * TextEncoder.encodeInto; results come back as a length-prefixed JSON envelope that the host frees.
+ */
+import { readFile } from "node:fs/promises";
+import { resolve as resolvePath } from "node:path";
+import { InvalidPayloadError, PluginCallError, PluginCrashError, PluginLoadError, PluginProtocolError } from "./errors.ts";
+import { callContext, LoadedPlugin, type CallOptions, type PluginConnection } from "./loaded-plugin.ts";
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  EncodeError,
+  ErrorCode,
+  InvalidResult,
+  checkJson,
+  checkManifest,
+  errorObjectProblem,
+  isObject,
+  utf8Length,
+  type Method,
+} from "./protocol.ts";
+import type { JsonValue } from "./types.ts";
+
+/** Options of loadWasmPlugin. */
+export interface WasmOptions {
+  /** Largest argument or result, in bytes (default 16 MiB). */
+  maxMessageBytes?: number;
+}
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  alloc(len: number): number;
+  dealloc(ptr: number, len: number): void;
+  get_manifest(): number;
+  init(p: number, n: number): number;
+  wasm_validate_action(...args: number[]): number;
+  wasm_invoke_action(...args: number[]): number;
+  wasm_get_provider(...args: number[]): number;
+  wasm_validate_evaluator(...args: number[]): number;
+  wasm_invoke_evaluator(...args: number[]): number;
+  elizaos_last_error?: () => number;
+}
+
+const REQUIRED_EXPORTS = [
+  "memory",
+  "alloc",
+  "dealloc",
+  "get_manifest",
+  "init",
+  "wasm_validate_action",
+  "wasm_invoke_action",
+  "wasm_get_provider",
+  "wasm_validate_evaluator",
+  "wasm_invoke_evaluator",
+] as const;
+
+const STATUS_CODES: Record<number, number> = {
+  [-1]: ErrorCode.UnknownName,
+  [-2]: ErrorCode.InvalidParams,
+  [-3]: ErrorCode.HandlerFailed,
+  [-4]: ErrorCode.InternalError,
+};
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** A trap inside the module; the instance is thrown away. */
+class Trap extends Error {}
+
+/** The WASM transport: one instance of a compiled module, re-instantiated after a trap. */
+export class WasmConnection implements PluginConnection {
+  readonly transport = "wasm" as const;
+  label: string;
+  private readonly module: WebAssembly.Module;
+  private readonly maxBytes: number;
+  private ex!: Exports;
+  private buffer!: ArrayBuffer;
+  private u8!: Uint8Array;
+  private view!: DataView;
+  private broken = false;
+  private closed = false;
+  /** JSON text of the last successful init config, replayed after a re-instantiation. */
+  private lastConfig: string | null = null;
+
+  private constructor(module: WebAssembly.Module, instance: WebAssembly.Instance, label: string, maxBytes: number) {
+    this.module = module;
+    this.label = label;
+    this.maxBytes = maxBytes;
+    this.adopt(instance);
+  }
+
+  /** Compiles and instantiates a module, checking its imports and exports. */
+  static async create(bytes: Uint8Array, label: string, options: WasmOptions = {}): Promise<WasmConnection> {
+    const ctx = { plugin: label, method: "load", transport: "wasm" as const };
+    let module: WebAssembly.Module;
+    try {
+      module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+    } catch (err) {
+      throw new PluginLoadError(ctx, `is not a valid WebAssembly module: ${(err as Error).message}`, { cause: err });
+    }
+    const imports = WebAssembly.Module.imports(module);
+    if (imports.length > 0) {
+      const list = imports.map((i) => `${i.module}.${i.name}`).join(", ");
+      throw new PluginLoadError(ctx, `module has imports (${list}); the ABI requires a module without imports (build for wasm32-unknown-unknown without wasm-bindgen)`);
+    }
+    const names = new Set(WebAssembly.Module.exports(module).map((e) => e.name));
+    const missing = REQUIRED_EXPORTS.filter((n) => !names.has(n));
+    if (missing.length > 0) throw new PluginLoadError(ctx, `module does not export ${missing.join(", ")} (protocol.md 5.1)`);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, {});
+    } catch (err) {
+      throw new PluginLoadError(ctx, `cannot instantiate the module: ${(err as Error).message}`, { cause: err });
+    }
+    return new WasmConnection(module, instance, label, options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  private adopt(instance: WebAssembly.Instance): void {
+    this.ex = instance.exports as unknown as Exports;
+    this.refresh();
+    this.broken = false;
+  }
+
+  /** Re-reads memory.buffer (grow detaches it). */
+  private refresh(): void {
+    const buf = this.ex.memory.buffer;
+    if (buf !== this.buffer) {
+      this.buffer = buf;
+      this.u8 = new Uint8Array(buf);
+      this.view = new DataView(buf);
+    }
+  }
+
+  /** A fresh instance after a trap, with the last init config replayed. */
+  private revive(method: string, member: string | undefined): void {
+    try {
+      this.adopt(new WebAssembly.Instance(this.module, {}));
+      if (this.lastConfig !== null) {
+        const status = this.ex.init(this.put(this.lastConfig), utf8Length(this.lastConfig));
+        if (status !== 0) throw new Error(`replaying init returned status ${status}`);
+      }
+    } catch (err) {
+      this.broken = true;
+      throw new PluginCrashError(callContext(this.label, method, member, "wasm"), `could not re-instantiate the module after a trap: ${(err as Error).message}`);
+    }
+  }
+
+  /** Allocates and writes one argument; returns its pointer (the callee frees it). */
+  private put(text: string): number {
+    const len = utf8Length(text);
+    const p = this.ex.alloc(len);
+    if (p === 0) throw new Trap("alloc returned 0 (out of memory)");
+    this.refresh();
+    if (len > 0) encoder.encodeInto(text, this.u8.subarray(p, p + len));
+    return p;
+  }
+
+  private encodeArg(value: unknown, path: string, method: string, member: string | undefined): string {
+    try {
+      checkJson(value, path);
+    } catch (err) {
+      if (err instanceof EncodeError) throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), err.path, err.message);
+      throw err;
+    }
+    const text = value === undefined ? "null" : JSON.stringify(value);
+    if (text.length > this.maxBytes / 3 && utf8Length(text) > this.maxBytes) {
+      throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), path, `argument of ${utf8Length(text)} bytes exceeds limit ${this.maxBytes}`);
+    }
+    return text;
+  }
+
+  /** Reads, frees and parses a result buffer. */
+  private take(p: number, method: string, member: string | undefined): unknown {
+    const ctx = callContext(this.label, method, member, "wasm");
+    if (p === 0) throw new PluginCallError(ctx, ErrorCode.InternalError, "the plugin could not allocate its result (null result pointer)");
+    this.refresh();
+    if (p + 4 > this.u8.length) throw new PluginProtocolError(ctx, `result pointer ${p} is outside linear memory`);
+    const n = this.view.getUint32(p, true);
+    if (p + 4 + n > this.u8.length) throw new PluginProtocolError(ctx, `result of ${n} bytes at ${p} runs past the end of linear memory`);
+    let text: string;
+    try {
+      text = decoder.decode(this.u8.subarray(p + 4, p + 4 + n));
+    } catch {
+      this.ex.dealloc(p, 4 + n);
+      throw new PluginProtocolError(ctx, "result buffer is not valid UTF-8");
+    }
+    this.ex.dealloc(p, 4 + n);
+    if (n > this.maxBytes) throw new PluginProtocolError(ctx, `message of at least ${n} bytes exceeds limit ${this.maxBytes}`, text.slice(0, 200));
+    let env: unknown;
+    try {
+      env = JSON.parse(text);
+    } catch {
+      throw new PluginProtocolError(ctx, "result buffer is not JSON", text.slice(0, 200));
+    }
+    return this.openEnvelope(env, text, ctx);
+  }
+
+  private openEnvelope(env: unknown, text: string, ctx: ReturnType<typeof callContext>): unknown {
+    if (isObject(env)) {
+      const keys = Object.keys(env);
+      if (keys.length === 1 && keys[0] === "result") return env["result"];
+      if (keys.length === 1 && keys[0] === "error") {
+        const problem = errorObjectProblem(env["error"]);
+        if (problem === null) {
+          const e = env["error"] as { code: number; message: string; data?: JsonValue };
+          throw new PluginCallError(ctx, e.code, e.message, e.data);
+        }
+        throw new PluginProtocolError(ctx, `invalid envelope: ${problem}`, text.slice(0, 200));
+      }
+    }
+    throw new PluginProtocolError(ctx, "invalid envelope: expected {\"result\": ...} or {\"error\": {...}}", text.slice(0, 200));
+  }
+
+  /** The error of the last failed status or panic, from elizaos_last_error, if the module exports it. */
+  private lastError(): { code?: number; message: string; data?: JsonValue } | null {
+    const f = this.ex.elizaos_last_error;
+    if (f === undefined) return null;
+    try {
+      const p = f();
+      if (p === 0) return null;
+      this.refresh();
+      const n = this.view.getUint32(p, true);
+      const text = decoder.decode(this.u8.subarray(p + 4, p + 4 + n));
+      this.ex.dealloc(p, 4 + n);
+      const env: unknown = JSON.parse(text);
+      if (isObject(env) && isObject(env["error"])) {
+        const e = env["error"];
+        const out: { code?: number; message: string; data?: JsonValue } = { message: typeof e["message"] === "string" ? e["message"] : text };
+        if (typeof e["code"] === "number") out.code = e["code"];
+        if (e["data"] !== undefined) out.data = e["data"] as JsonValue;
+        return out;
+      }
+      return { message: text };
+    } catch {
+      return null;
+    }
+  }
+
+  private statusResult(status: number, method: string, member: string | undefined): unknown {
+    if (status === 1) return method === "init" ? {} : true;
+    if (status === 0) return method === "init" ? {} : false;
+    const ctx = callContext(this.label, method, member, "wasm");
+    const mapped = STATUS_CODES[status];
+    if (mapped === undefined) throw new PluginProtocolError(ctx, `unknown status ${status} (protocol.md 5.3)`);
+    const last = this.lastError();
+    const code = last?.code !== undefined && (mapped !== ErrorCode.InvalidParams || last.code === ErrorCode.ParseError) ? last.code : mapped;
+    const message = last?.message ?? `status ${status}`;
+    const data = last?.data ?? (status === -1 && member !== undefined ? { kind: kindOf(method), name: member } : undefined);
+    throw new PluginCallError(ctx, code, message, data);
+  }
+
+  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, _options?: CallOptions): Promise<unknown> {
+    try {
+      return Promise.resolve(this.callSync(method, params, member));
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+  }
+
+  /** One synchronous call through the ABI. Throws typed errors. */
+  callSync(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined): unknown {
+    if (this.closed) throw new PluginCrashError(callContext(this.label, method, member, "wasm"), "plugin is closed");
+    if (this.broken) this.revive(method, member);
+    // Encode everything before touching the instance, so a refused payload leaves it untouched.
+    let args: string[];
+    switch (method) {
+      case "getManifest":
+        args = [];
+        break;
+      case "init":
+        args = [this.encodeArg(params["config"], "$.config", method, member)];
+        break;
+      default: {
+        const name = params["name"];
+        if (typeof name !== "string") {
+          throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", `name must be a string, received ${typeof name}`);
+        }
+        if (!name.isWellFormed()) throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", "string contains a lone surrogate at $.name");
+        args = [name, this.encodeArg(params["memory"], "$.memory", method, member), this.encodeArg(params["state"] ?? {}, "$.state", method, member)];
+        if (method === "invokeAction") args.push(this.encodeArg(params["options"] ?? {}, "$.options", method, member));
+      }
+    }
+    const ex = this.ex;
+    try {
+      switch (method) {
+        case "getManifest":
+          return this.take(ex.get_manifest(), method, member);
+        case "init": {
+          const cfg = args[0] as string;
+          const status = ex.init(this.put(cfg), utf8Length(cfg));
+          const out = this.statusResult(status, method, member);
+          this.lastConfig = cfg;
+          return out;
+        }
+        case "validateAction":
+          return this.statusResult(ex.wasm_validate_action(...this.putAll(args)), method, member);
+        case "validateEvaluator":
+          return this.statusResult(ex.wasm_validate_evaluator(...this.putAll(args)), method, member);
+        case "invokeAction":
+          return this.take(ex.wasm_invoke_action(...this.putAll(args)), method, member);
+        case "getProvider":
+          return this.take(ex.wasm_get_provider(...this.putAll(args)), method, member);
+        case "invokeEvaluator":
+          return this.take(ex.wasm_invoke_evaluator(...this.putAll(args)), method, member);
+        default:
+          throw new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.MethodNotFound, `method not found: ${JSON.stringify(method)}`);
+      }
+    } catch (err) {
+      if (err instanceof WebAssembly.RuntimeError || err instanceof Trap || err instanceof RangeError) {
+        // The instance's heap may be inconsistent: read the panic message, then throw it away.
+        const last = this.lastErrorAfterTrap();
+        this.broken = true;
+        throw new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.HandlerFailed, last ?? `trap: ${(err as Error).message}`, {
+          ...(member === undefined ? {} : { kind: kindOf(method), name: member }),
+          exception: "trap",
+        });
+      }
+      throw err;
+    }
+  }
+
+  private lastErrorAfterTrap(): string | null {
+    try {
+      return this.lastError()?.message ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Allocates and writes each argument; returns the (ptr, len) pairs flat. */
+  private putAll(args: string[]): number[] {
+    const out: number[] = [];
+    for (const a of args) {
+      const len = utf8Length(a);
+      out.push(this.put(a), len);
+    }
+    return out;
+  }
+
+  noop(): void {
+    this.ex.dealloc(1, 0);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+function kindOf(method: string): string {
+  if (method.endsWith("Action")) return "action";
+  if (method.endsWith("Evaluator")) return "evaluator";
+  return "provider";
+}
+
+/** Loads a WASM plugin (protocol.md section 5) from a `.wasm` file or its bytes. */
+export async function loadWasmPlugin(source: string | Uint8Array, options: WasmOptions = {}): Promise<LoadedPlugin> {
+  const label = typeof source === "string" ? source : "<wasm bytes>";
+  let bytes: Uint8Array;
+  if (typeof source === "string") {
+    try {
+      bytes = await readFile(resolvePath(source));
+    } catch (err) {
+      throw new PluginLoadError({ plugin: label, method: "load", transport: "wasm" }, `cannot read the module: ${(err as Error).message}`, { cause: err });
+    }
+  } else bytes = source;
+  const conn = await WasmConnection.create(bytes, label, options);
+  let raw: unknown;
+  try {
+    raw = await conn.request("getManifest", {}, undefined);
+  } catch (err) {
+    throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "wasm" }, `failed: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return new LoadedPlugin(checkManifest(raw), conn);
+  } catch (err) {
+    if (err instanceof InvalidResult) throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "wasm" }, `returned an invalid manifest: ${err.message}`);
+    throw err;
+  }
+}
