@@ -1,0 +1,717 @@
+"""Load a WASM plugin in-process with wasmtime over the raw ABI of protocol.md section 5.
+
+Fast path
+---------
+wasmtime-py's ``Func.__call__`` re-reads the function type and converts every value in Python
+(~14 us per call) and its ``Memory.read``/``write`` build intermediate ctypes arrays. One plugin
+call is six wasm calls (one ``alloc`` per argument, the export, one ``dealloc``), so this module
+uses the C API that ships inside the wheel (``libwasmtime``), through the function pointers
+``wasmtime._bindings`` already loaded:
+
+* ``wasmtime_func_call_unchecked`` with one preallocated ``wasmtime_val_raw_t`` array. It skips
+  the per-call type checks, which is sound because every export's signature is checked once,
+  at load (:data:`WASM_EXPORTS`), and a module's exports cannot change afterwards.
+* The linear memory's base address is read once per instance. That is sound because the engine
+  is configured with ``memory_may_move = False`` and a 4 GiB ``memory_reservation``: a wasm32
+  memory is then reserved at its maximum size up front and grows in place, so its base never
+  moves. Its length only ever grows (wasm memories cannot shrink), so a cached length is a lower
+  bound: every access is bounds-checked against it and the length is re-read from wasmtime
+  when a check fails, i.e. after the memory grew during a call. Nothing is ever read or written
+  outside ``[base, base + data_len)``.
+* Arguments are copied in and results out with ``ctypes.memmove``/``ctypes.string_at``.
+
+Traps and time-outs
+-------------------
+A trap (panic, ``unreachable``, out-of-bounds access, memory exhaustion) becomes a
+:class:`PluginCallError` -32000 carrying the panic message from ``elizaos_last_error`` when the
+plugin exports it (else the trap message). The instance is then thrown away; the next call
+instantiates the compiled module anew and replays the last successful ``init`` config
+(protocol.md 5.4). Calls honour ``timeout`` (default 30 s) with wasmtime epochs: a watchdog
+thread bumps the engine's epoch when the running call's deadline passes, the wasm code traps at
+its next epoch check, and the call raises :class:`PluginTimeoutError`; the instance is replaced
+the same way. The watchdog costs one ``monotonic()`` and one uncontended lock per call, and
+sleeps when no call is running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Final
+
+from ._errors import (
+    InteropError,
+    PluginCallError,
+    PluginCrashError,
+    PluginLoadError,
+    PluginTimeoutError,
+)
+from ._ffi import (
+    RESULT_ENVELOPE,
+    RESULT_INIT,
+    MethodSpec,
+    check_plugin_file,
+    decode_envelope,
+    encode_args,
+    method_label,
+    method_spec,
+    status_error,
+    status_result,
+)
+from ._json import MAX_MESSAGE_BYTES, loads
+
+if TYPE_CHECKING:
+    import wasmtime
+
+    from ._host import LoadedPlugin
+
+__all__ = [
+    "DEFAULT_MEMORY_LIMIT",
+    "DEFAULT_TIMEOUT",
+    "WASM_EXPORTS",
+    "WasmTransport",
+    "load_wasm_plugin",
+]
+
+DEFAULT_TIMEOUT: Final = 30.0
+"""Default call time-out in seconds (the IPC default of protocol.md 3.5)."""
+
+DEFAULT_MEMORY_LIMIT: Final = 1 << 30
+"""Default cap on one instance's linear memory (1 GiB); growth past it fails inside the plugin."""
+
+_WASM_MAGIC: Final = b"\x00asm"
+
+WASM_EXPORTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "alloc": (("i32",), ("i32",)),
+    "dealloc": (("i32", "i32"), ()),
+    "get_manifest": ((), ("i32",)),
+    "init": (("i32",) * 2, ("i32",)),
+    "wasm_validate_action": (("i32",) * 6, ("i32",)),
+    "wasm_invoke_action": (("i32",) * 8, ("i32",)),
+    "wasm_get_provider": (("i32",) * 6, ("i32",)),
+    "wasm_validate_evaluator": (("i32",) * 6, ("i32",)),
+    "wasm_invoke_evaluator": (("i32",) * 6, ("i32",)),
+}
+"""Required function exports and their signatures (protocol.md 5.1), besides ``memory``."""
+
+_LAST_ERROR: Final = "elizaos_last_error"
+_LAST_ERROR_SIG: Final = ((), ("i32",))
+_U32: Final = 0xFFFFFFFF
+_INF: Final = math.inf
+
+
+def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
+    return f"({', '.join(params)}) -> ({', '.join(results)})"
+
+
+class _Fault(Exception):
+    """A wasm call trapped or failed inside wasmtime (internal; mapped to a typed error)."""
+
+    def __init__(self, message: str, *, interrupted: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.interrupted = interrupted
+
+
+class _OutOfMemory(Exception):
+    """``alloc`` returned 0 (internal; mapped to -32603)."""
+
+
+class _Watchdog:
+    """Turns a call's deadline into an epoch increment, which traps the running wasm code.
+
+    The call path only writes ``deadline`` (no syscall, no lock) when arming and takes the lock
+    once when disarming, so a check-and-increment by the watchdog can never hit the next call:
+    it fires only for a deadline that is still armed. ``fired`` counts increments so the
+    transport re-arms the store's epoch deadline after a near miss (the increment landed after
+    the wasm code returned).
+    """
+
+    def __init__(self, engine: wasmtime.Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self.deadline = _INF
+        self.fired = 0
+
+    def arm(self, timeout: float) -> None:
+        """Start timing a call that must finish within ``timeout`` seconds."""
+        self.deadline = time.monotonic() + timeout
+        if not self._wake.is_set():
+            self._wake.set()
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="elizaos-wasm-watchdog", daemon=True
+                )
+                self._thread.start()
+
+    def disarm(self) -> int:
+        """Stop timing the current call; returns the number of increments so far."""
+        with self._lock:
+            self.deadline = _INF
+            return self.fired
+
+    def stop(self) -> None:
+        """End the thread (idempotent)."""
+        self._stopped = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        idle_since: float | None = None
+        while True:
+            self._wake.wait()
+            if self._stopped:
+                return
+            with self._lock:
+                deadline = self.deadline
+                now = time.monotonic()
+                if deadline <= now:
+                    self._engine.increment_epoch()
+                    self.fired += 1
+                    self.deadline = deadline = _INF
+            if deadline != _INF:
+                idle_since = None
+                time.sleep(min(deadline - now, 0.05))
+                continue
+            if idle_since is None:
+                idle_since = now
+            elif now - idle_since > 0.25:
+                # No call for a while: block until the next arm(). An arm() that saw the
+                # event still set just before this clear() has already written its deadline,
+                # so re-check it instead of sleeping through that call.
+                idle_since = None
+                self._wake.clear()
+                if self.deadline != _INF:
+                    self._wake.set()
+                continue
+            time.sleep(0.05)
+
+
+class _Live:
+    """One instance of the module with everything the fast path needs, as plain integers."""
+
+    __slots__ = (
+        "ctx",
+        "fired_seen",
+        "funcs",
+        "instance",
+        "mem_base",
+        "mem_len",
+        "mem_ref",
+        "memory",
+        "store",
+    )
+
+    def __init__(
+        self,
+        store: wasmtime.Store,
+        instance: wasmtime.Instance,
+        memory: wasmtime.Memory,
+        funcs: dict[str, tuple[wasmtime.Func, int, int]],
+        fired_seen: int,
+    ) -> None:
+        from wasmtime import _bindings
+
+        self.store = store
+        self.instance = instance
+        self.memory = memory
+        # export name -> (Func kept alive, address of its wasmtime_func_t, values slots)
+        self.funcs = funcs
+        self.ctx: int = ctypes.cast(store._context(), ctypes.c_void_p).value or 0
+        self.mem_ref = ctypes.byref(memory._memory)
+        self.mem_base: int = (
+            ctypes.cast(
+                _bindings._wasmtime_memory_data(store._context(), self.mem_ref), ctypes.c_void_p
+            ).value
+            or 0
+        )
+        self.mem_len: int = memory.data_len(store)
+        self.fired_seen = fired_seen
+
+
+class WasmTransport:
+    """One WASM plugin: a compiled module and (at most) one live instance of it.
+
+    ``timeout`` (seconds; ``None`` = ``default_timeout``) is enforced with wasmtime epochs; a
+    ``default_timeout`` of ``None`` disables the watchdog. ``memory_limit`` caps the instance's
+    linear memory in bytes. Calls are serialised with a lock.
+    """
+
+    kind: str = "wasm"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        default_timeout: float | None = DEFAULT_TIMEOUT,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.path = check_plugin_file(path, transport="wasm", what="a WebAssembly module (.wasm)")
+        self.label: str = str(path)
+        self.default_timeout = default_timeout
+        self.memory_limit = memory_limit
+        self.max_message_bytes = max_message_bytes
+        self.instantiations = 0
+        """How many instances were created (1 + one per recovered trap or time-out)."""
+        data = self.path.read_bytes()
+        if data[:4] != _WASM_MAGIC:
+            raise self._load_error(
+                f"{self.path} is not a WebAssembly module: expected it to start with "
+                f"{_WASM_MAGIC!r}, received {data[:4]!r}"
+            )
+        try:
+            import wasmtime
+            from wasmtime import _bindings
+        except ImportError as exc:
+            raise self._load_error(
+                "wasmtime is not installed (pip install 'elizaos-interop[wasm]')"
+            ) from exc
+        self._wasmtime = wasmtime
+        config = wasmtime.Config()
+        config.epoch_interruption = True
+        # Linear memory never moves (see the module docstring): the fast path relies on it.
+        config.memory_may_move = False
+        config.memory_reservation = 1 << 32
+        self._engine = wasmtime.Engine(config)
+        try:
+            self._module = wasmtime.Module(self._engine, data)
+        except wasmtime.WasmtimeError as exc:
+            raise self._load_error(f"{self.path} is not a valid WebAssembly module: {exc}") from exc
+        self._has_last_error = self._check_module(self._module)
+        self._call_raw = ctypes.CFUNCTYPE(
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_void_p,
+        )(ctypes.cast(_bindings._wasmtime_func_call_unchecked, ctypes.c_void_p).value or 0)
+        self._data_size = _bindings._wasmtime_memory_data_size
+        # 8 values of 16 bytes (sizeof(wasmtime_val_raw_t)); an i32 lives in the low 4 bytes.
+        self._vals = (ctypes.c_uint32 * 32)()
+        self._vals_addr = ctypes.addressof(self._vals)
+        self._trap = ctypes.c_void_p()
+        self._trap_addr = ctypes.addressof(self._trap)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._config: bytes | None = None
+        self._watchdog = _Watchdog(self._engine) if default_timeout is not None else None
+        self._finalizer = weakref.finalize(self, _stop_watchdog, self._watchdog)
+        try:
+            self._live: _Live | None = self._instantiate()
+        except _Fault as exc:
+            self._finalizer()
+            raise self._load_error(f"instantiation trapped: {exc.message}") from None
+        except wasmtime.WasmtimeError as exc:
+            self._finalizer()
+            raise self._load_error(f"instantiation failed: {exc}") from exc
+
+    # -- load-time checks -------------------------------------------------------------------
+
+    def _load_error(self, message: str) -> PluginLoadError:
+        return PluginLoadError(message, plugin=self.label, method="load", transport="wasm")
+
+    def _check_module(self, module: wasmtime.Module) -> bool:
+        """Check imports and exports against protocol.md 5.1; True if elizaos_last_error exists."""
+        wasmtime = self._wasmtime
+        imports = [f"{imp.module}.{imp.name}" for imp in module.imports]
+        if imports:
+            raise self._load_error(
+                f"{self.path} imports {', '.join(imports)}; a plugin module must have no imports "
+                "(protocol.md 5)"
+            )
+        exports = {exp.name: exp.type for exp in module.exports}
+        missing: list[str] = []
+        wrong: list[str] = []
+        if "memory" not in exports:
+            missing.append("memory")
+        elif not isinstance(exports["memory"], wasmtime.MemoryType):
+            wrong.append(f"memory: expected a memory, received {type(exports['memory']).__name__}")
+        elif exports["memory"].is_64:
+            wrong.append("memory: expected a 32-bit memory, received a 64-bit one")
+        required = dict(WASM_EXPORTS)
+        for name, (params, results) in required.items():
+            if name not in exports:
+                missing.append(name)
+                continue
+            problem = self._signature_problem(exports[name], params, results)
+            if problem:
+                wrong.append(f"{name}: {problem}")
+        if _LAST_ERROR in exports:
+            problem = self._signature_problem(exports[_LAST_ERROR], *_LAST_ERROR_SIG)
+            if problem:
+                wrong.append(f"{_LAST_ERROR}: {problem}")
+        problems: list[str] = []
+        if missing:
+            problems.append(f"missing exports {', '.join(missing)}")
+        if wrong:
+            problems.append(f"wrong exports ({'; '.join(wrong)})")
+        if problems:
+            raise self._load_error(
+                f"{self.path} is not an elizaOS WASM plugin: {', '.join(problems)} "
+                "(protocol.md 5.1)"
+            )
+        return _LAST_ERROR in exports
+
+    def _signature_problem(
+        self, ty: Any, params: tuple[str, ...], results: tuple[str, ...]
+    ) -> str | None:
+        if not isinstance(ty, self._wasmtime.FuncType):
+            return f"expected a function, received {type(ty).__name__}"
+        got_params = tuple(str(p) for p in ty.params)
+        got_results = tuple(str(r) for r in ty.results)
+        if (got_params, got_results) != (params, results):
+            return (
+                f"expected {_signature(params, results)}, "
+                f"received {_signature(got_params, got_results)}"
+            )
+        return None
+
+    # -- instances --------------------------------------------------------------------------
+
+    def _instantiate(self) -> _Live:
+        wasmtime = self._wasmtime
+        store = wasmtime.Store(self._engine)
+        store.set_limits(memory_size=self.memory_limit)
+        store.set_epoch_deadline(1)
+        fired = self._watchdog.fired if self._watchdog is not None else 0
+        try:
+            instance = wasmtime.Instance(store, self._module, [])
+        except wasmtime.Trap as exc:
+            raise _Fault(f"wasm trap: {exc.message}", interrupted=False) from None
+        exports = instance.exports(store)
+        memory = exports["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        funcs: dict[str, tuple[Any, int, int]] = {}
+        names = [*WASM_EXPORTS, _LAST_ERROR] if self._has_last_error else list(WASM_EXPORTS)
+        for name in names:
+            func = exports[name]
+            assert isinstance(func, wasmtime.Func)
+            params, results = WASM_EXPORTS.get(name, _LAST_ERROR_SIG)
+            funcs[name] = (func, ctypes.addressof(func._func), max(len(params), len(results)))
+        self.instantiations += 1
+        return _Live(store, instance, memory, funcs, fired)
+
+    def _ensure_live(self, method: str) -> _Live:
+        """The live instance, re-created (and the last init config replayed) after a fault."""
+        live = self._live
+        if live is not None:
+            return live
+        try:
+            live = self._instantiate()
+        except (_Fault, self._wasmtime.WasmtimeError) as exc:
+            raise PluginCrashError(
+                f"the instance could not be re-created after a trap: {exc}",
+                plugin=self.label,
+                method=method,
+                transport="wasm",
+            ) from None
+        self._live = live
+        if self._config is not None:
+            try:
+                status = self._invoke(live, "init", [self._config])
+            except (_Fault, _OutOfMemory) as exc:
+                self._live = None
+                raise PluginCrashError(
+                    f"the instance could not be recovered: replaying init failed: {exc}",
+                    plugin=self.label,
+                    method=method,
+                    transport="wasm",
+                ) from None
+            if status != 0:
+                self._live = None
+                raise PluginCrashError(
+                    f"the instance could not be recovered: replaying init returned status "
+                    f"{status - (1 << 32) if status >= 1 << 31 else status}",
+                    plugin=self.label,
+                    method=method,
+                    transport="wasm",
+                )
+        return live
+
+    # -- the raw call path ------------------------------------------------------------------
+
+    def _raw(self, live: _Live, export: str) -> None:
+        """Call ``export`` with the values already in ``self._vals``; results land there too."""
+        _, addr, slots = live.funcs[export]
+        err = self._call_raw(live.ctx, addr, self._vals_addr, slots, self._trap_addr)
+        if err is not None or self._trap.value is not None:
+            self._raise_fault(err)
+
+    def _raise_fault(self, err: int | None) -> None:
+        wasmtime = self._wasmtime
+        from wasmtime import _bindings
+
+        interrupted = False
+        if self._trap.value is not None:
+            trap = wasmtime.Trap._from_ptr(
+                ctypes.cast(self._trap.value, ctypes.POINTER(_bindings.wasm_trap_t))
+            )
+            self._trap.value = None
+            interrupted = trap.trap_code == wasmtime.TrapCode.INTERRUPT
+            message = f"wasm trap: {trap.message}"
+        else:
+            error = wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(err or 0, ctypes.POINTER(_bindings.wasmtime_error_t))
+            )
+            message = f"wasmtime error: {error}"
+        raise _Fault(message, interrupted=interrupted)
+
+    def _mem_check(self, live: _Live, ptr: int, size: int) -> None:
+        """Ensure ``[ptr, ptr + size)`` lies inside linear memory (re-reading its length)."""
+        if ptr + size > live.mem_len:
+            live.mem_len = self._data_size(live.store._context(), live.mem_ref)
+            if ptr + size > live.mem_len:
+                raise _Fault(
+                    f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
+                    f"of {live.mem_len} bytes",
+                    interrupted=False,
+                )
+
+    def _invoke(self, live: _Live, export: str, args: list[bytes]) -> int:
+        """``alloc`` + copy each argument, call ``export``, return its raw u32 result."""
+        vals = self._vals
+        ptrs: list[int] = []
+        for arg in args:
+            vals[0] = len(arg)
+            self._raw(live, "alloc")
+            ptr = vals[0]
+            if ptr == 0:
+                # Not passed yet, so still ours: give back what this call allocated.
+                for done, prev in zip(ptrs, args, strict=False):
+                    vals[0] = done
+                    vals[4] = len(prev)
+                    self._raw(live, "dealloc")
+                raise _OutOfMemory(f"alloc({len(arg)}) returned 0 (out of memory)")
+            ptrs.append(ptr)
+        base = live.mem_base
+        slot = 0
+        for ptr, arg in zip(ptrs, args, strict=True):
+            size = len(arg)
+            self._mem_check(live, ptr, size)
+            ctypes.memmove(base + ptr, arg, size)
+            vals[slot] = ptr
+            vals[slot + 4] = size
+            slot += 8
+        self._raw(live, export)
+        return vals[0]
+
+    def _read_buffer(self, live: _Live, ptr: int) -> bytes:
+        """Copy a result buffer out (LE u32 length + bytes) and ``dealloc`` it exactly once."""
+        self._mem_check(live, ptr, 4)
+        size = ctypes.c_uint32.from_address(live.mem_base + ptr).value
+        self._mem_check(live, ptr, 4 + size)
+        raw = ctypes.string_at(live.mem_base + ptr + 4, size)
+        vals = self._vals
+        vals[0] = ptr
+        vals[4] = 4 + size
+        self._raw(live, "dealloc")
+        return raw
+
+    def _last_error(self, live: _Live) -> Any:
+        """The decoded ``elizaos_last_error`` envelope, or None (absent, 0, trap, garbage)."""
+        if not self._has_last_error:
+            return None
+        try:
+            self._raw(live, _LAST_ERROR)
+            ptr = self._vals[0]
+            if ptr == 0:
+                return None
+            return loads(self._read_buffer(live, ptr))
+        except (_Fault, ValueError, RecursionError):
+            return None
+
+    # -- Transport interface ----------------------------------------------------------------
+
+    async def call(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Run the call on the event loop's thread; ``timeout`` is enforced with epochs."""
+        return self.call_sync(method, params, timeout)
+
+    def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Call ``method`` through the WASM ABI and return its result value."""
+        spec = method_spec(method, label=self.label, transport="wasm")
+        if spec is None:  # shutdown: nothing to stop in-process; close() frees the instance
+            with self._lock:
+                self._check_open(method)
+            return {}
+        args = encode_args(
+            spec,
+            params,
+            label=self.label,
+            transport="wasm",
+            max_bytes=self.max_message_bytes,
+            refuse_nul_in_name=False,
+        )
+        if timeout is None:
+            timeout = self.default_timeout
+        with self._lock:
+            self._check_open(method)
+            watchdog = self._watchdog
+            if watchdog is not None and timeout is not None:
+                watchdog.arm(timeout)
+            else:
+                watchdog = None
+            live = self._live
+            try:
+                if live is None:
+                    live = self._ensure_live(method)
+                result = self._invoke(live, spec.wasm_export, args)
+                if spec.result == RESULT_ENVELOPE:
+                    raw = self._read_buffer(live, result) if result != 0 else None
+                    reported = None
+                elif result != 0 and result != 1:
+                    raw = None
+                    reported = self._last_error(live)
+                else:
+                    raw = reported = None
+            except _Fault as fault:
+                raise self._fault_error(fault, spec, params, timeout) from None
+            except _OutOfMemory as exc:
+                raise PluginCallError(
+                    -32603,
+                    str(exc),
+                    plugin=self.label,
+                    method=method_label(method, params),
+                    transport="wasm",
+                ) from None
+            finally:
+                if watchdog is not None:
+                    fired = watchdog.disarm()
+                    current = self._live
+                    if current is not None and fired != current.fired_seen:
+                        # The epoch moved after the wasm code returned: re-arm the deadline.
+                        current.fired_seen = fired
+                        current.store.set_epoch_deadline(1)
+            if spec.result == RESULT_INIT and result == 0:
+                self._config = args[0]
+        if spec.result == RESULT_ENVELOPE:
+            if raw is None:
+                raise PluginCallError(
+                    -32603,
+                    "the plugin returned a null result buffer (allocation failure)",
+                    plugin=self.label,
+                    method=method_label(method, params),
+                    transport="wasm",
+                )
+            return decode_envelope(
+                raw,
+                label=self.label,
+                method=method_label(method, params),
+                transport="wasm",
+                max_bytes=self.max_message_bytes,
+            )
+        if result == 0 or result == 1:
+            return status_result(result, spec, params, label=self.label, transport="wasm")
+        status = result - (1 << 32) if result >= 1 << 31 else result
+        raise status_error(
+            status, spec, params, label=self.label, transport="wasm", reported=reported
+        )
+
+    def _fault_error(
+        self, fault: _Fault, spec: MethodSpec, params: Any, timeout: float | None
+    ) -> InteropError:
+        """Map a trap to its typed error and throw the instance away (protocol.md 5.4)."""
+        live = self._live
+        where = method_label(spec.method, params)
+        self._live = None
+        if fault.interrupted:
+            return PluginTimeoutError(
+                (timeout or 0.0) * 1000.0, plugin=self.label, method=where, transport="wasm"
+            )
+        reported = self._last_error(live) if live is not None else None
+        message = fault.message
+        data: Any = None
+        error = reported.get("error") if isinstance(reported, dict) else None
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            message = error["message"]
+            data = error.get("data")
+        if data is None and spec.kind is not None:
+            name = params.get("name") if isinstance(params, dict) else None
+            data = {"kind": spec.kind, "name": name, "exception": "trap"}
+        if isinstance(data, dict) and "trap" not in data:
+            data = {**data, "trap": fault.message}
+        return PluginCallError(
+            -32000, message, data, plugin=self.label, method=where, transport="wasm"
+        )
+
+    def noop(self) -> None:
+        """``dealloc(1, 0)``: the in-process no-op floor of protocol.md section 10."""
+        with self._lock:
+            self._check_open("dealloc")
+            live = self._live if self._live is not None else self._ensure_live("dealloc")
+            vals = self._vals
+            vals[0] = 1
+            vals[4] = 0
+            try:
+                self._raw(live, "dealloc")
+            except _Fault as fault:
+                self._live = None
+                raise PluginCallError(
+                    -32000, fault.message, plugin=self.label, method="dealloc", transport="wasm"
+                ) from None
+
+    def memory_size(self) -> int:
+        """Current size in bytes of the live instance's linear memory (0 if none is live)."""
+        with self._lock:
+            live = self._live
+            if live is None:
+                return 0
+            return int(live.memory.data_len(live.store))
+
+    def close(self) -> None:
+        """Drop the instance, stop the watchdog (idempotent, never raises)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._live = None
+        self._finalizer()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<WasmTransport {self.label!r} ({self.path}) {state}>"
+
+    def _check_open(self, method: str) -> None:
+        if self._closed:
+            raise PluginCrashError(
+                "plugin is closed", plugin=self.label, method=method, transport="wasm"
+            )
+
+
+def _stop_watchdog(watchdog: _Watchdog | None) -> None:
+    if watchdog is not None:
+        watchdog.stop()
+
+
+def load_wasm_plugin(
+    path: str | os.PathLike[str],
+    *,
+    default_timeout: float | None = DEFAULT_TIMEOUT,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+) -> LoadedPlugin:
+    """Load a WASM plugin module in-process with wasmtime (protocol.md section 5).
+
+    Raises :class:`PluginLoadError` naming the problem: file missing, not a wasm module, imports
+    present, missing exports or wrong signatures (all listed), or an invalid manifest.
+    """
+    from ._host import LoadedPlugin
+
+    return LoadedPlugin.from_transport(
+        WasmTransport(
+            path,
+            default_timeout=default_timeout,
+            memory_limit=memory_limit,
+            max_message_bytes=max_message_bytes,
+        )
+    )
