@@ -1,1 +1,1015 @@
-//! `export_plugin!` and the WASM/FFI export glue.
+//! Exporting a [`Plugin`]: the transport-independent [`Bridge`] (param validation, unknown names,
+//! panics, result checks), the C FFI glue ([`ffi`], protocol.md section 6), the raw WASM ABI glue
+//! ([`wasm`], section 5), and the [`export_plugin!`](crate::export_plugin) macro that emits the
+//! `extern "C"` symbols in the plugin crate according to its `ffi`/`wasm` features.
+
+use crate::interop::plugin::{Manifest, Plugin, PluginError};
+use crate::interop::protocol::{
+    check_action_result, check_evaluator_result, check_provider_result, codes, methods,
+    parse_call_args, parse_init_config, CallArgs, Kind, RpcError,
+};
+use serde_json::{Map, Value};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Mutex, MutexGuard, Once};
+
+/// The transport a bridge serves. Handlers may ask [`current_transport`] when a behaviour depends
+/// on it (the conformance fixture's `crash` action does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Subprocess NDJSON JSON-RPC (section 3).
+    Ipc,
+    /// C ABI shared library (section 6).
+    Ffi,
+    /// Raw WASM ABI (section 5).
+    Wasm,
+}
+
+static TRANSPORT: AtomicU8 = AtomicU8::new(0);
+
+/// The transport of the bridge serving this process or module, `None` before any bridge exists.
+pub fn current_transport() -> Option<Transport> {
+    match TRANSPORT.load(Ordering::Relaxed) {
+        1 => Some(Transport::Ipc),
+        2 => Some(Transport::Ffi),
+        3 => Some(Transport::Wasm),
+        _ => None,
+    }
+}
+
+fn set_transport(t: Transport) {
+    let v = match t {
+        Transport::Ipc => 1,
+        Transport::Ffi => 2,
+        Transport::Wasm => 3,
+    };
+    TRANSPORT.store(v, Ordering::Relaxed);
+}
+
+/// What is running right now, for the panic hook: `(kind, name)` of the handler, if any.
+static CURRENT_CALL: Mutex<Option<(Kind, String)>> = Mutex::new(None);
+/// The message of the last panic, taken by [`Bridge`] when it turns the panic into -32000.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+static HOOK: Once = Once::new();
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while the lock was held must not make every later call fail.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
+}
+
+/// Install (once) the panic hook that records the panic message. Over IPC it also logs the panic
+/// on stderr; over FFI it stays silent (the host's stderr is not ours); in WASM it prepares the
+/// `elizaos_last_error` buffer before the abort traps.
+pub fn install_panic_hook() {
+    HOOK.call_once(|| {
+        std::panic::set_hook(Box::new(|info| {
+            let message = payload_message(info.payload());
+            if current_transport() == Some(Transport::Ipc) {
+                let location = info
+                    .location()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default();
+                eprintln!("elizaos: plugin panicked{location}: {message}");
+            }
+            if cfg!(target_arch = "wasm32") {
+                let call = CURRENT_CALL.try_lock().ok().and_then(|c| c.clone());
+                wasm::set_last_error(&panic_error(call.as_ref(), &message));
+            }
+            if let Ok(mut slot) = LAST_PANIC.try_lock() {
+                *slot = Some(message);
+            }
+        }));
+    });
+}
+
+fn panic_error(call: Option<&(Kind, String)>, message: &str) -> RpcError {
+    match call {
+        Some((kind, name)) => RpcError::handler_failed(*kind, name, "panic", message),
+        None => RpcError::with_data(
+            codes::HANDLER_FAILED,
+            message,
+            serde_json::json!({"exception": "panic"}),
+        ),
+    }
+}
+
+/// Run `f`, turning a panic into -32000 with the panic message. `call` names the handler.
+fn guarded<R>(
+    call: Option<(Kind, &str)>,
+    f: impl FnOnce() -> Result<R, RpcError>,
+) -> Result<R, RpcError> {
+    *lock(&CURRENT_CALL) = call.map(|(k, n)| (k, n.to_string()));
+    let outcome = catch_unwind(AssertUnwindSafe(f));
+    *lock(&CURRENT_CALL) = None;
+    match outcome {
+        Ok(r) => r,
+        Err(payload) => {
+            let message = lock(&LAST_PANIC)
+                .take()
+                .unwrap_or_else(|| payload_message(payload.as_ref()));
+            let owned = call.map(|(k, n)| (k, n.to_string()));
+            Err(panic_error(owned.as_ref(), &message))
+        }
+    }
+}
+
+/// Convert a handler's [`PluginError`] to the wire error (section 3.3): -32000 gets
+/// `data {kind, name, exception}`; other codes keep the plugin's `data`.
+fn handler_error(kind: Kind, name: &str, e: PluginError) -> RpcError {
+    if e.code == codes::HANDLER_FAILED {
+        RpcError::handler_failed(kind, name, &e.exception, e.message)
+    } else {
+        RpcError {
+            code: e.code,
+            message: e.message,
+            data: e.data,
+        }
+    }
+}
+
+fn lifecycle_error(e: PluginError) -> RpcError {
+    if e.code == codes::HANDLER_FAILED {
+        RpcError::with_data(
+            e.code,
+            e.message,
+            serde_json::json!({"exception": e.exception}),
+        )
+    } else {
+        RpcError {
+            code: e.code,
+            message: e.message,
+            data: e.data,
+        }
+    }
+}
+
+/// One plugin behind one transport: everything between decoded arguments and a wire result.
+pub struct Bridge<P: Plugin> {
+    plugin: P,
+    manifest: Option<(Manifest, Value)>,
+    initialized: bool,
+}
+
+impl<P: Plugin> Bridge<P> {
+    /// Wrap `plugin` for `transport`, installing the panic hook.
+    pub fn new(plugin: P, transport: Transport) -> Self {
+        set_transport(transport);
+        install_panic_hook();
+        Bridge {
+            plugin,
+            manifest: None,
+            initialized: false,
+        }
+    }
+
+    /// The plugin itself.
+    pub fn plugin_mut(&mut self) -> &mut P {
+        &mut self.plugin
+    }
+
+    fn load_manifest(&mut self) -> Result<&(Manifest, Value), RpcError> {
+        if self.manifest.is_none() {
+            let plugin = &self.plugin;
+            let manifest = guarded(None, || Ok(plugin.manifest()))?;
+            let value = serde_json::to_value(&manifest)
+                .map_err(|e| RpcError::internal(format!("cannot serialise the manifest: {e}")))?;
+            self.manifest = Some((manifest, value));
+        }
+        self.manifest
+            .as_ref()
+            .ok_or_else(|| RpcError::internal("manifest unavailable"))
+    }
+
+    /// `getManifest`: the manifest as JSON.
+    pub fn manifest(&mut self) -> Result<Value, RpcError> {
+        Ok(self.load_manifest()?.1.clone())
+    }
+
+    /// `init`: configure the plugin; `config` must be an object.
+    pub fn init(&mut self, config: &Value) -> Result<(), RpcError> {
+        if !config.is_object() {
+            return Err(RpcError::invalid_param(
+                "config",
+                "object",
+                crate::interop::protocol::json_type_name(config),
+            ));
+        }
+        let plugin = &mut self.plugin;
+        guarded(None, || plugin.init(config).map_err(lifecycle_error))?;
+        self.initialized = true;
+        Ok(())
+    }
+
+    fn ensure_init(&mut self) -> Result<(), RpcError> {
+        if !self.initialized {
+            self.init(&Value::Object(Map::new()))?;
+        }
+        Ok(())
+    }
+
+    fn check_name(&mut self, kind: Kind, name: &str) -> Result<(), RpcError> {
+        let (manifest, _) = self.load_manifest()?;
+        let known = match kind {
+            Kind::Action => manifest.actions.iter().any(|a| a.name == name),
+            Kind::Provider => manifest.providers.iter().any(|p| p.name == name),
+            Kind::Evaluator => manifest.evaluators.iter().any(|e| e.name == name),
+        };
+        if known {
+            Ok(())
+        } else {
+            Err(RpcError::unknown_name(kind, name))
+        }
+    }
+
+    /// `validateAction` (`Kind::Action`) or `validateEvaluator` (`Kind::Evaluator`).
+    pub fn validate(&mut self, kind: Kind, args: &CallArgs) -> Result<bool, RpcError> {
+        self.check_name(kind, &args.name)?;
+        self.ensure_init()?;
+        let plugin = &mut self.plugin;
+        let name = args.name.as_str();
+        guarded(Some((kind, name)), || {
+            let r = match kind {
+                Kind::Evaluator => plugin.validate_evaluator(name, &args.memory, &args.state),
+                _ => plugin.validate_action(name, &args.memory, &args.state),
+            };
+            r.map_err(|e| handler_error(kind, name, e))
+        })
+    }
+
+    /// `invokeAction`, `getProvider` or `invokeEvaluator`, by `kind`; the result is checked and
+    /// canonicalised (-32003 when invalid).
+    pub fn invoke(&mut self, kind: Kind, args: &CallArgs) -> Result<Value, RpcError> {
+        self.check_name(kind, &args.name)?;
+        self.ensure_init()?;
+        let plugin = &mut self.plugin;
+        let name = args.name.as_str();
+        let raw = guarded(Some((kind, name)), || {
+            let r = match kind {
+                Kind::Action => {
+                    plugin.invoke_action_json(name, &args.memory, &args.state, &args.options)
+                }
+                Kind::Provider => plugin.get_provider_json(name, &args.memory, &args.state),
+                Kind::Evaluator => plugin.invoke_evaluator_json(name, &args.memory, &args.state),
+            };
+            r.map_err(|e| handler_error(kind, name, e))
+        })?;
+        let checked = match kind {
+            Kind::Action => check_action_result(raw),
+            Kind::Provider => check_provider_result(raw),
+            Kind::Evaluator => check_evaluator_result(raw),
+        };
+        checked.map_err(|reason| RpcError::invalid_result(kind, name, reason))
+    }
+
+    /// Answer one IPC method with its params (section 3.3). `shutdown` is the server's business
+    /// and answers `{}` here.
+    pub fn dispatch(
+        &mut self,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        match method {
+            methods::GET_MANIFEST => self.manifest(),
+            methods::INIT => {
+                let config = parse_init_config(params)?;
+                self.init(&config)?;
+                Ok(Value::Object(Map::new()))
+            }
+            methods::VALIDATE_ACTION => self
+                .validate(Kind::Action, &parse_call_args(params, false)?)
+                .map(Value::Bool),
+            methods::VALIDATE_EVALUATOR => self
+                .validate(Kind::Evaluator, &parse_call_args(params, false)?)
+                .map(Value::Bool),
+            methods::INVOKE_ACTION => self.invoke(Kind::Action, &parse_call_args(params, true)?),
+            methods::GET_PROVIDER => self.invoke(Kind::Provider, &parse_call_args(params, false)?),
+            methods::INVOKE_EVALUATOR => {
+                self.invoke(Kind::Evaluator, &parse_call_args(params, false)?)
+            }
+            methods::SHUTDOWN => Ok(Value::Object(Map::new())),
+            other => Err(RpcError::method_not_found(other)),
+        }
+    }
+}
+
+/// A process-wide bridge created on first use, for the FFI and WASM exports. Calls are serialised
+/// by its mutex; a poisoned mutex is recovered, so one panic never disables later calls.
+pub struct GlobalBridge<P: Plugin> {
+    cell: Mutex<Option<Bridge<P>>>,
+    ctor: fn() -> P,
+}
+
+impl<P: Plugin> GlobalBridge<P> {
+    /// A bridge that constructs the plugin with `ctor` on the first call.
+    pub const fn new(ctor: fn() -> P) -> Self {
+        GlobalBridge {
+            cell: Mutex::new(None),
+            ctor,
+        }
+    }
+
+    /// Run `f` with the bridge (constructing the plugin on first use), holding the lock.
+    pub fn with<R>(&self, transport: Transport, f: impl FnOnce(&mut Bridge<P>) -> R) -> R {
+        let mut guard = lock(&self.cell);
+        let bridge = guard.get_or_insert_with(|| Bridge::new((self.ctor)(), transport));
+        f(bridge)
+    }
+}
+
+/// Decode a name argument (UTF-8 bytes, not JSON).
+fn decode_name(bytes: &[u8]) -> Result<String, RpcError> {
+    std::str::from_utf8(bytes)
+        .map(str::to_string)
+        .map_err(|e| RpcError::invalid_param("name", "string", &format!("invalid UTF-8 ({e})")))
+}
+
+/// Decode a JSON argument: not UTF-8 is -32602, not JSON is -32700.
+fn decode_json(param: &str, bytes: &[u8]) -> Result<Value, RpcError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        RpcError::invalid_param(param, "JSON text", &format!("invalid UTF-8 ({e})"))
+    })?;
+    serde_json::from_str(text)
+        .map_err(|e| RpcError::parse_error(format!("argument {param:?} is not valid JSON ({e})")))
+}
+
+/// Build [`CallArgs`] from raw argument bytes, with the same validation and `data` as IPC params.
+fn decode_call(
+    name: &[u8],
+    memory: &[u8],
+    state: &[u8],
+    options: Option<&[u8]>,
+) -> Result<CallArgs, RpcError> {
+    let mut params = Map::new();
+    params.insert("name".into(), Value::String(decode_name(name)?));
+    params.insert("memory".into(), decode_json("memory", memory)?);
+    params.insert("state".into(), decode_json("state", state)?);
+    if let Some(options) = options {
+        params.insert("options".into(), decode_json("options", options)?);
+    }
+    parse_call_args(&params, options.is_some())
+}
+
+/// Status result of `validate_*` (1/0 or a negative status) and the error behind a negative one.
+fn validate_status(outcome: Result<bool, RpcError>) -> (i32, Option<RpcError>) {
+    match outcome {
+        Ok(true) => (crate::interop::protocol::status::VALID, None),
+        Ok(false) => (crate::interop::protocol::status::NOT_VALID, None),
+        Err(e) => (e.status(), Some(e)),
+    }
+}
+
+/// The C FFI glue of section 6. Called by the `extern "C"` functions `export_plugin!` emits.
+#[cfg(not(target_arch = "wasm32"))]
+pub mod ffi {
+    use super::{decode_call, decode_json, validate_status, GlobalBridge, Transport};
+    use crate::interop::plugin::Plugin;
+    use crate::interop::protocol::{envelope_json, status, Kind, RpcError};
+    use serde_json::Value;
+    use std::ffi::{CStr, CString};
+    use std::os::raw::{c_char, c_int};
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// Borrow a C string argument's bytes; NULL is -32602.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a valid NUL-terminated string for the duration of the call.
+    unsafe fn arg<'a>(param: &str, ptr: *const c_char) -> Result<&'a [u8], RpcError> {
+        if ptr.is_null() {
+            let expected = if param == "name" {
+                "string"
+            } else {
+                "JSON text"
+            };
+            return Err(RpcError::invalid_param(param, expected, "null"));
+        }
+        // SAFETY: the caller guarantees a valid NUL-terminated string.
+        Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
+    }
+
+    /// Turn an outcome into an owned envelope string (NULL only if allocation fails).
+    fn envelope(outcome: Result<Value, RpcError>) -> *mut c_char {
+        // JSON text escapes U+0000, so the envelope never contains an interior NUL.
+        match CString::new(envelope_json(&outcome)) {
+            Ok(s) => s.into_raw(),
+            Err(_) => CString::new(envelope_json(&Err(RpcError::internal(
+                "envelope contains NUL",
+            ))))
+            .map_or(std::ptr::null_mut(), CString::into_raw),
+        }
+    }
+
+    fn envelope_guarded(f: impl FnOnce() -> Result<Value, RpcError>) -> *mut c_char {
+        match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(outcome) => envelope(outcome),
+            Err(_) => envelope(Err(RpcError::internal("panic in the FFI bridge"))),
+        }
+    }
+
+    fn status_guarded(f: impl FnOnce() -> c_int) -> c_int {
+        catch_unwind(AssertUnwindSafe(f)).unwrap_or(status::HANDLER_FAILED)
+    }
+
+    /// `elizaos_get_manifest`.
+    pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut c_char {
+        envelope_guarded(|| g.with(Transport::Ffi, |b| b.manifest()))
+    }
+
+    /// `elizaos_init`.
+    ///
+    /// # Safety
+    /// `config` is NULL or a valid NUL-terminated string.
+    pub unsafe fn init<P: Plugin>(g: &GlobalBridge<P>, config: *const c_char) -> c_int {
+        status_guarded(|| {
+            // SAFETY: forwarded from the caller.
+            let outcome = unsafe { arg("config", config) }
+                .and_then(|bytes| decode_json("config", bytes))
+                .and_then(|cfg| g.with(Transport::Ffi, |b| b.init(&cfg)));
+            match outcome {
+                Ok(()) => status::OK,
+                Err(e) => e.status(),
+            }
+        })
+    }
+
+    /// `elizaos_validate_action` / `elizaos_validate_evaluator`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or a valid NUL-terminated string.
+    pub unsafe fn validate<P: Plugin>(
+        g: &GlobalBridge<P>,
+        kind: Kind,
+        name: *const c_char,
+        memory: *const c_char,
+        state: *const c_char,
+    ) -> c_int {
+        status_guarded(|| {
+            // SAFETY: forwarded from the caller.
+            let args = unsafe {
+                (
+                    arg("name", name),
+                    arg("memory", memory),
+                    arg("state", state),
+                )
+            };
+            let outcome = match args {
+                (Ok(n), Ok(m), Ok(s)) => decode_call(n, m, s, None),
+                (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
+            }
+            .and_then(|call| g.with(Transport::Ffi, |b| b.validate(kind, &call)));
+            validate_status(outcome).0
+        })
+    }
+
+    /// `elizaos_invoke_action` (with `options`), `elizaos_get_provider`, `elizaos_invoke_evaluator`.
+    ///
+    /// # Safety
+    /// Each pointer is NULL or a valid NUL-terminated string; `options` is `Some` for actions only.
+    pub unsafe fn invoke<P: Plugin>(
+        g: &GlobalBridge<P>,
+        kind: Kind,
+        name: *const c_char,
+        memory: *const c_char,
+        state: *const c_char,
+        options: Option<*const c_char>,
+    ) -> *mut c_char {
+        envelope_guarded(|| {
+            // SAFETY: forwarded from the caller.
+            let (n, m, s) = unsafe {
+                (
+                    arg("name", name)?,
+                    arg("memory", memory)?,
+                    arg("state", state)?,
+                )
+            };
+            // SAFETY: forwarded from the caller.
+            let o = match options {
+                Some(p) => Some(unsafe { arg("options", p) }?),
+                None => None,
+            };
+            let call = decode_call(n, m, s, o)?;
+            g.with(Transport::Ffi, |b| b.invoke(kind, &call))
+        })
+    }
+
+    /// `elizaos_free_string`: release a string returned by this library; NULL is a no-op.
+    ///
+    /// # Safety
+    /// `ptr` is NULL or a pointer returned by this library's exports, not yet freed.
+    pub unsafe fn free_string(ptr: *mut c_char) {
+        if !ptr.is_null() {
+            // SAFETY: the pointer came from CString::into_raw in this library.
+            drop(unsafe { CString::from_raw(ptr) });
+        }
+    }
+}
+
+/// The raw WASM ABI glue of section 5. Called by the exports `export_plugin!` emits on wasm32;
+/// compiled on every target so its logic is unit-tested natively.
+pub mod wasm {
+    use super::{decode_call, decode_json, validate_status, GlobalBridge, Transport};
+    use crate::interop::plugin::Plugin;
+    use crate::interop::protocol::{envelope_value, status, Kind, RpcError};
+    use serde_json::Value;
+    use std::alloc::Layout;
+    use std::sync::atomic::{AtomicPtr, Ordering};
+
+    /// The pending `elizaos_last_error` buffer, or null.
+    static LAST_ERROR: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
+
+    /// `alloc(len)`: `len` bytes for the host to write into; `alloc(0)` is a non-zero dangling
+    /// pointer; null means out of memory.
+    pub fn alloc(len: usize) -> *mut u8 {
+        if len == 0 {
+            return std::ptr::NonNull::<u8>::dangling().as_ptr();
+        }
+        match Layout::array::<u8>(len) {
+            // SAFETY: the layout has a non-zero size.
+            Ok(layout) => unsafe { std::alloc::alloc(layout) },
+            Err(_) => std::ptr::null_mut(),
+        }
+    }
+
+    /// `dealloc(ptr, len)`: free a block from `alloc` or a result buffer; `len == 0` is a no-op.
+    ///
+    /// # Safety
+    /// `ptr` came from [`alloc`]`(len)` or is a result buffer of total size `len`, not yet freed.
+    pub unsafe fn dealloc(ptr: *mut u8, len: usize) {
+        if len == 0 || ptr.is_null() {
+            return;
+        }
+        if let Ok(layout) = Layout::array::<u8>(len) {
+            // SAFETY: same layout as the allocation (alloc and Box<[u8]> both use align 1).
+            unsafe { std::alloc::dealloc(ptr, layout) };
+        }
+    }
+
+    /// An argument taken from the host: owned, freed on drop (arguments are consumed, 5.2).
+    pub struct Arg(Option<Box<[u8]>>);
+
+    impl Arg {
+        /// Take ownership of `(ptr, len)` written by the host into an `alloc(len)` block.
+        ///
+        /// # Safety
+        /// `ptr` came from [`alloc`]`(len)` and is not used by the caller afterwards.
+        pub unsafe fn take(ptr: *mut u8, len: usize) -> Arg {
+            if ptr.is_null() {
+                return Arg(None);
+            }
+            // SAFETY: alloc(len) has the layout of a Box<[u8]> of length len (align 1); for
+            // len == 0 the pointer is dangling and a zero-length box never frees it.
+            Arg(Some(unsafe {
+                Box::from_raw(std::ptr::slice_from_raw_parts_mut(ptr, len))
+            }))
+        }
+
+        fn bytes(&self, param: &str) -> Result<&[u8], RpcError> {
+            self.0.as_deref().ok_or_else(|| {
+                let expected = if param == "name" {
+                    "string"
+                } else {
+                    "JSON text"
+                };
+                RpcError::invalid_param(param, expected, "null")
+            })
+        }
+    }
+
+    /// A result buffer: LE `u32` length then the JSON bytes; null if allocation fails.
+    fn buffer(value: &Value) -> *mut u8 {
+        let mut bytes: Vec<u8> = Vec::new();
+        let Ok(json) = serde_json::to_vec(value) else {
+            return std::ptr::null_mut();
+        };
+        let Ok(n) = u32::try_from(json.len()) else {
+            return std::ptr::null_mut();
+        };
+        if bytes.try_reserve_exact(4 + json.len()).is_err() {
+            return std::ptr::null_mut();
+        }
+        bytes.extend_from_slice(&n.to_le_bytes());
+        bytes.extend_from_slice(&json);
+        Box::into_raw(bytes.into_boxed_slice()).cast::<u8>()
+    }
+
+    fn free_buffer(ptr: *mut u8) {
+        if ptr.is_null() {
+            return;
+        }
+        let mut len = [0u8; 4];
+        // SAFETY: ptr is a result buffer from `buffer`, at least 4 bytes long.
+        unsafe { std::ptr::copy_nonoverlapping(ptr, len.as_mut_ptr(), 4) };
+        // SAFETY: total size is 4 + the length prefix, as allocated by `buffer`.
+        unsafe { dealloc(ptr, 4 + u32::from_le_bytes(len) as usize) };
+    }
+
+    /// Record `error` for `elizaos_last_error`, replacing (and freeing) any previous one.
+    pub fn set_last_error(error: &RpcError) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("error".into(), error.to_value());
+        let ptr = buffer(&Value::Object(obj));
+        free_buffer(LAST_ERROR.swap(ptr, Ordering::AcqRel));
+    }
+
+    fn clear_last_error() {
+        free_buffer(LAST_ERROR.swap(std::ptr::null_mut(), Ordering::AcqRel));
+    }
+
+    /// `elizaos_last_error`: hand the pending `{"error": {...}}` buffer to the host (which frees it
+    /// with `dealloc`), or null. Each error is handed out once.
+    pub fn last_error() -> *mut u8 {
+        LAST_ERROR.swap(std::ptr::null_mut(), Ordering::AcqRel)
+    }
+
+    fn status_of(outcome: (i32, Option<RpcError>)) -> i32 {
+        if let Some(e) = &outcome.1 {
+            set_last_error(e);
+        }
+        outcome.0
+    }
+
+    /// `get_manifest()`.
+    pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut u8 {
+        clear_last_error();
+        buffer(&envelope_value(&g.with(Transport::Wasm, |b| b.manifest())))
+    }
+
+    /// `init(cfg_ptr, cfg_len)`.
+    pub fn init<P: Plugin>(g: &GlobalBridge<P>, config: Arg) -> i32 {
+        clear_last_error();
+        let outcome = config
+            .bytes("config")
+            .and_then(|b| decode_json("config", b))
+            .and_then(|cfg| g.with(Transport::Wasm, |b| b.init(&cfg)));
+        match outcome {
+            Ok(()) => status::OK,
+            Err(e) => status_of((e.status(), Some(e))),
+        }
+    }
+
+    /// `wasm_validate_action` / `wasm_validate_evaluator`.
+    pub fn validate<P: Plugin>(
+        g: &GlobalBridge<P>,
+        kind: Kind,
+        name: Arg,
+        memory: Arg,
+        state: Arg,
+    ) -> i32 {
+        clear_last_error();
+        let outcome = (|| {
+            let call = decode_call(
+                name.bytes("name")?,
+                memory.bytes("memory")?,
+                state.bytes("state")?,
+                None,
+            )?;
+            g.with(Transport::Wasm, |b| b.validate(kind, &call))
+        })();
+        status_of(validate_status(outcome))
+    }
+
+    /// `wasm_invoke_action` (with `options`), `wasm_get_provider`, `wasm_invoke_evaluator`.
+    pub fn invoke<P: Plugin>(
+        g: &GlobalBridge<P>,
+        kind: Kind,
+        name: Arg,
+        memory: Arg,
+        state: Arg,
+        options: Option<Arg>,
+    ) -> *mut u8 {
+        clear_last_error();
+        let outcome = (|| {
+            let o = match &options {
+                Some(a) => Some(a.bytes("options")?),
+                None => None,
+            };
+            let call = decode_call(
+                name.bytes("name")?,
+                memory.bytes("memory")?,
+                state.bytes("state")?,
+                o,
+            )?;
+            g.with(Transport::Wasm, |b| b.invoke(kind, &call))
+        })();
+        buffer(&envelope_value(&outcome))
+    }
+}
+
+/// Export a [`Plugin`](crate::interop::Plugin) implementation from the plugin crate.
+///
+/// `export_plugin!(MyPlugin, MyPlugin::new)` takes the plugin type and a constructor (a function
+/// or non-capturing closure with no arguments), called on the first call. Depending on the plugin
+/// crate's features it emits:
+/// - `ffi` (native targets): the C functions of protocol.md section 6 (`elizaos_get_manifest`,
+///   `elizaos_init`, ..., `elizaos_free_string`), every one under `catch_unwind`.
+/// - `wasm` (on `wasm32`): the exports of section 5 (`alloc`, `dealloc`, `get_manifest`, `init`,
+///   `wasm_validate_action`, ..., `elizaos_last_error`), with no imports.
+///
+/// IPC needs no macro: a binary calls [`serve`](crate::interop::server::serve) with the plugin.
+#[macro_export]
+macro_rules! export_plugin {
+    ($ty:ty, $ctor:expr) => {
+        #[cfg(any(feature = "ffi", all(feature = "wasm", target_arch = "wasm32")))]
+        #[doc(hidden)]
+        static __ELIZAOS_BRIDGE: $crate::interop::export::GlobalBridge<$ty> =
+            $crate::interop::export::GlobalBridge::new({
+                fn __elizaos_construct() -> $ty {
+                    ($ctor)()
+                }
+                __elizaos_construct
+            });
+
+        /// FFI: the manifest envelope; free with `elizaos_free_string`.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub extern "C" fn elizaos_get_manifest() -> *mut ::std::os::raw::c_char {
+            $crate::interop::export::ffi::get_manifest(&__ELIZAOS_BRIDGE)
+        }
+
+        /// FFI: configure the plugin; returns a status (protocol.md 5.3).
+        ///
+        /// # Safety
+        /// `config_json` is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_init(
+            config_json: *const ::std::os::raw::c_char,
+        ) -> ::std::os::raw::c_int {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::interop::export::ffi::init(&__ELIZAOS_BRIDGE, config_json) }
+        }
+
+        /// FFI: validate an action; returns a status (1 valid, 0 not valid, negative error).
+        ///
+        /// # Safety
+        /// Each pointer is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_validate_action(
+            name: *const ::std::os::raw::c_char,
+            memory_json: *const ::std::os::raw::c_char,
+            state_json: *const ::std::os::raw::c_char,
+        ) -> ::std::os::raw::c_int {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                $crate::interop::export::ffi::validate(
+                    &__ELIZAOS_BRIDGE,
+                    $crate::interop::protocol::Kind::Action,
+                    name,
+                    memory_json,
+                    state_json,
+                )
+            }
+        }
+
+        /// FFI: run an action; returns an envelope to free with `elizaos_free_string`.
+        ///
+        /// # Safety
+        /// Each pointer is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_invoke_action(
+            name: *const ::std::os::raw::c_char,
+            memory_json: *const ::std::os::raw::c_char,
+            state_json: *const ::std::os::raw::c_char,
+            options_json: *const ::std::os::raw::c_char,
+        ) -> *mut ::std::os::raw::c_char {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                $crate::interop::export::ffi::invoke(
+                    &__ELIZAOS_BRIDGE,
+                    $crate::interop::protocol::Kind::Action,
+                    name,
+                    memory_json,
+                    state_json,
+                    Some(options_json),
+                )
+            }
+        }
+
+        /// FFI: run a provider; returns an envelope to free with `elizaos_free_string`.
+        ///
+        /// # Safety
+        /// Each pointer is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_get_provider(
+            name: *const ::std::os::raw::c_char,
+            memory_json: *const ::std::os::raw::c_char,
+            state_json: *const ::std::os::raw::c_char,
+        ) -> *mut ::std::os::raw::c_char {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                $crate::interop::export::ffi::invoke(
+                    &__ELIZAOS_BRIDGE,
+                    $crate::interop::protocol::Kind::Provider,
+                    name,
+                    memory_json,
+                    state_json,
+                    None,
+                )
+            }
+        }
+
+        /// FFI: validate an evaluator; returns a status.
+        ///
+        /// # Safety
+        /// Each pointer is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_validate_evaluator(
+            name: *const ::std::os::raw::c_char,
+            memory_json: *const ::std::os::raw::c_char,
+            state_json: *const ::std::os::raw::c_char,
+        ) -> ::std::os::raw::c_int {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                $crate::interop::export::ffi::validate(
+                    &__ELIZAOS_BRIDGE,
+                    $crate::interop::protocol::Kind::Evaluator,
+                    name,
+                    memory_json,
+                    state_json,
+                )
+            }
+        }
+
+        /// FFI: run an evaluator; returns an envelope to free with `elizaos_free_string`.
+        ///
+        /// # Safety
+        /// Each pointer is NULL or a valid NUL-terminated string.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_invoke_evaluator(
+            name: *const ::std::os::raw::c_char,
+            memory_json: *const ::std::os::raw::c_char,
+            state_json: *const ::std::os::raw::c_char,
+        ) -> *mut ::std::os::raw::c_char {
+            // SAFETY: forwarded from the caller.
+            unsafe {
+                $crate::interop::export::ffi::invoke(
+                    &__ELIZAOS_BRIDGE,
+                    $crate::interop::protocol::Kind::Evaluator,
+                    name,
+                    memory_json,
+                    state_json,
+                    None,
+                )
+            }
+        }
+
+        /// FFI: free a string returned by this library; NULL is a no-op.
+        ///
+        /// # Safety
+        /// `ptr` is NULL or a string returned by this library, not yet freed.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub unsafe extern "C" fn elizaos_free_string(ptr: *mut ::std::os::raw::c_char) {
+            // SAFETY: forwarded from the caller.
+            unsafe { $crate::interop::export::ffi::free_string(ptr) }
+        }
+
+        #[cfg(all(feature = "wasm", target_arch = "wasm32"))]
+        #[doc(hidden)]
+        pub mod __elizaos_wasm_exports {
+            use super::__ELIZAOS_BRIDGE as BRIDGE;
+            use $crate::interop::export::wasm::{self, Arg};
+            use $crate::interop::protocol::Kind;
+
+            fn arg(ptr: i32, len: i32) -> Arg {
+                // SAFETY: the ABI (protocol.md 5.2) requires every argument to come from alloc(len);
+                // ownership passes to the callee.
+                unsafe { Arg::take(ptr as u32 as usize as *mut u8, len as u32 as usize) }
+            }
+
+            fn ptr(p: *mut u8) -> i32 {
+                p as usize as u32 as i32
+            }
+
+            #[export_name = "alloc"]
+            pub extern "C" fn alloc(len: i32) -> i32 {
+                ptr(wasm::alloc(len as u32 as usize))
+            }
+
+            #[export_name = "dealloc"]
+            pub extern "C" fn dealloc(p: i32, len: i32) {
+                // SAFETY: the host frees only blocks it got from alloc or result buffers, once.
+                unsafe { wasm::dealloc(p as u32 as usize as *mut u8, len as u32 as usize) }
+            }
+
+            #[export_name = "get_manifest"]
+            pub extern "C" fn get_manifest() -> i32 {
+                ptr(wasm::get_manifest(&BRIDGE))
+            }
+
+            #[export_name = "init"]
+            pub extern "C" fn init(cfg_ptr: i32, cfg_len: i32) -> i32 {
+                wasm::init(&BRIDGE, arg(cfg_ptr, cfg_len))
+            }
+
+            #[export_name = "wasm_validate_action"]
+            pub extern "C" fn validate_action(
+                np: i32,
+                nl: i32,
+                mp: i32,
+                ml: i32,
+                sp: i32,
+                sl: i32,
+            ) -> i32 {
+                wasm::validate(&BRIDGE, Kind::Action, arg(np, nl), arg(mp, ml), arg(sp, sl))
+            }
+
+            #[export_name = "wasm_invoke_action"]
+            #[allow(clippy::too_many_arguments)]
+            pub extern "C" fn invoke_action(
+                np: i32,
+                nl: i32,
+                mp: i32,
+                ml: i32,
+                sp: i32,
+                sl: i32,
+                op: i32,
+                ol: i32,
+            ) -> i32 {
+                ptr(wasm::invoke(
+                    &BRIDGE,
+                    Kind::Action,
+                    arg(np, nl),
+                    arg(mp, ml),
+                    arg(sp, sl),
+                    Some(arg(op, ol)),
+                ))
+            }
+
+            #[export_name = "wasm_get_provider"]
+            pub extern "C" fn get_provider(
+                np: i32,
+                nl: i32,
+                mp: i32,
+                ml: i32,
+                sp: i32,
+                sl: i32,
+            ) -> i32 {
+                ptr(wasm::invoke(
+                    &BRIDGE,
+                    Kind::Provider,
+                    arg(np, nl),
+                    arg(mp, ml),
+                    arg(sp, sl),
+                    None,
+                ))
+            }
+
+            #[export_name = "wasm_validate_evaluator"]
+            pub extern "C" fn validate_evaluator(
+                np: i32,
+                nl: i32,
+                mp: i32,
+                ml: i32,
+                sp: i32,
+                sl: i32,
+            ) -> i32 {
+                wasm::validate(
+                    &BRIDGE,
+                    Kind::Evaluator,
+                    arg(np, nl),
+                    arg(mp, ml),
+                    arg(sp, sl),
+                )
+            }
+
+            #[export_name = "wasm_invoke_evaluator"]
+            pub extern "C" fn invoke_evaluator(
+                np: i32,
+                nl: i32,
+                mp: i32,
+                ml: i32,
+                sp: i32,
+                sl: i32,
+            ) -> i32 {
+                ptr(wasm::invoke(
+                    &BRIDGE,
+                    Kind::Evaluator,
+                    arg(np, nl),
+                    arg(mp, ml),
+                    arg(sp, sl),
+                    None,
+                ))
+            }
+
+            #[export_name = "elizaos_last_error"]
+            pub extern "C" fn last_error() -> i32 {
+                ptr(wasm::last_error())
+            }
+        }
+    };
+}
