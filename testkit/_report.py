@@ -457,12 +457,13 @@ def validate_results(results: Mapping[str, Any], schema: Path | None = None) -> 
     except (OSError, ValueError) as exc:
         raise ReportError(f"{path}: cannot read the results schema: {exc}") from exc
     validator = jsonschema.Draft202012Validator(schema_doc)
-    errors = sorted(validator.iter_errors(results), key=lambda e: list(e.absolute_path))
+    errors = list(validator.iter_errors(results))
     if errors:
-        first = errors[0]
+        # best_match descends into oneOf alternatives, so the deepest real problem is named.
+        first = jsonschema.exceptions.best_match(errors)
         where = "/".join(str(p) for p in first.absolute_path) or "(root)"
         raise ReportError(
-            f"results do not match {path}: at {where}: {first.message} ({len(errors)} problem(s))"
+            f"results do not match {path}: at {where}: {first.message[:300]} ({len(errors)} problem(s))"
         )
 
 

@@ -1,0 +1,208 @@
+"""The ``bench`` and ``report`` subcommands of ``interop-testkit``.
+
+``bench`` measures the latency of a matrix's cells and writes the reports; ``report`` re-renders
+the reports of an earlier run, compares it with a baseline, updates the README status block and
+can promote the run to the committed baseline. Exit status: 0 when everything asked for was
+measured (and, with ``--fail-on-regression``/``--fail-on-budget``, nothing regressed / missed), 1
+otherwise, 2 on bad input (missing file, malformed matrix, README without markers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cmd_bench", "cmd_report", "register"]
+
+
+def _root() -> Path:
+    from testkit._toolchains import find_repo_root
+
+    return find_repo_root()
+
+
+def _err(message: str) -> None:
+    print(f"interop-testkit: {message}", file=sys.stderr)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bench`` and ``report`` to the ``interop-testkit`` subcommand parsers."""
+    bench = subparsers.add_parser(
+        "bench",
+        help="measure per-cell latency against same-run floors and write reports",
+        description="Measure the latency of each cell of MATRIX (host clock, sequentially) against "
+        "floors measured in the same run, then write results.json and summary.md.",
+    )
+    bench.add_argument("matrix", nargs="?", type=Path, help="matrix TOML (default: matrices/default.toml)")
+    bench.add_argument("--cells", metavar="PAT", help="comma-separated globs or substrings of cell ids")
+    bench.add_argument("--profile", choices=("quick", "full"), default="quick", help="sample counts")
+    bench.add_argument(
+        "--pin", action="store_true", help="run hosts and plugins on one CPU (low-noise figures)"
+    )
+    bench.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
+    bench.add_argument("--conformance", type=Path, help="conformance JSON to merge into results.json")
+    bench.add_argument(
+        "--baseline", type=Path, help="results.json to compare with (default: reports/baseline.json)"
+    )
+    bench.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
+    bench.add_argument("--threshold", type=float, default=None, help="regression factor (default 1.5)")
+    bench.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
+    bench.add_argument("--fail-on-budget", action="store_true", help="exit 1 when a budget is missed")
+    bench.set_defaults(func=cmd_bench)
+
+    report = subparsers.add_parser(
+        "report",
+        help="re-render reports, compare with a baseline, update the README status block",
+        description="Re-render summary.md from a results.json, compare it with a baseline, "
+        "update the README's matrix-status block, or promote the run to the baseline.",
+    )
+    report.add_argument(
+        "--results", type=Path, help="results.json of a run (default: reports/latest/results.json)"
+    )
+    report.add_argument(
+        "--baseline", type=Path, help="results.json to compare with (default: reports/baseline.json)"
+    )
+    report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
+    report.add_argument("--threshold", type=float, default=None, help="regression factor (default 1.5)")
+    report.add_argument(
+        "--update-readme", type=Path, metavar="README", help="rewrite the README's matrix-status block"
+    )
+    report.add_argument(
+        "--write-baseline",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="PATH",
+        help="save this run as the baseline (default path: reports/baseline.json)",
+    )
+    report.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
+    report.set_defaults(func=cmd_report)
+
+
+def _baseline_arg(args: argparse.Namespace, root: Path, results_path: Path | None) -> Path | None:
+    if args.no_baseline:
+        return None
+    if args.baseline is not None:
+        if not args.baseline.is_file():
+            raise FileNotFoundError(f"baseline {args.baseline} does not exist")
+        path: Path = args.baseline
+        return path
+    default = root / "reports" / "baseline.json"
+    if not default.is_file():
+        return None
+    if results_path is not None and default.resolve() == results_path.resolve():
+        return None
+    return default
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``interop-testkit bench``: run the latency measurement and write the reports."""
+    from testkit._latency import LatencyError, run_latency
+    from testkit._matrix import MatrixError, load_matrix
+    from testkit._report import DEFAULT_THRESHOLD, ReportError, write_reports
+    from testkit._toolchains import ToolchainError
+
+    try:
+        root = _root()
+        matrix = load_matrix(args.matrix or root / "matrices" / "default.toml")
+        cells = matrix.select(args.cells)
+        if not cells:
+            _err(f"--cells {args.cells!r} matches no cell of {matrix.path}: {[c.id for c in matrix.cells]}")
+            return 2
+        out: Path = args.out or root / "reports" / "latest"
+        baseline = _baseline_arg(args, root, None)
+        if args.conformance is not None and not args.conformance.is_file():
+            raise FileNotFoundError(f"conformance report {args.conformance} does not exist")
+    except (MatrixError, ToolchainError, FileNotFoundError) as exc:
+        _err(str(exc))
+        return 2
+
+    def progress(message: str) -> None:
+        print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+    try:
+        latency = run_latency(matrix, cells, args.profile, out, progress, pin=args.pin)
+        paths = write_reports(
+            out,
+            conformance_json=args.conformance,
+            latency=latency,
+            baseline=baseline,
+            threshold=args.threshold or DEFAULT_THRESHOLD,
+        )
+    except (LatencyError, ReportError) as exc:
+        _err(str(exc))
+        return 2
+    print(f"wrote {paths.results_json} and {paths.summary_md}")
+    status = 0
+    if not latency.ok:
+        _err("some cells could not be measured (see above)")
+        status = 1
+    if args.fail_on_regression and paths.regressions:
+        _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
+        status = 1
+    if args.fail_on_budget and any(c.met is False for c in latency.cells):
+        _err("some cells missed their latency budget")
+        status = 1
+    return status
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``interop-testkit report``: re-render, compare, update the README, promote to baseline."""
+    from testkit._report import (
+        DEFAULT_THRESHOLD,
+        ReportError,
+        load_results,
+        render_reports,
+        update_readme,
+        validate_results,
+    )
+
+    try:
+        root = _root()
+        results_path: Path = args.results or root / "reports" / "latest" / "results.json"
+        results = load_results(results_path)
+        validate_results(results)
+        baseline = _baseline_arg(args, root, results_path)
+        paths = render_reports(
+            results_path.parent,
+            results,
+            baseline=baseline,
+            threshold=args.threshold or DEFAULT_THRESHOLD,
+        )
+        print(f"wrote {paths.results_json} and {paths.summary_md}")
+        if args.update_readme is not None:
+            changed = update_readme(args.update_readme, results)
+            print(f"{args.update_readme}: matrix status {'updated' if changed else 'already up to date'}")
+        if args.write_baseline is not None:
+            target = (
+                root / "reports" / "baseline.json"
+                if args.write_baseline is True
+                else Path(args.write_baseline)
+            )
+            saved = dict(results, baseline=None)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(f"wrote baseline {target}")
+    except (ReportError, FileNotFoundError) as exc:
+        _err(str(exc))
+        return 2
+    if args.fail_on_regression and paths.regressions:
+        _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``bench``/``report`` on their own (``python -m testkit._cli_bench``)."""
+    parser = argparse.ArgumentParser(prog="interop-testkit")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
