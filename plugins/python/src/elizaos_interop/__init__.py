@@ -9,6 +9,7 @@ Host side: load plugins written in Python, TypeScript or Rust (:func:`load_pytho
 
 from __future__ import annotations
 
+from ._bridge import serve
 from ._errors import (
     InteropError,
     InvalidPayloadError,
@@ -18,13 +19,25 @@ from ._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
+from ._host import LoadedPlugin, Result
+from ._ipc import IpcTransport
+from ._loaders import (
+    load_ipc_plugin,
+    load_python_plugin,
+    load_rust_plugin,
+    load_ts_plugin,
+    load_wasm_plugin,
+)
 from ._plugin import Action, Evaluator, Plugin, PluginRuntime, Provider
+from ._transport import Transport
 
 __all__ = [
     "Action",
     "Evaluator",
     "InteropError",
     "InvalidPayloadError",
+    "IpcTransport",
+    "LoadedPlugin",
     "Plugin",
     "PluginCallError",
     "PluginCrashError",
@@ -33,4 +46,12 @@ __all__ = [
     "PluginRuntime",
     "PluginTimeoutError",
     "Provider",
+    "Result",
+    "Transport",
+    "load_ipc_plugin",
+    "load_python_plugin",
+    "load_rust_plugin",
+    "load_ts_plugin",
+    "load_wasm_plugin",
+    "serve",
 ]

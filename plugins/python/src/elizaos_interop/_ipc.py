@@ -1,0 +1,642 @@
+"""The IPC client: one plugin child process spoken to over newline-delimited JSON-RPC.
+
+Design (protocol.md 3, measured against a ``cat`` pipe floor):
+
+* ``subprocess.Popen`` with stdin/stdout switched to non-blocking mode. During ``async`` calls the
+  child's stdout is driven by the *running* event loop through ``loop.add_reader`` (no thread hop
+  per call); a call from another loop moves the reader there. Blocking calls (the manifest
+  handshake, :meth:`IpcTransport.call_sync`) ``poll`` the same descriptors.
+* stderr is drained by a daemon thread that keeps the last 64 KiB, quoted in crash errors.
+* Every fault of protocol.md 3.5 becomes its typed error in bounded time, and the child is
+  killed and reaped. ``close()``, a ``weakref`` finaliser and ``atexit`` make sure no child
+  outlives its plugin object or the interpreter.
+
+A transport is meant to be used from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import select
+import shlex
+import signal
+import subprocess
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ._errors import (
+    InteropError,
+    InvalidPayloadError,
+    PluginCallError,
+    PluginCrashError,
+    PluginLoadError,
+    PluginProtocolError,
+    PluginTimeoutError,
+)
+from ._json import MAX_MESSAGE_BYTES, dumps
+
+__all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
+
+DEFAULT_TIMEOUT = 30.0
+"""Per-call time-out in seconds (protocol.md 3.5)."""
+DEFAULT_GRACE = 2.0
+"""Seconds ``close()`` waits after ``shutdown`` and again after SIGTERM (protocol.md 3.4)."""
+STDERR_TAIL_BYTES = 64 * 1024
+_READ_CHUNK = 1 << 20
+_EXIT_WAIT = 1.0
+"""After stdout EOF, how long to wait for the child to exit before killing it."""
+
+
+def _method_label(method: str, name: Any) -> str:
+    return f'{method}("{name}")' if isinstance(name, str) else method
+
+
+class _Child:
+    """The child process and its stderr tail; kept apart from the transport for the finaliser."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.lock = threading.Lock()
+        self.tail = bytearray()
+        self.thread = threading.Thread(
+            target=self._drain, name=f"elizaos-ipc-stderr-{proc.pid}", daemon=True
+        )
+        self.thread.start()
+
+    def _drain(self) -> None:
+        stream = self.proc.stderr
+        if stream is None:
+            return
+        fd = stream.fileno()
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            with self.lock:
+                self.tail += chunk
+                if len(self.tail) > STDERR_TAIL_BYTES:
+                    del self.tail[: len(self.tail) - STDERR_TAIL_BYTES]
+
+    def stderr_tail(self, wait: float = 0.0) -> str:
+        """The last 64 KiB of stderr, waiting up to ``wait`` s for the drain to reach EOF."""
+        if wait > 0:
+            self.thread.join(wait)
+        with self.lock:
+            return self.tail.decode("utf-8", "replace")
+
+    def exit_description(self) -> tuple[str, int | None, int | None]:
+        """How the child ended: (description, exit code, signal number)."""
+        code = self.proc.returncode
+        if code is None:
+            return "is still running", None, None
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = "unknown"
+            return f"was killed by signal {-code} ({name})", None, -code
+        return f"exited with status {code}", code, None
+
+    def kill(self) -> None:
+        """SIGKILL the child (if still running) and reap it. Never raises."""
+        with contextlib.suppress(OSError):
+            if self.proc.poll() is None:
+                self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait()
+        self.close_pipes()
+
+    def close_pipes(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    @staticmethod
+    def finalize(child: _Child) -> None:
+        """Finaliser/atexit hook: a plugin object that was never closed still reaps its child."""
+        with contextlib.suppress(OSError):
+            if child.proc.stdin is not None:
+                child.proc.stdin.close()
+        try:
+            child.proc.wait(0.2)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        child.close_pipes()
+
+
+class _Call:
+    """One pending request."""
+
+    __slots__ = ("error", "future", "method", "name", "result", "settled")
+
+    def __init__(self, method: str, name: Any, future: asyncio.Future[Any] | None) -> None:
+        self.method = method
+        self.name = name
+        self.future = future
+        self.settled = False
+        self.result: Any = None
+        self.error: InteropError | None = None
+
+    @property
+    def label(self) -> str:
+        return _method_label(self.method, self.name)
+
+    def resolve(self, value: Any) -> None:
+        self.settled = True
+        self.result = value
+        fut = self.future
+        if fut is not None and not fut.done():
+            with contextlib.suppress(RuntimeError):  # its loop may be closed
+                fut.set_result(value)
+
+    def fail(self, error: InteropError) -> None:
+        self.settled = True
+        self.error = error
+        fut = self.future
+        if fut is not None and not fut.done():
+            with contextlib.suppress(RuntimeError):
+                fut.set_exception(error)
+
+
+class IpcTransport:
+    """A plugin child process (protocol.md section 3); implements the Transport interface."""
+
+    kind = "ipc"
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        grace: float = DEFAULT_GRACE,
+        label: str | None = None,
+    ) -> None:
+        argv = [os.fspath(a) for a in argv]
+        if not argv:
+            raise PluginLoadError("empty command", plugin=label or "<empty>", transport="ipc")
+        self.label = label or shlex.join(argv)
+        self.argv = argv
+        self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
+        self.grace = grace
+        try:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                bufsize=0,
+                cwd=cwd,
+                env=env,
+            )
+        except OSError as exc:
+            raise PluginLoadError(
+                f"cannot start {argv[0]!r}: {exc.strerror or exc}",
+                plugin=self.label,
+                transport="ipc",
+            ) from exc
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        self.pid = proc.pid
+        self._child = _Child(proc)
+        self._finalizer = weakref.finalize(self, _Child.finalize, self._child)
+        self._in_fd = proc.stdin.fileno()
+        self._out_fd = proc.stdout.fileno()
+        os.set_blocking(self._in_fd, False)
+        os.set_blocking(self._out_fd, False)
+        self._pending: dict[int, _Call] = {}
+        self._abandoned: set[int] = set()
+        self._next_id = 1
+        self._rbuf = bytearray()
+        self._wbuf: collections.deque[memoryview] = collections.deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer_loop: asyncio.AbstractEventLoop | None = None
+        self._dead: Callable[[str], InteropError] | None = None
+        self._closed = False
+
+    # -- public API -------------------------------------------------------------------------
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit status once reaped (negative: killed by that signal)."""
+        return self._child.proc.returncode
+
+    def stderr_tail(self) -> str:
+        """The last 64 KiB the child wrote to stderr."""
+        return self._child.stderr_tail()
+
+    async def call(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Send one request and await its result (any event loop, any number in flight)."""
+        name = params.get("name")
+        if self._dead is not None:
+            raise self._dead(_method_label(method, name))
+        req_id = self._next_id
+        data = self._encode(req_id, method, params, name)
+        self._next_id = req_id + 1
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._attach(loop)
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._pending[req_id] = _Call(method, name, fut)
+        self._wbuf.append(memoryview(data))
+        if not self._flush_writes():
+            if self._dead is not None:
+                return await fut
+            if self._writer_loop is not loop:
+                self._detach_writer()
+                loop.add_writer(self._in_fd, self._on_writable)
+                self._writer_loop = loop
+        seconds = self.timeout if timeout is None else timeout
+        timer = loop.call_later(seconds, self._on_timeout, req_id, seconds)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            if self._pending.pop(req_id, None) is not None:
+                self._abandoned.add(req_id)
+            raise
+        finally:
+            timer.cancel()
+
+    def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
+        """Send one request and block until its result (polls the pipes directly)."""
+        name = params.get("name")
+        if self._dead is not None:
+            raise self._dead(_method_label(method, name))
+        req_id = self._next_id
+        data = self._encode(req_id, method, params, name)
+        self._next_id = req_id + 1
+        call = _Call(method, name, None)
+        self._pending[req_id] = call
+        self._wbuf.append(memoryview(data))
+        seconds = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + seconds
+        poller = select.poll()
+        poller.register(self._out_fd, select.POLLIN)
+        writing = False
+        while not call.settled:
+            if self._wbuf and not self._flush_writes() and not writing:
+                poller.register(self._in_fd, select.POLLOUT)
+                writing = True
+            elif writing and not self._wbuf:
+                poller.unregister(self._in_fd)
+                writing = False
+            if call.settled:
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._on_timeout(req_id, seconds)
+                break
+            events = poller.poll(remaining * 1000)
+            for fd, _ in events:
+                if fd == self._out_fd:
+                    self._on_readable()
+                if call.settled:
+                    break
+        if call.error is not None:
+            raise call.error
+        return call.result
+
+    def close(self) -> None:
+        """Shut the plugin down (shutdown, grace, SIGTERM, SIGKILL) and reap it; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._detach()
+            proc = self._child.proc
+            if self._dead is None and proc.poll() is None:
+                self._stop_politely()
+            if proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    proc.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(self.grace)
+            self._child.kill()
+        except Exception:  # close never raises; make sure the child is gone regardless
+            self._child.kill()
+        finally:
+            if self._dead is None:
+                self._set_dead(lambda label: self._closed_error(label))
+            self._fail_pending(self._dead or self._closed_error)
+            self._finalizer.detach()
+            self._child.thread.join(0.5)
+
+    # -- encoding and writing ---------------------------------------------------------------
+
+    def _encode(self, req_id: int, method: str, params: dict[str, Any], name: Any) -> bytes:
+        try:
+            body = dumps(params)
+        except InvalidPayloadError as exc:
+            message = exc.detail.removesuffix(f" at {exc.path}")
+            raise InvalidPayloadError(
+                message,
+                path=exc.path.replace("$", "params", 1),
+                plugin=self.label,
+                method=_method_label(method, name),
+                transport="ipc",
+            ) from None
+        data = b'{"id":%d,"method":%s,"params":%s}\n' % (req_id, dumps(method), body)
+        if len(data) - 1 > self.max_message_bytes:
+            raise InvalidPayloadError(
+                f"request of {len(data) - 1} bytes exceeds the message limit of "
+                f"{self.max_message_bytes} bytes",
+                path="params",
+                plugin=self.label,
+                method=_method_label(method, name),
+                transport="ipc",
+            )
+        return data
+
+    def _flush_writes(self) -> bool:
+        """Write queued bytes without blocking; True when the queue is empty."""
+        wbuf = self._wbuf
+        while wbuf:
+            chunk = wbuf[0]
+            try:
+                n = os.write(self._in_fd, chunk)
+            except BlockingIOError:
+                return False
+            except OSError:  # EPIPE: the child is gone; its exit explains why
+                wbuf.clear()
+                self._on_eof()
+                return True
+            if n < len(chunk):
+                wbuf[0] = chunk[n:]
+                return False
+            wbuf.popleft()
+        return True
+
+    def _on_writable(self) -> None:
+        if self._flush_writes():
+            self._detach_writer()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        while self._dead is None:
+            try:
+                chunk = os.read(self._out_fd, _READ_CHUNK)
+            except BlockingIOError:
+                return
+            except OSError:
+                chunk = b""
+            if not chunk:
+                self._on_eof()
+                return
+            self._feed(chunk)
+            if len(chunk) < _READ_CHUNK:
+                return
+
+    def _feed(self, chunk: bytes) -> None:
+        start = 0
+        limit = self.max_message_bytes
+        while True:
+            nl = chunk.find(b"\n", start)
+            if nl < 0:
+                self._rbuf += chunk[start:]
+                if len(self._rbuf) > limit:
+                    self._protocol_fault(
+                        f"message of at least {len(self._rbuf)} bytes exceeds limit {limit}",
+                        bytes(self._rbuf[:200]),
+                    )
+                return
+            if self._rbuf:
+                self._rbuf += chunk[start:nl]
+                line = bytes(self._rbuf)
+                self._rbuf.clear()
+            else:
+                line = chunk[start:nl]
+            start = nl + 1
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            if len(line) > limit:
+                self._protocol_fault(
+                    f"message of at least {len(line)} bytes exceeds limit {limit}", line[:200]
+                )
+                return
+            self._on_line(line)
+            if self._dead is not None:
+                return
+
+    def _on_line(self, line: bytes) -> None:
+        try:
+            message = json.loads(line.decode("utf-8"))
+        except (ValueError, RecursionError):
+            self._protocol_fault("received a line that is not JSON", line)
+            return
+        if not isinstance(message, dict):
+            self._protocol_fault("received JSON that is not an object", line)
+            return
+        raw_id = message.get("id")
+        req_id = raw_id if type(raw_id) is int else -1
+        call = self._pending.pop(req_id, None)
+        if call is None:
+            if req_id in self._abandoned:
+                self._abandoned.discard(req_id)
+                return
+            if raw_id is None and isinstance(message.get("error"), dict):
+                self._protocol_fault("the plugin could not read a request", line)
+            else:
+                self._protocol_fault(f"unexpected id {raw_id!r}", line)
+            return
+        if "result" in message:
+            if "error" in message:
+                self._pending[req_id] = call
+                self._protocol_fault("response has both result and error", line)
+                return
+            call.resolve(message["result"])
+            return
+        error = message.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        if (
+            not isinstance(error, dict)
+            or type(code) is not int
+            or not isinstance(error.get("message"), str)
+        ):
+            self._pending[req_id] = call
+            self._protocol_fault("response has neither a result nor a valid error", line)
+            return
+        call.fail(
+            PluginCallError(
+                code,
+                error["message"],
+                error.get("data"),
+                plugin=self.label,
+                method=call.label,
+                transport="ipc",
+            )
+        )
+
+    # -- faults -----------------------------------------------------------------------------
+
+    def _closed_error(self, label: str) -> InteropError:
+        return PluginCrashError(
+            "plugin is closed", plugin=self.label, method=label, transport="ipc"
+        )
+
+    def _set_dead(self, factory: Callable[[str], InteropError]) -> None:
+        if self._dead is None:
+            self._dead = factory
+
+    def _fail_pending(self, factory: Callable[[str], InteropError]) -> None:
+        pending, self._pending = self._pending, {}
+        self._abandoned.clear()
+        for call in pending.values():
+            call.fail(factory(call.label))
+
+    def _protocol_fault(self, reason: str, excerpt: bytes) -> None:
+        """Garbage, unexpected id or oversize line: fail everything and kill the child."""
+        self._detach()
+        self._child.kill()
+
+        def factory(label: str) -> InteropError:
+            return PluginProtocolError(
+                reason, excerpt=excerpt, plugin=self.label, method=label, transport="ipc"
+            )
+
+        self._fail_pending(factory)
+        self._set_dead(lambda label: self._after_fault(label, f"protocol error: {reason}"))
+
+    def _after_fault(self, label: str, why: str) -> InteropError:
+        return PluginCrashError(
+            f"plugin is closed (after {why})", plugin=self.label, method=label, transport="ipc"
+        )
+
+    def _on_timeout(self, req_id: int, seconds: float) -> None:
+        """A call got no answer in time: the child is wedged, so kill it."""
+        if req_id not in self._pending or self._dead is not None:
+            return
+        self._detach()
+        self._child.kill()
+
+        def factory(label: str) -> InteropError:
+            return PluginTimeoutError(
+                seconds * 1000, plugin=self.label, method=label, transport="ipc"
+            )
+
+        call = self._pending.pop(req_id)
+        call.fail(factory(call.label))
+        self._fail_pending(factory)
+        self._set_dead(
+            lambda label: self._after_fault(
+                label, f"{call.label} timed out after {seconds * 1000:g} ms"
+            )
+        )
+
+    def _on_eof(self) -> None:
+        """stdout closed: the child exited (or is about to). Report how, with its stderr."""
+        if self._dead is not None:
+            return
+        self._detach()
+        proc = self._child.proc
+        try:
+            proc.wait(_EXIT_WAIT)
+        except subprocess.TimeoutExpired:
+            self._child.kill()
+        self._child.close_pipes()
+        how, code, sig = self._child.exit_description()
+        tail = self._child.stderr_tail(wait=0.5)
+
+        def factory(label: str) -> InteropError:
+            return PluginCrashError(
+                f"plugin process {how}",
+                exit_code=code,
+                signal=sig,
+                stderr_tail=tail,
+                plugin=self.label,
+                method=label,
+                transport="ipc",
+            )
+
+        self._set_dead(factory)
+        self._fail_pending(factory)
+
+    # -- event loop plumbing ----------------------------------------------------------------
+
+    def _attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        old = self._loop
+        if old is not None:
+            if old.is_closed():
+                # Calls left pending by a finished loop can no longer be awaited.
+                for req_id, call in list(self._pending.items()):
+                    if call.future is not None and call.future.get_loop() is old:
+                        del self._pending[req_id]
+                        self._abandoned.add(req_id)
+            else:
+                with contextlib.suppress(Exception):
+                    old.remove_reader(self._out_fd)
+        self._loop = None
+        loop.add_reader(self._out_fd, self._on_readable)
+        self._loop = loop
+
+    def _detach_writer(self) -> None:
+        wl = self._writer_loop
+        self._writer_loop = None
+        if wl is not None and not wl.is_closed():
+            with contextlib.suppress(Exception):
+                wl.remove_writer(self._in_fd)
+
+    def _detach(self) -> None:
+        loop = self._loop
+        self._loop = None
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(Exception):
+                loop.remove_reader(self._out_fd)
+        self._detach_writer()
+
+    def _stop_politely(self) -> None:
+        """Send ``shutdown`` and wait up to the grace period for the child to exit."""
+        proc = self._child.proc
+        deadline = time.monotonic() + self.grace
+        with contextlib.suppress(Exception):
+            self._wbuf.append(memoryview(b'{"id":%d,"method":"shutdown","params":{}}\n' % 0))
+        while proc.poll() is None and time.monotonic() < deadline:
+            if self._wbuf:
+                try:
+                    self._flush_writes_raw()
+                except OSError:
+                    self._wbuf.clear()
+            ready, _, _ = select.select([self._out_fd], [], [], 0.02)
+            if ready:
+                try:
+                    if not os.read(self._out_fd, _READ_CHUNK):
+                        with contextlib.suppress(subprocess.TimeoutExpired):
+                            proc.wait(max(0.0, deadline - time.monotonic()))
+                        break
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    break
+        self._wbuf.clear()
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+
+    def _flush_writes_raw(self) -> None:
+        while self._wbuf:
+            chunk = self._wbuf[0]
+            try:
+                n = os.write(self._in_fd, chunk)
+            except BlockingIOError:
+                return
+            if n < len(chunk):
+                self._wbuf[0] = chunk[n:]
+                return
+            self._wbuf.popleft()
+
+    def __repr__(self) -> str:
+        return f"<IpcTransport {self.label!r} pid={self.pid}>"

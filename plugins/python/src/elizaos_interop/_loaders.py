@@ -1,0 +1,264 @@
+"""Loaders (protocol.md 7.1): start or open a plugin, fetch its manifest, return a LoadedPlugin.
+
+Loaders are plain blocking functions; the plugin's calls are ``async``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ._errors import PluginLoadError
+from ._host import LoadedPlugin
+from ._ipc import DEFAULT_GRACE, DEFAULT_TIMEOUT, IpcTransport
+from ._json import MAX_MESSAGE_BYTES
+
+__all__ = [
+    "DEFAULT_START_TIMEOUT",
+    "find_ts_bridge",
+    "load_ipc_plugin",
+    "load_python_plugin",
+    "load_rust_plugin",
+    "load_ts_plugin",
+    "load_wasm_plugin",
+]
+
+DEFAULT_START_TIMEOUT = 10.0
+"""Seconds the plugin has to answer ``getManifest`` after it is spawned (protocol.md 3.4)."""
+
+_PACKAGE_SRC = str(Path(__file__).resolve().parent.parent)
+_TS_BRIDGE_CANDIDATES = (
+    Path("plugins/typescript/src/bridge-server.ts"),
+    Path("node_modules/@elizaos/interop/src/bridge-server.ts"),
+)
+
+
+def load_ipc_plugin(
+    argv: Sequence[str | os.PathLike[str]],
+    *,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    grace: float = DEFAULT_GRACE,
+) -> LoadedPlugin:
+    """Spawn ``argv`` (no shell) as an IPC plugin and return it once its manifest is checked.
+
+    ``timeout`` is the default per-call time-out, ``start_timeout`` bounds the ``getManifest``
+    handshake; both in seconds. ``env`` replaces the child's environment when given.
+    """
+    args = [os.fspath(a) for a in argv]
+    if not args:
+        raise PluginLoadError("empty command", plugin="<empty>", transport="ipc")
+    transport = IpcTransport(
+        args,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        max_message_bytes=max_message_bytes,
+        grace=grace,
+    )
+    return LoadedPlugin.from_transport(transport, timeout=start_timeout)
+
+
+def load_python_plugin(
+    path: str | os.PathLike[str],
+    *,
+    python: str | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    grace: float = DEFAULT_GRACE,
+) -> LoadedPlugin:
+    """Serve a Python plugin (``.py`` file, package directory or module name) over IPC.
+
+    Runs ``python -m elizaos_interop.bridge_server path``, where ``python`` is the argument,
+    else ``$ELIZAOS_PYTHON``, else this interpreter. This package's own source directory is
+    put first on the child's ``PYTHONPATH`` so host and bridge speak the same protocol version.
+    """
+    target = os.fspath(path)
+    candidate = Path(target)
+    if candidate.exists():
+        target = str(candidate.resolve())
+    elif target.endswith(".py") or os.sep in target:
+        raise PluginLoadError(
+            f"no such file or directory: {target}", plugin=target, transport="ipc"
+        )
+    interpreter = python or os.environ.get("ELIZAOS_PYTHON") or sys.executable
+    child_env = dict(os.environ if env is None else env)
+    existing = child_env.get("PYTHONPATH")
+    child_env["PYTHONPATH"] = _PACKAGE_SRC + (os.pathsep + existing if existing else "")
+    argv = [interpreter, "-m", "elizaos_interop.bridge_server", target]
+    if max_message_bytes != MAX_MESSAGE_BYTES:
+        argv += ["--max-message-bytes", str(max_message_bytes)]
+    transport = IpcTransport(
+        argv,
+        cwd=cwd,
+        env=child_env,
+        timeout=timeout,
+        max_message_bytes=max_message_bytes,
+        grace=grace,
+        label=target,
+    )
+    return LoadedPlugin.from_transport(transport, timeout=start_timeout)
+
+
+def find_ts_bridge(plugin_path: str | os.PathLike[str] | None = None) -> Path:
+    """Locate ``bridge-server.ts``: ``$ELIZAOS_TS_BRIDGE``, else search upward.
+
+    The search starts at the plugin's directory, then at this package's directory, and at each
+    level tries ``plugins/typescript/src/bridge-server.ts`` and
+    ``node_modules/@elizaos/interop/src/bridge-server.ts``.
+    """
+    configured = os.environ.get("ELIZAOS_TS_BRIDGE")
+    if configured:
+        found = Path(configured)
+        if not found.is_file():
+            raise PluginLoadError(
+                f"ELIZAOS_TS_BRIDGE={configured} is not a file",
+                plugin=os.fspath(plugin_path) if plugin_path else "typescript bridge",
+                transport="ipc",
+            )
+        return found.resolve()
+    starts: list[Path] = []
+    if plugin_path is not None:
+        starts.append(Path(plugin_path).resolve().parent)
+    starts.append(Path(__file__).resolve().parent)
+    searched: list[str] = []
+    for start in starts:
+        for directory in (start, *start.parents):
+            for candidate in _TS_BRIDGE_CANDIDATES:
+                full = directory / candidate
+                if full.is_file():
+                    return full
+            searched.append(str(directory))
+    raise PluginLoadError(
+        "cannot find the TypeScript bridge (bridge-server.ts): set ELIZAOS_TS_BRIDGE or pass "
+        "bridge=; searched for plugins/typescript/src/bridge-server.ts and "
+        "node_modules/@elizaos/interop/src/bridge-server.ts upward from "
+        + ", ".join(str(s) for s in starts),
+        plugin=os.fspath(plugin_path) if plugin_path else "typescript bridge",
+        transport="ipc",
+    )
+
+
+def _js_runtime(runtime: str, explicit: str | None, bridge: Path) -> str:
+    """The Node or Bun binary: argument, environment, the one installed next to the bridge."""
+    if explicit:
+        return explicit
+    env_name = "ELIZAOS_NODE" if runtime == "node" else "ELIZAOS_BUN"
+    configured = os.environ.get(env_name)
+    if configured:
+        return configured
+    # The system `node` may be too old to run .ts; prefer the one the TS package installed.
+    for directory in bridge.parents:
+        local = directory / "node_modules" / ".bin" / runtime
+        if local.exists():
+            return str(local)
+    return runtime
+
+
+def load_ts_plugin(
+    path: str | os.PathLike[str],
+    runtime: str = "node",
+    *,
+    node: str | None = None,
+    bun: str | None = None,
+    bridge: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    start_timeout: float = DEFAULT_START_TIMEOUT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    grace: float = DEFAULT_GRACE,
+) -> LoadedPlugin:
+    """Serve a TypeScript plugin file through the TS bridge on Node (>= 22) or Bun."""
+    if runtime not in ("node", "bun"):
+        raise PluginLoadError(
+            f"runtime must be 'node' or 'bun', got {runtime!r}",
+            plugin=os.fspath(path),
+            transport="ipc",
+        )
+    plugin_path = Path(path)
+    if not plugin_path.is_file():
+        raise PluginLoadError(
+            f"no such file: {os.fspath(path)}", plugin=os.fspath(path), transport="ipc"
+        )
+    plugin_path = plugin_path.resolve()
+    if bridge is not None:
+        bridge_path = Path(bridge)
+        if not bridge_path.is_file():
+            raise PluginLoadError(
+                f"TypeScript bridge {os.fspath(bridge)} is not a file",
+                plugin=str(plugin_path),
+                transport="ipc",
+            )
+        bridge_path = bridge_path.resolve()
+    else:
+        bridge_path = find_ts_bridge(plugin_path)
+    binary = _js_runtime(runtime, node if runtime == "node" else bun, bridge_path)
+    argv = [binary, str(bridge_path), str(plugin_path)]
+    if max_message_bytes != MAX_MESSAGE_BYTES:
+        argv += ["--max-message-bytes", str(max_message_bytes)]
+    transport = IpcTransport(
+        argv,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        max_message_bytes=max_message_bytes,
+        grace=grace,
+        label=str(plugin_path),
+    )
+    return LoadedPlugin.from_transport(transport, timeout=start_timeout)
+
+
+def load_rust_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
+    """Load a native plugin library (``.so``) over the C FFI (needs ``elizaos-interop[ffi]``)."""
+    try:
+        from . import _ffi
+    except ImportError as exc:
+        raise PluginLoadError(
+            f"the FFI loader needs cffi: pip install 'elizaos-interop[ffi]' ({exc})",
+            plugin=os.fspath(path),
+            transport="ffi",
+        ) from exc
+    try:
+        loaded: LoadedPlugin = _ffi.load_rust_plugin(path, **options)
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("cffi", "_cffi_backend"):
+            raise
+        raise PluginLoadError(
+            f"the FFI loader needs cffi: pip install 'elizaos-interop[ffi]' ({exc})",
+            plugin=os.fspath(path),
+            transport="ffi",
+        ) from exc
+    return loaded
+
+
+def load_wasm_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
+    """Load a WASM plugin module with wasmtime (needs ``elizaos-interop[wasm]``)."""
+    try:
+        from . import _wasm
+    except ImportError as exc:
+        raise PluginLoadError(
+            f"the WASM loader needs wasmtime: pip install 'elizaos-interop[wasm]' ({exc})",
+            plugin=os.fspath(path),
+            transport="wasm",
+        ) from exc
+    try:
+        loaded: LoadedPlugin = _wasm.load_wasm_plugin(path, **options)
+    except ModuleNotFoundError as exc:
+        if exc.name != "wasmtime":
+            raise
+        raise PluginLoadError(
+            f"the WASM loader needs wasmtime: pip install 'elizaos-interop[wasm]' ({exc})",
+            plugin=os.fspath(path),
+            transport="wasm",
+        ) from exc
+    return loaded
