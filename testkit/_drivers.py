@@ -278,8 +278,8 @@ class PythonDriver:
         kwargs: dict[str, Any] = {}
         if timeout_ms is not None and spec.transport == "ipc":
             func = self._loader_func(spec)
-            if _accepts(func, "timeout"):
-                kwargs["timeout"] = timeout_ms / 1000
+            if _accepts(func, "start_timeout"):
+                kwargs["start_timeout"] = timeout_ms / 1000
         try:
             plugin = self.run(loader(**kwargs))
             manifest = plugin.manifest
