@@ -64,7 +64,9 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
     raw = await conn.request("getManifest", {}, undefined, { timeoutMs });
   } catch (err) {
     await conn.close();
-    const detail = err instanceof InteropError ? err.detail : (err as Error).message;
+    let detail = err instanceof InteropError ? err.detail : (err as Error).message;
+    if (detail.includes("ERR_UNKNOWN_FILE_EXTENSION")) detail += `\n(hint: ${argv[0]} cannot run TypeScript; use Node >= 22.6 or Bun, e.g. via ELIZAOS_NODE)`;
+    if (detail.includes("ENOENT")) detail += ` (hint: is ${JSON.stringify(argv[0])} installed? set ELIZAOS_PYTHON / ELIZAOS_NODE / ELIZAOS_BUN or pass the executable)`;
     throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `failed while starting the plugin: ${detail}`, { cause: err });
   }
   try {
@@ -90,6 +92,16 @@ export async function loadPythonPlugin(path: string, options: PythonLoadOptions 
 /** Path of the bridge server script shipped with this package. */
 export const BRIDGE_SERVER_PATH: string = fileURLToPath(new URL("./bridge-server.ts", import.meta.url));
 
+/**
+ * The runtime binary used when neither an option nor the environment names one: this process when it
+ * is that runtime, else the copy installed in this package's node_modules/.bin, else the name on PATH.
+ */
+export function defaultExecutable(runtime: TsRuntime): string {
+  if (currentRuntime() === runtime) return process.execPath;
+  const local = fileURLToPath(new URL(`../node_modules/.bin/${runtime}`, import.meta.url));
+  return existsSync(local) ? local : runtime;
+}
+
 /** Loads a TypeScript plugin module through the bridge server on Node or Bun. */
 export async function loadTsPlugin(path: string, options: TsLoadOptions = {}): Promise<LoadedPlugin> {
   const runtime = options.runtime ?? "node";
@@ -98,7 +110,7 @@ export async function loadTsPlugin(path: string, options: TsLoadOptions = {}): P
   }
   if (!existsSync(path)) throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `TypeScript plugin not found: ${resolvePath(path)}`);
   const envKey = runtime === "node" ? "ELIZAOS_NODE" : "ELIZAOS_BUN";
-  const executable = options.executable ?? envValue(options, envKey) ?? (currentRuntime() === runtime ? process.execPath : runtime);
+  const executable = options.executable ?? envValue(options, envKey) ?? defaultExecutable(runtime);
   const bridge = options.bridge ?? envValue(options, "ELIZAOS_TS_BRIDGE") ?? BRIDGE_SERVER_PATH;
   const argv = [executable, bridge, resolvePath(path)];
   if (options.maxMessageBytes !== undefined) argv.push("--max-message-bytes", String(options.maxMessageBytes));

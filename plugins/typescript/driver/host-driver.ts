@@ -1,0 +1,266 @@
+/**
+ * Host driver (protocol.md section 8): lets the conformance testkit drive the TypeScript host over
+ * newline-delimited JSON-RPC on stdin/stdout. It uses only the package's public API, exactly as user
+ * code does, and times calls inside the host with process.hrtime.bigint().
+ *
+ * Run: `node driver/host-driver.ts` (Node >= 22.6) or `bun driver/host-driver.ts`.
+ */
+import { createInterface } from "node:readline";
+import {
+  InteropError,
+  LinePipe,
+  LoadedPlugin,
+  PluginCallError,
+  currentRuntime,
+  isObject,
+  jsonTypeOf,
+  loadIpcPlugin,
+  loadPythonPlugin,
+  loadTsPlugin,
+  loadWasmPlugin,
+  type IpcLoadOptions,
+  type JsonValue,
+  type Method,
+} from "../src/index.ts";
+
+/** A JSON-RPC error answered to the testkit. */
+class DriverError extends Error {
+  readonly code: number;
+  readonly data: JsonValue | undefined;
+  constructor(code: number, message: string, data?: JsonValue) {
+    super(message);
+    this.code = code;
+    this.data = data;
+  }
+}
+
+type Params = Record<string, unknown>;
+
+const plugins = new Map<string, LoadedPlugin>();
+let nextHandle = 1;
+
+function param<T>(params: Params, name: string, expected: string, check: (v: unknown) => v is T): T {
+  const v = params[name];
+  if (!check(v)) throw new DriverError(-32602, `invalid params: ${name} must be ${expected}, received ${jsonTypeOf(v)}`, { param: name, expected, received: jsonTypeOf(v) });
+  return v;
+}
+function optional<T>(params: Params, name: string, expected: string, check: (v: unknown) => v is T): T | undefined {
+  return params[name] === undefined ? undefined : param(params, name, expected, check);
+}
+const isString = (v: unknown): v is string => typeof v === "string";
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
+const isPositive = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0;
+const isArgv = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string");
+const isParams = (v: unknown): v is Params => isObject(v);
+const isEnv = (v: unknown): v is Record<string, string> => isObject(v) && Object.values(v).every((s) => typeof s === "string");
+
+function plugin(params: Params): LoadedPlugin {
+  const handle = param(params, "plugin", "a string", isString);
+  const p = plugins.get(handle);
+  if (p === undefined) throw new DriverError(-32602, `unknown plugin handle ${JSON.stringify(handle)}`, { param: "plugin", expected: "a loaded plugin handle", received: "string" });
+  return p;
+}
+
+const CALLABLE = new Set(["getManifest", "init", "validateAction", "invokeAction", "getProvider", "validateEvaluator", "invokeEvaluator"]);
+function method(params: Params): Exclude<Method, "shutdown"> {
+  const m = param(params, "method", "a method of protocol.md 3.3 other than shutdown", isString);
+  if (!CALLABLE.has(m)) throw new DriverError(-32602, `invalid params: method ${JSON.stringify(m)} cannot be called through the driver`, { param: "method", expected: "method", received: "string" });
+  return m as Exclude<Method, "shutdown">;
+}
+
+async function load(params: Params): Promise<JsonValue> {
+  const transport = param(params, "transport", '"ipc" or "wasm"', isString);
+  const language = optional(params, "language", "a string", isString);
+  const path = optional(params, "path", "a string", isString);
+  const command = optional(params, "command", "a non-empty array of strings", isArgv);
+  const runtime = optional(params, "runtime", '"node" or "bun"', (v): v is "node" | "bun" => v === "node" || v === "bun");
+  const timeoutMs = optional(params, "timeoutMs", "a positive integer", isPositive);
+  const env = optional(params, "env", "an object of strings", isEnv);
+  const opts: IpcLoadOptions = {};
+  if (timeoutMs !== undefined) {
+    opts.timeoutMs = timeoutMs;
+    opts.startTimeoutMs = timeoutMs;
+  }
+  if (env !== undefined) opts.env = { ...process.env, ...env };
+  let loaded: LoadedPlugin;
+  try {
+    if (transport === "wasm") {
+      if (path === undefined) throw new DriverError(-32602, "invalid params: wasm needs path", { param: "path", expected: "string", received: "missing" });
+      loaded = await loadWasmPlugin(path);
+    } else if (transport === "ipc") {
+      if (command !== undefined) loaded = await loadIpcPlugin(command, opts);
+      else if (path === undefined) throw new DriverError(-32602, "invalid params: ipc needs path or command", { param: "path", expected: "string", received: "missing" });
+      else if (language === "python") loaded = await loadPythonPlugin(path, opts);
+      else if (language === "typescript") loaded = await loadTsPlugin(path, runtime === undefined ? opts : { ...opts, runtime });
+      else throw new DriverError(-32602, `invalid params: ipc with a path needs language "python" or "typescript", received ${JSON.stringify(language)}`, { param: "language", expected: "string", received: jsonTypeOf(language) });
+    } else {
+      throw new DriverError(-32602, `invalid params: transport ${JSON.stringify(transport)} is not offered by the TypeScript host (ipc, wasm)`, { param: "transport", expected: '"ipc" or "wasm"', received: "string" });
+    }
+  } catch (err) {
+    if (err instanceof DriverError) throw err;
+    throw new DriverError(-32000, err instanceof Error ? err.message : String(err), { type: err instanceof Error ? err.name : typeof err });
+  }
+  const handle = `p${nextHandle++}`;
+  plugins.set(handle, loaded);
+  return { plugin: handle, manifest: loaded.manifest as unknown as JsonValue };
+}
+
+async function call(params: Params): Promise<JsonValue> {
+  const p = plugin(params);
+  const m = method(params);
+  const callParams = optional(params, "params", "an object", isParams) ?? {};
+  const timeoutMs = optional(params, "timeoutMs", "a positive integer", isPositive);
+  try {
+    const value = await p.call(m, callParams, timeoutMs === undefined ? undefined : { timeoutMs });
+    return { ok: true, value };
+  } catch (err) {
+    if (err instanceof InteropError) {
+      return { ok: false, error: { type: err.name, code: err instanceof PluginCallError ? err.code : null, message: err.message } };
+    }
+    throw err;
+  }
+}
+
+async function timeLoop(iterations: number, warmup: number, once: () => Promise<unknown> | unknown): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await once();
+  const samples: number[] = new Array<number>(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    await once();
+    samples[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return samples;
+}
+
+async function bench(params: Params): Promise<JsonValue> {
+  const p = plugin(params);
+  const m = method(params);
+  const callParams = optional(params, "params", "an object", isParams) ?? {};
+  const iterations = param(params, "iterations", "a non-negative integer", isCount);
+  const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  try {
+    return { samplesNs: await timeLoop(iterations, warmup, () => p.call(m, callParams)) };
+  } catch (err) {
+    throw new DriverError(-32000, `bench failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Synchronous loop: the in-process floor must not pay for a promise per sample. */
+function benchNoop(params: Params): JsonValue {
+  const p = plugin(params);
+  const iterations = param(params, "iterations", "a non-negative integer", isCount);
+  const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  if (p.transport === "ipc") {
+    throw new DriverError(-32602, "invalid params: benchNoop needs a wasm or ffi plugin, this one is ipc", { param: "plugin", expected: "wasm or ffi plugin", received: "ipc" });
+  }
+  for (let i = 0; i < warmup; i++) p.noop();
+  const samples: number[] = new Array<number>(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    p.noop();
+    samples[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return { samplesNs: samples };
+}
+
+async function benchPipe(params: Params): Promise<JsonValue> {
+  const command = param(params, "command", "a non-empty array of strings", isArgv);
+  const payload = param(params, "payload", "a string", isString);
+  const iterations = param(params, "iterations", "a non-negative integer", isCount);
+  const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  if (payload.includes("\n")) throw new DriverError(-32602, "invalid params: payload must not contain a newline", { param: "payload", expected: "string without newline", received: "string" });
+  const pipe = new LinePipe(command);
+  try {
+    await pipe.spawned;
+    const samples = await timeLoop(iterations, warmup, () => pipe.roundTrip(payload));
+    return { samplesNs: samples };
+  } catch (err) {
+    throw new DriverError(-32000, `benchPipe ${JSON.stringify(command)} failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    pipe.endInput();
+    if (!(await pipe.waitExit(1000))) await pipe.destroy();
+  }
+}
+
+async function unload(params: Params): Promise<JsonValue> {
+  const handle = param(params, "plugin", "a string", isString);
+  const p = plugin(params);
+  plugins.delete(handle);
+  await p.close();
+  return {};
+}
+
+function hello(): JsonValue {
+  const runtime = currentRuntime() === "bun" ? `bun ${process.versions["bun"] ?? "?"}` : `node ${process.versions.node}`;
+  return { language: "typescript", runtime, transports: ["ipc", "wasm"] };
+}
+
+async function dispatch(m: string, params: Params): Promise<JsonValue> {
+  switch (m) {
+    case "hello":
+      return hello();
+    case "load":
+      return load(params);
+    case "call":
+      return call(params);
+    case "bench":
+      return bench(params);
+    case "benchNoop":
+      return benchNoop(params);
+    case "benchPipe":
+      return benchPipe(params);
+    case "unload":
+      return unload(params);
+    default:
+      throw new DriverError(-32601, `method not found: ${JSON.stringify(m)}`, { method: m });
+  }
+}
+
+function reply(message: object): void {
+  process.stdout.write(JSON.stringify(message) + "\n");
+}
+
+async function handle(line: string): Promise<void> {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(line);
+  } catch (err) {
+    reply({ id: null, error: { code: -32700, message: `parse error: ${(err as Error).message}` } });
+    return;
+  }
+  if (!isObject(msg) || (typeof msg["id"] !== "number" && typeof msg["id"] !== "string") || typeof msg["method"] !== "string") {
+    const id = isObject(msg) && (typeof msg["id"] === "number" || typeof msg["id"] === "string") ? msg["id"] : null;
+    reply({ id, error: { code: -32600, message: "invalid request: expected {id, method, params?}" } });
+    return;
+  }
+  const id = msg["id"];
+  const params = msg["params"] ?? {};
+  if (!isObject(params)) {
+    reply({ id, error: { code: -32600, message: `invalid request: params must be an object, received ${jsonTypeOf(params)}` } });
+    return;
+  }
+  try {
+    reply({ id, result: await dispatch(msg["method"], params) });
+  } catch (err) {
+    if (err instanceof DriverError) {
+      reply({ id, error: err.data === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, data: err.data } });
+    } else {
+      reply({ id, error: { code: -32603, message: `driver internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}` } });
+    }
+  }
+}
+
+// Requests are handled one after another, in order: a benchmark never shares the host with another call.
+let queue: Promise<void> = Promise.resolve();
+const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+rl.on("line", (line) => {
+  if (line.trim() === "") return;
+  queue = queue.then(() => handle(line));
+});
+rl.on("close", () => {
+  void queue.then(async () => {
+    await Promise.allSettled([...plugins.values()].map((p) => p.close()));
+    plugins.clear();
+    process.exit(0);
+  });
+});
