@@ -1,0 +1,96 @@
+"""A real latency run: the Python host and the Python conformance fixture over IPC.
+
+Small iteration counts; the assertions are about structure and positivity only, never about how
+fast anything is (the machine is noisy; figures come from ``interop-testkit bench``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+
+from testkit._latency import Profile, bench_methods, run_latency
+from testkit._matrix import Budget, Cell, Matrix
+from testkit._report import validate_results, write_reports
+from testkit._toolchains import Toolchains, find_repo_root
+
+ROOT = find_repo_root(Path(__file__).parent)
+BUDGETS = {
+    "ipc": Budget("ipc", 1000.0, "pipe", 1.3),
+    "ffi": Budget("ffi", 0.01, "noop", 3.0),
+}
+TINY = Profile("tiny", warmup=5, iterations=40)
+
+
+def _children() -> set[int]:
+    """Pids of this process's children (zombies included), read from /proc."""
+    me = os.getpid()
+    found: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == me:
+            found.add(int(entry.name))
+    return found
+
+
+def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
+    cell = Cell("python", "python", "ipc")
+    matrix = Matrix("e2e", "", BUDGETS, (cell,), tmp_path / "e2e.toml")
+    before = _children()
+    messages: list[str] = []
+    results = run_latency(matrix, (cell,), "quick", tmp_path, messages.append, profile_override=TINY)
+    assert _children() <= before, "the run left child processes behind"
+    assert results.ok, [c.error for c in results.cells] + [m.error for c in results.cells for m in c.methods]
+    (measured,) = results.cells
+    assert measured.cell_id == "py-host/py-plugin/ipc"
+    assert measured.driver_runtime is not None
+    assert measured.driver_runtime.startswith("cpython 3.")
+    assert [m.key for m in measured.methods] == [m.key for m in bench_methods()]
+    for m in measured.methods:
+        assert m.stats is not None
+        assert m.stats.n == TINY.iterations
+        assert 0 < m.stats.min_ns <= m.stats.p50_ns <= m.stats.p90_ns <= m.stats.p99_ns <= m.stats.max_ns
+        assert m.floor is not None
+        assert m.floor.kind == "pipe"
+        assert m.floor.p50_ns > 0
+        assert m.verdict is not None
+        assert m.verdict.ratio is not None
+        assert m.verdict.ratio > 0
+        assert m.verdict.met is not None
+    assert any("invokeAction:echo:10KiB" in msg for msg in messages)
+    samples = json.loads((tmp_path / "latency-samples" / "py-host__py-plugin__ipc.json").read_text())
+    record = samples["samples"]["invokeAction:echo:100B"]
+    assert len(record["samples_ns"]) == TINY.iterations
+    assert len(record["floor_samples_ns"]) == TINY.iterations
+
+    paths = write_reports(
+        tmp_path / "report", conformance_json=None, latency=results, baseline=None, echo=None
+    )
+    doc = json.loads(paths.results_json.read_text(encoding="utf-8"))
+    validate_results(doc, ROOT / "reports" / "results.schema.json")
+    assert doc["cells"][0]["status"] == "measured"
+    assert doc["latency"]["pinned"] is False
+
+
+def test_missing_artifact_is_an_error_naming_the_build(tmp_path: Path) -> None:
+    toolchains = dataclasses.replace(Toolchains.discover(ROOT), rust_target_dir=tmp_path / "empty-target")
+    cell = Cell("python", "rust", "ffi")
+    matrix = Matrix("e2e", "", BUDGETS, (cell,), tmp_path / "e2e.toml")
+    results = run_latency(matrix, (cell,), "quick", tmp_path, toolchains=toolchains, profile_override=TINY)
+    (measured,) = results.cells
+    assert not measured.ok
+    assert measured.methods == ()
+    assert measured.error is not None
+    assert "py-host/rust-plugin/ffi: cannot start" in measured.error
+    assert "is missing: expected at" in measured.error
+    assert str(tmp_path / "empty-target") in measured.error
+    assert "cargo build" in measured.error
+    assert not results.ok
