@@ -1,1 +1,3 @@
 //! The classic ELIZA plugin.
+
+pub mod engine;
