@@ -90,6 +90,7 @@ class ConformanceCheck(TypedDict):
     outcome: str  # passed | failed | error | skipped
     message: NotRequired[str]
     duration_s: NotRequired[float]
+    nodeid: NotRequired[str]
 
 
 class CellConformance(TypedDict):
@@ -110,6 +111,9 @@ class ConformanceReport(TypedDict):
     matrix: str
     generated_at: str
     cells: list[CellConformance]
+    matrix_path: NotRequired[str]
+    fuzz_profile: NotRequired[str | None]
+    plugin_level: NotRequired[list[ConformanceCheck]]
 
 
 def parse_cell_id(cell_id: str) -> dict[str, Any]:
@@ -136,6 +140,19 @@ def _require(cond: bool, where: str, expected: str, received: Any) -> None:
         raise ReportError(f"{where}: expected {expected}, received {received!r:.200}")
 
 
+def _check_checks(checks: list[Any], where: str) -> None:
+    for j, check in enumerate(checks):
+        cw = f"{where}[{j}]"
+        _require(isinstance(check, dict), cw, "an object", check)
+        _require(isinstance(check.get("name"), str), f"{cw}.name", "a string", check.get("name"))
+        _require(
+            check.get("outcome") in _OUTCOMES,
+            f"{cw}.outcome",
+            f"one of {_OUTCOMES}",
+            check.get("outcome"),
+        )
+
+
 def load_conformance(path: Path) -> ConformanceReport:
     """Read and check a conformance JSON file (see :class:`ConformanceReport`)."""
     try:
@@ -152,18 +169,13 @@ def load_conformance(path: Path) -> ConformanceReport:
         _require(isinstance(cell.get("id"), str), f"{where}.id", "a cell id string", cell.get("id"))
         meta = parse_cell_id(cell["id"])
         for key, value in meta.items():
-            cell.setdefault(key, value)
+            if cell.get(key) is None:
+                cell[key] = value
         _require(isinstance(cell.get("checks"), list), f"{where}.checks", "an array", cell.get("checks"))
-        for j, check in enumerate(cell["checks"]):
-            cw = f"{where}.checks[{j}]"
-            _require(isinstance(check, dict), cw, "an object", check)
-            _require(isinstance(check.get("name"), str), f"{cw}.name", "a string", check.get("name"))
-            _require(
-                check.get("outcome") in _OUTCOMES,
-                f"{cw}.outcome",
-                f"one of {_OUTCOMES}",
-                check.get("outcome"),
-            )
+        _check_checks(cell["checks"], f"{where}.checks")
+    plugin_level = data.setdefault("plugin_level", [])
+    _require(isinstance(plugin_level, list), f"{path}: plugin_level", "an array", plugin_level)
+    _check_checks(plugin_level, f"{path}: plugin_level")
     data.setdefault("matrix", "")
     data.setdefault("generated_at", "")
     report: ConformanceReport = data
@@ -233,18 +245,25 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _conformance_summary(cell: CellConformance) -> dict[str, Any]:
-    counts = dict.fromkeys(_OUTCOMES, 0)
-    for check in cell["checks"]:
-        counts[check["outcome"]] += 1
+def _check_entries(raw: Iterable[ConformanceCheck]) -> list[dict[str, Any]]:
     checks: list[dict[str, Any]] = []
-    for check in cell["checks"]:
+    for check in raw:
         entry: dict[str, Any] = {"name": check["name"], "outcome": check["outcome"]}
         if check.get("message"):
             entry["message"] = str(check.get("message"))[:2000]
         if "duration_s" in check:
             entry["duration_s"] = float(check["duration_s"])
+        if check.get("nodeid"):
+            entry["nodeid"] = str(check.get("nodeid"))
         checks.append(entry)
+    return checks
+
+
+def _conformance_summary(cell: CellConformance) -> dict[str, Any]:
+    counts = dict.fromkeys(_OUTCOMES, 0)
+    for check in cell["checks"]:
+        counts[check["outcome"]] += 1
+    checks = _check_entries(cell["checks"])
     return {
         "passed": counts["passed"],
         "failed": counts["failed"],
@@ -309,7 +328,9 @@ def build_results(
             entry["latency"] = lc.to_json()
     if conformance is not None:
         for cc in conformance["cells"]:
-            entry = slot(cc["id"], dict(cc))
+            meta = parse_cell_id(cc["id"])
+            meta.update({k: v for k, v in cc.items() if k in meta and v is not None})
+            entry = slot(cc["id"], meta)
             entry["conformance"] = _conformance_summary(cc)
     for entry in cells.values():
         entry["status"] = _cell_status(entry["conformance"], entry["latency"])
@@ -323,6 +344,7 @@ def build_results(
         "environment": dict(environment),
         "latency": None if latency is None else latency.run_json(),
         "cells": list(cells.values()),
+        "plugin_level": [] if conformance is None else _check_entries(conformance.get("plugin_level", [])),
         "baseline": None,
     }
 
@@ -652,6 +674,10 @@ def _md_escape(text: str) -> str:
 
 def _problems(results: Mapping[str, Any]) -> list[str]:
     out: list[str] = []
+    for check in results.get("plugin_level", []):
+        if check["outcome"] != "passed":
+            msg = check.get("message", "")
+            out.append(f"{check['name']}: {check['outcome']}{': ' + msg if msg else ''}")
     for cell in results.get("cells", []):
         conf = cell.get("conformance") or {}
         for check in conf.get("checks", []):

@@ -147,7 +147,12 @@ def _conformance() -> ConformanceReport:
                 "plugin_runtime": "node",
                 "transport": "ipc",
                 "checks": [
-                    {"name": "manifest-valid", "outcome": "passed", "duration_s": 0.01},
+                    {
+                        "name": "manifest-valid",
+                        "outcome": "passed",
+                        "duration_s": 0.01,
+                        "nodeid": "suite/test_manifest.py::test_manifest[py-host/ts-plugin/ipc]",
+                    },
                     {"name": "invokeAction-unknown-name", "outcome": "passed"},
                 ],
             },
@@ -168,14 +173,22 @@ def _conformance() -> ConformanceReport:
                 ],
             },
             {
+                # A cell outside the matrix: the pytest plugin writes null metadata.
                 "id": "rust-host/py-plugin/ipc",
-                "host": "rust",
+                "host": None,  # type: ignore[typeddict-item]
                 "host_runtime": None,
-                "plugin": "python",
+                "plugin": None,  # type: ignore[typeddict-item]
                 "plugin_runtime": None,
-                "transport": "ipc",
+                "transport": None,  # type: ignore[typeddict-item]
                 "checks": [{"name": "manifest-valid", "outcome": "error", "message": "driver missing"}],
             },
+        ],
+        "plugin_level": [
+            {
+                "name": "manifests-agree",
+                "outcome": "failed",
+                "message": "rust manifest lacks evaluator 'echo'",
+            }
         ],
     }
 
@@ -226,6 +239,20 @@ def test_latency_only_cells_are_measured() -> None:
     results = build_results(conformance=None, latency=_latency(), environment=ENV)
     assert [c["status"] for c in results["cells"]] == ["measured", "measured", "error"]
     validate_results(results, SCHEMA)
+
+
+def test_conformance_file_from_the_pytest_plugin_is_merged(tmp_path: Path) -> None:
+    conf = tmp_path / "conformance.json"
+    conf.write_text(json.dumps(_conformance()), encoding="utf-8")
+    loaded = load_conformance(conf)
+    outside = loaded["cells"][2]
+    assert (outside["host"], outside["plugin"], outside["transport"]) == ("rust", "python", "ipc")
+    results = build_results(conformance=loaded, latency=None, environment=ENV)
+    validate_results(results, SCHEMA)
+    assert results["plugin_level"][0]["name"] == "manifests-agree"
+    first = results["cells"][0]["conformance"]["checks"][0]
+    assert first["nodeid"].endswith("[py-host/ts-plugin/ipc]")
+    assert "manifests-agree: failed: rust manifest lacks evaluator 'echo'" in render_summary(results)
 
 
 def test_write_reports_writes_valid_files(tmp_path: Path) -> None:
