@@ -1,1 +1,329 @@
-fn main() {}
+//! `elizaos-host-driver`: the Rust host driven by the conformance testkit
+//! (protocol.md section 8). It speaks newline-delimited JSON-RPC on its
+//! stdin/stdout and uses only the public `elizaos::interop` loader API, as
+//! user code does. stdout carries protocol only; nothing else is printed.
+
+use std::collections::HashMap;
+use std::io::{self, BufRead, BufWriter, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use elizaos::interop::{
+    FfiPluginLoader, InteropError, IpcPluginLoader, LoadedPlugin, PipeProbe, PythonPluginLoader,
+    RpcError, TsRuntime, TypeScriptPluginLoader,
+};
+use serde_json::{json, Map, Value};
+
+/// JSON-RPC error answered to the testkit.
+type DriverResult = Result<Value, RpcError>;
+
+const INVALID_PARAMS: i64 = -32602;
+const LOAD_FAILED: i64 = -32000;
+
+fn invalid(message: impl Into<String>) -> RpcError {
+    RpcError::new(INVALID_PARAMS, message)
+}
+
+/// Reads a required string param.
+fn str_param<'a>(params: &'a Map<String, Value>, key: &str) -> Result<&'a str, RpcError> {
+    params
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("params.{key} must be a string")))
+}
+
+/// Reads an optional non-negative integer param.
+fn uint_param(params: &Map<String, Value>, key: &str) -> Result<Option<u64>, RpcError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("params.{key} must be a non-negative integer"))),
+    }
+}
+
+/// Reads an array-of-strings param.
+fn argv_param(params: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, RpcError> {
+    match params.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| invalid(format!("params.{key} must be an array of strings"))),
+        Some(_) => Err(invalid(format!(
+            "params.{key} must be a non-empty array of strings"
+        ))),
+    }
+}
+
+/// The driver's state: loaded plugins by handle.
+struct Driver {
+    plugins: HashMap<String, LoadedPlugin>,
+    next_handle: u64,
+}
+
+impl Driver {
+    fn plugin(&self, params: &Map<String, Value>) -> Result<&LoadedPlugin, RpcError> {
+        let handle = str_param(params, "plugin")?;
+        self.plugins
+            .get(handle)
+            .ok_or_else(|| invalid(format!("unknown plugin handle {handle:?}")))
+    }
+
+    fn hello(&self) -> DriverResult {
+        Ok(json!({
+            "language": "rust",
+            "runtime": env!("ELIZAOS_DRIVER_RUSTC"),
+            "transports": ["ipc", "ffi"],
+        }))
+    }
+
+    fn load(&mut self, params: &Map<String, Value>) -> DriverResult {
+        let transport = str_param(params, "transport")?;
+        let timeout = uint_param(params, "timeoutMs")?.map(Duration::from_millis);
+        let env: Vec<(String, String)> = match params.get("env") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect::<Option<_>>()
+                .ok_or_else(|| invalid("params.env values must be strings"))?,
+            Some(_) => return Err(invalid("params.env must be an object")),
+        };
+        let path = params.get("path").and_then(Value::as_str);
+        let command = argv_param(params, "command")?;
+        let loaded = match transport {
+            "ipc" => {
+                macro_rules! configure {
+                    ($loader:expr) => {{
+                        let mut loader = $loader;
+                        if let Some(t) = timeout {
+                            loader = loader.call_timeout(t).start_timeout(t);
+                        }
+                        for (k, v) in &env {
+                            loader = loader.env(k, v);
+                        }
+                        loader
+                    }};
+                }
+                if let Some(argv) = &command {
+                    configure!(IpcPluginLoader::new()).load_command(argv)
+                } else {
+                    let path = path
+                        .ok_or_else(|| invalid("ipc load needs params.path or params.command"))?;
+                    match params.get("language").and_then(Value::as_str) {
+                        Some("python") => configure!(PythonPluginLoader::new()).load(path),
+                        Some("typescript") => {
+                            let runtime: TsRuntime = match params.get("runtime").and_then(Value::as_str) {
+                                None => TsRuntime::Node,
+                                Some(r) => r.parse().map_err(invalid)?,
+                            };
+                            configure!(TypeScriptPluginLoader::new().runtime(runtime)).load(path)
+                        }
+                        other => {
+                            return Err(invalid(format!(
+                                "ipc load with a path needs language \"python\" or \"typescript\", received {other:?}"
+                            )))
+                        }
+                    }
+                }
+            }
+            "ffi" => {
+                let path = path.ok_or_else(|| invalid("ffi load needs params.path"))?;
+                FfiPluginLoader::new().load(path)
+            }
+            "wasm" => {
+                return Err(invalid(
+                    "the Rust host has no WASM loader (protocol.md 7.1)",
+                ))
+            }
+            other => return Err(invalid(format!("unknown transport {other:?}"))),
+        };
+        let plugin = loaded.map_err(|e| RpcError::new(LOAD_FAILED, e.to_string()))?;
+        self.next_handle += 1;
+        let handle = format!("p{}", self.next_handle);
+        let manifest = plugin.manifest().clone();
+        self.plugins.insert(handle.clone(), plugin);
+        Ok(json!({ "plugin": handle, "manifest": manifest }))
+    }
+
+    fn call(&self, params: &Map<String, Value>) -> DriverResult {
+        let plugin = self.plugin(params)?;
+        let method = str_param(params, "method")?;
+        let call_params = params.get("params").cloned().unwrap_or_else(|| json!({}));
+        let timeout = uint_param(params, "timeoutMs")?.map(Duration::from_millis);
+        Ok(match plugin.call_method(method, &call_params, timeout) {
+            Ok(value) => json!({ "ok": true, "value": value }),
+            Err(err) => json!({ "ok": false, "error": error_json(&err) }),
+        })
+    }
+
+    fn bench(&self, params: &Map<String, Value>) -> DriverResult {
+        let plugin = self.plugin(params)?;
+        let method = str_param(params, "method")?;
+        let call_params = params.get("params").cloned().unwrap_or_else(|| json!({}));
+        let (iterations, warmup) = counts(params)?;
+        let mut samples = Vec::with_capacity(iterations);
+        for i in 0..warmup + iterations {
+            let start = Instant::now();
+            let outcome = plugin.call_method(method, &call_params, None);
+            let elapsed = start.elapsed();
+            if let Err(err) = outcome {
+                return Err(RpcError::new(
+                    LOAD_FAILED,
+                    format!("bench call failed: {err}"),
+                ));
+            }
+            if i >= warmup {
+                samples.push(nanos(elapsed));
+            }
+        }
+        Ok(json!({ "samplesNs": samples }))
+    }
+
+    fn bench_noop(&self, params: &Map<String, Value>) -> DriverResult {
+        let plugin = self.plugin(params)?;
+        let (iterations, warmup) = counts(params)?;
+        let mut samples = Vec::with_capacity(iterations);
+        for i in 0..warmup + iterations {
+            let start = Instant::now();
+            let outcome = plugin.call_noop();
+            let elapsed = start.elapsed();
+            if let Err(err) = outcome {
+                return Err(invalid(err.to_string()));
+            }
+            if i >= warmup {
+                samples.push(nanos(elapsed));
+            }
+        }
+        Ok(json!({ "samplesNs": samples }))
+    }
+
+    fn bench_pipe(&self, params: &Map<String, Value>) -> DriverResult {
+        let argv =
+            argv_param(params, "command")?.ok_or_else(|| invalid("params.command is required"))?;
+        let payload = str_param(params, "payload")?;
+        if payload.contains('\n') {
+            return Err(invalid("params.payload must not contain a newline"));
+        }
+        let (iterations, warmup) = counts(params)?;
+        let mut line = payload.as_bytes().to_vec();
+        line.push(b'\n');
+        let mut probe = PipeProbe::spawn(&argv)
+            .map_err(|e| RpcError::new(LOAD_FAILED, format!("cannot start {argv:?}: {e}")))?;
+        let mut samples = Vec::with_capacity(iterations);
+        for i in 0..warmup + iterations {
+            let start = Instant::now();
+            let outcome = probe.round_trip(&line, Duration::from_secs(10));
+            let elapsed = start.elapsed();
+            match outcome {
+                Ok(echo) if echo.len() + 1 == line.len() => {}
+                Ok(echo) => {
+                    return Err(RpcError::new(
+                        LOAD_FAILED,
+                        format!(
+                            "{argv:?} answered {} bytes, expected {}",
+                            echo.len(),
+                            line.len() - 1
+                        ),
+                    ))
+                }
+                Err(e) => {
+                    return Err(RpcError::new(
+                        LOAD_FAILED,
+                        format!("pipe round trip failed: {e}"),
+                    ))
+                }
+            }
+            if i >= warmup {
+                samples.push(nanos(elapsed));
+            }
+        }
+        probe.close();
+        Ok(json!({ "samplesNs": samples }))
+    }
+
+    fn unload(&mut self, params: &Map<String, Value>) -> DriverResult {
+        let handle = str_param(params, "plugin")?;
+        let plugin = self
+            .plugins
+            .remove(handle)
+            .ok_or_else(|| invalid(format!("unknown plugin handle {handle:?}")))?;
+        plugin.close();
+        Ok(json!({}))
+    }
+
+    fn handle(&mut self, method: &str, params: &Map<String, Value>) -> DriverResult {
+        match method {
+            "hello" => self.hello(),
+            "load" => self.load(params),
+            "call" => self.call(params),
+            "bench" => self.bench(params),
+            "unload" => self.unload(params),
+            "benchPipe" => self.bench_pipe(params),
+            "benchNoop" => self.bench_noop(params),
+            other => Err(RpcError::method_not_found(other)),
+        }
+    }
+}
+
+fn counts(params: &Map<String, Value>) -> Result<(usize, usize), RpcError> {
+    let iterations = uint_param(params, "iterations")?
+        .ok_or_else(|| invalid("params.iterations is required"))?;
+    let warmup = uint_param(params, "warmup")?.unwrap_or(0);
+    Ok((iterations as usize, warmup as usize))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The `error` member of a failed `call` (section 8).
+fn error_json(err: &InteropError) -> Value {
+    json!({ "type": err.type_name(), "code": err.code(), "message": err.to_string() })
+}
+
+fn main() -> ExitCode {
+    let mut driver = Driver {
+        plugins: HashMap::new(),
+        next_handle: 0,
+    };
+    let stdin = io::stdin();
+    let mut out = BufWriter::new(io::stdout().lock());
+    let mut line = Vec::new();
+    let mut input = stdin.lock();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("elizaos-host-driver: cannot read stdin: {e}");
+                break;
+            }
+        }
+        let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
+        if trimmed.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let response = match elizaos::interop::parse_request(trimmed) {
+            Ok(request) => {
+                let outcome = driver.handle(&request.method, &request.params);
+                elizaos::interop::response_line(&request.id, &outcome)
+            }
+            Err(bad) => elizaos::interop::response_line(&bad.id, &Err(bad.error)),
+        };
+        if writeln!(out, "{response}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            break;
+        }
+    }
+    // Stdin EOF: close every plugin (children reaped) and exit 0.
+    driver.plugins.clear();
+    ExitCode::SUCCESS
+}

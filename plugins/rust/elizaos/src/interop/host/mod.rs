@@ -1,1 +1,23 @@
-//! Host-side loaders (IPC, FFI).
+//! Host-side loaders (protocol.md section 7): load a plugin written in any
+//! language and call it through one plugin object, [`LoadedPlugin`], whatever
+//! the transport.
+//!
+//! - [`PythonPluginLoader`], [`TypeScriptPluginLoader`], [`IpcPluginLoader`]:
+//!   a child process speaking newline-delimited JSON-RPC (section 3).
+//! - [`FfiPluginLoader`]: a shared library through the C ABI (section 6).
+//!
+//! Every failure is an [`InteropError`] naming the plugin, method and transport.
+
+mod error;
+mod ffi;
+mod ipc;
+mod loaded;
+mod loaders;
+mod pipe;
+
+pub use error::{excerpt, ErrorContext, ExitState, InteropError, Transport, EXCERPT_BYTES};
+pub use ffi::FfiPluginLoader;
+pub use ipc::{IpcOptions, PipeProbe};
+pub use loaded::{manifest_problems, LoadedPlugin, TimedCalls, MAX_PAYLOAD_DEPTH};
+pub use loaders::{IpcPluginLoader, PythonPluginLoader, TsRuntime, TypeScriptPluginLoader};
+pub use pipe::STDERR_TAIL_BYTES;

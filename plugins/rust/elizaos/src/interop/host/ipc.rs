@@ -1,0 +1,750 @@
+//! IPC client: one plugin child process spoken to over newline-delimited
+//! JSON-RPC (protocol.md section 3), usable from several threads at once.
+//!
+//! Design ("leader" reading, no dedicated stdout thread): a calling thread
+//! writes its request, then, if nobody is reading stdout, becomes the reader
+//! and reads lines (with `poll(2)` deadlines) until its own response arrives,
+//! parking other threads' responses in the pending map and waking them via a
+//! condition variable. A lone caller therefore never pays a cross-thread
+//! wake-up, and pipelined callers share the one child with responses matched
+//! by id in any order.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io::Write as _;
+use std::os::unix::process::ExitStatusExt;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::{excerpt, ErrorContext, ExitState, InteropError, Transport};
+use super::pipe::{
+    fd_of, kill_and_reap, set_nonblocking, signal_child, wait_until, write_all_deadline,
+    LineReader, ReadOutcome, StderrTail, WriteFailure,
+};
+use crate::interop::protocol::{methods, parse_response, RpcError, DEFAULT_MAX_MESSAGE_BYTES};
+
+/// Settings of an IPC plugin process. Every loader exposes them as builder methods.
+#[derive(Debug, Clone)]
+pub struct IpcOptions {
+    /// Time allowed for the first `getManifest` answer (default 10 s).
+    pub start_timeout: Duration,
+    /// Default per-call time-out (default 30 s); calls may override it.
+    pub call_timeout: Duration,
+    /// How long `close`/`Drop` waits after `shutdown` and after SIGTERM (default 2 s).
+    pub grace_period: Duration,
+    /// Largest message sent or accepted, in bytes (default 16 MiB).
+    pub max_message_bytes: usize,
+    /// Extra environment variables for the child.
+    pub env: Vec<(OsString, OsString)>,
+    /// Working directory of the child (default: the host's).
+    pub current_dir: Option<PathBuf>,
+}
+
+impl Default for IpcOptions {
+    fn default() -> Self {
+        IpcOptions {
+            start_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(30),
+            grace_period: Duration::from_secs(2),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            env: Vec::new(),
+            current_dir: None,
+        }
+    }
+}
+
+/// Why every pending call failed at once; shared by all of them.
+#[derive(Debug, Clone)]
+enum Fault {
+    /// A call timed out (id `trigger`); the process was killed as wedged.
+    Timeout { trigger: u64, description: String },
+    /// The process exited.
+    Crash {
+        exit: ExitState,
+        stderr_tail: String,
+    },
+    /// The stdout stream broke the protocol; the process was killed.
+    Protocol { reason: String, excerpt: String },
+    /// The plugin was closed by the host.
+    Closed,
+}
+
+impl Fault {
+    /// One-line summary, used as the detail of later "plugin is closed" errors.
+    fn summary(&self) -> String {
+        match self {
+            Fault::Timeout { description, .. } => format!("killed as wedged after {description}"),
+            Fault::Crash { exit, .. } => exit.to_string(),
+            Fault::Protocol { reason, .. } => format!("killed after a protocol error: {reason}"),
+            Fault::Closed => "closed by the host".to_string(),
+        }
+    }
+}
+
+/// State of one request.
+#[derive(Debug)]
+enum Slot {
+    Waiting,
+    Answered(Result<Value, RpcError>),
+    Failed(Fault),
+}
+
+#[derive(Debug)]
+struct State {
+    next_id: u64,
+    pending: HashMap<u64, Slot>,
+    /// A thread is currently reading stdout.
+    leader: bool,
+    /// Threads blocked on the condition variable.
+    waiters: usize,
+    /// Set once: every later call fails with "plugin is closed".
+    closed: Option<Fault>,
+}
+
+/// A live plugin child process.
+#[derive(Debug)]
+pub(crate) struct IpcConnection {
+    label: String,
+    name: OnceLock<String>,
+    options: IpcOptions,
+    pid: u32,
+    child: Mutex<Child>,
+    stdin: Mutex<Option<ChildStdin>>,
+    reader: Mutex<LineReader>,
+    /// Owns the fd the reader polls; kept open for the connection's life.
+    _stdout: ChildStdout,
+    state: Mutex<State>,
+    wake: Condvar,
+    stderr: StderrTail,
+    stderr_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exit_state(status: Option<ExitStatus>) -> ExitState {
+    match status {
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => ExitState::Code(c),
+            (None, Some(sig)) => ExitState::Signal(sig),
+            _ => ExitState::Unknown,
+        },
+        None => ExitState::Unknown,
+    }
+}
+
+/// Outcome of one leader read pass.
+enum Lead {
+    /// Our own slot was resolved (by us or by a fault).
+    Resolved,
+    /// Our deadline passed without an answer.
+    TimedOut,
+}
+
+impl IpcConnection {
+    /// Spawns `argv` (no shell) with piped stdio. Does not talk to it yet.
+    pub(crate) fn spawn(
+        argv: &[OsString],
+        options: IpcOptions,
+        label: String,
+    ) -> Result<Self, InteropError> {
+        let load_err = |cause: String| InteropError::Load {
+            context: ErrorContext::new(label.clone(), "load", None, Transport::Ipc),
+            cause,
+        };
+        let Some((program, args)) = argv.split_first() else {
+            return Err(load_err("the command is empty".into()));
+        };
+        let mut cmd = Command::new(program);
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in &options.env {
+            cmd.env(k, v);
+        }
+        if let Some(dir) = &options.current_dir {
+            cmd.current_dir(dir);
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| load_err(format!("cannot start {program:?}: {e}")))?;
+        let pid = child.id();
+        let (stdin, stdout, stderr) =
+            match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+                (Some(i), Some(o), Some(e)) => (i, o, e),
+                _ => {
+                    kill_and_reap(&mut child);
+                    return Err(load_err("the child's stdio pipes are missing".into()));
+                }
+            };
+        if let Err(e) = set_nonblocking(fd_of(&stdin)) {
+            kill_and_reap(&mut child);
+            return Err(load_err(format!("cannot configure the stdin pipe: {e}")));
+        }
+        let (tail, handle) = match StderrTail::spawn(stderr, &pid.to_string()) {
+            Ok(t) => t,
+            Err(e) => {
+                kill_and_reap(&mut child);
+                return Err(load_err(format!(
+                    "cannot start the stderr drain thread: {e}"
+                )));
+            }
+        };
+        let reader = LineReader::new(fd_of(&stdout), options.max_message_bytes);
+        Ok(IpcConnection {
+            label,
+            name: OnceLock::new(),
+            pid,
+            child: Mutex::new(child),
+            stdin: Mutex::new(Some(stdin)),
+            reader: Mutex::new(reader),
+            _stdout: stdout,
+            state: Mutex::new(State {
+                next_id: 1,
+                pending: HashMap::new(),
+                leader: false,
+                waiters: 0,
+                closed: None,
+            }),
+            wake: Condvar::new(),
+            stderr: tail,
+            stderr_thread: Mutex::new(Some(handle)),
+            options,
+        })
+    }
+
+    /// The plugin's name for messages: the manifest name once known, else the path/command.
+    pub(crate) fn display_name(&self) -> &str {
+        self.name.get().map(String::as_str).unwrap_or(&self.label)
+    }
+
+    /// Records the manifest name, used in every later error message.
+    pub(crate) fn set_name(&self, name: &str) {
+        let _ = self.name.set(name.to_owned());
+    }
+
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    fn context(&self, method: &str, target: Option<&str>) -> ErrorContext {
+        ErrorContext::new(self.display_name(), method, target, Transport::Ipc)
+    }
+
+    /// The stderr tail, waiting briefly for the drain to reach EOF.
+    fn tail(&self, wait: Duration) -> String {
+        self.stderr.text(wait)
+    }
+
+    fn closed_error(&self, method: &str, target: Option<&str>, fault: &Fault) -> InteropError {
+        InteropError::Crash {
+            context: self.context(method, target),
+            exit: ExitState::Closed,
+            detail: Some(fault.summary()),
+            stderr_tail: self.tail(Duration::ZERO),
+        }
+    }
+
+    /// Sends one request and waits for its answer. `params` must already be
+    /// checked against the JSON profile; only the size limit is checked here.
+    pub(crate) fn call<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        params: &P,
+        timeout: Option<Duration>,
+    ) -> Result<Value, InteropError> {
+        let timeout = timeout.unwrap_or(self.options.call_timeout);
+        let id = {
+            let mut st = lock(&self.state);
+            if let Some(fault) = &st.closed {
+                let fault = fault.clone();
+                drop(st);
+                return Err(self.closed_error(method, target, &fault));
+            }
+            let id = st.next_id;
+            st.next_id += 1;
+            st.pending.insert(id, Slot::Waiting);
+            id
+        };
+        let line = match self.encode(id, method, params) {
+            Ok(line) => line,
+            Err(reason) => {
+                lock(&self.state).pending.remove(&id);
+                return Err(InteropError::InvalidPayload {
+                    context: self.context(method, target),
+                    path: "params".into(),
+                    reason,
+                });
+            }
+        };
+        let deadline = Instant::now() + timeout;
+        let describe = || match target {
+            Some(t) => format!("{method}({t:?}) timed out after {} ms", timeout.as_millis()),
+            None => format!("{method} timed out after {} ms", timeout.as_millis()),
+        };
+        // Write the whole line under the stdin lock so concurrent requests never interleave.
+        let written = {
+            let stdin = lock(&self.stdin);
+            match stdin.as_ref() {
+                Some(pipe) => write_all_deadline(fd_of(pipe), &line, Some(deadline)),
+                None => Err(WriteFailure::Io(std::io::Error::from(
+                    std::io::ErrorKind::BrokenPipe,
+                ))),
+            }
+        };
+        match written {
+            Ok(()) => {}
+            Err(WriteFailure::TimedOut) => {
+                self.fail_all(Fault::Timeout {
+                    trigger: id,
+                    description: describe(),
+                });
+            }
+            Err(WriteFailure::Io(_)) => self.child_gone(),
+        }
+        drop(line);
+        match self.wait_for(id, deadline, &describe) {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(InteropError::Call {
+                context: self.context(method, target),
+                code: err.code,
+                message: err.message,
+                data: err.data,
+            }),
+            Err(fault) => Err(self.fault_error(id, method, target, timeout, fault)),
+        }
+    }
+
+    /// Serialises a request line, refusing it if it exceeds the size limit.
+    fn encode<P: Serialize + ?Sized>(
+        &self,
+        id: u64,
+        method: &str,
+        params: &P,
+    ) -> Result<Vec<u8>, String> {
+        let mut line = Vec::with_capacity(128);
+        let _ = write!(line, "{{\"id\":{id},\"method\":");
+        serde_json::to_writer(&mut line, method)
+            .map_err(|e| format!("cannot encode the method: {e}"))?;
+        line.extend_from_slice(b",\"params\":");
+        serde_json::to_writer(&mut line, params)
+            .map_err(|e| format!("cannot encode the params: {e}"))?;
+        line.push(b'}');
+        let limit = self.options.max_message_bytes;
+        if line.len() > limit {
+            return Err(format!(
+                "the request is {} bytes, over the limit of {limit} bytes (maxMessageBytes)",
+                line.len()
+            ));
+        }
+        line.push(b'\n');
+        Ok(line)
+    }
+
+    /// Waits for the answer to `id`, reading stdout itself when nobody else does.
+    fn wait_for(
+        &self,
+        id: u64,
+        deadline: Instant,
+        describe: &dyn Fn() -> String,
+    ) -> Result<Result<Value, RpcError>, Fault> {
+        let mut st = lock(&self.state);
+        loop {
+            match st.pending.get(&id) {
+                Some(Slot::Waiting) => {}
+                Some(_) => {
+                    return match st.pending.remove(&id) {
+                        Some(Slot::Answered(outcome)) => Ok(outcome),
+                        Some(Slot::Failed(fault)) => Err(fault),
+                        _ => Err(Fault::Closed),
+                    };
+                }
+                None => return Err(st.closed.clone().unwrap_or(Fault::Closed)),
+            }
+            if !st.leader {
+                st.leader = true;
+                drop(st);
+                let lead = self.lead(id, deadline);
+                st = lock(&self.state);
+                st.leader = false;
+                if st.waiters > 0 {
+                    self.wake.notify_all();
+                }
+                if let Lead::TimedOut = lead {
+                    if matches!(st.pending.get(&id), Some(Slot::Waiting)) {
+                        drop(st);
+                        self.fail_all(Fault::Timeout {
+                            trigger: id,
+                            description: describe(),
+                        });
+                        st = lock(&self.state);
+                    }
+                }
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                drop(st);
+                self.fail_all(Fault::Timeout {
+                    trigger: id,
+                    description: describe(),
+                });
+                st = lock(&self.state);
+                continue;
+            }
+            st.waiters += 1;
+            st = self
+                .wake
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            st.waiters -= 1;
+        }
+    }
+
+    /// Reads stdout until the slot of `id` is resolved or `deadline` passes.
+    fn lead(&self, id: u64, deadline: Instant) -> Lead {
+        let mut reader = lock(&self.reader);
+        loop {
+            {
+                let st = lock(&self.state);
+                if !matches!(st.pending.get(&id), Some(Slot::Waiting)) {
+                    return Lead::Resolved;
+                }
+            }
+            let outcome = reader.read_line(Some(deadline));
+            match outcome {
+                Ok(ReadOutcome::Line(line)) => {
+                    if self.dispatch(id, &line) {
+                        return Lead::Resolved;
+                    }
+                }
+                Ok(ReadOutcome::TimedOut) => {
+                    if Instant::now() >= deadline {
+                        return Lead::TimedOut;
+                    }
+                }
+                Ok(ReadOutcome::Eof(_fragment)) => {
+                    // An unterminated fragment before EOF is not reported: the exit is the cause.
+                    drop(reader);
+                    self.child_gone();
+                    return Lead::Resolved;
+                }
+                Ok(ReadOutcome::TooLong { seen, head }) => {
+                    drop(reader);
+                    self.fail_all(Fault::Protocol {
+                        reason: format!(
+                            "message of at least {seen} bytes exceeds limit {}",
+                            self.options.max_message_bytes
+                        ),
+                        excerpt: excerpt(&head),
+                    });
+                    return Lead::Resolved;
+                }
+                Err(e) => {
+                    drop(reader);
+                    self.fail_all(Fault::Protocol {
+                        reason: format!("cannot read the plugin's stdout: {e}"),
+                        excerpt: String::new(),
+                    });
+                    return Lead::Resolved;
+                }
+            }
+        }
+    }
+
+    /// Handles one response line. Returns true when it resolved `own` (or a
+    /// fault resolved everything).
+    fn dispatch(&self, own: u64, line: &[u8]) -> bool {
+        let response = match parse_response(line) {
+            Ok(r) => r,
+            Err(reason) => {
+                self.fail_all(Fault::Protocol {
+                    reason,
+                    excerpt: excerpt(line),
+                });
+                return true;
+            }
+        };
+        let id = match response.id.as_u64() {
+            Some(id) => id,
+            None => {
+                let reason = if response.id.is_null() {
+                    match &response.outcome {
+                        Err(e) => {
+                            format!("the plugin rejected a request it could not identify: {e}")
+                        }
+                        Ok(_) => "a result with a null id".to_string(),
+                    }
+                } else {
+                    format!("unexpected id {}", response.id)
+                };
+                self.fail_all(Fault::Protocol {
+                    reason,
+                    excerpt: excerpt(line),
+                });
+                return true;
+            }
+        };
+        let mut st = lock(&self.state);
+        match st.pending.get_mut(&id) {
+            Some(slot @ Slot::Waiting) => {
+                *slot = Slot::Answered(response.outcome);
+                if id != own && st.waiters > 0 {
+                    self.wake.notify_all();
+                }
+                id == own
+            }
+            _ => {
+                drop(st);
+                self.fail_all(Fault::Protocol {
+                    reason: format!("unexpected id {id}: no request with this id is pending"),
+                    excerpt: excerpt(line),
+                });
+                true
+            }
+        }
+    }
+
+    /// Fails every pending call with `fault`, marks the plugin closed, and
+    /// kills and reaps the child. Only the first fault counts.
+    fn fail_all(&self, fault: Fault) {
+        {
+            let mut st = lock(&self.state);
+            if st.closed.is_some() {
+                return;
+            }
+            st.closed = Some(fault.clone());
+            for slot in st.pending.values_mut() {
+                if matches!(slot, Slot::Waiting) {
+                    *slot = Slot::Failed(fault.clone());
+                }
+            }
+            self.wake.notify_all();
+        }
+        kill_and_reap(&mut lock(&self.child));
+    }
+
+    /// The child closed stdout or stdin: wait (bounded) for its exit status,
+    /// then fail everything with a crash naming it and quoting stderr.
+    fn child_gone(&self) {
+        if lock(&self.state).closed.is_some() {
+            return;
+        }
+        let status = {
+            let mut child = lock(&self.child);
+            match wait_until(&mut child, Duration::from_secs(2)) {
+                Ok(Some(status)) => Some(status),
+                // Closed its stdout but kept running: kill it, report what we saw.
+                _ => kill_and_reap(&mut child),
+            }
+        };
+        let stderr_tail = self.tail(Duration::from_millis(500));
+        self.fail_all(Fault::Crash {
+            exit: exit_state(status),
+            stderr_tail,
+        });
+    }
+
+    /// Turns a fault into the typed error for one call.
+    fn fault_error(
+        &self,
+        id: u64,
+        method: &str,
+        target: Option<&str>,
+        timeout: Duration,
+        fault: Fault,
+    ) -> InteropError {
+        let context = self.context(method, target);
+        match fault {
+            Fault::Timeout {
+                trigger,
+                description,
+            } => InteropError::Timeout {
+                context,
+                timeout,
+                wedged_by: (trigger != id).then_some(description),
+            },
+            Fault::Crash { exit, stderr_tail } => InteropError::Crash {
+                context,
+                exit,
+                detail: None,
+                stderr_tail,
+            },
+            Fault::Protocol { reason, excerpt } => InteropError::Protocol {
+                context,
+                reason,
+                excerpt,
+            },
+            Fault::Closed => InteropError::Crash {
+                context,
+                exit: ExitState::Closed,
+                detail: Some(Fault::Closed.summary()),
+                stderr_tail: self.tail(Duration::ZERO),
+            },
+        }
+    }
+
+    /// Whether the connection is closed (by a fault or by the host).
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.state).closed.is_some()
+    }
+
+    /// Closes the plugin (protocol.md 3.4): `shutdown`, wait up to the grace
+    /// period, close stdin, SIGTERM, SIGKILL after another grace period;
+    /// always reaps. Idempotent.
+    pub(crate) fn close(&self) {
+        let grace = self.options.grace_period;
+        if !self.is_closed() {
+            let _ = self.call(methods::SHUTDOWN, None, &serde_json::json!({}), Some(grace));
+        }
+        {
+            let mut st = lock(&self.state);
+            if st.closed.is_none() {
+                st.closed = Some(Fault::Closed);
+            }
+            for slot in st.pending.values_mut() {
+                if matches!(slot, Slot::Waiting) {
+                    *slot = Slot::Failed(Fault::Closed);
+                }
+            }
+            self.wake.notify_all();
+        }
+        // Closing stdin is the EOF signal of 3.4.
+        lock(&self.stdin).take();
+        {
+            let mut child = lock(&self.child);
+            if !matches!(wait_until(&mut child, grace), Ok(Some(_))) {
+                signal_child(&mut child, libc::SIGTERM);
+                if !matches!(wait_until(&mut child, grace), Ok(Some(_))) {
+                    kill_and_reap(&mut child);
+                }
+            }
+            // Reap for sure (no-op when already reaped).
+            let _ = child.wait();
+        }
+        // The drain thread ends at stderr EOF; join it unless a grandchild keeps stderr open.
+        let _ = self.stderr.text(Duration::from_millis(500));
+        if let Some(handle) = lock(&self.stderr_thread).take() {
+            if handle.is_finished() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for IpcConnection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The `cat` pipe ping-pong floor (protocol.md section 8 `benchPipe`): the
+/// same spawn, write and line-reading machinery as [`IpcConnection`], without
+/// JSON or request matching.
+#[derive(Debug)]
+pub struct PipeProbe {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    _stdout: ChildStdout,
+    reader: LineReader,
+    _stderr: StderrTail,
+}
+
+impl PipeProbe {
+    /// Spawns `argv` (e.g. `["cat"]`) with piped stdio.
+    pub fn spawn(argv: &[String]) -> std::io::Result<Self> {
+        let (program, args) = argv.split_first().ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, "empty command")
+        })?;
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let pipes = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+        let (Some(stdin), Some(stdout), Some(stderr)) = pipes else {
+            kill_and_reap(&mut child);
+            return Err(std::io::Error::other("missing stdio pipes"));
+        };
+        let setup =
+            set_nonblocking(fd_of(&stdin)).and_then(|()| StderrTail::spawn(stderr, "probe"));
+        let (tail, _handle) = match setup {
+            Ok(t) => t,
+            Err(e) => {
+                kill_and_reap(&mut child);
+                return Err(e);
+            }
+        };
+        let reader = LineReader::new(fd_of(&stdout), DEFAULT_MAX_MESSAGE_BYTES);
+        Ok(PipeProbe {
+            child,
+            stdin: Some(stdin),
+            _stdout: stdout,
+            reader,
+            _stderr: tail,
+        })
+    }
+
+    /// Writes `line` (which must end with `\n`) and reads one line back.
+    pub fn round_trip(&mut self, line: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let fd = match self.stdin.as_ref() {
+            Some(s) => fd_of(s),
+            None => return Err(std::io::ErrorKind::BrokenPipe.into()),
+        };
+        match write_all_deadline(fd, line, Some(deadline)) {
+            Ok(()) => {}
+            Err(WriteFailure::TimedOut) => return Err(std::io::ErrorKind::TimedOut.into()),
+            Err(WriteFailure::Io(e)) => return Err(e),
+        }
+        loop {
+            match self.reader.read_line(Some(deadline))? {
+                ReadOutcome::Line(l) => return Ok(l),
+                ReadOutcome::TimedOut if Instant::now() >= deadline => {
+                    return Err(std::io::ErrorKind::TimedOut.into())
+                }
+                ReadOutcome::TimedOut => {}
+                ReadOutcome::Eof(_) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                ReadOutcome::TooLong { .. } => {
+                    return Err(std::io::Error::other("line over the message limit"))
+                }
+            }
+        }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Closes stdin, waits briefly, kills if needed, and reaps.
+    pub fn close(mut self) -> Option<ExitStatus> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Option<ExitStatus> {
+        self.stdin.take();
+        match wait_until(&mut self.child, Duration::from_secs(2)) {
+            Ok(Some(s)) => Some(s),
+            _ => kill_and_reap(&mut self.child),
+        }
+    }
+}
+
+impl Drop for PipeProbe {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,809 @@
+//! [`LoadedPlugin`]: the plugin object every loader returns. The same methods
+//! work over IPC and FFI, so user code does not change with the transport.
+//! Payloads are checked against the JSON profile before anything is sent, and
+//! results are checked and put in canonical form (null optional members
+//! removed) before user code sees them.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::error::{excerpt, ErrorContext, InteropError, Transport};
+use super::ffi::FfiPlugin;
+use super::ipc::IpcConnection;
+use crate::interop::protocol::{json_type_name, methods};
+
+/// Deepest params nesting the host sends (the params object counts as 1).
+/// protocol.md section 2 guarantees 64; deeper payloads MAY be refused. The
+/// bound leaves room for the levels a response adds around echoed values, so
+/// an echo never exceeds serde_json's parse limit of 128.
+pub const MAX_PAYLOAD_DEPTH: usize = 120;
+
+/// The transport-specific half of a plugin object.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    Ipc(IpcConnection),
+    Ffi(FfiPlugin),
+}
+
+/// A loaded plugin, whatever its language and transport. `&self` methods may
+/// be called from several threads at once (IPC requests are pipelined over
+/// the one child; FFI calls go straight to the library, which serialises them).
+/// Dropping it closes the plugin: IPC sends `shutdown`, waits, kills if
+/// needed and always reaps the child; FFI unloads the library.
+#[derive(Debug)]
+pub struct LoadedPlugin {
+    backend: Backend,
+    manifest: Value,
+    name: String,
+}
+
+/// `params` of the handler methods, serialised without copying the values.
+#[derive(Serialize)]
+struct HandlerParams<'a> {
+    name: &'a str,
+    memory: &'a Value,
+    state: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<&'a Value>,
+}
+
+/// Checks that a manifest follows manifest.schema.json and the section 1
+/// rules; returns every problem found.
+pub fn manifest_problems(manifest: &Value) -> Vec<String> {
+    let Some(obj) = manifest.as_object() else {
+        return vec![format!(
+            "manifest is {}, expected object",
+            json_type_name(manifest)
+        )];
+    };
+    let mut problems = Vec::new();
+    const ALLOWED: [&str; 7] = [
+        "name",
+        "description",
+        "version",
+        "language",
+        "actions",
+        "providers",
+        "evaluators",
+    ];
+    for key in obj.keys() {
+        if !ALLOWED.contains(&key.as_str()) {
+            problems.push(format!("unknown member {key:?}"));
+        }
+    }
+    match obj.get("name").and_then(Value::as_str) {
+        Some(n) if is_plugin_name(n) => {}
+        other => problems.push(format!(
+            "name {other:?} is not 1..214 characters of [a-z0-9._-]"
+        )),
+    }
+    if !obj.get("description").is_some_and(Value::is_string) {
+        problems.push("description is missing or not a string".into());
+    }
+    match obj.get("version").and_then(Value::as_str) {
+        Some(v) if is_semver(v) => {}
+        other => problems.push(format!("version {other:?} is not a SemVer 2.0 string")),
+    }
+    match obj.get("language").and_then(Value::as_str) {
+        Some(l) if is_language(l) => {}
+        other => problems.push(format!(
+            "language {other:?} does not match ^[a-z][a-z0-9+-]*$"
+        )),
+    }
+    let kinds: [(&str, &[&str], &[&str]); 3] = [
+        (
+            "actions",
+            &["name", "description", "similes"],
+            &["name", "description"],
+        ),
+        (
+            "providers",
+            &["name", "description", "dynamic", "private"],
+            &["name"],
+        ),
+        (
+            "evaluators",
+            &["name", "description", "alwaysRun", "similes"],
+            &["name", "description"],
+        ),
+    ];
+    for (kind, allowed, required) in kinds {
+        let Some(items) = obj.get(kind).and_then(Value::as_array) else {
+            problems.push(format!("{kind} is missing or not an array"));
+            continue;
+        };
+        let mut seen = std::collections::HashSet::new();
+        for (i, item) in items.iter().enumerate() {
+            let at = format!("{kind}[{i}]");
+            let Some(d) = item.as_object() else {
+                problems.push(format!("{at} is {}, expected object", json_type_name(item)));
+                continue;
+            };
+            for req in required {
+                if !d.contains_key(*req) {
+                    problems.push(format!("{at}.{req} is missing"));
+                }
+            }
+            for (key, value) in d {
+                let ok = match key.as_str() {
+                    "name" | "description" => value.is_string(),
+                    "dynamic" | "private" | "alwaysRun" => value.is_boolean(),
+                    "similes" => value
+                        .as_array()
+                        .is_some_and(|a| a.iter().all(Value::is_string)),
+                    _ => true,
+                };
+                if !allowed.contains(&key.as_str()) {
+                    problems.push(format!("{at} has unknown member {key:?}"));
+                } else if !ok {
+                    problems.push(format!(
+                        "{at}.{key} has the wrong type ({})",
+                        json_type_name(value)
+                    ));
+                }
+            }
+            if let Some(n) = d.get("name").and_then(Value::as_str) {
+                if n.is_empty() {
+                    problems.push(format!("{at}.name is empty"));
+                } else if !seen.insert(n) {
+                    problems.push(format!("{at}.name {n:?} is not unique"));
+                }
+            }
+        }
+    }
+    problems
+}
+
+fn is_plugin_name(n: &str) -> bool {
+    (1..=214).contains(&n.len())
+        && n.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+}
+
+fn is_language(l: &str) -> bool {
+    let mut bytes = l.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'+' || b == b'-')
+}
+
+/// SemVer 2.0: `MAJOR.MINOR.PATCH[-pre][+build]`, no leading zeros in numbers.
+fn is_semver(v: &str) -> bool {
+    let (rest, build) = match v.split_once('+') {
+        Some((r, b)) => (r, Some(b)),
+        None => (v, None),
+    };
+    let (core, pre) = match rest.split_once('-') {
+        Some((c, p)) => (c, Some(p)),
+        None => (rest, None),
+    };
+    let numeric = |s: &str| {
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'))
+    };
+    let ident =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts.iter().all(|p| numeric(p))
+        && pre.map_or(true, |p| {
+            p.split('.')
+                .all(|id| ident(id) && (!id.bytes().all(|b| b.is_ascii_digit()) || numeric(id)))
+        })
+        && build.map_or(true, |b| b.split('.').all(ident))
+}
+
+/// Refuses a value the JSON profile does not carry (section 2): nesting
+/// deeper than [`MAX_PAYLOAD_DEPTH`]. (Rust strings cannot hold lone
+/// surrogates, and `serde_json::Value` cannot hold NaN or infinities.)
+fn check_depth(value: &Value, path: &mut String, depth: usize) -> Result<(), (String, String)> {
+    if depth > MAX_PAYLOAD_DEPTH {
+        return Err((
+            path.clone(),
+            format!(
+                "nesting deeper than {MAX_PAYLOAD_DEPTH} levels (the params object counts as 1)"
+            ),
+        ));
+    }
+    match value {
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_depth(item, path, depth + 1)?;
+                path.truncate(len);
+            }
+        }
+        Value::Object(members) => {
+            for (key, item) in members {
+                let len = path.len();
+                path.push('.');
+                path.push_str(key);
+                check_depth(item, path, depth + 1)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The part of a result a method returns, after shape checks.
+enum Expect {
+    Bool,
+    Object,
+    ActionResult,
+    ProviderResult,
+    EvaluatorResult,
+    Any,
+}
+
+fn expectation(method: &str) -> Expect {
+    match method {
+        methods::VALIDATE_ACTION | methods::VALIDATE_EVALUATOR => Expect::Bool,
+        methods::INIT | methods::SHUTDOWN => Expect::Object,
+        methods::INVOKE_ACTION => Expect::ActionResult,
+        methods::GET_PROVIDER => Expect::ProviderResult,
+        methods::INVOKE_EVALUATOR => Expect::EvaluatorResult,
+        _ => Expect::Any,
+    }
+}
+
+/// Checks a result object's members and removes null optional members
+/// (section 1: absent, never null, in the canonical form).
+fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
+    let Value::Object(obj) = value else {
+        return Err(format!(
+            "expected an object, received {}",
+            json_type_name(&value)
+        ));
+    };
+    if action && !obj.get("success").is_some_and(Value::is_boolean) {
+        return Err("\"success\" must be a boolean".into());
+    }
+    let mut out = Map::new();
+    for (key, member) in obj {
+        let ok = match key.as_str() {
+            "success" if action => true,
+            "text" => member.is_string() || member.is_null(),
+            "error" if action => member.is_string() || member.is_null(),
+            "values" | "data" => member.is_object() || member.is_null(),
+            _ => return Err(format!("unknown member {key:?}")),
+        };
+        if !ok {
+            return Err(format!(
+                "{key:?} has the wrong type ({})",
+                json_type_name(&member)
+            ));
+        }
+        if !member.is_null() {
+            out.insert(key, member);
+        }
+    }
+    Ok(Value::Object(out))
+}
+
+fn check_result(method: &str, value: Value) -> Result<Value, String> {
+    match expectation(method) {
+        Expect::Bool if value.is_boolean() => Ok(value),
+        Expect::Bool => Err(format!(
+            "expected a boolean, received {}",
+            json_type_name(&value)
+        )),
+        Expect::Object if value.is_object() => Ok(value),
+        Expect::Object => Err(format!(
+            "expected an object, received {}",
+            json_type_name(&value)
+        )),
+        Expect::ActionResult => canonical_result(value, true),
+        Expect::ProviderResult => canonical_result(value, false),
+        Expect::EvaluatorResult if value.is_null() => Ok(value),
+        Expect::EvaluatorResult => canonical_result(value, true),
+        Expect::Any => Ok(value),
+    }
+}
+
+/// Name of the target a handler method addresses, when `params.name` is a string.
+fn target_of(params: &Value) -> Option<&str> {
+    params.get("name").and_then(Value::as_str)
+}
+
+impl LoadedPlugin {
+    /// Wraps a backend after fetching and checking its manifest. On failure
+    /// the backend is closed (child reaped) and a load error returned.
+    pub(crate) fn from_backend(
+        backend: Backend,
+        label: &str,
+        timeout: Option<Duration>,
+    ) -> Result<Self, InteropError> {
+        let transport = match &backend {
+            Backend::Ipc(_) => Transport::Ipc,
+            Backend::Ffi(_) => Transport::Ffi,
+        };
+        let load_error = |cause: String| InteropError::Load {
+            context: ErrorContext::new(label, methods::GET_MANIFEST, None, transport),
+            cause,
+        };
+        let fetched = match &backend {
+            Backend::Ipc(conn) => conn.call(
+                methods::GET_MANIFEST,
+                None,
+                &Value::Object(Map::new()),
+                timeout,
+            ),
+            Backend::Ffi(lib) => lib.get_manifest(),
+        };
+        let manifest = match fetched {
+            Ok(m) => m,
+            Err(InteropError::Timeout { timeout, .. }) => {
+                return Err(load_error(format!(
+                    "no answer to getManifest within the start time-out of {} ms",
+                    timeout.as_millis()
+                )))
+            }
+            Err(e) => return Err(load_error(format!("getManifest failed: {e}"))),
+        };
+        let problems = manifest_problems(&manifest);
+        if !problems.is_empty() {
+            return Err(load_error(format!(
+                "invalid manifest: {}; received {}",
+                problems.join("; "),
+                excerpt(manifest.to_string().as_bytes())
+            )));
+        }
+        let name = manifest["name"].as_str().unwrap_or_default().to_owned();
+        match &backend {
+            Backend::Ipc(conn) => conn.set_name(&name),
+            Backend::Ffi(lib) => lib.set_name(&name),
+        }
+        Ok(LoadedPlugin {
+            backend,
+            manifest,
+            name,
+        })
+    }
+
+    /// The manifest, as checked at load time.
+    pub fn manifest(&self) -> &Value {
+        &self.manifest
+    }
+
+    /// The plugin's name (`manifest.name`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `manifest.description`.
+    pub fn description(&self) -> &str {
+        self.manifest["description"].as_str().unwrap_or_default()
+    }
+
+    /// `manifest.version`.
+    pub fn version(&self) -> &str {
+        self.manifest["version"].as_str().unwrap_or_default()
+    }
+
+    /// `manifest.language`.
+    pub fn language(&self) -> &str {
+        self.manifest["language"].as_str().unwrap_or_default()
+    }
+
+    fn names(&self, kind: &str) -> Vec<&str> {
+        self.manifest[kind]
+            .as_array()
+            .map(|items| items.iter().filter_map(|d| d["name"].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Names of the plugin's actions, in manifest order.
+    pub fn action_names(&self) -> Vec<&str> {
+        self.names("actions")
+    }
+
+    /// Names of the plugin's providers, in manifest order.
+    pub fn provider_names(&self) -> Vec<&str> {
+        self.names("providers")
+    }
+
+    /// Names of the plugin's evaluators, in manifest order.
+    pub fn evaluator_names(&self) -> Vec<&str> {
+        self.names("evaluators")
+    }
+
+    /// The transport this plugin object speaks.
+    pub fn transport(&self) -> Transport {
+        match &self.backend {
+            Backend::Ipc(_) => Transport::Ipc,
+            Backend::Ffi(_) => Transport::Ffi,
+        }
+    }
+
+    /// The child's process id (IPC only).
+    pub fn pid(&self) -> Option<u32> {
+        match &self.backend {
+            Backend::Ipc(conn) => Some(conn.pid()),
+            Backend::Ffi(_) => None,
+        }
+    }
+
+    /// A view whose calls use `timeout` instead of the loader's default
+    /// (IPC; FFI calls run in-process and cannot be timed out).
+    pub fn with_timeout(&self, timeout: Duration) -> TimedCalls<'_> {
+        TimedCalls {
+            plugin: self,
+            timeout: Some(timeout),
+        }
+    }
+
+    fn calls(&self) -> TimedCalls<'_> {
+        TimedCalls {
+            plugin: self,
+            timeout: None,
+        }
+    }
+
+    /// `init(config)`: the last config wins.
+    pub fn init(&self, config: &Value) -> Result<(), InteropError> {
+        self.calls().init(config)
+    }
+
+    /// `validateAction`.
+    pub fn validate_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        self.calls().validate_action(name, memory, state)
+    }
+
+    /// `invokeAction`: the ActionResult in canonical form.
+    pub fn invoke_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: &Value,
+    ) -> Result<Value, InteropError> {
+        self.calls().invoke_action(name, memory, state, options)
+    }
+
+    /// `getProvider`: the ProviderResult in canonical form.
+    pub fn get_provider(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Value, InteropError> {
+        self.calls().get_provider(name, memory, state)
+    }
+
+    /// `validateEvaluator`.
+    pub fn validate_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        self.calls().validate_evaluator(name, memory, state)
+    }
+
+    /// `invokeEvaluator`: `None` when the evaluator had nothing to say.
+    pub fn invoke_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Option<Value>, InteropError> {
+        self.calls().invoke_evaluator(name, memory, state)
+    }
+
+    /// Calls any method of protocol.md 3.3 (except `shutdown`) with raw
+    /// params, as host drivers do. The result is checked and canonical.
+    pub fn call_method(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Option<Duration>,
+    ) -> Result<Value, InteropError> {
+        TimedCalls {
+            plugin: self,
+            timeout,
+        }
+        .call_method(method, params)
+    }
+
+    /// One no-op round trip through the transport's cheapest call, the
+    /// in-process latency floor: FFI calls `elizaos_free_string(NULL)`. IPC
+    /// has no no-op and returns a -32602 call error.
+    pub fn call_noop(&self) -> Result<(), InteropError> {
+        match &self.backend {
+            Backend::Ffi(lib) => {
+                lib.noop();
+                Ok(())
+            }
+            Backend::Ipc(conn) => Err(InteropError::Call {
+                context: ErrorContext::new(conn.display_name(), "noop", None, Transport::Ipc),
+                code: crate::interop::protocol::codes::INVALID_PARAMS,
+                message: "an ipc plugin has no in-process no-op call".into(),
+                data: None,
+            }),
+        }
+    }
+
+    /// Closes the plugin now (the same as dropping it).
+    pub fn close(self) {
+        drop(self);
+    }
+}
+
+/// Calls on a [`LoadedPlugin`] with a per-call time-out; see
+/// [`LoadedPlugin::with_timeout`].
+#[derive(Debug, Clone, Copy)]
+pub struct TimedCalls<'a> {
+    plugin: &'a LoadedPlugin,
+    timeout: Option<Duration>,
+}
+
+impl TimedCalls<'_> {
+    fn context(&self, method: &str, target: Option<&str>) -> ErrorContext {
+        ErrorContext::new(
+            self.plugin.name.as_str(),
+            method,
+            target,
+            self.plugin.transport(),
+        )
+    }
+
+    /// Sends a typed request and checks the result.
+    fn send<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        params: &P,
+        ffi: impl FnOnce(&FfiPlugin) -> Result<Value, InteropError>,
+    ) -> Result<Value, InteropError> {
+        let raw = match &self.plugin.backend {
+            Backend::Ipc(conn) => conn.call(method, target, params, self.timeout)?,
+            Backend::Ffi(lib) => ffi(lib)?,
+        };
+        check_result(method, raw).map_err(|reason| InteropError::Protocol {
+            context: self.context(method, target),
+            reason: format!("invalid result: {reason}"),
+            excerpt: String::new(),
+        })
+    }
+
+    fn checked(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        parts: &[(&str, &Value)],
+    ) -> Result<(), InteropError> {
+        for (param, value) in parts {
+            let mut path = format!("params.{param}");
+            check_depth(value, &mut path, 2).map_err(|(path, reason)| {
+                InteropError::InvalidPayload {
+                    context: self.context(method, target),
+                    path,
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn handler(
+        &self,
+        method: &str,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: Option<&Value>,
+    ) -> Result<Value, InteropError> {
+        let empty = Value::Object(Map::new());
+        self.checked(
+            method,
+            Some(name),
+            &[
+                ("memory", memory),
+                ("state", state),
+                ("options", options.unwrap_or(&empty)),
+            ],
+        )?;
+        let params = HandlerParams {
+            name,
+            memory,
+            state,
+            options,
+        };
+        self.send(method, Some(name), &params, |lib| {
+            lib.call_handler(method, name, memory, state, options)
+        })
+    }
+
+    /// `init(config)`.
+    pub fn init(&self, config: &Value) -> Result<(), InteropError> {
+        self.checked(methods::INIT, None, &[("config", config)])?;
+        #[derive(Serialize)]
+        struct InitParams<'a> {
+            config: &'a Value,
+        }
+        let params = InitParams { config };
+        self.send(methods::INIT, None, &params, |lib| lib.call_init(config))?;
+        Ok(())
+    }
+
+    /// `validateAction`.
+    pub fn validate_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        Ok(self
+            .handler(methods::VALIDATE_ACTION, name, memory, state, None)?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// `invokeAction`.
+    pub fn invoke_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: &Value,
+    ) -> Result<Value, InteropError> {
+        self.handler(methods::INVOKE_ACTION, name, memory, state, Some(options))
+    }
+
+    /// `getProvider`.
+    pub fn get_provider(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Value, InteropError> {
+        self.handler(methods::GET_PROVIDER, name, memory, state, None)
+    }
+
+    /// `validateEvaluator`.
+    pub fn validate_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        Ok(self
+            .handler(methods::VALIDATE_EVALUATOR, name, memory, state, None)?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// `invokeEvaluator`.
+    pub fn invoke_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Option<Value>, InteropError> {
+        let v = self.handler(methods::INVOKE_EVALUATOR, name, memory, state, None)?;
+        Ok((!v.is_null()).then_some(v))
+    }
+
+    /// Any method with raw params (see [`LoadedPlugin::call_method`]).
+    pub fn call_method(&self, method: &str, params: &Value) -> Result<Value, InteropError> {
+        let target = target_of(params);
+        if method == methods::SHUTDOWN {
+            return Err(InteropError::InvalidPayload {
+                context: self.context(method, target),
+                path: "method".into(),
+                reason: "shutdown is sent by close/drop, not by callers".into(),
+            });
+        }
+        let mut path = "params".to_string();
+        check_depth(params, &mut path, 1).map_err(|(path, reason)| {
+            InteropError::InvalidPayload {
+                context: self.context(method, target),
+                path,
+                reason,
+            }
+        })?;
+        self.send(method, target, params, |lib| lib.call(method, params))
+    }
+}
+
+impl Drop for LoadedPlugin {
+    fn drop(&mut self) {
+        if let Backend::Ipc(conn) = &self.backend {
+            conn.close();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn semver_accepts_and_rejects() {
+        for ok in [
+            "1.0.0",
+            "0.1.2-alpha.1+build.5",
+            "10.20.30",
+            "1.0.0-0.3.7",
+            "1.0.0-x-y-z.--",
+        ] {
+            assert!(is_semver(ok), "{ok}");
+        }
+        for bad in ["1.0", "01.0.0", "1.0.0-", "1.0.0-01", "1.0.0+", "a.b.c", ""] {
+            assert!(!is_semver(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn manifest_problems_are_listed() {
+        let good = json!({"name": "x", "description": "", "version": "1.0.0", "language": "rust",
+            "actions": [{"name": "a", "description": "d"}], "providers": [{"name": "p"}], "evaluators": []});
+        assert!(manifest_problems(&good).is_empty());
+        let bad = json!({"name": "X", "version": "1", "language": "rust", "actions": [{"name": "a"}, {"name": "a", "description": "", "x": 1}],
+            "providers": [], "evaluators": [], "extra": 1});
+        let problems = manifest_problems(&bad);
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("unknown member \"extra\"")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("actions[0].description is missing")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("not unique")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("description is missing")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn results_are_canonical_and_checked() {
+        assert_eq!(
+            check_result(
+                methods::INVOKE_ACTION,
+                json!({"success": true, "text": null, "data": {"a": null}})
+            ),
+            Ok(json!({"success": true, "data": {"a": null}}))
+        );
+        assert!(check_result(methods::INVOKE_ACTION, json!({"sucess": true})).is_err());
+        assert!(check_result(methods::INVOKE_ACTION, json!({"success": true, "text": 1})).is_err());
+        assert!(check_result(methods::GET_PROVIDER, json!({"success": true})).is_err());
+        assert_eq!(
+            check_result(methods::INVOKE_EVALUATOR, Value::Null),
+            Ok(Value::Null)
+        );
+        assert!(check_result(methods::VALIDATE_ACTION, json!(1)).is_err());
+    }
+
+    #[test]
+    fn depth_limit_reports_the_path() {
+        let mut deep = json!(1);
+        for _ in 0..MAX_PAYLOAD_DEPTH {
+            deep = json!({ "k": deep });
+        }
+        let mut path = "params.memory".to_string();
+        let err = check_depth(&deep, &mut path, 2).err();
+        assert!(err.is_some_and(|(p, _)| p.starts_with("params.memory.k.k")));
+        let mut path = "params".to_string();
+        assert!(check_depth(&json!({"a": [[1]]}), &mut path, 1).is_ok());
+    }
+}

@@ -1,0 +1,358 @@
+//! IPC loaders (protocol.md section 7.1): any command, Python plugins through
+//! `elizaos_interop.bridge_server`, TypeScript plugins through the
+//! `@elizaos/interop` bridge on Node or Bun.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::error::{ErrorContext, InteropError, Transport};
+use super::ipc::{IpcConnection, IpcOptions};
+use super::loaded::{Backend, LoadedPlugin};
+
+/// Builder methods shared by every IPC loader.
+macro_rules! ipc_settings {
+    () => {
+        /// Time allowed for the first `getManifest` answer (default 10 s).
+        pub fn start_timeout(mut self, timeout: Duration) -> Self {
+            self.options.start_timeout = timeout;
+            self
+        }
+
+        /// Default per-call time-out (default 30 s).
+        pub fn call_timeout(mut self, timeout: Duration) -> Self {
+            self.options.call_timeout = timeout;
+            self
+        }
+
+        /// Grace period of `close`/`Drop` after `shutdown` and after SIGTERM (default 2 s).
+        pub fn grace_period(mut self, grace: Duration) -> Self {
+            self.options.grace_period = grace;
+            self
+        }
+
+        /// Largest message sent or accepted, in bytes (default 16 MiB).
+        pub fn max_message_bytes(mut self, bytes: usize) -> Self {
+            self.options.max_message_bytes = bytes;
+            self
+        }
+
+        /// Sets an environment variable for the plugin process.
+        pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+            self.options
+                .env
+                .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
+            self
+        }
+
+        /// Working directory of the plugin process.
+        pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
+            self.options.current_dir = Some(dir.as_ref().to_owned());
+            self
+        }
+
+        /// Replaces every IPC setting at once.
+        pub fn options(mut self, options: IpcOptions) -> Self {
+            self.options = options;
+            self
+        }
+    };
+}
+
+fn load_error(label: &str, cause: String) -> InteropError {
+    InteropError::Load {
+        context: ErrorContext::new(label, "load", None, Transport::Ipc),
+        cause,
+    }
+}
+
+/// Spawns `argv` and completes the load with `getManifest` under the start time-out.
+fn start(
+    argv: Vec<OsString>,
+    options: IpcOptions,
+    label: String,
+) -> Result<LoadedPlugin, InteropError> {
+    let start_timeout = options.start_timeout;
+    let conn = IpcConnection::spawn(&argv, options, label.clone())?;
+    LoadedPlugin::from_backend(Backend::Ipc(conn), &label, Some(start_timeout))
+}
+
+/// Loads any plugin that speaks the IPC protocol, given its command line.
+#[derive(Debug, Clone, Default)]
+pub struct IpcPluginLoader {
+    options: IpcOptions,
+}
+
+impl IpcPluginLoader {
+    /// A loader with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    ipc_settings!();
+
+    /// Spawns `argv` (no shell) and loads the plugin it serves.
+    pub fn load_command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<LoadedPlugin, InteropError> {
+        let argv: Vec<OsString> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
+        let label = argv
+            .iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ");
+        start(argv, self.options.clone(), label)
+    }
+}
+
+/// Looks upward from each start directory for the first relative path that exists.
+fn search_upward(starts: &[PathBuf], candidates: &[&str]) -> Option<PathBuf> {
+    for start in starts {
+        for dir in start.ancestors() {
+            for candidate in candidates {
+                let path = dir.join(candidate);
+                if path.is_file() {
+                    return Some(path);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Directories to search from: the plugin's own directory, then the current one.
+fn search_roots(plugin: &Path) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    let cwd = env::current_dir().ok();
+    let absolute = if plugin.is_absolute() {
+        Some(plugin.to_path_buf())
+    } else {
+        cwd.as_ref().map(|c| c.join(plugin))
+    };
+    if let Some(abs) = absolute {
+        let dir = if abs.is_dir() {
+            abs
+        } else {
+            abs.parent().map(Path::to_path_buf).unwrap_or(abs)
+        };
+        roots.push(dir);
+    }
+    roots.extend(cwd);
+    roots
+}
+
+/// `$name` when set and non-empty, else `default`.
+fn env_or(name: &str, default: &str) -> OsString {
+    env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.into())
+}
+
+/// Loads Python plugins: spawns `$ELIZAOS_PYTHON` (default `python3`) with
+/// `-m elizaos_interop.bridge_server <path>`.
+#[derive(Debug, Clone, Default)]
+pub struct PythonPluginLoader {
+    options: IpcOptions,
+    python: Option<OsString>,
+}
+
+impl PythonPluginLoader {
+    /// A loader with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    ipc_settings!();
+
+    /// The interpreter to use instead of `$ELIZAOS_PYTHON`/`python3`.
+    pub fn python(mut self, interpreter: impl AsRef<OsStr>) -> Self {
+        self.python = Some(interpreter.as_ref().to_owned());
+        self
+    }
+
+    /// Loads the plugin at `path`: a `.py` file, a package directory, or a module name.
+    ///
+    /// When `elizaos_interop`'s source tree (`plugins/python/src`) is found
+    /// above the plugin or the current directory, it is put first on the
+    /// child's `PYTHONPATH`, so a checkout works without installing it.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedPlugin, InteropError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        let text = path.to_string_lossy();
+        let looks_like_path = text.contains('/') || text.ends_with(".py") || path.exists();
+        if looks_like_path && !path.exists() {
+            return Err(load_error(
+                &label,
+                format!("plugin not found: {}", path.display()),
+            ));
+        }
+        let python = self
+            .python
+            .clone()
+            .unwrap_or_else(|| env_or("ELIZAOS_PYTHON", "python3"));
+        let argv = vec![
+            python,
+            "-m".into(),
+            "elizaos_interop.bridge_server".into(),
+            path.as_os_str().to_owned(),
+        ];
+        let mut options = self.options.clone();
+        let sets_pythonpath = options.env.iter().any(|(k, _)| k == "PYTHONPATH");
+        if !sets_pythonpath {
+            let roots = search_roots(if looks_like_path {
+                path
+            } else {
+                Path::new(".")
+            });
+            if let Some(init) =
+                search_upward(&roots, &["plugins/python/src/elizaos_interop/__init__.py"])
+            {
+                if let Some(src) = init.parent().and_then(Path::parent) {
+                    let mut value = src.as_os_str().to_owned();
+                    if let Some(existing) = env::var_os("PYTHONPATH").filter(|v| !v.is_empty()) {
+                        value.push(":");
+                        value.push(existing);
+                    }
+                    options.env.push(("PYTHONPATH".into(), value));
+                }
+            }
+        }
+        start(argv, options, label)
+    }
+}
+
+/// The JavaScript runtime that runs a TypeScript plugin's bridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TsRuntime {
+    /// Node >= 22 (`$ELIZAOS_NODE`, default `node`).
+    #[default]
+    Node,
+    /// Bun (`$ELIZAOS_BUN`, default `bun`).
+    Bun,
+}
+
+impl TsRuntime {
+    /// `"node"` or `"bun"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TsRuntime::Node => "node",
+            TsRuntime::Bun => "bun",
+        }
+    }
+}
+
+impl fmt::Display for TsRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TsRuntime {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "node" => Ok(TsRuntime::Node),
+            "bun" => Ok(TsRuntime::Bun),
+            other => Err(format!(
+                "unknown TypeScript runtime {other:?}, expected \"node\" or \"bun\""
+            )),
+        }
+    }
+}
+
+/// Where the bridge script is looked for, relative to each directory above
+/// the plugin and the current directory.
+const BRIDGE_CANDIDATES: [&str; 2] = [
+    "plugins/typescript/src/bridge-server.ts",
+    "node_modules/@elizaos/interop/src/bridge-server.ts",
+];
+
+/// Loads TypeScript plugins through the `@elizaos/interop` bridge server.
+#[derive(Debug, Clone, Default)]
+pub struct TypeScriptPluginLoader {
+    options: IpcOptions,
+    runtime: TsRuntime,
+    binary: Option<OsString>,
+    bridge: Option<PathBuf>,
+}
+
+impl TypeScriptPluginLoader {
+    /// A loader running Node, with the default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    ipc_settings!();
+
+    /// Runs the bridge on Node or Bun.
+    pub fn runtime(mut self, runtime: TsRuntime) -> Self {
+        self.runtime = runtime;
+        self
+    }
+
+    /// The runtime binary to use instead of `$ELIZAOS_NODE`/`$ELIZAOS_BUN`.
+    pub fn runtime_binary(mut self, binary: impl AsRef<OsStr>) -> Self {
+        self.binary = Some(binary.as_ref().to_owned());
+        self
+    }
+
+    /// The bridge script to use instead of `$ELIZAOS_TS_BRIDGE` or the search.
+    pub fn bridge(mut self, script: impl AsRef<Path>) -> Self {
+        self.bridge = Some(script.as_ref().to_owned());
+        self
+    }
+
+    /// The bridge script: explicit, `$ELIZAOS_TS_BRIDGE`, or found upward
+    /// from the plugin and the current directory.
+    fn find_bridge(&self, plugin: &Path, label: &str) -> Result<PathBuf, InteropError> {
+        if let Some(bridge) = &self.bridge {
+            return Ok(bridge.clone());
+        }
+        if let Some(bridge) = env::var_os("ELIZAOS_TS_BRIDGE").filter(|v| !v.is_empty()) {
+            let bridge = PathBuf::from(bridge);
+            if !bridge.is_file() {
+                return Err(load_error(
+                    label,
+                    format!(
+                        "ELIZAOS_TS_BRIDGE points to {}, which does not exist",
+                        bridge.display()
+                    ),
+                ));
+            }
+            return Ok(bridge);
+        }
+        search_upward(&search_roots(plugin), &BRIDGE_CANDIDATES).ok_or_else(|| {
+            load_error(
+                label,
+                format!(
+                    "cannot find the TypeScript bridge server: set ELIZAOS_TS_BRIDGE, or install @elizaos/interop \
+                     (looked for {} above {} and the current directory)",
+                    BRIDGE_CANDIDATES.join(" and "),
+                    plugin.display()
+                ),
+            )
+        })
+    }
+
+    /// Loads the plugin module at `path` (`plugin.ts`; its `plugin` export,
+    /// else its default export).
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedPlugin, InteropError> {
+        let path = path.as_ref();
+        let label = path.display().to_string();
+        if !path.is_file() {
+            return Err(load_error(
+                &label,
+                format!("plugin not found: {}", path.display()),
+            ));
+        }
+        let bridge = self.find_bridge(path, &label)?;
+        let binary = self.binary.clone().unwrap_or_else(|| match self.runtime {
+            TsRuntime::Node => env_or("ELIZAOS_NODE", "node"),
+            TsRuntime::Bun => env_or("ELIZAOS_BUN", "bun"),
+        });
+        let argv = vec![binary, bridge.into_os_string(), path.as_os_str().to_owned()];
+        start(argv, self.options.clone(), label)
+    }
+}
