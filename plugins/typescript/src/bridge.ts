@@ -136,15 +136,23 @@ export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> 
   // Requests wait for the last init (and the implicit init({}) before the first call) to finish.
   let initDone: Promise<void> | null = null;
   function runInit(newConfig: Config): Promise<void> {
-    config = newConfig;
     const previous = initDone ?? Promise.resolve();
-    initDone = previous.catch(() => undefined).then(async () => {
-      if (plugin.init) await plugin.init(newConfig, runtime);
+    const run = previous.catch(() => undefined).then(async () => {
+      const before = config;
+      config = newConfig;
+      try {
+        if (plugin.init) await plugin.init(newConfig, runtime);
+      } catch (err) {
+        config = before; // a refused config does not become the current one
+        throw err;
+      }
     });
-    return initDone;
+    initDone = run;
+    return run;
   }
+  /** Waits for pending inits (calls proceed even when the last init failed). */
   function ensureInit(): Promise<void> {
-    return initDone ?? runInit({}).catch(() => undefined);
+    return (initDone ?? runInit({})).catch(() => undefined);
   }
 
   let stopped = false;

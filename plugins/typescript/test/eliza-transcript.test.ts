@@ -75,6 +75,7 @@ const mutations: ReadonlyArray<readonly [(s: Mutable) => void, string]> = [
   [(s) => (s["memory"].keyword = "zzz"), "$.memory.keyword"],
   [(s) => (s["none"] = []), "$.none"],
   [(s) => (s["keywords"][1].rank = "5"), "$.keywords[1].rank"],
+  [(s) => s["memory"].reassembly.push("newkey"), "$.memory.reassembly"],
 ];
 
 test("bad scripts are rejected with their location", () => {
