@@ -28,6 +28,7 @@ GREETING = "How do you do. Please tell me your problem."
 if str(FIXTURES) not in sys.path:
     sys.path.insert(0, str(FIXTURES))
 
+from eliza_classic import create_plugin  # noqa: E402
 from eliza_classic.engine import (  # noqa: E402
     Eliza,
     ScriptError,
@@ -35,7 +36,7 @@ from eliza_classic.engine import (  # noqa: E402
     tokenize,
 )
 
-import elizaos_interop  # noqa: E402
+from elizaos_interop import load_python_plugin  # noqa: E402
 
 
 def test_transcript_is_substantial() -> None:
@@ -88,6 +89,7 @@ def test_long_clause_is_cut_to_64_words() -> None:
         (lambda s: s["memory"].update(keyword="zzz"), "$.memory.keyword"),
         (lambda s: s.update(none=[]), "$.none"),
         (lambda s: s["keywords"][1].update(rank="5"), "$.keywords[1].rank"),
+        (lambda s: s["memory"]["reassembly"].append("newkey"), "$.memory.reassembly"),
     ],
 )
 def test_bad_script_is_rejected_with_its_location(mutate: Any, message: str) -> None:
@@ -102,7 +104,7 @@ def _memory(text: Any) -> dict[str, Any]:
 
 
 async def _replay_over_ipc(session: dict[str, Any]) -> list[str]:
-    with elizaos_interop.load_python_plugin(str(PLUGIN_DIR)) as plugin:
+    with load_python_plugin(str(PLUGIN_DIR)) as plugin:
         action = plugin.actions[0]
         replies: list[str] = []
         for exchange in session["exchanges"]:
@@ -119,7 +121,7 @@ def test_plugin_over_ipc_replays_transcript(session: dict[str, Any]) -> None:
 
 
 async def _surface() -> None:
-    with elizaos_interop.load_python_plugin(str(PLUGIN_DIR)) as plugin:
+    with load_python_plugin(str(PLUGIN_DIR)) as plugin:
         manifest = plugin.manifest
         assert manifest["name"] == "eliza-classic"
         assert manifest["language"] == "python"
@@ -130,13 +132,26 @@ async def _surface() -> None:
         assert await plugin.validate_action("generate-response", _memory("hi"), {}) is True
         greeting = await plugin.get_provider("eliza-greeting", _memory("hi"), {})
         assert greeting == {"text": GREETING}
-        # A memory without string text is answered as the empty input: the first NONE reply,
-        # then the second (the NONE counter advances per call in this plugin instance).
+        # A memory without text is answered as the empty input: the first NONE reply, then
+        # the second (the NONE counter advances per call in this plugin instance).
         first = await plugin.invoke_action("generate-response", {"content": {}}, {}, {})
         assert first == {"success": True, "text": "I am not sure I understand you fully."}
-        second = await plugin.invoke_action("generate-response", _memory(42), {}, {})
+        second = await plugin.invoke_action("generate-response", {"content": {"x": 1}}, {}, {})
         assert second == {"success": True, "text": "Please go on."}
 
 
 def test_plugin_surface_over_ipc() -> None:
     asyncio.run(_surface())
+
+
+async def _in_process_non_string_text() -> list[Any]:
+    action = create_plugin().actions[0]
+    memories: list[dict[str, Any]] = [_memory(42), _memory(None), {"content": "x"}, {}]
+    return [await action.handler(None, m, {}, {}) for m in memories]
+
+
+def test_plugin_in_process_treats_non_string_text_as_empty() -> None:
+    """Hosts refuse a non-string ``content.text`` (Memory schema); the handler still copes."""
+    fresh = Eliza()
+    expected = [{"success": True, "text": fresh.respond("")} for _ in range(4)]
+    assert asyncio.run(_in_process_non_string_text()) == expected

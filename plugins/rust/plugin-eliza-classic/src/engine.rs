@@ -267,6 +267,13 @@ impl Script {
             get(memory, "reassembly"),
             "memory".to_owned(),
         )?;
+        if let Some(t) = memory_raw
+            .reassembly
+            .iter()
+            .find(|t| *t == "newkey" || t.starts_with("goto "))
+        {
+            return fail("$.memory.reassembly", format!("'{t}' is not a template"));
+        }
         let none = string_list(get(root, "none"), "$.none")?;
         for template in &none {
             if parse_template(template, "$.none")?

@@ -105,6 +105,15 @@ fn bad_scripts_are_rejected_with_their_location() {
             Box::new(|s| s["keywords"][1]["rank"] = "5".into()),
             "$.keywords[1].rank",
         ),
+        (
+            Box::new(|s| {
+                s["memory"]["reassembly"]
+                    .as_array_mut()
+                    .unwrap()
+                    .push("newkey".into())
+            }),
+            "$.memory.reassembly",
+        ),
     ];
     for (mutate, needle) in cases {
         let mut bad = script.clone();
