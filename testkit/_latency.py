@@ -50,6 +50,7 @@ __all__ = [
     "memory_for_params_size",
     "percentile",
     "pinned",
+    "rounds",
     "run_latency",
 ]
 
@@ -322,6 +323,15 @@ def bench_methods() -> tuple[MethodSpec, ...]:
     )
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with every Mapping a dict and every sequence a list (host result objects)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def json_cost_samples(params: Mapping[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
     """In-process cost of the JSON an in-process (FFI/WASM) Python host does for one call.
 
@@ -329,7 +339,7 @@ def json_cost_samples(params: Mapping[str, Any], result: Any, iterations: int, w
     and decode the result envelope ``{"result": ...}``; timed with ``perf_counter_ns``.
     """
     args = [v for k, v in params.items() if k != "name"]
-    envelope = _compact({"result": result}).encode("utf-8")
+    envelope = _compact({"result": _plain(result)}).encode("utf-8")
     encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     decode = json.loads
     clock = time.perf_counter_ns
@@ -567,6 +577,7 @@ def _measure_cell(
         except Exception as exc:
             return cell_result(f"{cell.id}: loading the {FIXTURE} fixture failed: {_describe(exc)}")
         noop: Stats | None = None
+        floor_error: str | None = None
         if budget.floor == "noop":
             progress(f"{cell.id}: no-op floor")
             try:
@@ -574,10 +585,14 @@ def _measure_cell(
                 noop = compute_stats(noop_samples)
                 samples_out["noop"] = noop_samples
             except Exception as exc:
-                return cell_result(f"{cell.id}: benchNoop failed: {_describe(exc)}")
+                # The calls are still timed (their figures are worth having); without a floor
+                # they cannot be judged, and the cell is reported as an error.
+                floor_error = f"{cell.id}: no floor: benchNoop failed: {_describe(exc)}"
         for mspec in specs:
             progress(f"{cell.id}: {mspec.key}")
             methods.append(_measure_method(cell, driver, handle, mspec, budget, profile, noop, samples_out))
+        if floor_error is not None:
+            return cell_result(floor_error)
     finally:
         try:
             if handle is not None:
@@ -618,16 +633,29 @@ def _measure_method(
         return failed(f"call failed: {_describe(exc)}")
     if not outcome.ok:
         return failed(f"the fixture answered {outcome.error_type} (code {outcome.code}): {outcome.message}")
+    samples: list[int] = []
+    pipe: list[int] = []
+    line = mspec.request_line()
+    # The call and its pipe floor alternate in rounds, so drift in this noisy machine's
+    # scheduling over the measurement hits both alike instead of biasing the ratio.
+    for count, warm in rounds(profile):
+        try:
+            samples += driver.bench(handle, mspec.method, params, count, warm)
+        except Exception as exc:
+            return failed(f"bench failed: {_describe(exc)}")
+        if budget.floor == "pipe":
+            try:
+                pipe += driver.bench_pipe(["cat"], line, count, warm)
+            except Exception as exc:
+                return failed(f"floor (pipe) failed: {_describe(exc)}")
     try:
-        samples = driver.bench(handle, mspec.method, params, profile.iterations, profile.warmup)
         stats = compute_stats(samples)
-    except Exception as exc:
-        return failed(f"bench failed: {_describe(exc)}")
+    except ValueError as exc:
+        return failed(f"bench returned unusable samples: {exc}")
     record: dict[str, Any] = {"samples_ns": samples}
     floor: Floor | None
     try:
         if budget.floor == "pipe":
-            pipe = driver.bench_pipe(["cat"], mspec.request_line(), profile.iterations, profile.warmup)
             pipe_stats = compute_stats(pipe)
             record["floor_samples_ns"] = pipe
             floor = Floor("pipe", pipe_stats.p50_ns, pipe_stats.p99_ns, {"pipe": pipe_stats})
@@ -651,6 +679,21 @@ def _measure_method(
     return MethodLatency(
         mspec.key, mspec.method, mspec.name, mspec.payload_bytes, stats, floor, judge(stats, floor, budget)
     )
+
+
+#: Rounds a method's samples are split into, alternating with its pipe floor.
+ROUNDS = 4
+
+
+def rounds(profile: Profile) -> list[tuple[int, int]]:
+    """(samples, warm-up) per round: ``profile`` split into up to :data:`ROUNDS` alternating rounds.
+
+    Every round is warmed up again (the floor ran in between); the counts add up to the profile's.
+    """
+    n = max(1, min(ROUNDS, profile.iterations))
+    base, extra = divmod(profile.iterations, n)
+    wbase, wextra = divmod(profile.warmup, n)
+    return [(base + (1 if i < extra else 0), wbase + (1 if i < wextra else 0)) for i in range(n)]
 
 
 def _safe_name(cell_id: str) -> str:

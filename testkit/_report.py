@@ -547,6 +547,9 @@ def _latency_budget_text(cell: Mapping[str, Any]) -> str:
         return "not run"
     if lat["status"] == "error":
         return "ERROR"
+    verdicts = [(m.get("budget") or {}).get("met") for m in lat.get("methods", [])]
+    if lat.get("met") is False:
+        return f"MISSED ({sum(1 for v in verdicts if v)}/{len(verdicts)} met)"
     return _verdict(lat.get("met"))
 
 

@@ -26,6 +26,7 @@ from testkit._latency import (
     memory_for_params_size,
     percentile,
     pinned,
+    rounds,
     run_latency,
 )
 from testkit._matrix import Budget, Cell, Matrix
@@ -188,6 +189,44 @@ def test_json_cost_samples_one_per_iteration() -> None:
     samples = json_cost_samples(params, {"success": True, "text": "x"}, iterations=50, warmup=5)
     assert len(samples) == 50
     assert all(isinstance(s, int) and s >= 0 for s in samples)
+
+
+@pytest.mark.parametrize(
+    ("iterations", "warmup", "expected"),
+    [
+        (2000, 300, [(500, 75)] * 4),
+        (10, 3, [(3, 1), (3, 1), (2, 1), (2, 0)]),
+        (2, 0, [(1, 0), (1, 0)]),
+        (1, 5, [(1, 5)]),
+    ],
+)
+def test_rounds_split_the_profile(iterations: int, warmup: int, expected: list[tuple[int, int]]) -> None:
+    split = rounds(Profile("p", warmup, iterations))
+    assert split == expected
+    assert sum(n for n, _ in split) == iterations
+    assert sum(w for _, w in split) == warmup
+
+
+def test_json_cost_accepts_host_result_objects() -> None:
+    from collections.abc import Iterator, Mapping
+
+    class Result(Mapping[str, object]):
+        """A read-only mapping, like the Python host's result objects."""
+
+        def __init__(self, data: dict[str, object]) -> None:
+            self._data = data
+
+        def __getitem__(self, key: str) -> object:
+            return self._data[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self._data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+    result = Result({"success": True, "data": Result({"memory": {"content": {"text": "x"}}}), "l": (1, 2)})
+    assert len(json_cost_samples({"name": "echo", "memory": {}}, result, iterations=3, warmup=0)) == 3
 
 
 def test_profiles() -> None:
