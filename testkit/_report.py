@@ -621,7 +621,8 @@ def render_summary(results: Mapping[str, Any]) -> str:
                     )
                     continue
                 s, f, b = m["stats"], m.get("floor") or {}, m.get("budget") or {}
-                abs_text = f"{b.get('p50_us', '?')} µs: {'met' if b.get('absolute_met') else 'missed'}"
+                abs_budget = format_ns(b["p50_us"] * 1000.0) if "p50_us" in b else "?"
+                abs_text = f"{abs_budget}: {'met' if b.get('absolute_met') else 'missed'}"
                 lines.append(
                     f"| `{cell['id']}` | {m['key']} | {m['payload_bytes']} | {format_ns(s['p50_ns'])} "
                     f"| {format_ns(s['p90_ns'])} | {format_ns(s['p99_ns'])} | {f.get('kind', '-')} "

@@ -520,7 +520,7 @@ def test_terminal_table_has_one_row_per_cell() -> None:
 def test_summary_lists_budgets_and_verdicts() -> None:
     summary = render_summary(_results())
     assert "| `py-host/rust-plugin/ffi` | invokeAction:echo:100B | 100 | 1.50 µs |" in summary
-    assert "| noop+json | 400 ns | 600 ns | 3.75x | 3.0x | MISSED | 0.01 µs: missed |" in summary
+    assert "| noop+json | 400 ns | 600 ns | 3.75x | 3.0x | MISSED | 10 ns: missed |" in summary
     assert "No baseline given." in summary
 
 
