@@ -1,0 +1,188 @@
+//! The Rust host loading plugins written in other languages through the
+//! public loaders: the Python conformance fixture via `PythonPluginLoader`
+//! (whose bridge answers out of order), and the TypeScript conformance
+//! fixture via `TypeScriptPluginLoader` on Node and on Bun.
+
+mod host_support;
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use elizaos::interop::{
+    InteropError, LoadedPlugin, PythonPluginLoader, TsRuntime, TypeScriptPluginLoader,
+};
+use host_support::*;
+use serde_json::{json, Value};
+
+fn python_fixture() -> LoadedPlugin {
+    PythonPluginLoader::new()
+        .python(python())
+        .load(repo_file("plugins/python/fixtures/conformance_plugin.py"))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn ts_fixture(runtime: TsRuntime) -> LoadedPlugin {
+    let binary = repo_file(&format!("plugins/typescript/node_modules/.bin/{runtime}"));
+    TypeScriptPluginLoader::new()
+        .runtime(runtime)
+        .runtime_binary(binary)
+        .load(repo_file("plugins/typescript/fixtures/conformance.ts"))
+        .unwrap_or_else(|e| panic!("{runtime}: {e}"))
+}
+
+/// The behaviours every language's fixture shares (protocol.md section 9).
+fn check_fixture(plugin: &LoadedPlugin, language: &str) {
+    assert_eq!(plugin.name(), "conformance-fixture");
+    assert_eq!(plugin.language(), language);
+    let m = json!({"content": {"text": "e\u{301} 𝄞 \u{0}"}, "big": 9007199254740991_i64, "f": 0.1});
+    let s = json!({"nested": {"a": [1, {"b": null}]}});
+    let o = json!({"x": "y"});
+    assert_eq!(
+        plugin.invoke_action("echo", &m, &s, &o).expect("echo"),
+        json!({"success": true, "text": "e\u{301} 𝄞 \u{0}", "data": {"memory": m, "state": s, "options": o}})
+    );
+    assert_eq!(
+        plugin
+            .invoke_action("nope", &m, &s, &o)
+            .expect_err("unknown")
+            .code(),
+        Some(-32001)
+    );
+    for name in ["fail", "panic"] {
+        let err = plugin.invoke_action(name, &m, &s, &o).expect_err(name);
+        assert_eq!(err.code(), Some(-32000), "{language} {name}: {err}");
+    }
+    assert_eq!(
+        plugin
+            .invoke_action("invalid", &m, &s, &o)
+            .expect_err("invalid")
+            .code(),
+        Some(-32003)
+    );
+    assert_eq!(
+        plugin.invoke_evaluator("silent", &m, &s).expect("silent"),
+        None
+    );
+    assert_eq!(
+        plugin.get_provider("static", &m, &s).expect("static"),
+        json!({"text": "static provider", "values": {"answer": 42}})
+    );
+    plugin.init(&json!({"lang": language})).expect("init");
+    assert_eq!(
+        plugin.get_provider("config", &m, &s).expect("config"),
+        json!({"values": {"lang": language}})
+    );
+}
+
+#[test]
+fn python_plugin_over_ipc() {
+    let plugin = python_fixture();
+    check_fixture(&plugin, "python");
+    let pid = plugin.pid().expect("pid");
+    drop(plugin);
+    assert_reaped(pid);
+}
+
+#[test]
+fn out_of_order_answers_reach_the_right_threads() {
+    let plugin = Arc::new(python_fixture());
+    // A slow call is overtaken by quick ones: the bridge answers out of order.
+    let slow = {
+        let plugin = Arc::clone(&plugin);
+        thread::spawn(move || {
+            plugin.invoke_action("slow", &memory("s"), &empty(), &json!({"delayMs": 400}))
+        })
+    };
+    let quick: Vec<_> = (0..3)
+        .map(|t| {
+            let plugin = Arc::clone(&plugin);
+            thread::spawn(move || {
+                for i in 0..20 {
+                    let text = format!("{t}-{i}");
+                    let r = plugin
+                        .invoke_action("echo", &memory(&text), &empty(), &empty())
+                        .expect("echo");
+                    assert_eq!(r["text"], json!(text));
+                }
+            })
+        })
+        .collect();
+    within("out-of-order calls", move || {
+        for q in quick {
+            q.join().expect("quick thread");
+        }
+        let slow = slow.join().expect("slow thread").expect("slow call");
+        assert_eq!(slow, json!({"success": true, "text": "slept 400"}));
+    });
+}
+
+#[test]
+fn python_timeout_is_typed_and_reaped() {
+    let plugin = python_fixture();
+    let pid = plugin.pid().expect("pid");
+    let err = within("python slow", move || {
+        plugin
+            .with_timeout(Duration::from_millis(300))
+            .invoke_action("slow", &memory("s"), &empty(), &json!({"delayMs": 10_000}))
+            .expect_err("timeout")
+    });
+    assert!(matches!(err, InteropError::Timeout { .. }), "{err}");
+    assert_reaped(pid);
+}
+
+#[test]
+fn python_loader_reports_a_missing_plugin() {
+    let err = PythonPluginLoader::new()
+        .load("/nonexistent/plugin.py")
+        .expect_err("missing");
+    assert_eq!(err.type_name(), "PluginLoadError");
+    assert!(err.to_string().contains("plugin not found"), "{err}");
+    let err = PythonPluginLoader::new()
+        .python("/nonexistent/python3")
+        .load(repo_file("plugins/python/fixtures/conformance_plugin.py"))
+        .expect_err("missing interpreter");
+    assert!(err.to_string().contains("cannot start"), "{err}");
+}
+
+#[test]
+fn typescript_plugin_on_node() {
+    let plugin = ts_fixture(TsRuntime::Node);
+    check_fixture(&plugin, "typescript");
+    let pid = plugin.pid().expect("pid");
+    drop(plugin);
+    assert_reaped(pid);
+}
+
+#[test]
+fn typescript_plugin_on_bun() {
+    let plugin = ts_fixture(TsRuntime::Bun);
+    check_fixture(&plugin, "typescript");
+    let crash = plugin
+        .invoke_action("crash", &memory("x"), &empty(), &empty())
+        .expect_err("crash");
+    assert!(
+        matches!(
+            crash,
+            InteropError::Crash {
+                exit: elizaos::interop::ExitState::Code(70),
+                ..
+            }
+        ),
+        "{crash}"
+    );
+    let pid = plugin.pid().expect("pid");
+    drop(plugin);
+    assert_reaped(pid);
+}
+
+#[test]
+fn typescript_loader_reports_a_missing_plugin() {
+    let err = TypeScriptPluginLoader::new()
+        .load("/nonexistent/plugin.ts")
+        .expect_err("missing");
+    assert!(err.to_string().contains("plugin not found"), "{err}");
+    let value: Value = json!(TsRuntime::Bun.as_str());
+    assert_eq!(value, json!("bun"));
+    assert!("deno".parse::<TsRuntime>().is_err());
+}
