@@ -39,6 +39,8 @@ def register(subparsers: Any) -> None:
     bench.add_argument("matrix", nargs="?", type=Path, help="matrix TOML (default: matrices/default.toml)")
     bench.add_argument("--cells", metavar="PAT", help="comma-separated globs or substrings of cell ids")
     bench.add_argument("--profile", choices=("quick", "full"), default="quick", help="sample counts")
+    bench.add_argument("--iterations", type=int, help="samples per method (overrides the profile's)")
+    bench.add_argument("--warmup", type=int, help="warm-up calls per method (overrides the profile's)")
     bench.add_argument(
         "--pin", action="store_true", help="run hosts and plugins on one CPU (low-noise figures)"
     )
@@ -100,7 +102,7 @@ def _baseline_arg(args: argparse.Namespace, root: Path, results_path: Path | Non
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """``interop-testkit bench``: run the latency measurement and write the reports."""
-    from testkit._latency import LatencyError, run_latency
+    from testkit._latency import PROFILES, LatencyError, Profile, run_latency
     from testkit._matrix import MatrixError, load_matrix
     from testkit._report import DEFAULT_THRESHOLD, ReportError, write_reports
     from testkit._toolchains import ToolchainError
@@ -123,8 +125,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
+    override: Profile | None = None
+    if args.iterations is not None or args.warmup is not None:
+        base = PROFILES[args.profile]
+        override = Profile(
+            base.name,
+            base.warmup if args.warmup is None else args.warmup,
+            base.iterations if args.iterations is None else args.iterations,
+        )
     try:
-        latency = run_latency(matrix, cells, args.profile, out, progress, pin=args.pin)
+        latency = run_latency(
+            matrix, cells, args.profile, out, progress, pin=args.pin, profile_override=override
+        )
         paths = write_reports(
             out,
             conformance_json=args.conformance,

@@ -11,6 +11,9 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
+from testkit import _cli_bench
 from testkit._latency import Profile, bench_methods, run_latency
 from testkit._matrix import Budget, Cell, Matrix
 from testkit._report import validate_results, write_reports
@@ -94,3 +97,41 @@ def test_missing_artifact_is_an_error_naming_the_build(tmp_path: Path) -> None:
     assert str(tmp_path / "empty-target") in measured.error
     assert "cargo build" in measured.error
     assert not results.ok
+
+
+MATRIX = """
+name = "e2e"
+description = "Python host, Python plugin"
+[budgets.ipc]
+p50_us = 1000.0
+floor = "pipe"
+max_floor_ratio = 1.3
+[[cell]]
+host = "python"
+plugin = "python"
+transport = "ipc"
+"""
+
+
+def test_bench_command_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = tmp_path / "e2e.toml"
+    matrix.write_text(MATRIX, encoding="utf-8")
+    out = tmp_path / "out"
+    argv = ["bench", str(matrix), "--iterations", "20", "--warmup", "2", "--out", str(out), "--no-baseline"]
+    assert _cli_bench.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "py-host/py-plugin/ipc" in captured.out
+    assert "[bench] py-host/py-plugin/ipc: invokeAction:echo:100B" in captured.err
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    validate_results(doc, ROOT / "reports" / "results.schema.json")
+    assert doc["latency"]["iterations"] == 20
+    assert doc["cells"][0]["latency"]["methods"][0]["stats"]["n"] == 20
+    assert (out / "summary.md").is_file()
+
+
+def test_bench_command_refuses_bad_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    matrix = tmp_path / "e2e.toml"
+    matrix.write_text(MATRIX, encoding="utf-8")
+    argv = ["bench", str(matrix), "--iterations", "0", "--out", str(tmp_path), "--no-baseline"]
+    assert _cli_bench.main(argv) == 2
+    assert "expected iterations >= 1" in capsys.readouterr().err
