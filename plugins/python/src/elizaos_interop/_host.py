@@ -9,7 +9,7 @@ plugin written in Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
 
@@ -135,11 +135,14 @@ def check_manifest(manifest: Any) -> list[str]:
     return problems
 
 
-class Result(Mapping[str, Any]):
-    """A read-only result dict that also allows attribute access.
+class Result:
+    """A read-only result (ActionResult, ProviderResult) with attribute access.
 
-    ``result.text`` reads the ``text`` member; a missing optional member reads as ``None``.
-    It compares equal to the plain dict it wraps; :meth:`to_dict` returns a copy.
+    ``result.text``, ``result.values``, ``result.data`` read the members; a missing optional
+    member reads as ``None``. It also reads like a mapping (``result["text"]``, ``in``, ``len``,
+    iteration, ``keys()``, ``items()``, ``get()``) and compares equal to the plain dict it wraps.
+    It has no ``values()`` method, because ``values`` is a result member; use :meth:`to_dict`
+    for a plain ``dict`` copy.
     """
 
     __slots__ = ("_data",)
@@ -156,6 +159,9 @@ class Result(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("__"):
@@ -176,6 +182,18 @@ class Result(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"Result({self._data!r})"
+
+    def keys(self) -> KeysView[str]:
+        """The member names."""
+        return self._data.keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        """``(name, value)`` pairs."""
+        return self._data.items()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The member ``key``, or ``default``."""
+        return self._data.get(key, default)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a shallow copy of the underlying dict."""
