@@ -264,6 +264,10 @@ export class IpcConnection implements PluginConnection {
     return this.send(method, params, member, options?.timeoutMs ?? this.defaultTimeoutMs);
   }
 
+  stderrTail(): string {
+    return this.pipe.stderrTail();
+  }
+
   noop(): void {
     throw new TypeError(`${this.label}: the ipc transport has no in-process no-op`);
   }

@@ -41,6 +41,10 @@ export interface PluginConnection {
   readonly transport: Transport;
   /** Name used in error messages (the manifest name once known). */
   label: string;
+  /** Process id of the plugin (IPC), undefined in-process. */
+  readonly pid?: number | undefined;
+  /** The last 64 KiB of the plugin's stderr (IPC). */
+  stderrTail?(): string;
   request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions): Promise<unknown>;
   /** The transport's in-process no-op (the latency floor); throws where there is none. */
   noop(): void;
@@ -164,6 +168,16 @@ export class LoadedPlugin {
       default:
         return raw as JsonValue;
     }
+  }
+
+  /** Process id of an IPC plugin's child (undefined for in-process transports). */
+  get pid(): number | undefined {
+    return this.conn.pid;
+  }
+
+  /** The last 64 KiB the plugin wrote to stderr (IPC; "" in-process). */
+  stderrTail(): string {
+    return this.conn.stderrTail?.() ?? "";
   }
 
   /** The transport's in-process no-op, the latency floor (WASM: `dealloc(1, 0)`); throws for IPC. */
