@@ -710,12 +710,15 @@ def run_latency(
     pin: bool = False,
     toolchains: Toolchains | None = None,
     profile_override: Profile | None = None,
+    allow_xdist: bool = False,
 ) -> LatencyResults:
     """Measure ``cells`` of ``matrix`` one after the other and return the results.
 
     ``profile`` names an entry of :data:`PROFILES` (``profile_override`` replaces its counts, for
     tests). Raw samples go to ``out_dir/latency-samples/<cell>.json``; the results themselves are
     written by :func:`testkit._report.write_reports`. ``pin`` runs everything on one CPU.
+    Inside a pytest-xdist worker it refuses to run (the figures would be skewed by the other
+    workers) unless ``allow_xdist`` is set, for structural tests that do not use the figures.
     """
     if profile not in PROFILES:
         raise LatencyError(f"unknown latency profile {profile!r}; expected one of {sorted(PROFILES)}")
@@ -724,6 +727,15 @@ def run_latency(
         raise LatencyError(
             f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
             f"received iterations={prof.iterations}, warmup={prof.warmup}"
+        )
+    for cell in cells:
+        if cell.transport not in matrix.budgets:
+            raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and not allow_xdist:
+        raise LatencyError(
+            f"latency measurement refused inside pytest-xdist worker {worker}: the other workers "
+            "would compete for the cores; run `interop-testkit bench`, or pytest with -p no:xdist"
         )
     say = progress or (lambda _msg: None)
     if toolchains is None:
@@ -735,9 +747,7 @@ def run_latency(
     results: list[CellLatency] = []
     with pinned(pin) as cpu:
         for cell in cells:
-            budget = matrix.budgets.get(cell.transport)
-            if budget is None:
-                raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
+            budget = matrix.budgets[cell.transport]
             pin_note = f", pinned to CPU {cpu}" if cpu is not None else ""
             say(
                 f"{cell.id}: starting ({prof.name}: {prof.warmup} warm-up + "

@@ -272,3 +272,9 @@ def test_cell_without_budget_is_refused(tmp_path: Path) -> None:
     cell = Cell("typescript", "rust", "wasm", "node")
     with pytest.raises(LatencyError, match=r"no \[budgets.wasm\] table"):
         run_latency(_matrix((cell,)), (cell,), "quick", tmp_path)
+
+
+def test_refuses_to_measure_inside_an_xdist_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw3")
+    with pytest.raises(LatencyError, match="refused inside pytest-xdist worker gw3"):
+        run_latency(_matrix(()), (), "quick", tmp_path)

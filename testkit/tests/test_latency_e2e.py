@@ -49,7 +49,9 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
     matrix = Matrix("e2e", "", BUDGETS, (cell,), tmp_path / "e2e.toml")
     before = _children()
     messages: list[str] = []
-    results = run_latency(matrix, (cell,), "quick", tmp_path, messages.append, profile_override=TINY)
+    results = run_latency(
+        matrix, (cell,), "quick", tmp_path, messages.append, profile_override=TINY, allow_xdist=True
+    )
     assert _children() <= before, "the run left child processes behind"
     assert results.ok, [c.error for c in results.cells] + [m.error for c in results.cells for m in c.methods]
     (measured,) = results.cells
@@ -87,7 +89,9 @@ def test_missing_artifact_is_an_error_naming_the_build(tmp_path: Path) -> None:
     toolchains = dataclasses.replace(Toolchains.discover(ROOT), rust_target_dir=tmp_path / "empty-target")
     cell = Cell("python", "rust", "ffi")
     matrix = Matrix("e2e", "", BUDGETS, (cell,), tmp_path / "e2e.toml")
-    results = run_latency(matrix, (cell,), "quick", tmp_path, toolchains=toolchains, profile_override=TINY)
+    results = run_latency(
+        matrix, (cell,), "quick", tmp_path, toolchains=toolchains, profile_override=TINY, allow_xdist=True
+    )
     (measured,) = results.cells
     assert not measured.ok
     assert measured.methods == ()
@@ -113,7 +117,11 @@ transport = "ipc"
 """
 
 
-def test_bench_command_measures_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_command_measures_and_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Structure only: the figures are not looked at, so running beside other xdist workers is fine.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     matrix = tmp_path / "e2e.toml"
     matrix.write_text(MATRIX, encoding="utf-8")
     out = tmp_path / "out"
@@ -129,7 +137,10 @@ def test_bench_command_measures_and_reports(tmp_path: Path, capsys: pytest.Captu
     assert (out / "summary.md").is_file()
 
 
-def test_bench_command_refuses_bad_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_command_refuses_bad_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
     matrix = tmp_path / "e2e.toml"
     matrix.write_text(MATRIX, encoding="utf-8")
     argv = ["bench", str(matrix), "--iterations", "0", "--out", str(tmp_path), "--no-baseline"]
