@@ -67,26 +67,25 @@ fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Install (once) the panic hook that records the panic message. Over IPC it also logs the panic
-/// on stderr; over FFI it stays silent (the host's stderr is not ours); in WASM it prepares the
-/// `elizaos_last_error` buffer before the abort traps.
+/// Install (once) the panic hook that records the panic message for the bridge. A panic inside a
+/// handler is reported by the hook chain (stderr) only over IPC, where stderr is the plugin's own
+/// log; over FFI it stays silent (the host's stderr is not ours, and the host gets the message in
+/// the -32000 error); in WASM the hook also prepares the `elizaos_last_error` buffer before the
+/// abort traps. Panics outside handlers go to the previous hook unchanged.
 pub fn install_panic_hook() {
     HOOK.call_once(|| {
-        std::panic::set_hook(Box::new(|info| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
             let message = payload_message(info.payload());
-            if current_transport() == Some(Transport::Ipc) {
-                let location = info
-                    .location()
-                    .map(|l| format!(" at {l}"))
-                    .unwrap_or_default();
-                eprintln!("elizaos: plugin panicked{location}: {message}");
-            }
+            let call = CURRENT_CALL.try_lock().ok().and_then(|c| c.clone());
             if cfg!(target_arch = "wasm32") {
-                let call = CURRENT_CALL.try_lock().ok().and_then(|c| c.clone());
                 wasm::set_last_error(&panic_error(call.as_ref(), &message));
             }
             if let Ok(mut slot) = LAST_PANIC.try_lock() {
                 *slot = Some(message);
+            }
+            if call.is_none() || current_transport() == Some(Transport::Ipc) {
+                previous(info);
             }
         }));
     });
@@ -330,14 +329,13 @@ impl<P: Plugin> GlobalBridge<P> {
 fn decode_name(bytes: &[u8]) -> Result<String, RpcError> {
     std::str::from_utf8(bytes)
         .map(str::to_string)
-        .map_err(|e| RpcError::invalid_param("name", "string", &format!("invalid UTF-8 ({e})")))
+        .map_err(|_| RpcError::invalid_param("name", "string", "invalid UTF-8"))
 }
 
 /// Decode a JSON argument: not UTF-8 is -32602, not JSON is -32700.
 fn decode_json(param: &str, bytes: &[u8]) -> Result<Value, RpcError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        RpcError::invalid_param(param, "JSON text", &format!("invalid UTF-8 ({e})"))
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| RpcError::invalid_param(param, "JSON text", "invalid UTF-8"))?;
     serde_json::from_str(text)
         .map_err(|e| RpcError::parse_error(format!("argument {param:?} is not valid JSON ({e})")))
 }
