@@ -734,7 +734,7 @@ def render_terminal(results: Mapping[str, Any]) -> str:
             + (": " + ", ".join(base["regressions"]) if base["regressions"] else "")
         )
     for problem in _problems(results)[:20]:
-        out.append(f"! {problem[:300]}")
+        out.append(f"! {' '.join(problem.split())[:300]}")
     return "\n".join(out)
 
 
@@ -755,7 +755,7 @@ def print_table(results: Mapping[str, Any], echo: Callable[[str], None] = print)
                 table.add_row(*row)
             Console().print(table)
             for problem in _problems(results)[:20]:
-                echo(f"! {problem[:300]}")
+                echo(f"! {' '.join(problem.split())[:300]}")
             return
     echo(render_terminal(results))
 
