@@ -889,8 +889,3 @@ def write_reports(
     env = dict(environment) if environment is not None else collect_environment(latency)
     results = build_results(conformance=conformance, latency=latency, environment=env)
     return render_reports(out_dir, results, baseline=baseline, threshold=threshold, echo=echo)
-
-
-def cells_in(results: Mapping[str, Any]) -> Iterable[str]:
-    """Ids of the cells of a results document, in order."""
-    return (c["id"] for c in results.get("cells", []))
