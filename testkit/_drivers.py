@@ -204,6 +204,9 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return _plain(to_dict())
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     return value
@@ -328,6 +331,14 @@ class PythonDriver:
             args = [params.get("name"), params.get("memory"), params.get("state", {})]
             if method == "invokeAction":
                 args.append(params.get("options", {}))
+        if method == "init":
+            # The typed API checks init's result is an object and returns None: report the
+            # protocol's result, {}.
+            async def init() -> Any:
+                value = await _maybe_await(func(*args, **kwargs))
+                return {} if value is None else value
+
+            return init()
         return _maybe_await(func(*args, **kwargs))
 
     async def _outcome(self, awaitable: Awaitable[Any]) -> CallOutcome:

@@ -268,6 +268,15 @@ class Toolchains:
                 raise req.error()
         return Path(reqs[0].path)
 
+    def ipc_command(self, fixture: str, language: str, runtime: str | None = None) -> list[str]:
+        """argv serving a fixture plugin over IPC (what the loaders spawn), for raw plugin-level checks."""
+        path = self.fixture_path(fixture, language, "ipc", runtime)
+        if language == "python":
+            return [str(self.python), "-m", "elizaos_interop.bridge_server", str(path)]
+        if language == "typescript":
+            return [str(self.ts_runtime(runtime)), str(self.ts_bridge), str(path)]
+        return [str(path)]
+
     def cell_requirements(self, cell: Cell, fixture: str = "conformance") -> list[Requirement]:
         """Everything ``cell`` needs to run ``fixture``: host driver, runtimes, artifacts."""
         return self.driver_requirements(cell.host, cell.host_runtime) + self.fixture_requirements(

@@ -72,6 +72,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _ACTIVE_FUZZ = str(config.getoption("fuzz_profile"))
     config.addinivalue_line("markers", "interop_check(name): the check name reported for this test")
     config.addinivalue_line("markers", "xdist_group(name): keep one cell's tests on one xdist worker")
+    config.addinivalue_line("markers", "interop_cells(predicate): restrict the cells of a test")
     # One cell's tests share a driver and loaded plugins: keep them on one worker.
     if getattr(config.option, "dist", "no") == "load" and not hasattr(config, "workerinput"):
         config.option.dist = "loadgroup"
@@ -105,7 +106,28 @@ def _matrix(config: pytest.Config) -> tuple[Matrix, tuple[Cell, ...]]:
     return config.stash[_MATRIX_KEY], config.stash[_CELLS_KEY]
 
 
+def ipc_plugins(cells: tuple[Cell, ...]) -> list[tuple[str, str | None]]:
+    """Distinct (plugin language, runtime) served over IPC by the given cells, in order."""
+    seen: list[tuple[str, str | None]] = []
+    for cell in cells:
+        key = (cell.plugin, cell.plugin_runtime)
+        if cell.transport == "ipc" and key not in seen:
+            seen.append(key)
+    return seen
+
+
+def ipc_plugin_id(key: tuple[str, str | None]) -> str:
+    """``py-plugin``, ``ts@bun-plugin``: the plugin half of a cell id."""
+    short = {"python": "py", "typescript": "ts", "rust": "rust"}[key[0]]
+    return f"{short}@{key[1]}-plugin" if key[1] not in (None, "node") else f"{short}-plugin"
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "interop_ipc_plugin" in metafunc.fixturenames:
+        keys = ipc_plugins(_matrix(metafunc.config)[1])
+        metafunc.parametrize(
+            "interop_ipc_plugin", keys, ids=[ipc_plugin_id(k) for k in keys], scope="session"
+        )
     if "interop_cell" not in metafunc.fixturenames:
         return
     _, cells = _matrix(metafunc.config)
@@ -132,7 +154,6 @@ def _check_name(item: pytest.Item) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    config.addinivalue_line("markers", "interop_cells(predicate): restrict the cells of a test")
     for item in items:
         callspec = getattr(item, "callspec", None)
         cell = callspec.params.get("interop_cell") if callspec is not None else None
@@ -140,7 +161,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.xdist_group(cell.id))
             item.user_properties.append(("interop_cell", cell.id))
             item.user_properties.append(("interop_check", _check_name(item)))
-        elif item.get_closest_marker("interop_check") is not None:
+        elif item.get_closest_marker("interop_check") is not None or (
+            callspec is not None and "interop_ipc_plugin" in callspec.params
+        ):
             item.user_properties.append(("interop_check", _check_name(item)))
 
 

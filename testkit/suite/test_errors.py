@@ -1,0 +1,93 @@
+"""Typed errors (protocol.md sections 3.3 and 4), and the plugin keeps serving after each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from testkit._matrix import Cell
+from testkit._session import LoadedRef
+from testkit.suite._helpers import echo_expected, expect_error, expect_value, memory
+
+
+def _still_serving(plugin: LoadedRef, cell: Cell, after: str) -> None:
+    m = memory(f"after {after}")
+    out = plugin.call("invokeAction", {"name": "echo", "memory": m, "state": {}, "options": {}})
+    expect_value(out, echo_expected(m, {}, {}), f"invokeAction(echo) right after {after}", cell)
+
+
+@pytest.mark.parametrize(
+    ("method", "kind"),
+    [
+        ("validateAction", "action"),
+        ("invokeAction", "action"),
+        ("getProvider", "provider"),
+        ("validateEvaluator", "evaluator"),
+        ("invokeEvaluator", "evaluator"),
+    ],
+)
+def test_unknown_name(conformance: LoadedRef, interop_cell: Cell, method: str, kind: str) -> None:
+    out = conformance.call(method, {"name": "no-such-" + kind, "memory": memory("x"), "state": {}})
+    expect_error(out, f"{method}(no-such-{kind})", code=-32001, error_type="PluginCallError")
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "param"),
+    [
+        ("invokeAction", {"memory": memory("x"), "state": {}, "options": {}}, "name"),
+        ("invokeAction", {"name": "echo", "memory": "not an object"}, "memory"),
+        ("invokeAction", {"name": "echo"}, "memory"),
+        ("invokeAction", {"name": 7, "memory": memory("x")}, "name"),
+        ("validateAction", {"name": "echo", "memory": [1, 2]}, "memory"),
+        ("getProvider", {"memory": memory("x")}, "name"),
+        ("invokeEvaluator", {"name": "echo", "memory": None}, "memory"),
+        ("init", {"config": "nope"}, "config"),
+    ],
+    ids=[
+        "invokeAction-missing-name",
+        "invokeAction-memory-string",
+        "invokeAction-missing-memory",
+        "invokeAction-name-number",
+        "validateAction-memory-array",
+        "getProvider-missing-name",
+        "invokeEvaluator-memory-null",
+        "init-config-string",
+    ],
+)
+def test_invalid_params(
+    conformance: LoadedRef, interop_cell: Cell, method: str, params: dict[str, Any], param: str
+) -> None:
+    """The plugin answers -32602 (sent as-is: the Python host bypasses its typed API's checks)."""
+    out = conformance.call_raw(method, params)
+    expect_error(out, f"{method} with a bad {param!r}", code=-32602, error_type="PluginCallError")
+    _still_serving(conformance, interop_cell, f"invalid params to {method}")
+
+
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("invokeAction", "fail"),
+        ("invokeAction", "panic"),
+        ("getProvider", "fail"),
+        ("invokeEvaluator", "fail"),
+    ],
+    ids=["action-fail", "action-panic", "provider-fail", "evaluator-fail"],
+)
+def test_handler_failure(conformance: LoadedRef, interop_cell: Cell, method: str, name: str) -> None:
+    params: dict[str, Any] = {"name": name, "memory": memory("boom"), "state": {}}
+    if method == "invokeAction":
+        params["options"] = {}
+    out = conformance.call(method, params)
+    expect_error(out, f"{method}({name})", code=-32000, error_type="PluginCallError")
+    expected = "fixture panic" if name == "panic" else "fixture failure"
+    assert expected in out.message, f"{method}({name}): message {out.message!r} should quote {expected!r}"
+    _still_serving(conformance, interop_cell, f"{method}({name})")
+
+
+def test_invalid_result(conformance: LoadedRef, interop_cell: Cell) -> None:
+    out = conformance.call(
+        "invokeAction", {"name": "invalid", "memory": memory("x"), "state": {}, "options": {}}
+    )
+    expect_error(out, "invokeAction(invalid)", code=-32003, error_type="PluginCallError")
+    _still_serving(conformance, interop_cell, "an invalid result")
