@@ -17,7 +17,8 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Callable
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -98,6 +99,32 @@ def _exception_message(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _internal_error(exc: BaseException) -> _RpcError:
+    return _RpcError(-32603, f"internal error: {type(exc).__name__}: {_exception_message(exc)}")
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, Any]:
+    """Continue driving ``coro``, already stepped once and suspended on ``pending``.
+
+    Hands each awaited future to the enclosing task and forwards what the task sends or throws
+    (results, cancellation) into ``coro``, exactly as ``await coro`` would have.
+    """
+    while True:
+        try:
+            sent = yield pending
+        except BaseException as exc:
+            try:
+                pending = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                pending = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 class _Server:
     """State of one serving session on a pair of file descriptors."""
 
@@ -120,7 +147,7 @@ class _Server:
         self.drained: asyncio.Future[None] | None = None
         self.reading = False
         self.broken = False
-        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+        self.handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, Any]]] = {
             "getManifest": self._get_manifest,
             "init": self._init,
             "validateAction": self._validate_action,
@@ -253,25 +280,32 @@ class _Server:
         if handler is None:
             self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
             return
-        task = self.loop.create_task(self._run(req_id, handler, params))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(
-        self, req_id: int | str, handler: Callable[[dict[str, Any]], Any], params: dict[str, Any]
-    ) -> None:
+        # Run the handler inline up to its first suspension: a request that never waits (most
+        # of them) is answered without creating a task; one that waits becomes its own task.
+        coro = handler(params)
         try:
-            result = await handler(params)
+            pending = coro.send(None)
+        except StopIteration as stop:
+            self._send_result(req_id, stop.value)
+            return
         except _RpcError as err:
             self._send_error(req_id, err)
             return
         except Exception as exc:
-            self._send_error(
-                req_id,
-                _RpcError(
-                    -32603, f"internal error: {type(exc).__name__}: {_exception_message(exc)}"
-                ),
-            )
+            self._send_error(req_id, _internal_error(exc))
+            return
+        task = self.loop.create_task(self._finish(req_id, _resume(coro, pending)))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _finish(self, req_id: int | str, rest: Awaitable[Any]) -> None:
+        try:
+            result = await rest
+        except _RpcError as err:
+            self._send_error(req_id, err)
+            return
+        except Exception as exc:
+            self._send_error(req_id, _internal_error(exc))
             return
         self._send_result(req_id, result)
 

@@ -138,9 +138,11 @@ class _Child:
 class _Call:
     """One pending request."""
 
-    __slots__ = ("error", "future", "method", "name", "result", "settled")
+    __slots__ = ("deadline", "error", "future", "method", "name", "result", "seconds", "settled")
 
     def __init__(self, method: str, name: Any, future: asyncio.Future[Any] | None) -> None:
+        self.deadline = 0.0
+        self.seconds = 0.0
         self.method = method
         self.name = name
         self.future = future
@@ -227,6 +229,8 @@ class IpcTransport:
         self._writer_loop: asyncio.AbstractEventLoop | None = None
         self._dead: Callable[[str], InteropError] | None = None
         self._closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_when = 0.0
 
     # -- public API -------------------------------------------------------------------------
 
@@ -251,25 +255,41 @@ class IpcTransport:
         if self._loop is not loop:
             self._attach(loop)
         fut: asyncio.Future[Any] = loop.create_future()
-        self._pending[req_id] = _Call(method, name, fut)
-        self._wbuf.append(memoryview(data))
-        if not self._flush_writes():
-            if self._dead is not None:
-                return await fut
-            if self._writer_loop is not loop:
-                self._detach_writer()
-                loop.add_writer(self._in_fd, self._on_writable)
-                self._writer_loop = loop
+        call = _Call(method, name, fut)
         seconds = self.timeout if timeout is None else timeout
-        timer = loop.call_later(seconds, self._on_timeout, req_id, seconds)
+        call.seconds = seconds
+        call.deadline = deadline = time.monotonic() + seconds
+        self._pending[req_id] = call
+        # One timer for all calls, armed for the earliest deadline (not one timer per call).
+        if self._timer is None or deadline < self._timer_when:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(deadline, self._check_deadlines)
+            self._timer_when = deadline
+        if self._wbuf:
+            self._wbuf.append(memoryview(data))
+            flushed = self._flush_writes()
+        else:
+            try:
+                written = os.write(self._in_fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE: the child is gone; its exit explains why
+                written = len(data)
+                self._on_eof()
+            flushed = written == len(data)
+            if not flushed:
+                self._wbuf.append(memoryview(data)[written:])
+        if not flushed and self._dead is None and self._writer_loop is not loop:
+            self._detach_writer()
+            loop.add_writer(self._in_fd, self._on_writable)
+            self._writer_loop = loop
         try:
             return await fut
         except asyncio.CancelledError:
             if self._pending.pop(req_id, None) is not None:
                 self._abandoned.add(req_id)
             raise
-        finally:
-            timer.cancel()
 
     def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
         """Send one request and block until its result (polls the pipes directly)."""
@@ -516,6 +536,26 @@ class IpcTransport:
             f"plugin is closed (after {why})", plugin=self.label, method=label, transport="ipc"
         )
 
+    def _check_deadlines(self) -> None:
+        """The shared timer fired: time out an expired call, or re-arm for the next deadline."""
+        self._timer = None
+        loop = self._loop
+        if self._dead is not None or loop is None:
+            return
+        now = time.monotonic()
+        earliest: float | None = None
+        for req_id, call in list(self._pending.items()):
+            if call.future is None or call.future.get_loop() is not loop:
+                continue
+            if call.deadline <= now:
+                self._on_timeout(req_id, call.seconds)
+                return
+            if earliest is None or call.deadline < earliest:
+                earliest = call.deadline
+        if earliest is not None:
+            self._timer = loop.call_at(earliest, self._check_deadlines)
+            self._timer_when = earliest
+
     def _on_timeout(self, req_id: int, seconds: float) -> None:
         """A call got no answer in time: the child is wedged, so kill it."""
         if req_id not in self._pending or self._dead is not None:
@@ -579,6 +619,9 @@ class IpcTransport:
             else:
                 with contextlib.suppress(Exception):
                     old.remove_reader(self._out_fd)
+                if self._timer is not None:
+                    self._timer.cancel()
+        self._timer = None
         self._loop = None
         loop.add_reader(self._out_fd, self._on_readable)
         self._loop = loop
@@ -593,6 +636,10 @@ class IpcTransport:
     def _detach(self) -> None:
         loop = self._loop
         self._loop = None
+        if self._timer is not None:
+            if loop is not None and not loop.is_closed():
+                self._timer.cancel()
+            self._timer = None
         if loop is not None and not loop.is_closed():
             with contextlib.suppress(Exception):
                 loop.remove_reader(self._out_fd)

@@ -1,0 +1,150 @@
+"""IPC latency: the Python host against the Python conformance fixture vs a ``cat`` pipe floor.
+
+Usage: ``python benchmarks/bench_ipc.py [--iterations 10000] [--warmup 1000] [--payload 100]``
+
+Prints median and p99 (microseconds) for:
+
+* ``cat blocking``: raw blocking write + read of one line through ``cat`` (the pipe floor);
+* ``cat event-loop``: the same through ``loop.add_reader`` on a non-blocking pipe, i.e. the
+  machinery the async client uses, with no JSON and no plugin;
+* ``client async``: ``await plugin.invoke_action("echo", ...)`` with a ``payload``-byte text;
+* ``client sync``: ``plugin.transport.call_sync("invokeAction", ...)``.
+
+The ``cat`` line is the exact request line the client sends, so sizes match.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+from elizaos_interop import load_python_plugin  # noqa: E402
+
+FIXTURE = HERE.parent / "fixtures" / "conformance_plugin.py"
+
+
+def summary(name: str, samples_ns: list[int]) -> tuple[float, float]:
+    ordered = sorted(samples_ns)
+    median = statistics.median(ordered) / 1000
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] / 1000
+    print(f"{name:<16} median {median:8.1f} us   p99 {p99:8.1f} us   n={len(ordered)}")
+    return median, p99
+
+
+def cat_blocking(line: bytes, iterations: int, warmup: int) -> list[int]:
+    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    w, r = proc.stdin.fileno(), proc.stdout.fileno()
+    samples: list[int] = []
+    try:
+        for i in range(warmup + iterations):
+            t0 = time.perf_counter_ns()
+            os.write(w, line)
+            got = b""
+            while not got.endswith(b"\n"):
+                got += os.read(r, 1 << 16)
+            if i >= warmup:
+                samples.append(time.perf_counter_ns() - t0)
+    finally:
+        proc.stdin.close()
+        proc.wait()
+        proc.stdout.close()
+    return samples
+
+
+def cat_event_loop(line: bytes, iterations: int, warmup: int) -> list[int]:
+    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+    assert proc.stdin is not None
+    assert proc.stdout is not None
+    w, r = proc.stdin.fileno(), proc.stdout.fileno()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+
+    async def main() -> list[int]:
+        loop = asyncio.get_running_loop()
+        buf = bytearray()
+        waiter: list[asyncio.Future[None]] = []
+
+        def on_readable() -> None:
+            buf.extend(os.read(r, 1 << 20))
+            if buf.endswith(b"\n") and waiter:
+                waiter.pop().set_result(None)
+
+        loop.add_reader(r, on_readable)
+        samples: list[int] = []
+        for i in range(warmup + iterations):
+            t0 = time.perf_counter_ns()
+            fut = loop.create_future()
+            waiter.append(fut)
+            os.write(w, line)
+            await fut
+            buf.clear()
+            if i >= warmup:
+                samples.append(time.perf_counter_ns() - t0)
+        loop.remove_reader(r)
+        return samples
+
+    try:
+        return asyncio.run(main())
+    finally:
+        proc.stdin.close()
+        proc.wait()
+        proc.stdout.close()
+
+
+def timed(fn: Callable[[], object], iterations: int, warmup: int) -> list[int]:
+    samples: list[int] = []
+    for i in range(warmup + iterations):
+        t0 = time.perf_counter_ns()
+        fn()
+        if i >= warmup:
+            samples.append(time.perf_counter_ns() - t0)
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=10_000)
+    parser.add_argument("--warmup", type=int, default=1_000)
+    parser.add_argument("--payload", type=int, default=100, help="bytes of memory.content.text")
+    args = parser.parse_args()
+    memory = {"content": {"text": "x" * args.payload}}
+    params = {"name": "echo", "memory": memory, "state": {}, "options": {}}
+    with load_python_plugin(FIXTURE) as plugin:
+        line = plugin.transport._encode(1, "invokeAction", params, "echo")  # type: ignore[attr-defined]
+        print(f"request line {len(line)} bytes, {args.iterations} round trips after {args.warmup}")
+        floor, floor99 = summary("cat blocking", cat_blocking(line, args.iterations, args.warmup))
+        summary("cat event-loop", cat_event_loop(line, args.iterations, args.warmup))
+
+        async def run_async() -> list[int]:
+            samples: list[int] = []
+            for i in range(args.warmup + args.iterations):
+                t0 = time.perf_counter_ns()
+                await plugin.invoke_action("echo", memory, {}, {})
+                if i >= args.warmup:
+                    samples.append(time.perf_counter_ns() - t0)
+            return samples
+
+        med, p99 = summary("client async", asyncio.run(run_async()))
+        call_sync = plugin.transport.call_sync
+        sync = timed(lambda: call_sync("invokeAction", params), args.iterations, args.warmup)
+        smed, sp99 = summary("client sync", sync)
+    print(
+        f"ratio to cat blocking floor: async {med / floor:.2f}x median "
+        f"({p99 / floor99:.2f}x p99), sync {smed / floor:.2f}x median ({sp99 / floor99:.2f}x p99)"
+    )
+
+
+if __name__ == "__main__":
+    main()
