@@ -18,6 +18,7 @@ thread).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 import threading
@@ -33,7 +34,7 @@ from ._errors import (
     PluginLoadError,
     PluginProtocolError,
 )
-from ._json import MAX_MESSAGE_BYTES, dumps, loads
+from ._json import MAX_MESSAGE_BYTES, dumps
 from ._transport import unwrap_envelope
 
 if TYPE_CHECKING:
@@ -201,7 +202,6 @@ def encode_args(
     profile, a name holding U+0000 on FFI (``refuse_nul_in_name``) or an argument over
     ``max_bytes`` raises :class:`InvalidPayloadError` before the plugin is touched.
     """
-    where = method_label(spec.method, params)
     if params is None:
         params = {}
     if not isinstance(params, dict):
@@ -210,7 +210,7 @@ def encode_args(
             f"invalid params: expected object, received {_json_type(params)}",
             {"param": "params", "expected": "object", "received": _json_type(params)},
             plugin=label,
-            method=where,
+            method=method_label(spec.method, params),
             transport=transport,
         )
     out: list[bytes] = []
@@ -225,7 +225,7 @@ def encode_args(
                     f"invalid params: {param} is {received}, expected {expected}",
                     {"param": param, "expected": expected, "received": received},
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 )
             out.append(_EMPTY_OBJECT)
@@ -237,7 +237,7 @@ def encode_args(
                     f"invalid params: name is {_json_type(value)}, expected string",
                     {"param": "name", "expected": "string", "received": _json_type(value)},
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 )
             if refuse_nul_in_name and "\x00" in value:
@@ -245,7 +245,7 @@ def encode_args(
                     "a name cannot contain U+0000 over FFI (C strings end at NUL)",
                     path="$.name",
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 )
             try:
@@ -255,9 +255,11 @@ def encode_args(
                     "string contains a lone surrogate",
                     path="$.name",
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 ) from None
+        elif type(value) is dict and not value:
+            encoded = _EMPTY_OBJECT
         else:
             if not isinstance(value, dict):
                 raise PluginCallError(
@@ -265,7 +267,7 @@ def encode_args(
                     f"invalid params: {param} is {_json_type(value)}, expected object",
                     {"param": param, "expected": "object", "received": _json_type(value)},
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 )
             try:
@@ -276,7 +278,7 @@ def encode_args(
                     message,
                     path=f"$.{param}{exc.path[1:]}",
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 ) from None
             except (ValueError, TypeError, RecursionError) as exc:
@@ -284,7 +286,7 @@ def encode_args(
                     f"cannot encode as JSON ({type(exc).__name__}: {exc})",
                     path=f"$.{param}",
                     plugin=label,
-                    method=where,
+                    method=method_label(spec.method, params),
                     transport=transport,
                 ) from None
         if len(encoded) > max_bytes:
@@ -292,34 +294,47 @@ def encode_args(
                 f"argument of {len(encoded)} bytes exceeds the limit of {max_bytes} bytes",
                 path=f"$.{param}",
                 plugin=label,
-                method=where,
+                method=method_label(spec.method, params),
                 transport=transport,
             )
         out.append(encoded)
     return out
 
 
-def decode_envelope(raw: bytes, *, label: str, method: str, transport: str, max_bytes: int) -> Any:
-    """Decode an envelope (protocol.md 5.2) and return its ``result`` or raise its error."""
+_decode_json = json.JSONDecoder().decode
+
+
+def decode_envelope(
+    raw: bytes, *, label: str, method: str, params: Any, transport: str, max_bytes: int
+) -> Any:
+    """Decode an envelope (protocol.md 5.2) and return its ``result`` or raise its error.
+
+    The common case (``{"result": ...}``) is checked inline; anything else goes through
+    :func:`~elizaos_interop._transport.unwrap_envelope`, which raises the typed error.
+    """
     if len(raw) > max_bytes:
         raise PluginProtocolError(
             f"result of {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
             excerpt=raw,
             plugin=label,
-            method=method,
+            method=method_label(method, params),
             transport=transport,
         )
     try:
-        envelope = loads(raw)
+        envelope = _decode_json(raw.decode("utf-8"))
     except (ValueError, RecursionError) as exc:
         raise PluginProtocolError(
             f"result is not UTF-8 JSON ({exc})",
             excerpt=raw,
             plugin=label,
-            method=method,
+            method=method_label(method, params),
             transport=transport,
         ) from None
-    return unwrap_envelope(envelope, label=label, method=method, transport=transport)
+    if type(envelope) is dict and len(envelope) == 1 and "result" in envelope:
+        return envelope["result"]
+    return unwrap_envelope(
+        envelope, label=label, method=method_label(method, params), transport=transport
+    )
 
 
 def status_error(
@@ -552,7 +567,8 @@ class FfiTransport:
             return decode_envelope(
                 raw,
                 label=self.label,
-                method=method_label(method, params),
+                method=method,
+                params=params,
                 transport="ffi",
                 max_bytes=self.max_message_bytes,
             )
@@ -573,9 +589,9 @@ class FfiTransport:
         with self._lock:
             if self._closed:
                 return
+            # Every call checks _closed under this lock before calling through a pointer, so
+            # no call can reach the library after dlclose.
             self._closed = True
-            fns, self._fns = self._fns, {}
-            del fns
             # close() never raises: if dlclose fails the library just stays mapped.
             with contextlib.suppress(Exception):
                 self._ffi.dlclose(self._lib)
