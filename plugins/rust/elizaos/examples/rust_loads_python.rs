@@ -13,13 +13,22 @@ use elizaos::interop::PythonPluginLoader;
 use serde_json::json;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).map(PathBuf::from).unwrap_or_else(|| {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../plugins/python/fixtures/eliza_classic")
-    });
+    let path = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../plugins/python/fixtures/eliza_classic")
+        });
 
     let loader = PythonPluginLoader::new();
     let plugin = loader.load(&path)?;
-    println!("Plugin: {} ({} {})", plugin.name(), plugin.language(), plugin.version());
+    println!(
+        "Plugin: {} ({} {})",
+        plugin.name(),
+        plugin.language(),
+        plugin.version()
+    );
     println!("Actions: {:?}", plugin.action_names());
 
     let memory = json!({ "content": { "text": "I am feeling sad" } });
@@ -28,6 +37,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Invoke action via IPC
     let result = plugin.invoke_action("generate-response", &memory, &state, &options)?;
-    println!("Response: {}", result["text"].as_str().unwrap_or("<no text>"));
+    println!(
+        "Response: {}",
+        result["text"].as_str().unwrap_or("<no text>")
+    );
     Ok(())
 }

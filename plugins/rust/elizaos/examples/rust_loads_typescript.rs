@@ -28,7 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         loader = loader.runtime_binary(checkout_node);
     }
     let plugin = loader.load(&path)?;
-    println!("Plugin: {} ({} {})", plugin.name(), plugin.language(), plugin.version());
+    println!(
+        "Plugin: {} ({} {})",
+        plugin.name(),
+        plugin.language(),
+        plugin.version()
+    );
     println!("Actions: {:?}", plugin.action_names());
 
     let memory = json!({ "content": { "text": "I am feeling sad" } });
@@ -37,6 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Invoke action via IPC
     let result = plugin.invoke_action("generate-response", &memory, &state, &options)?;
-    println!("Response: {}", result["text"].as_str().unwrap_or("<no text>"));
+    println!(
+        "Response: {}",
+        result["text"].as_str().unwrap_or("<no text>")
+    );
     Ok(())
 }

@@ -65,6 +65,19 @@ impl ErrorContext {
     }
 }
 
+impl ErrorContext {
+    /// [`ErrorContext::new`], boxed as the error variants hold it (keeps
+    /// `Result<_, InteropError>` small).
+    pub fn boxed(
+        plugin: impl Into<String>,
+        method: impl Into<String>,
+        target: Option<&str>,
+        transport: Transport,
+    ) -> Box<Self> {
+        Box::new(Self::new(plugin, method, target, transport))
+    }
+}
+
 impl fmt::Display for ErrorContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.plugin, self.method)?;
@@ -107,14 +120,14 @@ pub enum InteropError {
     /// time-out, toolchain missing.
     Load {
         /// Which load failed.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// Human-readable cause.
         cause: String,
     },
     /// `PluginCallError`: the plugin answered with an error.
     Call {
         /// Which call failed.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// JSON-RPC error code (section 4).
         code: i64,
         /// The plugin's message.
@@ -125,7 +138,7 @@ pub enum InteropError {
     /// `PluginTimeoutError`: no answer within the time-out.
     Timeout {
         /// Which call failed.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// The time-out that applied to this call.
         timeout: Duration,
         /// Set when this call was pending while another call timed out and
@@ -135,7 +148,7 @@ pub enum InteropError {
     /// `PluginCrashError`: the process exited, or the plugin is closed.
     Crash {
         /// Which call failed.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// Exit code, signal, or "closed".
         exit: ExitState,
         /// Why the plugin was closed, when it was closed by an earlier fault.
@@ -147,7 +160,7 @@ pub enum InteropError {
     /// invalid envelope.
     Protocol {
         /// Which call failed.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// What was wrong.
         reason: String,
         /// The offending bytes (first 200), lossily decoded.
@@ -157,7 +170,7 @@ pub enum InteropError {
     /// JSON profile; nothing was sent.
     InvalidPayload {
         /// Which call was refused.
-        context: ErrorContext,
+        context: Box<ErrorContext>,
         /// JSON-pointer-like path of the offending value (`params.memory.content`).
         path: String,
         /// What was wrong with it.
@@ -312,7 +325,7 @@ mod tests {
     #[test]
     fn timeout_message_matches_the_spec_example() {
         let err = InteropError::Timeout {
-            context: ErrorContext::new(
+            context: ErrorContext::boxed(
                 "conformance-fixture",
                 "invokeAction",
                 Some("slow"),
@@ -332,7 +345,7 @@ mod tests {
     #[test]
     fn call_error_carries_code_and_data() {
         let err = InteropError::Call {
-            context: ErrorContext::new("p", "invokeAction", Some("x"), Transport::Ffi),
+            context: ErrorContext::boxed("p", "invokeAction", Some("x"), Transport::Ffi),
             code: -32001,
             message: "unknown action".into(),
             data: Some(serde_json::json!({"kind": "action", "name": "x"})),

@@ -63,7 +63,7 @@ impl FfiPlugin {
     fn open(path: &Path, max_message_bytes: usize) -> Result<Self, InteropError> {
         let label = path.display().to_string();
         let load_err = |cause: String| InteropError::Load {
-            context: ErrorContext::new(label.clone(), "load", None, Transport::Ffi),
+            context: ErrorContext::boxed(label.clone(), "load", None, Transport::Ffi),
             cause,
         };
         if !path.exists() {
@@ -113,9 +113,9 @@ impl FfiPlugin {
         let _ = self.name.set(name.to_owned());
     }
 
-    fn context(&self, method: &str, target: Option<&str>) -> ErrorContext {
+    fn context(&self, method: &str, target: Option<&str>) -> Box<ErrorContext> {
         let plugin = self.name.get().map(String::as_str).unwrap_or(&self.label);
-        ErrorContext::new(plugin, method, target, Transport::Ffi)
+        ErrorContext::boxed(plugin, method, target, Transport::Ffi)
     }
 
     /// `elizaos_free_string(NULL)`: the in-process latency floor.

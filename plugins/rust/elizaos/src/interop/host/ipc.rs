@@ -156,7 +156,7 @@ impl IpcConnection {
         label: String,
     ) -> Result<Self, InteropError> {
         let load_err = |cause: String| InteropError::Load {
-            context: ErrorContext::new(label.clone(), "load", None, Transport::Ipc),
+            context: ErrorContext::boxed(label.clone(), "load", None, Transport::Ipc),
             cause,
         };
         let Some((program, args)) = argv.split_first() else {
@@ -236,8 +236,8 @@ impl IpcConnection {
         self.pid
     }
 
-    fn context(&self, method: &str, target: Option<&str>) -> ErrorContext {
-        ErrorContext::new(self.display_name(), method, target, Transport::Ipc)
+    fn context(&self, method: &str, target: Option<&str>) -> Box<ErrorContext> {
+        ErrorContext::boxed(self.display_name(), method, target, Transport::Ipc)
     }
 
     /// The stderr tail, waiting briefly for the drain to reach EOF.

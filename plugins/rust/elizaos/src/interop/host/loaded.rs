@@ -23,7 +23,7 @@ pub const MAX_PAYLOAD_DEPTH: usize = 120;
 /// The transport-specific half of a plugin object.
 #[derive(Debug)]
 pub(crate) enum Backend {
-    Ipc(IpcConnection),
+    Ipc(Box<IpcConnection>),
     Ffi(FfiPlugin),
 }
 
@@ -321,7 +321,7 @@ impl LoadedPlugin {
             Backend::Ffi(_) => Transport::Ffi,
         };
         let load_error = |cause: String| InteropError::Load {
-            context: ErrorContext::new(label, methods::GET_MANIFEST, None, transport),
+            context: ErrorContext::boxed(label, methods::GET_MANIFEST, None, transport),
             cause,
         };
         let fetched = match &backend {
@@ -523,7 +523,7 @@ impl LoadedPlugin {
                 Ok(())
             }
             Backend::Ipc(conn) => Err(InteropError::Call {
-                context: ErrorContext::new(conn.display_name(), "noop", None, Transport::Ipc),
+                context: ErrorContext::boxed(conn.display_name(), "noop", None, Transport::Ipc),
                 code: crate::interop::protocol::codes::INVALID_PARAMS,
                 message: "an ipc plugin has no in-process no-op call".into(),
                 data: None,
@@ -546,8 +546,8 @@ pub struct TimedCalls<'a> {
 }
 
 impl TimedCalls<'_> {
-    fn context(&self, method: &str, target: Option<&str>) -> ErrorContext {
-        ErrorContext::new(
+    fn context(&self, method: &str, target: Option<&str>) -> Box<ErrorContext> {
+        ErrorContext::boxed(
             self.plugin.name.as_str(),
             method,
             target,

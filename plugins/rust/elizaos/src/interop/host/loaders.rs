@@ -64,7 +64,7 @@ macro_rules! ipc_settings {
 
 fn load_error(label: &str, cause: String) -> InteropError {
     InteropError::Load {
-        context: ErrorContext::new(label, "load", None, Transport::Ipc),
+        context: ErrorContext::boxed(label, "load", None, Transport::Ipc),
         cause,
     }
 }
@@ -77,7 +77,7 @@ fn start(
 ) -> Result<LoadedPlugin, InteropError> {
     let start_timeout = options.start_timeout;
     let conn = IpcConnection::spawn(&argv, options, label.clone())?;
-    LoadedPlugin::from_backend(Backend::Ipc(conn), &label, Some(start_timeout))
+    LoadedPlugin::from_backend(Backend::Ipc(Box::new(conn)), &label, Some(start_timeout))
 }
 
 /// Loads any plugin that speaks the IPC protocol, given its command line.
