@@ -92,6 +92,10 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Request decoder: rejects the non-JSON literals NaN, Infinity and -Infinity."""
+
+
 def _exception_message(exc: BaseException) -> str:
     """The exception's own message (``KeyError("x")`` gives ``x``, not ``'x'``)."""
     if len(exc.args) == 1 and isinstance(exc.args[0], str):
@@ -220,7 +224,7 @@ class _Server:
 
     def _on_line(self, line: bytes) -> None:
         try:
-            message = json.loads(line.decode("utf-8"), parse_constant=_reject_constant)
+            message = _DECODER.decode(line.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             self._send_error(None, _RpcError(-32700, f"parse error: {exc}"))
             return
@@ -319,7 +323,8 @@ class _Server:
 
     def _send_result(self, req_id: int | str, result: Any) -> None:
         if isinstance(result, _Encoded):
-            self._write(b'{"id":' + dumps(req_id) + b',"result":' + result.data + b"}")
+            id_text = b"%d" % req_id if type(req_id) is int else dumps(req_id)
+            self._write(b'{"id":' + id_text + b',"result":' + result.data + b"}")
             return
         try:
             data = dumps({"id": req_id, "result": result})
