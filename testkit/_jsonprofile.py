@@ -8,6 +8,7 @@ fuzzers, certify's probes and the shared vector file ``docs/vectors/json-edge-ca
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 from collections.abc import Iterable
@@ -50,7 +51,9 @@ def _js_number(value: float) -> int | float:
     if value == 0:
         return 0  # JSON.stringify(-0) is "0"
     if value.is_integer() and abs(value) < 1e21:
-        return int(value)  # JS prints integral doubles below 1e21 without a fraction
+        # JS prints integral doubles below 1e21 as their shortest round-trip digits padded with
+        # zeros (2**63 -> "9223372036854776000"), which parses back as that exact integer.
+        return int(decimal.Decimal(repr(value)))
     return value
 
 
