@@ -203,3 +203,26 @@ fn bad_manifest_is_a_load_error() {
         "child left behind"
     );
 }
+
+#[test]
+fn close_escalates_to_sigkill_when_shutdown_and_sigterm_are_ignored() {
+    // A plugin that answers getManifest, then ignores shutdown, stdin EOF and SIGTERM.
+    let dir = repo_file("plugins/python/fixtures/misbehaving");
+    let code = "import json, signal, sys, time\n\
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n\
+        from _raw import manifest\n\
+        line = sys.stdin.readline()\n\
+        req = json.loads(line)\n\
+        sys.stdout.write(json.dumps({'id': req['id'], 'result': manifest()}) + '\\n')\n\
+        sys.stdout.flush()\n\
+        while True:\n    time.sleep(1)\n";
+    let plugin = IpcPluginLoader::new()
+        .grace_period(Duration::from_millis(200))
+        .current_dir(&dir)
+        .env("PYTHONPATH", &dir)
+        .load_command(&[python(), "-c".into(), code.to_string()])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pid = plugin.pid().expect("pid");
+    within("close", move || drop(plugin));
+    assert_reaped(pid);
+}

@@ -263,6 +263,20 @@ impl IpcConnection {
         params: &P,
         timeout: Option<Duration>,
     ) -> Result<Value, InteropError> {
+        self.call_inner(method, target, params, timeout, true)
+    }
+
+    /// [`IpcConnection::call`]; `wedge` says whether a time-out kills the
+    /// process (every user call) or only fails this call (`shutdown` in
+    /// `close`, which then escalates with signals on its own schedule).
+    fn call_inner<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        params: &P,
+        timeout: Option<Duration>,
+        wedge: bool,
+    ) -> Result<Value, InteropError> {
         let timeout = timeout.unwrap_or(self.options.call_timeout);
         let id = {
             let mut st = lock(&self.state);
@@ -305,15 +319,12 @@ impl IpcConnection {
         match written {
             Ok(()) => {}
             Err(WriteFailure::TimedOut) => {
-                self.fail_all(Fault::Timeout {
-                    trigger: id,
-                    description: describe(),
-                });
+                self.timed_out(id, &describe, wedge);
             }
             Err(WriteFailure::Io(_)) => self.child_gone(),
         }
         drop(line);
-        match self.wait_for(id, deadline, &describe) {
+        match self.wait_for(id, deadline, &describe, wedge) {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(InteropError::Call {
                 context: self.context(method, target),
@@ -357,6 +368,7 @@ impl IpcConnection {
         id: u64,
         deadline: Instant,
         describe: &dyn Fn() -> String,
+        wedge: bool,
     ) -> Result<Result<Value, RpcError>, Fault> {
         let mut st = lock(&self.state);
         loop {
@@ -383,10 +395,7 @@ impl IpcConnection {
                 if let Lead::TimedOut = lead {
                     if matches!(st.pending.get(&id), Some(Slot::Waiting)) {
                         drop(st);
-                        self.fail_all(Fault::Timeout {
-                            trigger: id,
-                            description: describe(),
-                        });
+                        self.timed_out(id, describe, wedge);
                         st = lock(&self.state);
                     }
                 }
@@ -395,10 +404,7 @@ impl IpcConnection {
             let now = Instant::now();
             if now >= deadline {
                 drop(st);
-                self.fail_all(Fault::Timeout {
-                    trigger: id,
-                    description: describe(),
-                });
+                self.timed_out(id, describe, wedge);
                 st = lock(&self.state);
                 continue;
             }
@@ -516,6 +522,22 @@ impl IpcConnection {
         }
     }
 
+    /// The call `id` ran out of time: with `wedge`, the process is killed and
+    /// every pending call fails (3.5); without, only this call fails.
+    fn timed_out(&self, id: u64, describe: &dyn Fn() -> String, wedge: bool) {
+        let fault = Fault::Timeout {
+            trigger: id,
+            description: describe(),
+        };
+        if wedge {
+            self.fail_all(fault);
+        } else if let Some(slot) = lock(&self.state).pending.get_mut(&id) {
+            if matches!(slot, Slot::Waiting) {
+                *slot = Slot::Failed(fault);
+            }
+        }
+    }
+
     /// Fails every pending call with `fault`, marks the plugin closed, and
     /// kills and reaps the child. Only the first fault counts.
     fn fail_all(&self, fault: Fault) {
@@ -605,8 +627,15 @@ impl IpcConnection {
     /// always reaps. Idempotent.
     pub(crate) fn close(&self) {
         let grace = self.options.grace_period;
+        let deadline = Instant::now() + grace;
         if !self.is_closed() {
-            let _ = self.call(methods::SHUTDOWN, None, &serde_json::json!({}), Some(grace));
+            let _ = self.call_inner(
+                methods::SHUTDOWN,
+                None,
+                &serde_json::json!({}),
+                Some(grace),
+                false,
+            );
         }
         {
             let mut st = lock(&self.state);
@@ -624,7 +653,8 @@ impl IpcConnection {
         lock(&self.stdin).take();
         {
             let mut child = lock(&self.child);
-            if !matches!(wait_until(&mut child, grace), Ok(Some(_))) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !matches!(wait_until(&mut child, left), Ok(Some(_))) {
                 signal_child(&mut child, libc::SIGTERM);
                 if !matches!(wait_until(&mut child, grace), Ok(Some(_))) {
                     kill_and_reap(&mut child);
