@@ -498,3 +498,23 @@ def _children() -> set[int]:
         if int(fields[1]) == me:
             found.add(int(entry))
     return found
+
+
+# -- TypeScript plugins through the TS bridge --------------------------------------------------
+
+
+@pytest.mark.parametrize("runtime", ["node", "bun"])
+def test_ts_conformance_fixture(runtime: str) -> None:
+    ts_fixture = SRC.parents[1] / "typescript" / "fixtures" / "conformance.ts"
+    with load_ts_plugin(ts_fixture, runtime) as plugin:
+        assert plugin.language == "typescript"
+        assert {k: v for k, v in plugin.manifest.items() if k != "language"} == {
+            k: v for k, v in conformance_manifest().items() if k != "language"
+        }
+        result = asyncio.run(plugin.invoke_action("echo", {"content": {"text": "hi 😀"}}))
+        assert result.text == "hi 😀"
+        with pytest.raises(PluginCallError) as err:
+            asyncio.run(plugin.invoke_action("panic", MEM))
+        assert err.value.code == -32000
+        pid = pid_of(plugin)
+    assert pid_gone(pid, within=0)
