@@ -1,0 +1,178 @@
+//! The driver binary spoken to exactly as the testkit does: JSON lines on
+//! its stdin/stdout, every method of protocol.md section 8, real plugins.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value};
+
+struct Driver {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    next_id: u64,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_elizaos-host-driver"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the driver");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Driver {
+            child,
+            stdin,
+            stdout,
+            next_id: 0,
+        }
+    }
+
+    /// Sends one request and returns the whole response object.
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let line = json!({"id": self.next_id, "method": method, "params": params}).to_string();
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .expect("write");
+        let mut answer = String::new();
+        self.stdout.read_line(&mut answer).expect("read");
+        let response: Value =
+            serde_json::from_str(&answer).unwrap_or_else(|e| panic!("{e}: {answer:?}"));
+        assert_eq!(response["id"], json!(self.next_id));
+        response
+    }
+
+    fn result(&mut self, method: &str, params: Value) -> Value {
+        let response = self.request(method, params);
+        assert!(response.get("error").is_none(), "{method}: {response}");
+        response["result"].clone()
+    }
+}
+
+fn artifact(file: &str, build: &str) -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    ["release", "debug"]
+        .iter()
+        .map(|p| target.join(p).join(file))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .unwrap_or_else(|| panic!("missing {file}: build it with `cd plugins/rust && {build}`"))
+}
+
+fn samples(result: &Value, n: usize) {
+    let samples = result["samplesNs"].as_array().expect("samplesNs");
+    assert_eq!(samples.len(), n);
+    assert!(
+        samples.iter().all(|s| s.as_u64().is_some_and(|v| v > 0)),
+        "{result}"
+    );
+}
+
+#[test]
+fn every_driver_method_and_clean_exit_on_eof() {
+    let ipc = artifact(
+        "conformance-ipc",
+        "cargo build --release -p plugin-conformance",
+    );
+    let so = artifact(
+        "libelizaos_plugin_conformance.so",
+        "cargo build --release -p plugin-conformance",
+    );
+    let mut d = Driver::start();
+    let hello = d.result("hello", json!({}));
+    assert_eq!(hello["language"], "rust");
+    assert!(
+        hello["runtime"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("rustc ")),
+        "{hello}"
+    );
+    assert_eq!(hello["transports"], json!(["ipc", "ffi"]));
+
+    let loaded = d.result(
+        "load",
+        json!({"transport": "ipc", "command": [ipc], "timeoutMs": 5000}),
+    );
+    let p1 = loaded["plugin"].as_str().expect("handle").to_string();
+    assert_eq!(loaded["manifest"]["name"], "conformance-fixture");
+    let m = json!({"content": {"text": "hi"}});
+    let ok = d.result(
+        "call",
+        json!({"plugin": p1, "method": "invokeAction", "params": {"name": "echo", "memory": m}}),
+    );
+    assert_eq!(
+        ok,
+        json!({"ok": true, "value": {"success": true, "text": "hi", "data": {"memory": m, "state": {}, "options": {}}}})
+    );
+    let unknown = d.result(
+        "call",
+        json!({"plugin": p1, "method": "getProvider", "params": {"name": "nope", "memory": m}}),
+    );
+    assert_eq!(unknown["ok"], false);
+    assert_eq!(unknown["error"]["type"], "PluginCallError");
+    assert_eq!(unknown["error"]["code"], -32001);
+    samples(&d.result("bench", json!({"plugin": p1, "method": "validateAction", "params": {"name": "echo", "memory": m}, "iterations": 20, "warmup": 5})), 20);
+    let noop_ipc = d.request(
+        "benchNoop",
+        json!({"plugin": p1, "iterations": 1, "warmup": 0}),
+    );
+    assert_eq!(noop_ipc["error"]["code"], -32602, "{noop_ipc}");
+    let slow = d.result("call", json!({"plugin": p1, "method": "invokeAction", "params": {"name": "slow", "memory": m, "options": {"delayMs": 3000}}, "timeoutMs": 100}));
+    assert_eq!(slow["error"]["type"], "PluginTimeoutError", "{slow}");
+    assert_eq!(slow["error"]["code"], Value::Null);
+    assert_eq!(d.result("unload", json!({"plugin": p1})), json!({}));
+    let gone = d.request(
+        "call",
+        json!({"plugin": p1, "method": "getManifest", "params": {}}),
+    );
+    assert_eq!(gone["error"]["code"], -32602, "{gone}");
+
+    let ffi = d.result("load", json!({"transport": "ffi", "path": so}));
+    let p2 = ffi["plugin"].as_str().expect("handle").to_string();
+    samples(
+        &d.result(
+            "benchNoop",
+            json!({"plugin": p2, "iterations": 50, "warmup": 5}),
+        ),
+        50,
+    );
+    let crash = d.result(
+        "call",
+        json!({"plugin": p2, "method": "invokeAction", "params": {"name": "crash", "memory": m}}),
+    );
+    assert_eq!(crash["error"]["code"], -32002, "{crash}");
+    samples(
+        &d.result(
+            "benchPipe",
+            json!({"command": ["cat"], "payload": "x".repeat(100), "iterations": 30, "warmup": 3}),
+        ),
+        30,
+    );
+
+    let failed = d.request(
+        "load",
+        json!({"transport": "ipc", "command": ["/nonexistent/plugin"]}),
+    );
+    assert_eq!(failed["error"]["code"], -32000);
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .is_some_and(|s| s.contains("cannot start")),
+        "{failed}"
+    );
+    let bad = d.request("nosuch", json!({}));
+    assert_eq!(bad["error"]["code"], -32601);
+    // A second IPC plugin left loaded: EOF must close it and exit 0.
+    d.result("load", json!({"transport": "ipc", "command": [ipc]}));
+    d.stdin.take();
+    let status = d.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+}
