@@ -252,7 +252,7 @@ fn expectation(method: &str) -> Expect {
 /// Checks a result object's members and removes null optional members
 /// (section 1: absent, never null, in the canonical form).
 fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
-    let Value::Object(obj) = value else {
+    let Value::Object(mut obj) = value else {
         return Err(format!(
             "expected an object, received {}",
             json_type_name(&value)
@@ -261,8 +261,8 @@ fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
     if action && !obj.get("success").is_some_and(Value::is_boolean) {
         return Err("\"success\" must be a boolean".into());
     }
-    let mut out = Map::new();
-    for (key, member) in obj {
+    let mut nulls = false;
+    for (key, member) in &obj {
         let ok = match key.as_str() {
             "success" if action => true,
             "text" => member.is_string() || member.is_null(),
@@ -273,14 +273,15 @@ fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
         if !ok {
             return Err(format!(
                 "{key:?} has the wrong type ({})",
-                json_type_name(&member)
+                json_type_name(member)
             ));
         }
-        if !member.is_null() {
-            out.insert(key, member);
-        }
+        nulls |= member.is_null();
     }
-    Ok(Value::Object(out))
+    if nulls {
+        obj.retain(|_, member| !member.is_null());
+    }
+    Ok(Value::Object(obj))
 }
 
 fn check_result(method: &str, value: Value) -> Result<Value, String> {
