@@ -46,6 +46,8 @@ export interface PluginConnection {
   /** The last 64 KiB of the plugin's stderr (IPC). */
   stderrTail?(): string;
   request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions): Promise<unknown>;
+  /** In-process transports answer synchronously (saves a promise per call on the hot path). */
+  callSync?(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined): unknown;
   /** The transport's in-process no-op (the latency floor); throws where there is none. */
   noop(): void;
   close(): Promise<void>;
@@ -70,6 +72,17 @@ export interface LoadedEvaluator extends EvaluatorDescriptor {
   validate(runtime: AnyRuntime, memory: Memory, state?: State): Promise<boolean>;
   handler(runtime: AnyRuntime, memory: Memory, state?: State): Promise<EvaluatorResult>;
 }
+
+const identity = (v: unknown): JsonValue => v as JsonValue;
+const CHECKS: Record<Exclude<Method, "shutdown">, (v: unknown) => JsonValue> = {
+  getManifest: identity,
+  init: identity,
+  validateAction: checkBoolean,
+  validateEvaluator: checkBoolean,
+  invokeAction: checkActionResult,
+  getProvider: checkProviderResult,
+  invokeEvaluator: checkEvaluatorResult,
+};
 
 const killOnCollect = new FinalizationRegistry<PluginConnection>((conn) => {
   void conn.close().catch(() => undefined);
@@ -116,35 +129,45 @@ export class LoadedPlugin {
 
   /** Sends `init` with a config (the last one wins). */
   async init(config: Config = {}, options?: CallOptions): Promise<void> {
-    await this.conn.request("init", { config }, undefined, options);
+    await this.send("init", { config }, undefined, options, identity);
   }
 
   /** Asks whether an action should run for this memory. */
-  async validateAction(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
-    return this.checked("validateAction", name, checkBoolean, await this.conn.request("validateAction", { name, memory, state: state ?? {} }, name, options));
+  validateAction(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
+    return this.send("validateAction", { name, memory, state: state ?? {} }, name, options, checkBoolean);
   }
 
   /** Runs an action. */
-  async invokeAction(name: string, memory: Memory, state?: State, actionOptions?: Options, options?: CallOptions): Promise<ActionResult> {
-    const raw = await this.conn.request("invokeAction", { name, memory, state: state ?? {}, options: actionOptions ?? {} }, name, options);
-    return this.checked("invokeAction", name, checkActionResult, raw) as unknown as ActionResult;
+  invokeAction(name: string, memory: Memory, state?: State, actionOptions?: Options, options?: CallOptions): Promise<ActionResult> {
+    return this.send("invokeAction", { name, memory, state: state ?? {}, options: actionOptions ?? {} }, name, options, checkActionResult as unknown as (v: unknown) => ActionResult);
   }
 
   /** Reads a provider. */
-  async getProvider(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<ProviderResult> {
-    const raw = await this.conn.request("getProvider", { name, memory, state: state ?? {} }, name, options);
-    return this.checked("getProvider", name, checkProviderResult, raw) as ProviderResult;
+  getProvider(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<ProviderResult> {
+    return this.send("getProvider", { name, memory, state: state ?? {} }, name, options, checkProviderResult as unknown as (v: unknown) => ProviderResult);
   }
 
   /** Asks whether an evaluator should run. */
-  async validateEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
-    return this.checked("validateEvaluator", name, checkBoolean, await this.conn.request("validateEvaluator", { name, memory, state: state ?? {} }, name, options));
+  validateEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
+    return this.send("validateEvaluator", { name, memory, state: state ?? {} }, name, options, checkBoolean);
   }
 
   /** Runs an evaluator; `null` when it has nothing to say. */
-  async invokeEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<EvaluatorResult> {
-    const raw = await this.conn.request("invokeEvaluator", { name, memory, state: state ?? {} }, name, options);
-    return this.checked("invokeEvaluator", name, checkEvaluatorResult, raw) as EvaluatorResult;
+  invokeEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<EvaluatorResult> {
+    return this.send("invokeEvaluator", { name, memory, state: state ?? {} }, name, options, checkEvaluatorResult as unknown as (v: unknown) => EvaluatorResult);
+  }
+
+  /** One call: synchronous for in-process transports (one settled promise), else through the pipe. */
+  private send<T>(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options: CallOptions | undefined, check: (v: unknown) => T): Promise<T> {
+    const conn = this.conn;
+    if (conn.callSync !== undefined) {
+      try {
+        return Promise.resolve(this.checked(method, member, check, conn.callSync(method, params, member)));
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
+    }
+    return conn.request(method, params, member, options).then((raw) => this.checked(method, member, check, raw));
   }
 
   /**
@@ -152,22 +175,9 @@ export class LoadedPlugin {
    * the typed methods do. Bad params reach the plugin as they are (used by conformance tests and the
    * host driver); WASM refuses a non-string `name` with InvalidPayloadError.
    */
-  async call(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, options?: CallOptions): Promise<JsonValue> {
+  call(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, options?: CallOptions): Promise<JsonValue> {
     const member = typeof params["name"] === "string" ? params["name"] : undefined;
-    const raw = await this.conn.request(method, params, member, options);
-    switch (method) {
-      case "validateAction":
-      case "validateEvaluator":
-        return this.checked(method, member, checkBoolean, raw);
-      case "invokeAction":
-        return this.checked(method, member, checkActionResult, raw);
-      case "getProvider":
-        return this.checked(method, member, checkProviderResult, raw);
-      case "invokeEvaluator":
-        return this.checked(method, member, checkEvaluatorResult, raw);
-      default:
-        return raw as JsonValue;
-    }
+    return this.send(method, params, member, options, CHECKS[method]);
   }
 
   /** Process id of an IPC plugin's child (undefined for in-process transports). */

@@ -99,8 +99,73 @@ export class EncodeError extends Error {
   }
 }
 
-function pathKey(path: string, key: string): string {
+function pathKey(path: string, key: string | number): string {
+  if (typeof key === "number") return `${path}[${key}]`;
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/** A problem found by the walk; the path is collected while unwinding, so the happy path builds no strings. */
+interface Problem {
+  segments: (string | number)[];
+  message: string;
+}
+
+function problem(message: string): Problem {
+  return { segments: [], message };
+}
+
+function findProblem(value: unknown, depth: number): Problem | null {
+  switch (typeof value) {
+    case "string":
+      return value.isWellFormed() ? null : problem("string contains a lone surrogate");
+    case "number":
+      return Number.isFinite(value) ? null : problem(`number ${String(value)} is not JSON`);
+    case "boolean":
+      return null;
+    case "bigint":
+      return problem("BigInt is not JSON (send big integers as strings)");
+    case "object": {
+      if (value === null) return null;
+      if (depth >= MAX_ENCODE_DEPTH) return problem(`nesting deeper than ${MAX_ENCODE_DEPTH} (or a cycle)`);
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          const t = typeof item;
+          let found: Problem | null;
+          if (t === "undefined" || t === "function" || t === "symbol") found = problem(`${t} in an array is not JSON`);
+          else found = findProblem(item, depth + 1);
+          if (found !== null) {
+            found.segments.push(i);
+            return found;
+          }
+        }
+        return null;
+      }
+      const proto: unknown = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) {
+        const toJSON = (value as { toJSON?: unknown }).toJSON;
+        if (typeof toJSON === "function") return findProblem((toJSON as () => unknown).call(value), depth + 1);
+        const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
+        return problem(`${ctor} object is not plain JSON`);
+      }
+      const obj = value as Record<string, unknown>;
+      for (const key in obj) {
+        const item = obj[key];
+        const t = typeof item;
+        if (t === "undefined" || t === "function" || t === "symbol") continue;
+        const found = key.isWellFormed() ? findProblem(item, depth + 1) : problem("member name contains a lone surrogate");
+        if (found !== null) {
+          found.segments.push(key);
+          return found;
+        }
+      }
+      return null;
+    }
+    case "undefined":
+      return problem("undefined is not JSON");
+    default:
+      return problem(`${typeof value} is not JSON`);
+  }
 }
 
 /**
@@ -109,56 +174,12 @@ function pathKey(path: string, key: string): string {
  * in arrays, non-plain objects (Map, Set, class instances without toJSON), nesting past MAX_ENCODE_DEPTH.
  * `undefined` members of objects are omitted, as JSON.stringify does.
  */
-export function checkJson(value: unknown, path = "$", depth = 0): void {
-  switch (typeof value) {
-    case "string":
-      if (!value.isWellFormed()) throw new EncodeError(path, "string contains a lone surrogate");
-      return;
-    case "number":
-      if (!Number.isFinite(value)) throw new EncodeError(path, `number ${String(value)} is not JSON`);
-      return;
-    case "boolean":
-      return;
-    case "bigint":
-      throw new EncodeError(path, "BigInt is not JSON (send big integers as strings)");
-    case "object": {
-      if (value === null) return;
-      if (depth >= MAX_ENCODE_DEPTH) throw new EncodeError(path, `nesting deeper than ${MAX_ENCODE_DEPTH} (or a cycle)`);
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const item: unknown = value[i];
-          const t = typeof item;
-          if (t === "undefined" || t === "function" || t === "symbol") {
-            throw new EncodeError(`${path}[${i}]`, `${t} in an array is not JSON`);
-          }
-          checkJson(item, `${path}[${i}]`, depth + 1);
-        }
-        return;
-      }
-      const toJSON = (value as { toJSON?: unknown }).toJSON;
-      if (typeof toJSON === "function") {
-        checkJson((toJSON as () => unknown).call(value), path, depth + 1);
-        return;
-      }
-      const proto: unknown = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? "unknown";
-        throw new EncodeError(path, `${ctor} object is not plain JSON`);
-      }
-      for (const key in value) {
-        const item = (value as Record<string, unknown>)[key];
-        const t = typeof item;
-        if (t === "undefined" || t === "function" || t === "symbol") continue;
-        if (!key.isWellFormed()) throw new EncodeError(pathKey(path, key), "member name contains a lone surrogate");
-        checkJson(item, pathKey(path, key), depth + 1);
-      }
-      return;
-    }
-    case "undefined":
-      throw new EncodeError(path, "undefined is not JSON");
-    default:
-      throw new EncodeError(path, `${typeof value} is not JSON`);
-  }
+export function checkJson(value: unknown, path = "$"): void {
+  const found = findProblem(value, 0);
+  if (found === null) return;
+  let where = path;
+  for (let i = found.segments.length - 1; i >= 0; i--) where = pathKey(where, found.segments[i] as string | number);
+  throw new EncodeError(where, found.message);
 }
 
 /**

@@ -74,9 +74,7 @@ export class WasmConnection implements PluginConnection {
   private readonly module: WebAssembly.Module;
   private readonly maxBytes: number;
   private ex!: Exports;
-  private buffer!: ArrayBuffer;
-  private u8!: Uint8Array;
-  private view!: DataView;
+  private u8: Uint8Array | undefined;
   private broken = false;
   private closed = false;
   /** JSON text of the last successful init config, replayed after a re-instantiation. */
@@ -117,18 +115,25 @@ export class WasmConnection implements PluginConnection {
 
   private adopt(instance: WebAssembly.Instance): void {
     this.ex = instance.exports as unknown as Exports;
-    this.refresh();
+    this.u8 = undefined;
     this.broken = false;
   }
 
-  /** Re-reads memory.buffer (grow detaches it). */
-  private refresh(): void {
-    const buf = this.ex.memory.buffer;
-    if (buf !== this.buffer) {
-      this.buffer = buf;
-      this.u8 = new Uint8Array(buf);
-      this.view = new DataView(buf);
-    }
+  /**
+   * The bytes of linear memory, re-read from memory.buffer when a grow has detached the old buffer.
+   * A detached view has length 0, which is cheaper to test than calling the memory.buffer getter.
+   */
+  private bytes(): Uint8Array {
+    const u = this.u8;
+    if (u !== undefined && u.length !== 0) return u;
+    const fresh = new Uint8Array(this.ex.memory.buffer);
+    this.u8 = fresh;
+    return fresh;
+  }
+
+  /** Reads the little-endian u32 length of a result buffer. */
+  private lengthAt(u: Uint8Array, p: number): number {
+    return ((u[p] as number) | ((u[p + 1] as number) << 8) | ((u[p + 2] as number) << 16) | ((u[p + 3] as number) << 24)) >>> 0;
   }
 
   /** A fresh instance after a trap, with the last init config replayed. */
@@ -136,7 +141,8 @@ export class WasmConnection implements PluginConnection {
     try {
       this.adopt(new WebAssembly.Instance(this.module, {}));
       if (this.lastConfig !== null) {
-        const status = this.ex.init(this.put(this.lastConfig), utf8Length(this.lastConfig));
+        const n = utf8Length(this.lastConfig);
+        const status = this.ex.init(this.put(this.lastConfig, n), n);
         if (status !== 0) throw new Error(`replaying init returned status ${status}`);
       }
     } catch (err) {
@@ -145,17 +151,22 @@ export class WasmConnection implements PluginConnection {
     }
   }
 
-  /** Allocates and writes one argument; returns its pointer (the callee frees it). */
-  private put(text: string): number {
-    const len = utf8Length(text);
+  /** Allocates `len` bytes and writes one argument there; returns its pointer (the callee frees it). */
+  private put(text: string, len: number): number {
     const p = this.ex.alloc(len);
     if (p === 0) throw new Trap("alloc returned 0 (out of memory)");
-    this.refresh();
-    if (len > 0) encoder.encodeInto(text, this.u8.subarray(p, p + len));
+    const u = this.bytes();
+    if (len === text.length && len <= 32) {
+      // Short ASCII (names, "{}"): a byte loop beats creating a view for encodeInto.
+      for (let i = 0; i < len; i++) u[p + i] = text.charCodeAt(i);
+    } else if (len > 0) {
+      encoder.encodeInto(text, u.subarray(p, p + len));
+    }
     return p;
   }
 
   private encodeArg(value: unknown, path: string, method: string, member: string | undefined): string {
+    if (isEmptyPlainObject(value)) return "{}";
     try {
       checkJson(value, path);
     } catch (err) {
@@ -171,31 +182,31 @@ export class WasmConnection implements PluginConnection {
 
   /** Reads, frees and parses a result buffer. */
   private take(p: number, method: string, member: string | undefined): unknown {
-    const ctx = callContext(this.label, method, member, "wasm");
-    if (p === 0) throw new PluginCallError(ctx, ErrorCode.InternalError, "the plugin could not allocate its result (null result pointer)");
-    this.refresh();
-    if (p + 4 > this.u8.length) throw new PluginProtocolError(ctx, `result pointer ${p} is outside linear memory`);
-    const n = this.view.getUint32(p, true);
-    if (p + 4 + n > this.u8.length) throw new PluginProtocolError(ctx, `result of ${n} bytes at ${p} runs past the end of linear memory`);
+    const ctx = (): ReturnType<typeof callContext> => callContext(this.label, method, member, "wasm");
+    if (p === 0) throw new PluginCallError(ctx(), ErrorCode.InternalError, "the plugin could not allocate its result (null result pointer)");
+    const u = this.bytes();
+    if (p + 4 > u.length) throw new PluginProtocolError(ctx(), `result pointer ${p} is outside linear memory`);
+    const n = this.lengthAt(u, p);
+    if (p + 4 + n > u.length) throw new PluginProtocolError(ctx(), `result of ${n} bytes at ${p} runs past the end of linear memory`);
     let text: string;
     try {
-      text = decoder.decode(this.u8.subarray(p + 4, p + 4 + n));
+      text = decoder.decode(u.subarray(p + 4, p + 4 + n));
     } catch {
       this.ex.dealloc(p, 4 + n);
-      throw new PluginProtocolError(ctx, "result buffer is not valid UTF-8");
+      throw new PluginProtocolError(ctx(), "result buffer is not valid UTF-8");
     }
     this.ex.dealloc(p, 4 + n);
-    if (n > this.maxBytes) throw new PluginProtocolError(ctx, `message of at least ${n} bytes exceeds limit ${this.maxBytes}`, text.slice(0, 200));
+    if (n > this.maxBytes) throw new PluginProtocolError(ctx(), `message of at least ${n} bytes exceeds limit ${this.maxBytes}`, text.slice(0, 200));
     let env: unknown;
     try {
       env = JSON.parse(text);
     } catch {
-      throw new PluginProtocolError(ctx, "result buffer is not JSON", text.slice(0, 200));
+      throw new PluginProtocolError(ctx(), "result buffer is not JSON", text.slice(0, 200));
     }
     return this.openEnvelope(env, text, ctx);
   }
 
-  private openEnvelope(env: unknown, text: string, ctx: ReturnType<typeof callContext>): unknown {
+  private openEnvelope(env: unknown, text: string, ctx: () => ReturnType<typeof callContext>): unknown {
     if (isObject(env)) {
       const keys = Object.keys(env);
       if (keys.length === 1 && keys[0] === "result") return env["result"];
@@ -203,12 +214,12 @@ export class WasmConnection implements PluginConnection {
         const problem = errorObjectProblem(env["error"]);
         if (problem === null) {
           const e = env["error"] as { code: number; message: string; data?: JsonValue };
-          throw new PluginCallError(ctx, e.code, e.message, e.data);
+          throw new PluginCallError(ctx(), e.code, e.message, e.data);
         }
-        throw new PluginProtocolError(ctx, `invalid envelope: ${problem}`, text.slice(0, 200));
+        throw new PluginProtocolError(ctx(), `invalid envelope: ${problem}`, text.slice(0, 200));
       }
     }
-    throw new PluginProtocolError(ctx, "invalid envelope: expected {\"result\": ...} or {\"error\": {...}}", text.slice(0, 200));
+    throw new PluginProtocolError(ctx(), "invalid envelope: expected {\"result\": ...} or {\"error\": {...}}", text.slice(0, 200));
   }
 
   /** The error of the last failed status or panic, from elizaos_last_error, if the module exports it. */
@@ -218,9 +229,9 @@ export class WasmConnection implements PluginConnection {
     try {
       const p = f();
       if (p === 0) return null;
-      this.refresh();
-      const n = this.view.getUint32(p, true);
-      const text = decoder.decode(this.u8.subarray(p + 4, p + 4 + n));
+      const u = this.bytes();
+      const n = this.lengthAt(u, p);
+      const text = decoder.decode(u.subarray(p + 4, p + 4 + n));
       this.ex.dealloc(p, 4 + n);
       const env: unknown = JSON.parse(text);
       if (isObject(env) && isObject(env["error"])) {
@@ -250,6 +261,7 @@ export class WasmConnection implements PluginConnection {
   }
 
   request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, _options?: CallOptions): Promise<unknown> {
+    // Time-outs do not apply: a WASM call runs to completion on this thread.
     try {
       return Promise.resolve(this.callSync(method, params, member));
     } catch (err) {
@@ -287,21 +299,38 @@ export class WasmConnection implements PluginConnection {
           return this.take(ex.get_manifest(), method, member);
         case "init": {
           const cfg = args[0] as string;
-          const status = ex.init(this.put(cfg), utf8Length(cfg));
+          const n = utf8Length(cfg);
+          const status = ex.init(this.put(cfg, n), n);
           const out = this.statusResult(status, method, member);
           this.lastConfig = cfg;
           return out;
         }
+        default:
+          break;
+      }
+      const a0 = args[0] as string;
+      const a1 = args[1] as string;
+      const a2 = args[2] as string;
+      const n0 = utf8Length(a0);
+      const n1 = utf8Length(a1);
+      const n2 = utf8Length(a2);
+      const p0 = this.put(a0, n0);
+      const p1 = this.put(a1, n1);
+      const p2 = this.put(a2, n2);
+      switch (method) {
         case "validateAction":
-          return this.statusResult(ex.wasm_validate_action(...this.putAll(args)), method, member);
+          return this.statusResult(ex.wasm_validate_action(p0, n0, p1, n1, p2, n2), method, member);
         case "validateEvaluator":
-          return this.statusResult(ex.wasm_validate_evaluator(...this.putAll(args)), method, member);
-        case "invokeAction":
-          return this.take(ex.wasm_invoke_action(...this.putAll(args)), method, member);
+          return this.statusResult(ex.wasm_validate_evaluator(p0, n0, p1, n1, p2, n2), method, member);
+        case "invokeAction": {
+          const a3 = args[3] as string;
+          const n3 = utf8Length(a3);
+          return this.take(ex.wasm_invoke_action(p0, n0, p1, n1, p2, n2, this.put(a3, n3), n3), method, member);
+        }
         case "getProvider":
-          return this.take(ex.wasm_get_provider(...this.putAll(args)), method, member);
+          return this.take(ex.wasm_get_provider(p0, n0, p1, n1, p2, n2), method, member);
         case "invokeEvaluator":
-          return this.take(ex.wasm_invoke_evaluator(...this.putAll(args)), method, member);
+          return this.take(ex.wasm_invoke_evaluator(p0, n0, p1, n1, p2, n2), method, member);
         default:
           throw new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.MethodNotFound, `method not found: ${JSON.stringify(method)}`);
       }
@@ -327,16 +356,6 @@ export class WasmConnection implements PluginConnection {
     }
   }
 
-  /** Allocates and writes each argument; returns the (ptr, len) pairs flat. */
-  private putAll(args: string[]): number[] {
-    const out: number[] = [];
-    for (const a of args) {
-      const len = utf8Length(a);
-      out.push(this.put(a), len);
-    }
-    return out;
-  }
-
   noop(): void {
     this.ex.dealloc(1, 0);
   }
@@ -345,6 +364,13 @@ export class WasmConnection implements PluginConnection {
     this.closed = true;
     return Promise.resolve();
   }
+}
+
+/** True for `{}` (the usual state and options), which needs neither a walk nor JSON.stringify. */
+function isEmptyPlainObject(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  for (const _ in value) return false;
+  return true;
 }
 
 function kindOf(method: string): string {
