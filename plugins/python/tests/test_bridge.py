@@ -386,8 +386,14 @@ def test_stdin_eof_lets_short_work_finish(bridge: Bridge) -> None:
 
 NOISY_PLUGIN = """
 import sys
-from elizaos_interop import Action, Plugin
+from elizaos_interop import Action, Plugin, Provider
 print("printed at import")
+
+async def in_task(runtime, memory, state):
+    import asyncio
+    async with asyncio.timeout(5):
+        await asyncio.sleep(0)
+    return {"text": "in a task", "values": {"task": asyncio.current_task() is not None}}
 
 def handler(runtime, memory, state, options):
     print("printed in handler")
@@ -395,7 +401,11 @@ def handler(runtime, memory, state, options):
     os.write(1, b"written to fd 1\\n")
     return {"success": True, "text": "quiet"}
 
-plugin = Plugin(name="noisy", actions=[Action(name="talk", handler=handler)])
+plugin = Plugin(
+    name="noisy",
+    actions=[Action(name="talk", handler=handler)],
+    providers=[Provider(name="in-task", get=in_task)],
+)
 other = Plugin(name="other-attr", version="2.0.0-rc.1")
 """
 
@@ -409,6 +419,8 @@ def test_prints_go_to_stderr_not_the_protocol(tmp_path: Path) -> None:
         assert manifest["version"] == "0.1.0"
         assert manifest["actions"] == [{"name": "talk", "description": ""}]
         assert bridge.result("invokeAction", call("talk")) == {"success": True, "text": "quiet"}
+        in_task = bridge.result("getProvider", call("in-task"))
+        assert in_task == {"text": "in a task", "values": {"task": True}}
         assert bridge.result("shutdown", {}) == {}
         assert bridge.proc.wait(10) == 0
         assert bridge.proc.stderr is not None

@@ -17,8 +17,7 @@ import inspect
 import json
 import os
 import sys
-import types
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -105,28 +104,6 @@ def _exception_message(exc: BaseException) -> str:
 
 def _internal_error(exc: BaseException) -> _RpcError:
     return _RpcError(-32603, f"internal error: {type(exc).__name__}: {_exception_message(exc)}")
-
-
-@types.coroutine
-def _resume(coro: Coroutine[Any, Any, Any], pending: Any) -> Generator[Any, Any, Any]:
-    """Continue driving ``coro``, already stepped once and suspended on ``pending``.
-
-    Hands each awaited future to the enclosing task and forwards what the task sends or throws
-    (results, cancellation) into ``coro``, exactly as ``await coro`` would have.
-    """
-    while True:
-        try:
-            sent = yield pending
-        except BaseException as exc:
-            try:
-                pending = coro.throw(exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                pending = coro.send(sent)
-            except StopIteration as stop:
-                return stop.value
 
 
 class _Server:
@@ -284,27 +261,15 @@ class _Server:
         if handler is None:
             self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
             return
-        # Run the handler inline up to its first suspension: a request that never waits (most
-        # of them) is answered without creating a task; one that waits becomes its own task.
-        coro = handler(params)
-        try:
-            pending = coro.send(None)
-        except StopIteration as stop:
-            self._send_result(req_id, stop.value)
-            return
-        except _RpcError as err:
-            self._send_error(req_id, err)
-            return
-        except Exception as exc:
-            self._send_error(req_id, _internal_error(exc))
-            return
-        task = self.loop.create_task(self._finish(req_id, _resume(coro, pending)))
+        # Each request is its own task, so a slow handler never delays another request and
+        # handlers can rely on asyncio.current_task() (asyncio.timeout() needs it).
+        task = self.loop.create_task(self._run(req_id, handler(params)))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _finish(self, req_id: int | str, rest: Awaitable[Any]) -> None:
+    async def _run(self, req_id: int | str, work: Awaitable[Any]) -> None:
         try:
-            result = await rest
+            result = await work
         except _RpcError as err:
             self._send_error(req_id, err)
             return
@@ -586,6 +551,10 @@ async def serve(
     """
     if not isinstance(plugin, Plugin):
         raise TypeError(f"serve() needs an elizaos_interop.Plugin, got {type(plugin).__name__}")
+    loop = asyncio.get_running_loop()
+    factory = loop.get_task_factory()
+    if sys.version_info >= (3, 12):  # run each request's task eagerly up to its first await
+        loop.set_task_factory(asyncio.eager_task_factory)
     server = _Server(plugin, input_fd, output_fd, max_message_bytes)
     server.start()
     try:
@@ -598,6 +567,7 @@ async def serve(
         return reason
     finally:
         server.close()
+        loop.set_task_factory(factory)
 
 
 def _load_target(target: str, attr: str) -> Plugin:
