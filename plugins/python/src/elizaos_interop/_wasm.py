@@ -48,6 +48,7 @@ from ._errors import (
     PluginCallError,
     PluginCrashError,
     PluginLoadError,
+    PluginProtocolError,
     PluginTimeoutError,
 )
 from ._ffi import (
@@ -111,11 +112,15 @@ def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
 class _Fault(Exception):
     """A wasm call trapped or failed inside wasmtime (internal; mapped to a typed error)."""
 
-    def __init__(self, message: str, *, interrupted: bool, detail: str = "") -> None:
+    def __init__(
+        self, message: str, *, interrupted: bool, detail: str = "", protocol: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.interrupted = interrupted
         self.detail = detail or message
+        self.protocol = protocol
+        """The plugin broke the ABI (a pointer outside its memory) rather than trapping."""
 
 
 class _OutOfMemory(Exception):
@@ -489,6 +494,7 @@ class WasmTransport:
                     f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
                     f"of {live.mem_len} bytes",
                     interrupted=False,
+                    protocol=True,
                 )
 
     def _invoke(self, live: _Live, export: str, args: list[bytes]) -> int:
@@ -662,6 +668,10 @@ class WasmTransport:
         if fault.interrupted:
             return PluginTimeoutError(
                 (timeout or 0.0) * 1000.0, plugin=self.label, method=where, transport="wasm"
+            )
+        if fault.protocol:
+            return PluginProtocolError(
+                fault.message, plugin=self.label, method=where, transport="wasm"
             )
         reported = self._last_error(live) if live is not None else None
         message = fault.message
