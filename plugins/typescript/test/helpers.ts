@@ -19,9 +19,39 @@ export const CONFORMANCE_TS = join(PKG_DIR, "fixtures/conformance.ts");
 export const ELIZA_TS = join(PKG_DIR, "fixtures/eliza-classic/plugin.ts");
 export const PY_FIXTURES = join(REPO_DIR, "plugins/python/fixtures");
 export const MISBEHAVING = join(PY_FIXTURES, "misbehaving");
-export const RUST_WASM_DIR = join(REPO_DIR, "plugins/rust/target/wasm32-unknown-unknown/release");
+/** Where the Rust wasm32 artifacts are (override with ELIZAOS_RUST_WASM_DIR). */
+export const RUST_WASM_DIR = process.env["ELIZAOS_RUST_WASM_DIR"] ?? join(REPO_DIR, "plugins/rust/target/wasm32-unknown-unknown/release");
+export const ABI_PROBE_WASM = join(TEST_DIR, "fixtures/abi-probe/abi-probe.wasm");
 export const WASM_BUILD_HINT =
-  "build it with: cd plugins/rust && RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort";
+  "build it with: cd plugins/rust && RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc cargo build --release --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort --no-default-features --features wasm -p plugin-conformance -p plugin-eliza-classic --lib";
+
+/** A Rust wasm artifact; a missing one fails the test with the build command. */
+export function rustWasm(name: string): string {
+  return requireFile(join(RUST_WASM_DIR, `${name}.wasm`), WASM_BUILD_HINT);
+}
+
+/** The shared JSON edge-case vectors (docs/vectors/json-edge-cases.json), generated cases expanded. */
+export interface EdgeCase {
+  name: string;
+  value: unknown;
+  /** Expected value through a JavaScript peer. */
+  expectedViaJs: unknown;
+}
+export function edgeCases(): EdgeCase[] {
+  const doc = JSON.parse(readFileSync(join(VECTORS_DIR, "json-edge-cases.json"), "utf8")) as {
+    cases: { name: string; value?: unknown; via_js?: unknown; generate?: { repeat: string; length: number } }[];
+  };
+  return doc.cases.map((c) => {
+    let value = c.value;
+    if (c.generate) {
+      const cps = [...c.generate.repeat];
+      const out: string[] = [];
+      for (let i = 0; i < c.generate.length; i++) out.push(cps[i % cps.length] as string);
+      value = out.join("");
+    }
+    return { name: c.name, value, expectedViaJs: "via_js" in c ? c.via_js : value };
+  });
+}
 
 /** JavaScript runtimes the tests run bridges on. */
 export const RUNTIMES = {
