@@ -28,7 +28,7 @@ from ._plugin import Plugin, PluginRuntime
 __all__ = ["main", "serve"]
 
 _MAX_ID = 2**53 - 1
-_READ_CHUNK = 1 << 20
+_READ_CHUNK = 1 << 16
 _EOF_GRACE = 0.5
 """Seconds in-flight work may take after stdin EOF (the protocol allows 1 s in total)."""
 _SHUTDOWN_FLUSH = 5.0

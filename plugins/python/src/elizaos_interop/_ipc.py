@@ -49,7 +49,7 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_GRACE = 2.0
 """Seconds ``close()`` waits after ``shutdown`` and again after SIGTERM (protocol.md 3.4)."""
 STDERR_TAIL_BYTES = 64 * 1024
-_READ_CHUNK = 1 << 20
+_READ_CHUNK = 1 << 16
 _EXIT_WAIT = 1.0
 """After stdout EOF, how long to wait for the child to exit before killing it."""
 
