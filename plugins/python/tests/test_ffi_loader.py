@@ -1,0 +1,435 @@
+"""FFI-specific behaviour of ``load_rust_plugin`` (protocol.md section 6).
+
+Load-time validation, ownership (every returned string freed once with ``elizaos_free_string``),
+NULL returns, status codes and bad envelopes are driven by a small C plugin compiled here with
+the system C compiler (the same one Rust links with), whose behaviour is chosen by the first
+byte of the action name and which counts what the host frees. The Rust conformance fixture
+covers the leak test and concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cffi
+import pytest
+
+from elizaos_interop import (
+    LoadedPlugin,
+    PluginCallError,
+    PluginCrashError,
+    PluginLoadError,
+    PluginProtocolError,
+    load_rust_plugin,
+)
+from elizaos_interop._ffi import FFI_EXPORTS, FfiTransport, method_spec, status_error
+
+REPO = Path(__file__).resolve().parents[3]
+T = TypeVar("T")
+MEMORY = {"content": {"text": "t"}}
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def fixture_so() -> Path:
+    base = Path(os.environ.get("ELIZAOS_RUST_TARGET_DIR", REPO / "plugins" / "rust" / "target"))
+    path = base / "release" / "libelizaos_plugin_conformance.so"
+    if not path.is_file():
+        pytest.fail(
+            f"missing {path}; build it with: "
+            "cd plugins/rust/fixtures/conformance && cargo build --release --features ffi",
+            pytrace=False,
+        )
+    return path
+
+
+C_PLUGIN = r"""
+#include <stdlib.h>
+#include <string.h>
+
+static long frees = 0, outstanding = 0, last_init_len = -1;
+
+static char *dup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    memcpy(p, s, n);
+    outstanding++;
+    return p;
+}
+
+char *elizaos_get_manifest(void) {
+    return dup("{\"result\":{\"name\":\"c-plugin\",\"description\":\"test library\","
+               "\"version\":\"1.0.0\",\"language\":\"c\","
+               "\"actions\":[{\"name\":\"ok\",\"description\":\"d\"}],"
+               "\"providers\":[],\"evaluators\":[]}}");
+}
+
+int elizaos_init(const char *config) {
+    if (!config) return -2;
+    last_init_len = (long)strlen(config);
+    return 0;
+}
+
+static int status_for(const char *name) {
+    switch (name[0]) {
+        case 'n': return 0;
+        case 'k': return -1;
+        case 'i': return -2;
+        case 'f': return -3;
+        case 'm': return -4;
+        case 'x': return 7;
+    }
+    return 1;
+}
+
+int elizaos_validate_action(const char *name, const char *m, const char *s) {
+    if (!name || !m || !s) return -2;
+    return status_for(name);
+}
+
+char *elizaos_invoke_action(const char *name, const char *m, const char *s, const char *o) {
+    if (!name || !m || !s || !o) return dup("{\"error\":{\"code\":-32602,\"message\":\"null\"}}");
+    switch (name[0]) {
+        case 'z': return NULL;
+        case 'e': return dup("{\"nope\":1}");
+        case 'j': return dup("not json");
+        case 'u': return dup("{\"result\":\"\xff\xfe\"}");
+        case 'b': return dup("{\"result\":1,\"error\":{\"code\":1,\"message\":\"both\"}}");
+        case 'r': return dup("{\"error\":{\"code\":-32042,\"message\":\"custom\",\"data\":[1]}}");
+    }
+    return dup("{\"result\":{\"success\":true}}");
+}
+
+char *elizaos_get_provider(const char *name, const char *m, const char *s) {
+    return dup("{\"result\":{\"text\":\"p\"}}");
+}
+
+int elizaos_validate_evaluator(const char *name, const char *m, const char *s) {
+    if (!name || !m || !s) return -2;
+    return status_for(name);
+}
+
+char *elizaos_invoke_evaluator(const char *name, const char *m, const char *s) {
+    return dup("{\"result\":null}");
+}
+
+void elizaos_free_string(char *p) {
+    if (!p) return;
+    frees++;
+    outstanding--;
+    free(p);
+}
+
+long test_frees(void) { return frees; }
+long test_outstanding(void) { return outstanding; }
+long test_last_init_len(void) { return last_init_len; }
+"""
+
+C_PARTIAL = r"""
+char *elizaos_get_manifest(void) { return 0; }
+void elizaos_free_string(char *p) { (void)p; }
+"""
+
+
+def compile_c(tmp_path: Path, source: str, name: str) -> Path:
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.fail("no C compiler (cc) on PATH: needed to build the FFI test library")
+    src = tmp_path / f"{name}.c"
+    src.write_text(source)
+    out = tmp_path / f"lib{name}.so"
+    subprocess.run(
+        [cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(src)],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+class Counters:
+    """The C plugin's counters, read through a second handle on the same loaded library."""
+
+    def __init__(self, path: Path) -> None:
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(
+            "long test_frees(void); long test_outstanding(void); long test_last_init_len(void);"
+        )
+        self.lib: Any = self.ffi.dlopen(str(path))
+
+    def frees(self) -> int:
+        return int(self.lib.test_frees())
+
+    def outstanding(self) -> int:
+        return int(self.lib.test_outstanding())
+
+    def last_init_len(self) -> int:
+        return int(self.lib.test_last_init_len())
+
+
+@pytest.fixture
+def c_library(tmp_path: Path) -> Path:
+    return compile_c(tmp_path, C_PLUGIN, "cplugin")
+
+
+@pytest.fixture
+def c_plugin(c_library: Path) -> Iterator[tuple[LoadedPlugin, Counters]]:
+    loaded = load_rust_plugin(c_library)
+    counters = Counters(c_library)
+    try:
+        yield loaded, counters
+    finally:
+        loaded.close()
+        counters.ffi.dlclose(counters.lib)
+
+
+# -- load-time validation -------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PluginLoadError, match="file not found") as info:
+        load_rust_plugin(tmp_path / "libnope.so")
+    assert info.value.transport == "ffi"
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(PluginLoadError, match="is not a regular file"):
+        load_rust_plugin(tmp_path)
+
+
+def test_not_a_shared_library(tmp_path: Path) -> None:
+    path = tmp_path / "libfake.so"
+    path.write_text("not an ELF file")
+    with pytest.raises(PluginLoadError, match="is not a shared library") as info:
+        load_rust_plugin(path)
+    assert "received b'not '" in str(info.value)
+
+
+def test_elf_that_is_not_loadable(tmp_path: Path) -> None:
+    path = tmp_path / "libtruncated.so"
+    path.write_bytes(b"\x7fELF" + b"\x00" * 60)
+    with pytest.raises(PluginLoadError, match=r"cannot load .* as a shared library"):
+        load_rust_plugin(path)
+
+
+def test_missing_exports_are_listed(tmp_path: Path) -> None:
+    path = compile_c(tmp_path, C_PARTIAL, "partial")
+    with pytest.raises(PluginLoadError) as info:
+        load_rust_plugin(path)
+    message = str(info.value)
+    missing = [n for n in FFI_EXPORTS if n not in ("elizaos_get_manifest", "elizaos_free_string")]
+    assert "missing exports " + ", ".join(missing) in message
+
+
+def test_library_without_any_export(tmp_path: Path) -> None:
+    import _cffi_backend
+
+    with pytest.raises(PluginLoadError, match="is not an elizaOS FFI plugin: missing exports"):
+        load_rust_plugin(_cffi_backend.__file__)
+
+
+def test_null_manifest_is_a_load_error(tmp_path: Path) -> None:
+    source = C_PLUGIN.replace(
+        "char *elizaos_get_manifest(void) {", "char *elizaos_get_manifest(void) { return 0;"
+    )
+    with pytest.raises(PluginLoadError, match="could not get the manifest") as info:
+        load_rust_plugin(compile_c(tmp_path, source, "nullmanifest"))
+    assert isinstance(info.value.__cause__, PluginCallError)
+    assert info.value.__cause__.code == -32603
+
+
+# -- ownership ---------------------------------------------------------------------------------
+
+
+def test_every_returned_string_is_freed_once(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, counters = c_plugin
+    assert counters.frees() == 1  # the manifest
+    assert counters.outstanding() == 0
+    run(loaded.invoke_action("ok", MEMORY))
+    run(loaded.get_provider("p", MEMORY))
+    assert run(loaded.invoke_evaluator("e", MEMORY)) is None
+    assert run(loaded.validate_action("v", MEMORY)) is True
+    for name in ("envelope-wrong", "json-not", "utf8-bad", "both"):
+        with pytest.raises(PluginProtocolError):
+            run(loaded.invoke_action(name, MEMORY))
+    with pytest.raises(PluginCallError):
+        run(loaded.invoke_action("r-custom", MEMORY))
+    assert counters.frees() == 1 + 3 + 4 + 1
+    assert counters.outstanding() == 0
+
+
+def test_null_return_is_32603(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, counters = c_plugin
+    with pytest.raises(PluginCallError) as info:
+        run(loaded.invoke_action("zero", MEMORY))
+    assert info.value.code == -32603
+    assert "NULL" in info.value.message
+    assert counters.outstanding() == 0
+
+
+def test_plugin_error_envelope_is_passed_through(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, _ = c_plugin
+    with pytest.raises(PluginCallError) as info:
+        run(loaded.invoke_action("r-custom", MEMORY))
+    assert (info.value.code, info.value.message, info.value.data) == (-32042, "custom", [1])
+    assert 'c-plugin: invokeAction("r-custom") over ffi' in str(info.value)
+
+
+def test_bad_envelopes_quote_the_bytes(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, _ = c_plugin
+    with pytest.raises(PluginProtocolError) as info:
+        run(loaded.invoke_action("json-not", MEMORY))
+    assert info.value.excerpt == b"not json"
+    with pytest.raises(PluginProtocolError, match="invalid envelope"):
+        run(loaded.invoke_action("both", MEMORY))
+    with pytest.raises(PluginProtocolError, match="not UTF-8 JSON"):
+        run(loaded.invoke_action("utf8-bad", MEMORY))
+
+
+# -- statuses -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [("kunknown", -32001), ("ibad", -32602), ("fails", -32000), ("minternal", -32603)],
+)
+def test_negative_statuses_map_to_codes(
+    c_plugin: tuple[LoadedPlugin, Counters], name: str, code: int
+) -> None:
+    loaded, _ = c_plugin
+    with pytest.raises(PluginCallError) as info:
+        run(loaded.validate_evaluator(name, MEMORY))
+    assert info.value.code == code
+    if code in (-32001, -32000):
+        assert info.value.data == {"kind": "evaluator", "name": name}
+
+
+def test_validate_statuses(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, _ = c_plugin
+    assert run(loaded.validate_action("valid", MEMORY)) is True
+    assert run(loaded.validate_action("no", MEMORY)) is False
+    with pytest.raises(PluginProtocolError, match=r"invalid status 7 \(expected 1, 0 or -1..-4\)"):
+        run(loaded.validate_action("x", MEMORY))
+
+
+def test_init_passes_the_config(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, counters = c_plugin
+    run(loaded.init({"a": "\x00"}))
+    assert counters.last_init_len() == len('{"a":"\\u0000"}')  # NUL travels escaped
+
+
+def test_status_error_for_init_names_the_init_range() -> None:
+    spec = method_spec("init", label="p", transport="ffi")
+    assert spec is not None
+    err = status_error(1, spec, {"config": {}}, label="p", transport="ffi")
+    assert isinstance(err, PluginProtocolError)
+    assert "invalid status 1 (expected 0 or a negative status)" in str(err)
+
+
+def test_close_is_idempotent_and_later_calls_fail(c_library: Path) -> None:
+    loaded = load_rust_plugin(c_library)
+    t = loaded.transport
+    assert isinstance(t, FfiTransport)
+    loaded.close()
+    loaded.close()
+    with pytest.raises(PluginCrashError, match="plugin is closed") as info:
+        run(loaded.invoke_action("ok", MEMORY))
+    assert info.value.transport == "ffi"
+    with pytest.raises(PluginCrashError, match="plugin is closed"):
+        t.call_sync("getManifest", {})
+
+
+def test_timeout_is_accepted_and_ignored() -> None:
+    """In-process native calls cannot be interrupted: ``timeout`` does not apply (documented)."""
+    loaded = load_rust_plugin(fixture_so())
+    try:
+        result = run(
+            loaded.invoke_action("slow", {"content": {}}, None, {"delayMs": 30}, timeout=0.001)
+        )
+        assert result == {"success": True, "text": "slept 30"}
+    finally:
+        loaded.close()
+
+
+# -- the Rust fixture: leak test and concurrency ---------------------------------------------------
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        resident_pages = int(fh.read().split()[1])
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_100k_echo_calls_leave_rss_flat() -> None:
+    """Every returned string is freed: RSS is flat over 100k calls after a 10k warm-up.
+
+    Each echo answer here is ~300 bytes, malloc'd by Rust, so a leak lands in RSS, not in
+    Python's allocator: leaking it on every call adds >= 30 MB over 100k calls. Measured on
+    this project's machines: leaking the smallest echo answer (~90 bytes) 100k times grows
+    RSS by ~13 MB, while the freeing loop grows it by 0 bytes. The 2 MiB bound sits far
+    below the first and well above allocator noise.
+    """
+    loaded = load_rust_plugin(fixture_so())
+    try:
+        t = loaded.transport
+        params = {
+            "name": "echo",
+            "memory": {"content": {"text": "x" * 80}},
+            "state": {"s": 1},
+            "options": {"o": [1, 2, 3]},
+        }
+        assert len(str(t.call_sync("invokeAction", params))) > 200
+        for _ in range(10_000):
+            t.call_sync("invokeAction", params)
+        gc.collect()
+        before = _rss_bytes()
+        for _ in range(100_000):
+            t.call_sync("invokeAction", params)
+        gc.collect()
+        growth = _rss_bytes() - before
+        assert growth < 2 * 1024 * 1024, f"RSS grew by {growth} bytes over 100k calls"
+    finally:
+        loaded.close()
+
+
+def test_calls_from_many_threads_are_serialised() -> None:
+    loaded = load_rust_plugin(fixture_so())
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for i in range(300):
+                text = f"{k}-{i}"
+                params = {"name": "echo", "memory": {"content": {"text": text}}}
+                assert loaded.transport.call_sync("invokeAction", params)["text"] == text
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    try:
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    finally:
+        loaded.close()
+    assert errors == []
+
+
+def test_free_null_is_the_noop_floor() -> None:
+    t = FfiTransport(fixture_so())
+    try:
+        for _ in range(1000):
+            t.free_null()
+        assert t.call_sync("getManifest", {})["name"] == "conformance-fixture"
+    finally:
+        t.close()
