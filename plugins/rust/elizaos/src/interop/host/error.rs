@@ -228,6 +228,15 @@ impl InteropError {
         }
     }
 
+    /// The message without its leading context (`plugin: method over transport`).
+    pub fn detail(&self) -> String {
+        let full = self.to_string();
+        let prefix = format!("{} ", self.context());
+        full.strip_prefix(&prefix)
+            .map(str::to_owned)
+            .unwrap_or(full)
+    }
+
     /// The JSON-RPC code for a [`InteropError::Call`], else `None`.
     pub fn code(&self) -> Option<i64> {
         match self {

@@ -228,6 +228,21 @@ fn check_depth(value: &Value, path: &mut String, depth: usize) -> Result<(), (St
     Ok(())
 }
 
+/// A hint for the usual toolchain mistakes, recognised in a bridge's stderr.
+fn toolchain_hint(stderr: &str) -> Option<&'static str> {
+    if stderr.contains("ERR_UNKNOWN_FILE_EXTENSION") {
+        Some(
+            "this Node cannot run .ts files; TypeScript plugins need Node >= 22 (set ELIZAOS_NODE)",
+        )
+    } else if stderr.contains("No module named 'elizaos_interop'")
+        || stderr.contains("No module named elizaos_interop")
+    {
+        Some("the interpreter cannot import elizaos_interop; install it or set ELIZAOS_PYTHON")
+    } else {
+        None
+    }
+}
+
 /// The part of a result a method returns, after shape checks.
 enum Expect {
     Bool,
@@ -342,7 +357,20 @@ impl LoadedPlugin {
                     timeout.as_millis()
                 )))
             }
-            Err(e) => return Err(load_error(format!("getManifest failed: {e}"))),
+            Err(InteropError::Crash {
+                exit, stderr_tail, ..
+            }) => {
+                let mut cause = format!("{exit} before answering getManifest");
+                let tail = stderr_tail.trim_end();
+                if !tail.is_empty() {
+                    cause.push_str(&format!("; stderr tail:\n{tail}"));
+                }
+                if let Some(hint) = toolchain_hint(tail) {
+                    cause.push_str(&format!("\nhint: {hint}"));
+                }
+                return Err(load_error(cause));
+            }
+            Err(e) => return Err(load_error(e.detail())),
         };
         let problems = manifest_problems(&manifest);
         if !problems.is_empty() {
@@ -712,14 +740,6 @@ impl TimedCalls<'_> {
             }
         })?;
         self.send(method, target, params, |lib| lib.call(method, params))
-    }
-}
-
-impl Drop for LoadedPlugin {
-    fn drop(&mut self) {
-        if let Backend::Ipc(conn) = &self.backend {
-            conn.close();
-        }
     }
 }
 
