@@ -77,7 +77,7 @@ def cat_event_loop(line: bytes, iterations: int, warmup: int) -> list[int]:
         waiter: list[asyncio.Future[None]] = []
 
         def on_readable() -> None:
-            buf.extend(os.read(r, 1 << 20))
+            buf.extend(os.read(r, 1 << 16))
             if buf.endswith(b"\n") and waiter:
                 waiter.pop().set_result(None)
 
