@@ -1,0 +1,256 @@
+"""``interop-testkit``: list cells, run a matrix (conformance + latency + reports), certify a plugin.
+
+``bench`` and ``report`` are registered by :mod:`testkit._cli_bench` when it is importable.
+Exit codes: 0 success, 1 a check/cell failed, 2 bad usage or a missing input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from testkit import __version__
+from testkit._matrix import MatrixError, load_matrix
+from testkit._toolchains import ToolchainError, Toolchains, find_repo_root
+
+__all__ = ["build_parser", "main"]
+
+
+def _err(message: str) -> None:
+    print(f"interop-testkit: error: {message}", file=sys.stderr, flush=True)
+
+
+def _default_matrix() -> Path:
+    return find_repo_root() / "matrices" / "default.toml"
+
+
+# -- list ---------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Each cell with what it needs (driver, runtime, artifacts) and whether it is present now."""
+    try:
+        matrix = load_matrix(args.matrix or _default_matrix())
+        toolchains = Toolchains.discover()
+    except (MatrixError, ToolchainError) as exc:
+        _err(str(exc))
+        return 2
+    cells = matrix.select(args.cells)
+    rows: list[dict[str, Any]] = []
+    for cell in cells:
+        needs: list[dict[str, Any]] = []
+        for fixture in ("conformance", "eliza-classic"):
+            for req in toolchains.cell_requirements(cell, fixture):
+                if all(req.path != n["path"] for n in needs):
+                    needs.append(
+                        {"what": req.what, "path": req.path, "present": req.present, "build": req.build}
+                    )
+        rows.append({"id": cell.id, "ready": all(n["present"] for n in needs), "needs": needs})
+    if args.json:
+        print(json.dumps({"matrix": matrix.name, "path": str(matrix.path), "cells": rows}, indent=1))
+        return 0
+    print(f"matrix {matrix.name} ({matrix.path}): {len(cells)} cell(s)")
+    for row in rows:
+        print(f"{'ready  ' if row['ready'] else 'MISSING'} {row['id']}")
+        for need in row["needs"]:
+            mark = "ok" if need["present"] else "--"
+            line = f"    [{mark}] {need['what']}: {need['path']}"
+            if not need["present"]:
+                line += f"  (build: {need['build']})"
+            print(line)
+    return 0
+
+
+# -- matrix -------------------------------------------------------------------------------------
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Conformance suite (pytest, in-process, xdist), then latency and the reports."""
+    import pytest
+
+    try:
+        matrix_path = Path(args.matrix) if args.matrix else _default_matrix()
+        matrix = load_matrix(matrix_path)
+    except (MatrixError, ToolchainError) as exc:
+        _err(str(exc))
+        return 2
+    cells = matrix.select(args.cells)
+    if not cells:
+        _err(f"--cells {args.cells!r} matches no cell of {matrix.path}: {[c.id for c in matrix.cells]}")
+        return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    conformance_json = out / "conformance.json"
+    pytest_args = [
+        "--pyargs",
+        "testkit.suite",
+        "--matrix",
+        str(matrix_path),
+        "--interop-report",
+        str(conformance_json),
+        "--fuzz-profile",
+        args.fuzz_profile,
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "-rfE",
+    ]
+    if args.cells:
+        pytest_args += ["--cells", args.cells]
+    if args.n is not None and args.n != 0:
+        pytest_args += ["-n", str(args.n)]
+    print(
+        f"[matrix] conformance: {len(cells)} cell(s) of {matrix.name}: {', '.join(c.id for c in cells)}",
+        flush=True,
+    )
+    started = time.monotonic()
+    code = int(pytest.main(pytest_args))
+    print(
+        f"[matrix] conformance finished in {time.monotonic() - started:.0f} s (pytest exit {code})",
+        flush=True,
+    )
+    if code not in (0, 1):
+        _err(f"the conformance run did not complete (pytest exit status {code})")
+        return 2 if not conformance_json.is_file() else 1
+    failed_cells = _failed_cells(conformance_json)
+    for cell_id, failures in failed_cells.items():
+        print(f"[matrix] FAILED {cell_id}: {', '.join(failures[:8])}{' ...' if len(failures) > 8 else ''}")
+    status = 1 if code != 0 else 0
+    if args.skip_latency:
+        print("[matrix] latency phase not run (--skip-latency)")
+        return status
+    try:
+        from testkit._latency import run_latency
+        from testkit._report import write_reports
+    except ImportError as exc:
+        _err(f"the latency/report modules are not importable: {exc}")
+        return 2
+
+    def progress(message: str) -> None:
+        print(f"[latency] {message}", flush=True)
+
+    latency = run_latency(matrix, cells, args.bench_profile, out, progress)
+    baseline = find_repo_root() / "reports" / "baseline.json"
+    write_reports(
+        out,
+        conformance_json=conformance_json,
+        latency=latency,
+        baseline=baseline if baseline.is_file() else None,
+    )
+    if not getattr(latency, "ok", True):
+        status = 1
+    return status
+
+
+def _failed_cells(conformance_json: Path) -> dict[str, list[str]]:
+    try:
+        data = json.loads(conformance_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    failed: dict[str, list[str]] = {}
+    for cell in data.get("cells", []):
+        bad = [c["name"] for c in cell.get("checks", []) if c.get("outcome") in ("failed", "error")]
+        if bad:
+            failed[cell["id"]] = bad
+    bad_plugin = [c["name"] for c in data.get("plugin_level", []) if c.get("outcome") in ("failed", "error")]
+    if bad_plugin:
+        failed["plugin-level"] = bad_plugin
+    return failed
+
+
+# -- certify ------------------------------------------------------------------------------------
+
+
+def cmd_certify(args: argparse.Namespace) -> int:
+    """Plugin-level checks against one plugin; exit 0 only when every check passes."""
+    from testkit._certify import certify, write_certificate
+
+    if (args.path is None) == (args.ipc is None):
+        _err("certify needs exactly one of PATH or --ipc COMMAND")
+        return 2
+    try:
+        result = certify(args.path, args.ipc, timeout_s=args.timeout, skip=args.skip or ())
+    except (ValueError, ToolchainError) as exc:
+        _err(str(exc))
+        return 2
+    verdict = "PASS" if result.passed else "FAIL"
+    name = result.plugin.get("name") or result.target
+    failed = [c.name for c in result.checks if not (c.passed or c.skipped)]
+    print(
+        f"{verdict}: {name} over {result.transport}" + (f" (failed: {', '.join(failed)})" if failed else "")
+    )
+    if args.json:
+        write_certificate(result, Path(args.json))
+        print(f"certificate written to {args.json}")
+    return 0 if result.passed else 1
+
+
+# -- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``interop-testkit`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="interop-testkit",
+        description="Conformance testkit for the elizaOS cross-language plugin interop system.",
+    )
+    parser.add_argument("--version", action="version", version=f"interop-testkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_list = sub.add_parser("list", help="the cells of a matrix and whether what they need is present")
+    p_list.add_argument("--matrix", help="matrix TOML (default: matrices/default.toml)")
+    p_list.add_argument("--cells", help="comma-separated globs or substrings of cell ids")
+    p_list.add_argument("--json", action="store_true", help="machine-readable output")
+    p_list.set_defaults(func=cmd_list)
+
+    p_matrix = sub.add_parser(
+        "matrix", help="run the conformance suite, then latency, then write the reports"
+    )
+    p_matrix.add_argument("matrix", nargs="?", help="matrix TOML (default: matrices/default.toml)")
+    p_matrix.add_argument("--cells", help="comma-separated globs or substrings of cell ids")
+    p_matrix.add_argument("-n", type=int, default=2, help="pytest-xdist workers (0: in-process; default 2)")
+    p_matrix.add_argument("--bench-profile", choices=("quick", "full"), default="quick")
+    p_matrix.add_argument("--fuzz-profile", choices=("quick", "ci", "long"), default="ci")
+    p_matrix.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
+    p_matrix.add_argument("--skip-latency", action="store_true", help="conformance only")
+    p_matrix.set_defaults(func=cmd_matrix)
+
+    p_cert = sub.add_parser("certify", help="run the plugin-level checks against one plugin")
+    p_cert.add_argument("path", nargs="?", help=".wasm, .so/.dylib, .py or package dir, .ts/.js")
+    p_cert.add_argument(
+        "--ipc", metavar="CMD", help='an IPC plugin command line, e.g. "python3 my_plugin.py"'
+    )
+    p_cert.add_argument("--json", metavar="OUT", help="write the certificate JSON here")
+    p_cert.add_argument(
+        "--timeout", type=float, default=10.0, metavar="S", help="per-call time-out (default 10 s)"
+    )
+    p_cert.add_argument(
+        "--skip",
+        action="append",
+        metavar="NAME",
+        help="do not call this action/provider/evaluator (e.g. a deliberate crash); recorded as such",
+    )
+    p_cert.set_defaults(func=cmd_certify)
+
+    try:
+        from testkit._cli_bench import register
+    except ImportError:
+        pass
+    else:
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``interop-testkit`` console script."""
+    args = build_parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
