@@ -7,6 +7,8 @@ Prints median and p99 (microseconds) for:
 * ``cat blocking``: raw blocking write + read of one line through ``cat`` (the pipe floor);
 * ``cat event-loop``: the same through ``loop.add_reader`` on a non-blocking pipe, i.e. the
   machinery the async client uses, with no JSON and no plugin;
+* ``python json echo``: blocking ping-pong with a minimal Python child that parses and
+  re-encodes the line (what any Python plugin costs at least);
 * ``client async``: ``await plugin.invoke_action("echo", ...)`` with a ``payload``-byte text;
 * ``client sync``: ``plugin.transport.call_sync("invokeAction", ...)``.
 
@@ -41,8 +43,19 @@ def summary(name: str, samples_ns: list[int]) -> tuple[float, float]:
     return median, p99
 
 
-def cat_blocking(line: bytes, iterations: int, warmup: int) -> list[int]:
-    proc = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+PY_ECHO = (
+    "import sys, json\n"
+    "for line in sys.stdin.buffer:\n"
+    "    sys.stdout.buffer.write(json.dumps(json.loads(line)).encode() + b'\\n')\n"
+    "    sys.stdout.buffer.flush()\n"
+)
+"""A minimal Python child (parse + re-encode one JSON line): the cost of Python + JSON alone."""
+
+
+def cat_blocking(
+    line: bytes, iterations: int, warmup: int, argv: tuple[str, ...] = ("cat",)
+) -> list[int]:
+    proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
     assert proc.stdin is not None
     assert proc.stdout is not None
     w, r = proc.stdin.fileno(), proc.stdout.fileno()
@@ -126,6 +139,8 @@ def main() -> None:
         print(f"request line {len(line)} bytes, {args.iterations} round trips after {args.warmup}")
         floor, floor99 = summary("cat blocking", cat_blocking(line, args.iterations, args.warmup))
         summary("cat event-loop", cat_event_loop(line, args.iterations, args.warmup))
+        py_child = (sys.executable, "-c", PY_ECHO)
+        summary("python json echo", cat_blocking(line, args.iterations, args.warmup, py_child))
 
         async def run_async() -> list[int]:
             samples: list[int] = []
