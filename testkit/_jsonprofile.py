@@ -112,6 +112,21 @@ def expected_roundtrip(value: Any, peers: Iterable[str]) -> Any:
     return walk(value, "$")
 
 
+def _same_number(a: int | float, b: int | float) -> bool:
+    """Equal by value. An integer equals a float when it is that double's exact value or the
+    digits a JavaScript peer prints for it (2**64 prints as 18446744073709552000); an integer
+    that merely rounds to the double does not (that would hide a precision loss)."""
+    if _is_neg_zero(a) != _is_neg_zero(b):
+        return False
+    if isinstance(a, float) and isinstance(b, int):
+        a, b = b, a
+    if isinstance(a, int) and isinstance(b, float):
+        if not math.isfinite(b) or not b.is_integer():
+            return False
+        return a == int(b) or a == int(decimal.Decimal(repr(b)))
+    return a == b
+
+
 def _is_neg_zero(v: Any) -> bool:
     return isinstance(v, float) and v == 0 and math.copysign(1.0, v) < 0
 
@@ -127,7 +142,7 @@ def json_diff(a: Any, b: Any, path: str = "$") -> str | None:
             return None
         return f"{path}: {a!r} != {b!r}"
     if isinstance(a, int | float) and isinstance(b, int | float):
-        if a == b and _is_neg_zero(a) == _is_neg_zero(b):
+        if _same_number(a, b):
             return None
         return f"{path}: {a!r} != {b!r}"
     if isinstance(a, dict) and isinstance(b, dict):

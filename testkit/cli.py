@@ -88,19 +88,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     pytest_args = [
         "--pyargs",
         "testkit.suite",
-        "--matrix",
-        str(matrix_path),
-        "--interop-report",
-        str(conformance_json),
-        "--fuzz-profile",
-        args.fuzz_profile,
+        f"--matrix={matrix_path}",
+        f"--interop-report={conformance_json}",
+        f"--fuzz-profile={args.fuzz_profile}",
         "-p",
         "no:cacheprovider",
         "-q",
         "-rfE",
     ]
     if args.cells:
-        pytest_args += ["--cells", args.cells]
+        pytest_args.append(f"--cells={args.cells}")
     if args.n is not None and args.n != 0:
         pytest_args += ["-n", str(args.n)]
     print(
