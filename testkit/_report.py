@@ -6,7 +6,7 @@ floors, budget verdicts), and the comparison with a baseline run. ``summary.md``
 table are views of it, and so is the README block between the ``matrix-status`` markers.
 
 Regressions against a baseline are noise-aware: a (cell, method) is flagged only when its p50 grew
-by the threshold factor (default 1.5x), the new p50 lies beyond the baseline's own p99, and, when
+by the threshold factor (default 1.5x), the new p50 lies beyond the baseline's own p90, and, when
 both runs measured a floor, the ratio to the floor grew by the same factor (so a machine that is
 slower across the board, floor included, does not flag every cell).
 """
@@ -396,6 +396,7 @@ def compare_to_baseline(
     for key in sorted(cur.keys() & base.keys()):
         c, b = cur[key], base[key]
         c50, b50 = c["stats"]["p50_ns"], b["stats"]["p50_ns"]
+        c90, b90 = c["stats"]["p90_ns"], b["stats"]["p90_ns"]
         c99, b99 = c["stats"]["p99_ns"], b["stats"]["p99_ns"]
         change = c50 / b50 if b50 > 0 else None
         c_ratio = (c.get("budget") or {}).get("ratio")
@@ -403,11 +404,11 @@ def compare_to_baseline(
         floor_change = c_ratio / b_ratio if c_ratio and b_ratio else None
         verdict = "same"
         if change is not None and comparable:
-            if change >= threshold and c50 > b99 and (floor_change is None or floor_change >= threshold):
+            if change >= threshold and c50 > b90 and (floor_change is None or floor_change >= threshold):
                 verdict = "regression"
             elif (
                 change <= 1.0 / threshold
-                and c99 < b50
+                and c90 < b50
                 and (floor_change is None or floor_change <= 1.0 / threshold)
             ):
                 verdict = "improvement"
@@ -421,6 +422,7 @@ def compare_to_baseline(
                 "cell": key[0],
                 "method": key[1],
                 "baseline_p50_ns": b50,
+                "baseline_p90_ns": b90,
                 "baseline_p99_ns": b99,
                 "p50_ns": c50,
                 "p99_ns": c99,
@@ -637,7 +639,7 @@ def render_summary(results: Mapping[str, Any]) -> str:
     else:
         lines.append(
             f"Baseline `{base['path']}` from {base.get('generated_at')}; flagged when p50 grew "
-            f"{base['threshold']}x, beyond the baseline p99, and (with floors) the ratio to the "
+            f"{base['threshold']}x, beyond the baseline p90, and (with floors) the ratio to the "
             "floor grew as much."
         )
         for note in base.get("notes", []):
