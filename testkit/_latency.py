@@ -18,6 +18,7 @@ A cell whose driver, runtime or artifact is missing is recorded as an error, nev
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -588,6 +589,12 @@ def _measure_cell(
                 # The calls are still timed (their figures are worth having); without a floor
                 # they cannot be judged, and the cell is reported as an error.
                 floor_error = f"{cell.id}: no floor: benchNoop failed: {_describe(exc)}"
+        # One untimed pass over every call first: JIT tiers (V8, JavaScriptCore), caches and
+        # allocators settle for the whole plugin, so the first method timed is not the slow one.
+        progress(f"{cell.id}: warm-up pass")
+        for mspec in specs:
+            with contextlib.suppress(Exception):  # a failing call is reported by its measurement
+                driver.bench(handle, mspec.method, dict(mspec.params), profile.warmup, 0)
         for mspec in specs:
             progress(f"{cell.id}: {mspec.key}")
             methods.append(_measure_method(cell, driver, handle, mspec, budget, profile, noop, samples_out))

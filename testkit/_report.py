@@ -221,10 +221,13 @@ def collect_environment(latency: LatencyResults | None) -> dict[str, Any]:
     except Exception:  # the environment block is best effort; versions become null
         pass
     affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    # Other work on the machine skews every figure; the load average says how busy it was.
+    load = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
     return {
         "cpu_model": _cpu_model(),
         "cores": os.cpu_count() or 0,
         "cores_available": affinity,
+        "load_average": load,
         "kernel": platform.release(),
         "os": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
@@ -569,6 +572,8 @@ def _run_line(results: Mapping[str, Any]) -> str:
         )
     if env.get("cpu_model"):
         parts.append(f"{env['cpu_model']}, {env.get('cores', '?')} cores")
+    if env.get("load_average"):
+        parts.append(f"load average {' '.join(str(x) for x in env['load_average'])}")
     return " · ".join(parts)
 
 

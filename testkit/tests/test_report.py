@@ -287,6 +287,7 @@ def test_environment_is_probed_when_not_given(tmp_path: Path) -> None:
     assert env["python"].startswith("CPython 3.")
     assert env["pinned"] is False
     assert env["profile"] == "quick"
+    assert len(env["load_average"]) == 3
 
 
 def test_conformance_input_errors_name_file_and_place(tmp_path: Path) -> None:
