@@ -4,15 +4,15 @@
 //! Host side: [`PythonPluginLoader`], [`TypeScriptPluginLoader`], [`IpcPluginLoader`],
 //! [`FfiPluginLoader`]. Wire format and ABIs: `docs/protocol.md`.
 
-pub mod protocol;
-pub mod plugin;
 pub mod export;
 #[cfg(not(target_arch = "wasm32"))]
-pub mod server;
-#[cfg(not(target_arch = "wasm32"))]
 pub mod host;
+pub mod plugin;
+pub mod protocol;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod server;
 
-pub use plugin::*;
-pub use protocol::*;
 #[cfg(not(target_arch = "wasm32"))]
 pub use host::*;
+pub use plugin::*;
+pub use protocol::*;
