@@ -220,7 +220,9 @@ interface Pending {
   member: string | undefined;
   resolve(value: unknown): void;
   reject(err: InteropError): void;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() deadline, Infinity without a time-out. */
+  deadline: number;
+  timeoutMs: number;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -238,6 +240,12 @@ export class IpcConnection implements PluginConnection {
   /** Set once the connection is unusable; later calls fail with PluginCrashError. */
   private closedReason: string | null = null;
   private closing: Promise<void> | null = null;
+  /**
+   * One timer for all pending calls, armed for the earliest deadline. Arming a timer per call
+   * costs more than the pipe round trip itself in Node, so answered calls just leave it be.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(argv: readonly string[], label: string, options: IpcOptions = {}) {
     this.label = label;
@@ -294,13 +302,36 @@ export class IpcConnection implements PluginConnection {
       return Promise.reject(new InvalidPayloadError(this.ctx(method, member), "$", `request of ${size} bytes exceeds limit ${this.maxBytes}`));
     }
     return new Promise<unknown>((resolve, reject) => {
-      const entry: Pending = { method, member, resolve, reject, timer: undefined };
-      if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
-        entry.timer = setTimeout(() => this.onTimeout(id, timeoutMs), timeoutMs);
-      }
-      this.pending.set(id, entry);
+      const timed = timeoutMs > 0 && Number.isFinite(timeoutMs);
+      const deadline = timed ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
+      this.pending.set(id, { method, member, resolve, reject, deadline, timeoutMs });
+      if (deadline < this.sweepAt) this.armSweep(deadline);
       this.pipe.writeLine(line);
     });
+  }
+
+  private armSweep(at: number): void {
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(0, Math.ceil(at - performance.now())));
+    this.sweepTimer.unref(); // pending calls keep the process alive through the child's pipes
+  }
+
+  /** Fails the first overdue call (which kills the plugin and fails the rest), or re-arms. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    if (this.closedReason !== null) return;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [id, entry] of this.pending) {
+      if (entry.deadline <= now) {
+        this.onTimeout(id, entry.timeoutMs);
+        return;
+      }
+      if (entry.deadline < next) next = entry.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armSweep(next);
   }
 
   private onLine(bytes: Buffer): void {
@@ -328,7 +359,6 @@ export class IpcConnection implements PluginConnection {
       return;
     }
     this.pending.delete(msg.id as number);
-    clearTimeout(entry.timer);
     if (msg.error !== undefined) {
       const e = msg.error;
       entry.reject(new PluginCallError(this.ctx(entry.method, entry.member), e.code, e.message, e.data));
@@ -377,10 +407,10 @@ export class IpcConnection implements PluginConnection {
   private failAll(make: (p: Pending) => InteropError): void {
     const entries = [...this.pending.values()];
     this.pending.clear();
-    for (const p of entries) {
-      clearTimeout(p.timer);
-      p.reject(make(p));
-    }
+    clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    for (const p of entries) p.reject(make(p));
   }
 
   /**
