@@ -8,6 +8,8 @@ Prints median and p99 in nanoseconds, one sample per call on ``time.perf_counter
   envelope the plugin answers);
 * the wasmtime no-op floor, ``dealloc(1, 0)`` through the transport's fast path;
 * WASM ``invokeAction("echo")`` with the same Memory (with and without the time-out watchdog);
+* both echo calls again with the arguments pre-encoded and the answer not decoded, which
+  is what the plugin side (and the ABI traffic) costs on its own;
 
 and the ratios the targets are stated in: FFI echo <= 3 x (cffi no-op + JSON cost), WASM echo
 < 10 us. Artifacts come from ``$ELIZAOS_RUST_TARGET_DIR`` (default ``plugins/rust/target``).
@@ -113,9 +115,31 @@ def main() -> int:
             dumps(params["options"])
             return decode(response.decode("utf-8"))
 
+        # The plugin's own share: the same calls with the arguments already encoded and the
+        # answer copied out but not decoded (FFI: call + ffi.string + free; WASM: 4 x alloc,
+        # copy in, the export, copy out, dealloc).
+        encoded = [b"echo", dumps(memory), b"{}", b"{}"]
+        invoke = ffi._lib.elizaos_invoke_action
+        string = ffi._ffi.string
+
+        def ffi_raw() -> object:
+            ptr = invoke(*encoded)
+            try:
+                return string(ptr)
+            finally:
+                free(ptr)
+
+        live = wasm_nowd._live
+        assert live is not None
+
+        def wasm_raw() -> object:
+            ptr = wasm_nowd._invoke(live, "wasm_invoke_action", encoded)
+            return wasm_nowd._read_buffer(live, ptr)
+
         cases: list[tuple[str, Callable[[], object]]] = [
             ("cffi no-op free_string(NULL)", lambda: free(null)),
             ("FFI echo 100 B (transport)", lambda: ffi.call_sync("invokeAction", params)),
+            ("FFI echo raw C call, no host JSON", ffi_raw),
             ("JSON encode+decode alone", json_cost),
             ("wasmtime no-op dealloc(1,0)", wasm_t.noop),
             ("WASM echo 100 B (transport)", lambda: wasm_t.call_sync("invokeAction", params)),
@@ -123,6 +147,7 @@ def main() -> int:
                 "WASM echo 100 B (no watchdog)",
                 lambda: wasm_nowd.call_sync("invokeAction", params),
             ),
+            ("WASM echo raw ABI, no host JSON", wasm_raw),
         ]
         results: dict[str, dict[str, int]] = {}
         print(f"{'case':34} {'median ns':>10} {'p99 ns':>10}")
@@ -150,6 +175,14 @@ def main() -> int:
     target_us = WASM_TARGET_NS // 1000
     print(f"WASM echo = {wasm_echo / 1000:.2f} us (target < {target_us} us: {verdict})")
     print(f"WASM echo / wasmtime no-op = {wasm_echo / wasm_floor:.1f}")
+    wasm_raw_ns = results["WASM echo raw ABI, no host JSON"]["median"]
+    ffi_raw_ns = results["FFI echo raw C call, no host JSON"]["median"]
+    print(
+        f"share of the plugin side: WASM {wasm_raw_ns / wasm_echo:.0%} of the echo call, "
+        f"FFI {ffi_raw_ns / ffi_echo:.0%}; WASM raw / FFI raw = {wasm_raw_ns / ffi_raw_ns:.1f}"
+    )
+    watchdog = wasm_echo - results["WASM echo 100 B (no watchdog)"]["median"]
+    print(f"time-out watchdog cost per call (Python side): {watchdog} ns")
     print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores; >1 inflates figures)")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "ffi_ratio": ratio}, indent=2))

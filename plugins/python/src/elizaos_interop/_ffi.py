@@ -314,7 +314,7 @@ def decode_envelope(
     """
     if len(raw) > max_bytes:
         raise PluginProtocolError(
-            f"result of {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
+            f"result of at least {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
             excerpt=raw,
             plugin=label,
             method=method_label(method, params),
@@ -553,7 +553,9 @@ class FfiTransport:
                     raw = None
                 else:
                     try:
-                        raw = self._string(ptr)
+                        # Read at most one byte past the limit: an oversize answer is
+                        # refused without copying all of it.
+                        raw = self._string(ptr, self.max_message_bytes + 1)
                     finally:
                         self._free(ptr)
             if raw is None:

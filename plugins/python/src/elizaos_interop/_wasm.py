@@ -123,6 +123,15 @@ class _Fault(Exception):
         """The plugin broke the ABI (a pointer outside its memory) rather than trapping."""
 
 
+class _Oversize(Exception):
+    """A result buffer over ``max_message_bytes`` (internal; mapped to PluginProtocolError)."""
+
+    def __init__(self, size: int, excerpt: bytes) -> None:
+        super().__init__(size)
+        self.size = size
+        self.excerpt = excerpt
+
+
 class _OutOfMemory(Exception):
     """``alloc`` returned 0 (internal; mapped to -32603)."""
 
@@ -551,11 +560,16 @@ class WasmTransport:
         size = ctypes.c_uint32.from_address(address).value
         if ptr + 4 + size > live.mem_len:
             self._mem_check(live, ptr, 4 + size)
-        raw = ctypes.string_at(address + 4, size)
+        if size > self.max_message_bytes:
+            raw = ctypes.string_at(address + 4, 200)
+        else:
+            raw = ctypes.string_at(address + 4, size)
         vals = self._vals
         vals[0] = ptr
         vals[4] = 4 + size
         self._raw(live, "dealloc")
+        if size > self.max_message_bytes:
+            raise _Oversize(size, raw)
         return raw
 
     def _last_error(self, live: _Live) -> Any:
@@ -568,7 +582,7 @@ class WasmTransport:
             if ptr == 0:
                 return None
             return loads(self._read_buffer(live, ptr))
-        except (_Fault, ValueError, RecursionError):
+        except (_Fault, _Oversize, ValueError, RecursionError):
             return None
 
     # -- Transport interface ----------------------------------------------------------------
@@ -616,6 +630,15 @@ class WasmTransport:
                     raw = reported = None
             except _Fault as fault:
                 raise self._fault_error(fault, spec, params, timeout) from None
+            except _Oversize as exc:
+                raise PluginProtocolError(
+                    f"result of {exc.size} bytes exceeds the limit of "
+                    f"{self.max_message_bytes} bytes",
+                    excerpt=exc.excerpt,
+                    plugin=self.label,
+                    method=method_label(method, params),
+                    transport="wasm",
+                ) from None
             except _OutOfMemory as exc:
                 raise PluginCallError(
                     -32603,
