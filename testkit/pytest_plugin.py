@@ -76,6 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # One cell's tests share a driver and loaded plugins: keep them on one worker.
     if getattr(config.option, "dist", "no") == "load" and not hasattr(config, "workerinput"):
         config.option.dist = "loadgroup"
+    if config.getoption("matrix") or config.getoption("cells"):
+        _matrix(config)  # eager: a bad matrix or an empty selection is a usage error up front
     if not hasattr(config, "workerinput"):
         path = config.getoption("interop_report")
         if path:

@@ -1,0 +1,133 @@
+"""The host driver clients against real hosts: the Python host in-process, and the TypeScript
+(Node, Bun) and Rust driver processes speaking protocol.md section 8. Missing drivers fail,
+naming the build."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from testkit._drivers import (
+    DriverError,
+    HostDriver,
+    PluginSpec,
+    PythonDriver,
+    SubprocessDriver,
+    fixture_spec,
+    open_driver,
+)
+from testkit._session import child_processes
+from testkit._toolchains import ToolchainError, Toolchains, find_repo_root
+
+ROOT = find_repo_root(Path(__file__).parent)
+ECHO = {
+    "name": "echo",
+    "memory": {"content": {"text": "h\u00e9llo \U0001f600"}},
+    "state": {"s": 1},
+    "options": {},
+}
+
+
+@pytest.fixture(scope="module")
+def toolchains() -> Toolchains:
+    return Toolchains.discover(ROOT)
+
+
+def _children() -> set[int]:
+    return {pid for pid, _s, _c in child_processes()}
+
+
+@pytest.fixture(
+    params=[("python", None), ("typescript", "node"), ("typescript", "bun"), ("rust", None)],
+    ids=["python", "ts-node", "ts-bun", "rust"],
+)
+def driver(request: pytest.FixtureRequest, toolchains: Toolchains) -> Iterator[HostDriver]:
+    host, runtime = request.param
+    before = _children()
+    try:
+        drv = open_driver(host, runtime, toolchains)
+    except ToolchainError as exc:
+        pytest.fail(f"{host} driver unavailable: {exc}", pytrace=False)
+    try:
+        yield drv
+    finally:
+        drv.close()
+    left = _children() - before
+    assert not left, f"the {host} driver left child processes behind: {left}"
+
+
+def test_load_call_and_errors(driver: HostDriver, toolchains: Toolchains) -> None:
+    spec = fixture_spec(toolchains, "conformance", "python", "ipc")
+    handle, manifest = driver.load(spec, timeout_ms=20_000)
+    assert manifest["name"] == "conformance-fixture"
+    assert manifest["language"] == "python"
+    out = driver.call(handle, "invokeAction", ECHO, timeout_ms=20_000)
+    assert out.ok, out
+    assert out.value["text"] == "h\u00e9llo \U0001f600"
+    assert out.value["data"]["state"] == {"s": 1}
+    bad = driver.call(handle, "getProvider", {"name": "nope", "memory": {"content": {}}})
+    assert (bad.ok, bad.error_type, bad.code) == (False, "PluginCallError", -32001), bad
+    assert "nope" in bad.message
+    many = driver.call_many(
+        handle, [("invokeAction", {**ECHO, "state": {"i": i}}) for i in range(6)], timeout_ms=20_000
+    )
+    assert [o.value["data"]["state"]["i"] for o in many] == list(range(6))
+    driver.unload(handle)
+    with pytest.raises(DriverError):
+        driver.call(handle, "getManifest", {})
+
+
+def test_bench_and_pipe_floor(driver: HostDriver, toolchains: Toolchains) -> None:
+    handle, _ = driver.load(fixture_spec(toolchains, "conformance", "python", "ipc"), timeout_ms=20_000)
+    samples = driver.bench(handle, "getProvider", {"name": "static", "memory": {"content": {}}}, 5, 2)
+    assert len(samples) == 5
+    assert all(isinstance(s, int) and s > 0 for s in samples)
+    pipe = driver.bench_pipe(["cat"], "x" * 100, 5, 1)
+    assert len(pipe) == 5
+    assert all(s > 0 for s in pipe)
+    driver.unload(handle)
+
+
+def test_load_failure_is_a_driver_error(driver: HostDriver) -> None:
+    spec = PluginSpec(transport="ipc", language="python", path=str(ROOT / "no-such-plugin.py"))
+    with pytest.raises(DriverError, match=r"no-such-plugin\.py"):
+        driver.load(spec, timeout_ms=5_000)
+
+
+def test_python_driver_runtime_name(toolchains: Toolchains) -> None:
+    drv = PythonDriver(toolchains)
+    try:
+        assert drv.runtime.startswith("cpython 3.")
+    finally:
+        drv.close()
+
+
+def test_subprocess_driver_time_out_kills_and_reaps() -> None:
+    before = _children()
+    with pytest.raises(DriverError, match="no answer within the time-out"):
+        SubprocessDriver(
+            [sys.executable, "-c", "import time; time.sleep(60)"], host="test", hello_timeout_s=0.5
+        )
+    assert not (_children() - before)
+
+
+def test_subprocess_driver_reports_a_dead_driver_with_its_stderr() -> None:
+    code = "import sys; sys.stdin.readline(); sys.stderr.write('driver exploded\\n'); sys.exit(3)"
+    with pytest.raises(DriverError, match=r"(?s)exited with status 3.*driver exploded"):
+        SubprocessDriver([sys.executable, "-c", code], host="test", hello_timeout_s=10)
+
+
+def test_subprocess_driver_rejects_non_protocol_output() -> None:
+    with pytest.raises(DriverError, match="response without result or error"):
+        SubprocessDriver(["cat"], host="test", hello_timeout_s=10)
+
+
+def test_missing_driver_names_the_build(tmp_path: Path, toolchains: Toolchains) -> None:
+    fake = Toolchains.discover(ROOT, env={"ELIZAOS_RUST_TARGET_DIR": str(tmp_path)})
+    with pytest.raises(
+        ToolchainError, match=r"Rust host driver is missing: expected at .*elizaos-host-driver.*cargo build"
+    ):
+        open_driver("rust", None, fake)
