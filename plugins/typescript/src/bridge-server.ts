@@ -25,6 +25,8 @@ console.trace = toStderr;
 console.dir = (item: unknown): void => toStderr(item);
 console.table = (item: unknown): void => toStderr(item);
 process.stdout.write = process.stderr.write.bind(process.stderr) as typeof process.stdout.write;
+// The host closed its end of stdout (EPIPE): nobody is listening any more, so stop quietly.
+process.stdout.on("error", () => process.exit(0));
 
 function die(message: string): never {
   process.stderr.write(`elizaos-interop bridge: ${message}\n`);
