@@ -425,11 +425,13 @@ def test_calls_from_many_threads_are_serialised() -> None:
     assert errors == []
 
 
-def test_free_null_is_the_noop_floor() -> None:
+def test_noop_is_free_string_null() -> None:
     t = FfiTransport(fixture_so())
     try:
         for _ in range(1000):
-            t.free_null()
+            t.noop()
         assert t.call_sync("getManifest", {})["name"] == "conformance-fixture"
     finally:
         t.close()
+    with pytest.raises(PluginCrashError, match="plugin is closed"):
+        t.noop()

@@ -379,7 +379,7 @@ def test_providers(plugin: LoadedPlugin) -> None:
 
 
 def test_config_provider_sees_the_last_init(plugin: LoadedPlugin) -> None:
-    memory = {"content": {}}
+    memory: dict[str, Any] = {"content": {}}
     run(plugin.init({"apiKey": "a", "n": 1}))
     assert run(plugin.get_provider("config", memory)) == {"values": {"apiKey": "a", "n": 1}}
     run(plugin.init({"second": [True, None]}))

@@ -582,8 +582,10 @@ class FfiTransport:
             return status_result(status, spec, params, label=self.label, transport="ffi")
         raise status_error(status, spec, params, label=self.label, transport="ffi")
 
-    def free_null(self) -> None:
+    def noop(self) -> None:
         """``elizaos_free_string(NULL)``: the no-op floor of protocol.md section 10."""
+        if self._closed:
+            self._check_open("elizaos_free_string")
         self._free(self._null)
 
     def close(self) -> None:

@@ -582,7 +582,11 @@ class WasmTransport:
             if ptr == 0:
                 return None
             return loads(self._read_buffer(live, ptr))
-        except (_Fault, _Oversize, ValueError, RecursionError):
+        except _Fault:
+            if self._live is live:
+                self._live = None  # it trapped: its heap may be inconsistent (5.4)
+            return None
+        except (_Oversize, ValueError, RecursionError):
             return None
 
     # -- Transport interface ----------------------------------------------------------------
