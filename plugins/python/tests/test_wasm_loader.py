@@ -525,7 +525,7 @@ def test_default_timeout_applies(tmp_path: Path) -> None:
 def test_watchdog_thread_ends_on_close(tmp_path: Path) -> None:
     loaded = load_wasm_plugin(build(tmp_path, plugin_wat()))
     run(loaded.invoke_action("ok", MEMORY))
-    thread = transport_of(loaded)._watchdog._thread  # type: ignore[union-attr]
+    thread = transport_of(loaded)._watchdog._thread
     assert thread is not None
     assert thread.is_alive()
     loaded.close()
@@ -536,11 +536,14 @@ def test_watchdog_thread_ends_on_close(tmp_path: Path) -> None:
         transport_of(loaded).noop()
 
 
-def test_without_watchdog_no_thread_is_started(tmp_path: Path) -> None:
+def test_without_default_timeout_the_watchdog_waits_for_a_timed_call(tmp_path: Path) -> None:
     t = WasmTransport(build(tmp_path, plugin_wat()), default_timeout=None)
     try:
         assert t.call_sync("invokeAction", {"name": "ok", "memory": MEMORY}) == {"success": True}
-        assert t._watchdog is None
+        assert t._watchdog._thread is None
+        with pytest.raises(PluginTimeoutError):  # a per-call time-out still applies
+            t.call_sync("invokeAction", {"name": "loop", "memory": MEMORY}, timeout=0.1)
+        assert t._watchdog._thread is not None
     finally:
         t.close()
 
