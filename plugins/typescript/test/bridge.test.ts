@@ -188,7 +188,7 @@ for (const runtime of RUNTIME_NAMES) {
 
     it("pipelined requests are answered out of order when a handler is slow", async () => {
       const start = b.responses.length;
-      b.send({ id: "slow", method: "invokeAction", params: { name: "slow", memory: mem(), options: { delayMs: 400 } } });
+      b.send({ id: "slow", method: "invokeAction", params: { name: "slow", memory: mem(), options: { delayMs: 1000 } } });
       b.send({ id: "fast", method: "invokeAction", params: { name: "echo", memory: mem("quick") } });
       await b.waitId("slow", 15000);
       const order = b.responses.slice(start).map((r) => r.id);

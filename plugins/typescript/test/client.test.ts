@@ -101,13 +101,13 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("pipelined calls are matched by id whatever the answer order", async () => {
-      const slow = plugin.invokeAction("slow", mem(), {}, { delayMs: 200 });
+      const slow = plugin.invokeAction("slow", mem(), {}, { delayMs: 1000 });
       const fast = Array.from({ length: 20 }, (_, i) => plugin.invokeAction("echo", mem(`m${i}`)));
       const order: string[] = [];
       void slow.then(() => order.push("slow"));
       const results = await Promise.all(fast.map((p) => p.then((r) => (order.push("fast"), r))));
       results.forEach((r, i) => assert.equal(r.text, `m${i}`));
-      assert.deepEqual(await slow, { success: true, text: "slept 200" });
+      assert.deepEqual(await slow, { success: true, text: "slept 1000" });
       assert.equal(order.at(-1), "slow");
     });
 
@@ -235,10 +235,10 @@ describe("IPC faults with the Python misbehaving fixtures", () => {
   });
 
   it("a hang: PluginTimeoutError after the call time-out, child killed", async () => {
-    const p = await load("hang", { timeoutMs: 300 });
+    const p = await load("hang");
     const pid = pidOf(p);
     assert.equal(await p.validateAction("echo", mem()), true);
-    const e = await rejectsWith(p.invokeAction("echo", mem()), PluginTimeoutError, "hang");
+    const e = await rejectsWith(p.invokeAction("echo", mem(), {}, {}, { timeoutMs: 300 }), PluginTimeoutError, "hang");
     assert.equal(e.timeoutMs, 300);
     await assertGone(pid);
     await p.close();
