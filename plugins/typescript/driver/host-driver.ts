@@ -250,15 +250,33 @@ async function handle(line: string): Promise<void> {
   }
 }
 
-// Requests are handled one after another, in order: a benchmark never shares the host with another call.
-let queue: Promise<void> = Promise.resolve();
+// `call` requests run concurrently (pipelined calls reach the plugin pipelined, as user code would
+// send them); every other request waits for all earlier requests, calls included, so loads are
+// done before the calls that use them and a benchmark never shares the host with another call.
+let barrier: Promise<void> = Promise.resolve();
+const calls = new Set<Promise<void>>();
+function isCallLine(line: string): boolean {
+  try {
+    const msg: unknown = JSON.parse(line);
+    return isObject(msg) && msg["method"] === "call";
+  } catch {
+    return false;
+  }
+}
 const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
 rl.on("line", (line) => {
   if (line.trim() === "") return;
-  queue = queue.then(() => handle(line));
+  if (isCallLine(line)) {
+    const task = barrier.then(() => handle(line));
+    calls.add(task);
+    void task.finally(() => calls.delete(task));
+  } else {
+    const earlier = [barrier, ...calls];
+    barrier = Promise.allSettled(earlier).then(() => handle(line));
+  }
 });
 rl.on("close", () => {
-  void queue.then(async () => {
+  void Promise.allSettled([barrier, ...calls]).then(async () => {
     await Promise.allSettled([...plugins.values()].map((p) => p.close()));
     plugins.clear();
     process.exit(0);

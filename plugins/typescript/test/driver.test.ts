@@ -104,6 +104,20 @@ for (const runtime of RUNTIME_NAMES) {
       await d.result("unload", { plugin: cmd["plugin"] as string });
     });
 
+    it("pipelined calls reach the plugin pipelined: a slow call does not hold back the others", async () => {
+      const plugin = (await d.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime }))["plugin"] as string;
+      const order: string[] = [];
+      const slow = d.request("call", { plugin, method: "invokeAction", params: { name: "slow", memory: { content: {} }, options: { delayMs: 1000 } } }).then((r) => (order.push("slow"), r));
+      const fast = Array.from({ length: 8 }, (_, i) =>
+        d.request("call", { plugin, method: "invokeAction", params: { name: "echo", memory: { content: { text: `m${i}` } } } }).then((r) => (order.push("fast"), r)),
+      );
+      const results = await Promise.all(fast);
+      results.forEach((r, i) => assert.equal(((r.result as { value: { text: string } }).value).text, `m${i}`));
+      assert.deepEqual(((await slow).result as { value: unknown }).value, { success: true, text: "slept 1000" });
+      assert.equal(order.at(-1), "slow");
+      await d.result("unload", { plugin });
+    });
+
     it("WASM: call, bench and the no-op floor", async () => {
       const w = await d.result("load", { transport: "wasm", path: ABI_PROBE_WASM });
       const plugin = w["plugin"] as string;
