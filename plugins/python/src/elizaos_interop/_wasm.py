@@ -469,7 +469,7 @@ class WasmTransport:
         """Call ``export`` with the values already in ``self._vals``; results land there too."""
         _, func, slots = live.funcs[export]
         err = self._call_raw(live.ctx, func, self._vals_ptr, slots, self._trap_ptr)
-        if err is not None or self._trap.value is not None:
+        if err or self._trap.value:
             self._raise_fault(err)
 
     def _raise_fault(self, err: int | None) -> None:
@@ -527,7 +527,7 @@ class WasmTransport:
         for arg in args:
             vals[0] = len(arg)
             err = call(ctx, alloc, vals_ptr, alloc_slots, trap_ptr)
-            if err is not None or trap.value is not None:
+            if err or trap.value:
                 self._raise_fault(err)
             ptr = vals[0]
             if ptr == 0:
@@ -550,7 +550,7 @@ class WasmTransport:
             slot += 8
         _, func, slots = live.funcs[export]
         err = call(ctx, func, vals_ptr, slots, trap_ptr)
-        if err is not None or trap.value is not None:
+        if err or trap.value:
             self._raise_fault(err)
         result: int = vals[0]
         return result
