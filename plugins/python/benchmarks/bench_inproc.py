@@ -8,6 +8,7 @@ Prints median and p99 in nanoseconds, one sample per call on ``time.perf_counter
   envelope the plugin answers);
 * the wasmtime no-op floor, ``dealloc(1, 0)`` through the transport's fast path;
 * WASM ``invokeAction("echo")`` with the same Memory (with and without the time-out watchdog);
+* WASM echo compiled without epoch checks (``interruptible=False``: no time-outs);
 * both echo calls again with the arguments pre-encoded and the answer not decoded, which
   is what the plugin side (and the ABI traffic) costs on its own;
 
@@ -101,6 +102,7 @@ def main() -> int:
     ffi = FfiTransport(so)
     wasm_t = WasmTransport(wasm)
     wasm_nowd = WasmTransport(wasm, default_timeout=None)
+    wasm_plain = WasmTransport(wasm, interruptible=False)
     try:
         response = json.dumps(
             {"result": ffi.call_sync("invokeAction", params)}, separators=(",", ":")
@@ -148,6 +150,10 @@ def main() -> int:
                 lambda: wasm_nowd.call_sync("invokeAction", params),
             ),
             ("WASM echo raw ABI, no host JSON", wasm_raw),
+            (
+                "WASM echo (no epoch checks)",
+                lambda: wasm_plain.call_sync("invokeAction", params),
+            ),
         ]
         results: dict[str, dict[str, int]] = {}
         print(f"{'case':34} {'median ns':>10} {'p99 ns':>10}")
@@ -158,6 +164,7 @@ def main() -> int:
         ffi.close()
         wasm_t.close()
         wasm_nowd.close()
+        wasm_plain.close()
 
     floor = results["cffi no-op free_string(NULL)"]["median"]
     json_ns = results["JSON encode+decode alone"]["median"]
@@ -183,6 +190,11 @@ def main() -> int:
     )
     watchdog = wasm_echo - results["WASM echo 100 B (no watchdog)"]["median"]
     print(f"time-out watchdog cost per call (Python side): {watchdog} ns")
+    epochs = (
+        results["WASM echo 100 B (no watchdog)"]["median"]
+        - (results["WASM echo (no epoch checks)"]["median"])
+    )
+    print(f"epoch checks in the compiled plugin, per echo call: {epochs} ns")
     print(f"load average during the run: {os.getloadavg()[0]:.2f} (2 cores; >1 inflates figures)")
     if args.json:
         args.json.write_text(json.dumps({"results": results, "ffi_ratio": ratio}, indent=2))

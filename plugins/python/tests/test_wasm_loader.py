@@ -548,6 +548,20 @@ def test_without_default_timeout_the_watchdog_waits_for_a_timed_call(tmp_path: P
         t.close()
 
 
+def test_not_interruptible_ignores_timeouts(tmp_path: Path) -> None:
+    """Without epoch checks no time-out can apply: a timed call runs to completion."""
+    t = WasmTransport(build(tmp_path, plugin_wat()), interruptible=False, default_timeout=0.001)
+    try:
+        params = {"name": "ok", "memory": MEMORY}
+        assert t.call_sync("invokeAction", params, timeout=0.001) == {"success": True}
+        assert t._watchdog._thread is None
+        with pytest.raises(PluginCallError):  # traps are still recovered
+            t.call_sync("invokeAction", {"name": "unreachable", "memory": MEMORY})
+        assert t.call_sync("invokeAction", params) == {"success": True}
+    finally:
+        t.close()
+
+
 # -- the Rust fixture: memory exhaustion, concurrency, flat memory ------------------------------
 
 
