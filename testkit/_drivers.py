@@ -562,6 +562,12 @@ class SubprocessDriver:
             raise
 
     @property
+    def alive(self) -> bool:
+        """False once the driver died, broke the protocol, timed out or was closed."""
+        with self._lock:
+            return self._dead is None and self._proc.poll() is None
+
+    @property
     def pid(self) -> int:
         """Process id of the driver."""
         return self._proc.pid
@@ -606,7 +612,10 @@ class SubprocessDriver:
             with self._lock:
                 slot = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None
             if slot is None:
-                self._fail_all(f"driver sent a response with an unexpected id: {raw[:200]!r}")
+                if msg_id is None and isinstance(message, dict) and "error" in message:
+                    self._fail_all(f"driver could not read a request (answered with id null): {raw[:300]!r}")
+                else:
+                    self._fail_all(f"driver sent a response with an unexpected id: {raw[:200]!r}")
                 return
             slot.response = message
             slot.event.set()

@@ -70,6 +70,20 @@ class InteropSession:
     def driver(self, cell: Cell) -> HostDriver:
         """The (cached) host driver of a cell; raises CellError naming what is missing."""
         key = (cell.host, cell.host_runtime)
+        current = self._drivers.get(key)
+        if (
+            current is not None
+            and not isinstance(current, BaseException)
+            and not getattr(current, "alive", True)
+        ):
+            # The driver died during an earlier check (which failed and said so): start a new one so
+            # one broken call does not fail every later check of the cell.
+            for pkey, ref in list(self._plugins.items()):
+                if isinstance(ref, LoadedRef) and ref.driver is current:
+                    del self._plugins[pkey]
+            with contextlib.suppress(Exception):
+                current.close()
+            del self._drivers[key]
         if key not in self._drivers:
             try:
                 self._drivers[key] = open_driver(cell.host, cell.host_runtime, self.toolchains)
@@ -100,6 +114,8 @@ class InteropSession:
     def plugin(self, cell: Cell, fixture: str = "conformance") -> LoadedRef:
         """The shared (cached) instance of a fixture plugin in a cell."""
         key = (cell.id, fixture)
+        with contextlib.suppress(CellError):  # a missing driver is cached below as this plugin's error
+            self.driver(cell)  # restarts a driver that died, dropping the plugins it held
         if key not in self._plugins:
             try:
                 self._plugins[key] = self.load_new(cell, fixture)
@@ -132,6 +148,8 @@ class InteropSession:
         problems: list[str] = []
         for key, value in list(self._plugins.items()):
             if isinstance(value, LoadedRef):
+                if not getattr(value.driver, "alive", True):
+                    continue  # the driver died during a check, which reported it; close() reaps it
                 try:
                     value.driver.unload(value.handle)
                 except Exception as exc:
