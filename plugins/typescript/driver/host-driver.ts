@@ -5,7 +5,6 @@
  *
  * Run: `node driver/host-driver.ts` (Node >= 22.6) or `bun driver/host-driver.ts`.
  */
-import { createInterface } from "node:readline";
 import {
   InteropError,
   LinePipe,
@@ -263,8 +262,21 @@ function isCallLine(line: string): boolean {
     return false;
   }
 }
-const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
-rl.on("line", (line) => {
+/** Splits stdin on "\n" bytes only (Bun's readline also breaks lines at U+2028/U+2029). */
+let partial: Buffer[] = [];
+process.stdin.on("data", (chunk: Buffer) => {
+  let start = 0;
+  let nl: number;
+  while ((nl = chunk.indexOf(10, start)) !== -1) {
+    partial.push(chunk.subarray(start, nl));
+    onLine(Buffer.concat(partial).toString("utf8").replace(/\r$/, ""));
+    partial = [];
+    start = nl + 1;
+  }
+  if (start < chunk.length) partial.push(Buffer.from(chunk.subarray(start)));
+});
+
+function onLine(line: string): void {
   if (line.trim() === "") return;
   if (isCallLine(line)) {
     const task = barrier.then(() => handle(line));
@@ -274,8 +286,9 @@ rl.on("line", (line) => {
     const earlier = [barrier, ...calls];
     barrier = Promise.allSettled(earlier).then(() => handle(line));
   }
-});
-rl.on("close", () => {
+}
+
+process.stdin.on("end", () => {
   void Promise.allSettled([barrier, ...calls]).then(async () => {
     await Promise.allSettled([...plugins.values()].map((p) => p.close()));
     plugins.clear();

@@ -127,6 +127,13 @@ for (const runtime of RUNTIME_NAMES) {
       await d.result("unload", { plugin });
     });
 
+    it("lines are split on \\n only: U+2028 and U+2029 inside strings are data", async () => {
+      const w = (await d.result("load", { transport: "wasm", path: ABI_PROBE_WASM }))["plugin"] as string;
+      const r = await d.result("call", { plugin: w, method: "validateAction", params: { name: "ok", memory: { content: { text: "a\u2028b\u2029c" } } } });
+      assert.deepEqual(r, { ok: true, value: true });
+      await d.result("unload", { plugin: w });
+    });
+
     it("benchPipe against cat", async () => {
       assertSamples(await d.result("benchPipe", { command: ["cat"], payload: "x".repeat(100), iterations: 50, warmup: 5 }), 50);
     });
