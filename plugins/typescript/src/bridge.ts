@@ -227,7 +227,7 @@ export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> 
           await runInit(cfg);
         } catch (err) {
           throw new ProtocolFault(ErrorCode.HandlerFailed, exceptionMessage(err), {
-            kind: "init",
+            kind: "plugin",
             name: manifest.name,
             exception: exceptionType(err),
           });

@@ -300,7 +300,8 @@ export function parseNamedParams(params: Record<string, unknown>): NamedParams {
   const content = memory["content"];
   if (!isObject(content)) invalidParam("memory.content", "object", content);
   const text = content["text"];
-  if (text !== undefined && typeof text !== "string") invalidParam("memory.content.text", "string", text);
+  // null means absent (protocol.md section 1), as in the Python and Rust runtimes
+  if (text !== undefined && text !== null && typeof text !== "string") invalidParam("memory.content.text", "string", text);
   return { name, memory: memory as JsonObject, state: optionalObject(params, "state"), options: optionalObject(params, "options") };
 }
 

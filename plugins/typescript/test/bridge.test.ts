@@ -61,6 +61,10 @@ for (const runtime of RUNTIME_NAMES) {
       // without text, text is absent (not null); omitted state/options are {}
       const r2 = ok(await call("invokeAction", { name: "echo", memory: mem() }), "invokeAction");
       assert.deepEqual(r2, { success: true, data: { memory: mem(), state: {}, options: {} } });
+      // null optional members mean absent: text null, state null, options null
+      const nulls = { content: { text: null } };
+      const r3 = ok(await call("invokeAction", { name: "echo", memory: nulls, state: null, options: null }), "invokeAction");
+      assert.deepEqual(r3, { success: true, data: { memory: nulls, state: {}, options: {} } });
     });
 
     it("invokeAction reject, slow, large", async () => {
@@ -271,7 +275,7 @@ for (const runtime of RUNTIME_NAMES) {
         assert.deepEqual((await b.call(2, "getProvider", { name: "seen", memory: mem() })).result, { values: { seen: {} } });
         const bad = err(await b.call(3, "init", { config: { explode: true } }), -32000);
         assert.equal(bad.message, "init refused the config");
-        assert.equal((bad.data as { exception: string }).exception, "RangeError");
+        assert.deepEqual(bad.data, { kind: "plugin", name: "default-export", exception: "RangeError" });
         assert.equal((await b.call(4, "invokeEvaluator", { name: "void", memory: mem() })).result, null);
         const nb = err(await b.call(5, "validateEvaluator", { name: "yes", memory: mem() }), -32003);
         assert.deepEqual(Object.keys(nb.data as object).sort(), ["kind", "name", "reason"]);
