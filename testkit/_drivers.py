@@ -448,16 +448,13 @@ class PythonDriver:
     def bench_noop(self, handle: str, iterations: int, warmup: int) -> list[int]:
         plugin = self.plugin(handle)
         spec = self._specs[handle]
-        noop = None
-        for name in ("noop", "_noop", "bench_noop"):
-            candidate = getattr(plugin, name, None)
-            if callable(candidate):
-                noop = candidate
-                break
+        # FfiTransport.noop is elizaos_free_string(NULL), WasmTransport.noop is dealloc(1, 0).
+        candidate = getattr(getattr(plugin, "transport", None), "noop", None)
+        noop = candidate if callable(candidate) else None
         if noop is None or spec.transport == "ipc":
             raise DriverError(
-                f"no no-op floor for {spec.describe()}: the plugin object exposes no noop() "
-                "(expected for ffi and wasm handles)",
+                f"no no-op floor for {spec.describe()}: only ffi and wasm transports have one "
+                "(plugin.transport.noop())",
                 host="python",
                 method="benchNoop",
                 code=-32602,

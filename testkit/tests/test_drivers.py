@@ -131,3 +131,30 @@ def test_missing_driver_names_the_build(tmp_path: Path, toolchains: Toolchains) 
         ToolchainError, match=r"Rust host driver is missing: expected at .*elizaos-host-driver.*cargo build"
     ):
         open_driver("rust", None, fake)
+
+
+@pytest.mark.parametrize(
+    ("host", "runtime", "transport"),
+    [
+        ("python", None, "ffi"),
+        ("python", None, "wasm"),
+        ("typescript", "node", "wasm"),
+        ("rust", None, "ffi"),
+    ],
+)
+def test_bench_noop_floor(toolchains: Toolchains, host: str, runtime: str | None, transport: str) -> None:
+    drv = open_driver(host, runtime, toolchains)
+    try:
+        handle, manifest = drv.load(
+            fixture_spec(toolchains, "conformance", "rust", transport), timeout_ms=20_000
+        )
+        assert manifest["language"] == "rust"
+        samples = drv.bench_noop(handle, 50, 5)
+        assert len(samples) == 50
+        assert all(isinstance(s, int) and s >= 0 for s in samples)
+        ipc_handle, _ = drv.load(fixture_spec(toolchains, "conformance", "python", "ipc"), timeout_ms=20_000)
+        with pytest.raises(DriverError) as info:
+            drv.bench_noop(ipc_handle, 5, 0)
+        assert info.value.code == -32602
+    finally:
+        drv.close()
