@@ -91,6 +91,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         f"--matrix={matrix_path}",
         f"--interop-report={conformance_json}",
         f"--fuzz-profile={args.fuzz_profile}",
+        "--interop-progress",
         "-p",
         "no:cacheprovider",
         "-q",

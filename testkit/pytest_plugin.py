@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--fuzz-profile", default="ci", choices=sorted(FUZZ_PROFILES), help="hypothesis effort (default: ci)"
     )
     group.addoption("--interop-report", default=None, help="write per-cell per-check outcomes JSON here")
+    group.addoption(
+        "--interop-progress", action="store_true", help="print one line per cell when its checks are done"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -78,6 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.dist = "loadgroup"
     if config.getoption("matrix") or config.getoption("cells"):
         _matrix(config)  # eager: a bad matrix or an empty selection is a usage error up front
+    if not hasattr(config, "workerinput") and config.getoption("interop_progress"):
+        config.stash[_PROGRESS_KEY] = _Progress(config)
     if not hasattr(config, "workerinput"):
         path = config.getoption("interop_report")
         if path:
@@ -274,6 +280,64 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if _REPORT_KEY in config.stash:
         config.stash[_REPORT_KEY].add(report)
     _consistency_input(config, report)
+    if _PROGRESS_KEY in config.stash:
+        config.stash[_PROGRESS_KEY].add(report)
+
+
+_CELL_IN_NODEID = re.compile(
+    r"\[((?:py|ts|rust)(?:@\w+)?-host/(?:py|ts|rust)(?:@\w+)?-plugin/(?:wasm|ffi|ipc))"
+)
+
+
+class _Progress:
+    """Counts each cell's finished tests on the controller and prints a line when a cell is done."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.expected: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+        self.failed: dict[str, int] = {}
+
+    def expect(self, nodeids: list[str]) -> None:
+        if self.expected:
+            return
+        for nodeid in nodeids:
+            match = _CELL_IN_NODEID.search(nodeid)
+            if match:
+                self.expected[match[1]] = self.expected.get(match[1], 0) + 1
+
+    def add(self, report: pytest.TestReport) -> None:
+        match = _CELL_IN_NODEID.search(report.nodeid)
+        if match is None:
+            return
+        cell = match[1]
+        if report.failed:
+            self.failed[cell] = self.failed.get(cell, 0) + 1
+        if report.when != "teardown":
+            return
+        self.done[cell] = self.done.get(cell, 0) + 1
+        if self.done[cell] == self.expected.get(cell):
+            failed = self.failed.get(cell, 0)
+            verdict = f"FAILED ({failed} failing)" if failed else "passed"
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            line = f"[cell] {cell}: {self.done[cell]} checks {verdict}"
+            if reporter is not None:
+                reporter.write("\n")  # the progress dots do not end their line
+                reporter.write_line(line)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    if _PROGRESS_KEY in session.config.stash:
+        session.config.stash[_PROGRESS_KEY].expect([item.nodeid for item in session.items])
+
+
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    config = _CONFIG
+    if config is not None and _PROGRESS_KEY in config.stash:
+        config.stash[_PROGRESS_KEY].expect(ids)
+
+
+_PROGRESS_KEY = pytest.StashKey[_Progress]()
 
 
 _CONFIG: pytest.Config | None = None
