@@ -76,6 +76,7 @@ class CallOutcome:
     error_type: str | None = None
     code: int | None = None
     message: str = ""
+    data: Any = None  # the error's ``data`` when the host exposes it (Python host; drivers if sent)
 
     def __str__(self) -> str:
         if self.ok:
@@ -189,6 +190,7 @@ def _outcome_from_exception(exc: BaseException) -> CallOutcome:
         error_type=type(exc).__name__,
         code=code if isinstance(code, int) else None,
         message=str(exc),
+        data=getattr(exc, "data", None),
     )
 
 
@@ -731,6 +733,7 @@ class SubprocessDriver:
             error_type=str(error.get("type")),
             code=code if isinstance(code, int) else None,
             message=str(error.get("message", "")),
+            data=error.get("data"),
         )
 
     def _call_params(

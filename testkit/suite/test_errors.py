@@ -30,6 +30,24 @@ def _still_serving(plugin: LoadedRef, cell: Cell, after: str) -> None:
 def test_unknown_name(conformance: LoadedRef, interop_cell: Cell, method: str, kind: str) -> None:
     out = conformance.call(method, {"name": "no-such-" + kind, "memory": memory("x"), "state": {}})
     expect_error(out, f"{method}(no-such-{kind})", code=-32001, error_type="PluginCallError")
+    _check_data(
+        out.data, interop_cell, f"{method}(no-such-{kind})", {"kind": kind, "name": "no-such-" + kind}
+    )
+
+
+def _check_data(data: Any, cell: Cell, what: str, expected: dict[str, Any]) -> None:
+    """The error's documented ``data`` members (protocol.md 3.3). The Python host always exposes
+    ``data``; the section 8 driver protocol carries no ``data``, so driver hosts are checked only
+    when they send it anyway."""
+    if data is None and cell.host != "python":
+        return
+    assert isinstance(data, dict), (
+        f"{what}: error data should be an object with {sorted(expected)}, got {data!r}"
+    )
+    for key, value in expected.items():
+        assert data.get(key) == value, (
+            f"{what}: error data {key!r} should be {value!r}, got {data.get(key)!r}"
+        )
 
 
 @pytest.mark.parametrize(
@@ -68,6 +86,7 @@ def test_invalid_params(
         assert param in out.message, f"{what}: InvalidPayloadError should name {param!r}: {out.message}"
     else:
         expect_error(out, what, code=-32602, error_type="PluginCallError")
+        _check_data(out.data, interop_cell, what, {"param": param})
     _still_serving(conformance, interop_cell, f"invalid params to {method}")
 
 
@@ -89,6 +108,12 @@ def test_handler_failure(conformance: LoadedRef, interop_cell: Cell, method: str
     expect_error(out, f"{method}({name})", code=-32000, error_type="PluginCallError")
     expected = "fixture panic" if name == "panic" else "fixture failure"
     assert expected in out.message, f"{method}({name}): message {out.message!r} should quote {expected!r}"
+    kind = {"invokeAction": "action", "getProvider": "provider", "invokeEvaluator": "evaluator"}[method]
+    _check_data(out.data, interop_cell, f"{method}({name})", {"kind": kind, "name": name})
+    if isinstance(out.data, dict):
+        assert isinstance(out.data.get("exception"), str), (
+            f"{method}({name}): data.exception missing: {out.data}"
+        )
     _still_serving(conformance, interop_cell, f"{method}({name})")
 
 
@@ -97,4 +122,9 @@ def test_invalid_result(conformance: LoadedRef, interop_cell: Cell) -> None:
         "invokeAction", {"name": "invalid", "memory": memory("x"), "state": {}, "options": {}}
     )
     expect_error(out, "invokeAction(invalid)", code=-32003, error_type="PluginCallError")
+    _check_data(out.data, interop_cell, "invokeAction(invalid)", {"kind": "action", "name": "invalid"})
+    if isinstance(out.data, dict):
+        assert isinstance(out.data.get("reason"), str), (
+            f"invokeAction(invalid): data.reason missing: {out.data}"
+        )
     _still_serving(conformance, interop_cell, "an invalid result")
