@@ -136,6 +136,24 @@ export class LinePipe {
     return this.child.pid;
   }
 
+  private referenced = true;
+  /**
+   * Whether the child keeps the host's event loop alive. An idle plugin does not, so a script that
+   * forgets close() still ends (the exit hook then kills the child); a call in flight does.
+   */
+  setReferenced(on: boolean): void {
+    if (on === this.referenced) return;
+    this.referenced = on;
+    // The stdio streams are net.Sockets (ref/unref) in Node; look the methods up rather than assume.
+    type Refable = { ref?: () => unknown; unref?: () => unknown };
+    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as (Refable | null)[];
+    for (const h of handles) {
+      if (h === null) continue;
+      const f = on ? h.ref : h.unref;
+      if (typeof f === "function") f.call(h);
+    }
+  }
+
   /** Installs the receivers of stdout lines and oversize notices. */
   onLines(line: (bytes: Buffer) => void, oversize: (seen: number) => void): void {
     this.lineHandler = line;
@@ -305,6 +323,7 @@ export class IpcConnection implements PluginConnection {
       const timed = timeoutMs > 0 && Number.isFinite(timeoutMs);
       const deadline = timed ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
       this.pending.set(id, { method, member, resolve, reject, deadline, timeoutMs });
+      this.pipe.setReferenced(true);
       if (deadline < this.sweepAt) this.armSweep(deadline);
       this.pipe.writeLine(line);
     });
@@ -359,6 +378,7 @@ export class IpcConnection implements PluginConnection {
       return;
     }
     this.pending.delete(msg.id as number);
+    if (this.pending.size === 0) this.pipe.setReferenced(false);
     if (msg.error !== undefined) {
       const e = msg.error;
       entry.reject(new PluginCallError(this.ctx(entry.method, entry.member), e.code, e.message, e.data));

@@ -19,7 +19,7 @@ import {
   loadPythonPlugin,
   loadTsPlugin,
 } from "../src/index.ts";
-import { CONFORMANCE_TS, MISBEHAVING, PY_FIXTURES, PYTHON, RUNTIMES, RUNTIME_NAMES, assertGone, assertSchema, conformanceManifest, requireFile, within } from "./helpers.ts";
+import { CONFORMANCE_TS, TEST_DIR, MISBEHAVING, PY_FIXTURES, PYTHON, RUNTIMES, RUNTIME_NAMES, assertGone, assertSchema, conformanceManifest, requireFile, within } from "./helpers.ts";
 
 const mem = (text?: string): { content: { text?: string } } => ({ content: text === undefined ? {} : { text } });
 
@@ -155,6 +155,16 @@ for (const runtime of RUNTIME_NAMES) {
       await assertGone(pid, 1000);
       const e = await rejectsWith(p.getProvider("static", mem()), PluginCrashError, "after close");
       assert.match(e.message, /plugin is closed/);
+    });
+
+    it("a host that forgets close() still exits, and its exit hook kills the child", async () => {
+      const { execFile } = await import("node:child_process");
+      const out = await within(30000, "forget-close script", new Promise<string>((resolve, reject) => {
+        execFile(RUNTIMES[runtime], [join(TEST_DIR, "fixtures/forget-close.ts"), CONFORMANCE_TS], (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      }));
+      const [pid, text] = out.trim().split("\n");
+      assert.equal(text, "still referenced while in flight");
+      await assertGone(Number(pid));
     });
 
     it("a response line over the host limit is PluginProtocolError and the child is killed", async () => {
