@@ -114,7 +114,10 @@ async function call(params: Params): Promise<JsonValue> {
     return { ok: true, value };
   } catch (err) {
     if (err instanceof InteropError) {
-      return { ok: false, error: { type: err.name, code: err instanceof PluginCallError ? err.code : null, message: err.message } };
+      const error: Record<string, JsonValue> = { type: err.name, code: err instanceof PluginCallError ? err.code : null, message: err.message };
+      // The plugin's error data (kind, name, param, exception, reason), when it sent any.
+      if (err instanceof PluginCallError && err.data !== undefined) error["data"] = err.data;
+      return { ok: false, error };
     }
     throw err;
   }

@@ -80,7 +80,7 @@ for (const runtime of RUNTIME_NAMES) {
       });
       const failed = await d.result("call", { plugin, method: "invokeAction", params: { name: "fail", memory: { content: {} } } });
       assert.equal(failed["ok"], false);
-      assert.deepEqual({ ...(failed["error"] as object), message: "" }, { type: "PluginCallError", code: -32000, message: "" });
+      assert.deepEqual({ ...(failed["error"] as object), message: "" }, { type: "PluginCallError", code: -32000, message: "", data: { kind: "action", name: "fail", exception: "Error" } });
       const bad = await d.result("call", { plugin, method: "getProvider", params: { name: "static" } });
       assert.equal((bad["error"] as { code: number }).code, -32602);
       const timeout = await d.result("call", { plugin, method: "invokeAction", params: { name: "slow", memory: { content: {} }, options: { delayMs: 5000 } }, timeoutMs: 100 });
