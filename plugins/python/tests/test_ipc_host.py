@@ -393,6 +393,12 @@ def test_python_loader_uses_elizaos_python(monkeypatch: pytest.MonkeyPatch) -> N
 # -- lifetime -------------------------------------------------------------------------------
 
 
+def test_fixture_file_serves_itself() -> None:
+    with load_ipc_plugin([sys.executable, str(CONFORMANCE)], env=bridge_env()) as plugin:
+        assert plugin.name == "conformance-fixture"
+        assert asyncio.run(plugin.invoke_action("echo", MEM)).text == "hello"
+
+
 def test_close_is_idempotent_and_reaps() -> None:
     plugin = load_python_plugin(CONFORMANCE)
     pid = pid_of(plugin)

@@ -9,7 +9,7 @@ Host side: load plugins written in Python, TypeScript or Rust (:func:`load_pytho
 
 from __future__ import annotations
 
-from ._bridge import serve
+from ._bridge import run_plugin, serve
 from ._errors import (
     InteropError,
     InvalidPayloadError,
@@ -53,5 +53,6 @@ __all__ = [
     "load_rust_plugin",
     "load_ts_plugin",
     "load_wasm_plugin",
+    "run_plugin",
     "serve",
 ]

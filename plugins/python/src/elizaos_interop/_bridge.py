@@ -25,7 +25,7 @@ from ._errors import InvalidPayloadError
 from ._json import MAX_MESSAGE_BYTES, dumps
 from ._plugin import Plugin, PluginRuntime
 
-__all__ = ["main", "serve"]
+__all__ = ["main", "run_plugin", "serve"]
 
 _MAX_ID = 2**53 - 1
 _READ_CHUNK = 1 << 16
@@ -611,6 +611,36 @@ def _load_target(target: str, attr: str) -> Plugin:
     return plugin
 
 
+def _redirect_stdio() -> tuple[int, int]:
+    """Keep private copies of the protocol descriptors, point fd 1 at stderr and fd 0 at null.
+
+    stdout carries protocol only: afterwards ``print()`` and C-level writes to fd 1 land on
+    stderr, and nothing else can read the host's requests.
+    """
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr
+    return proto_in, proto_out
+
+
+def run_plugin(plugin: Plugin, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> NoReturn:
+    """Serve ``plugin`` on this process's stdin/stdout, then exit 0.
+
+    For a plugin file that serves itself: ``if __name__ == "__main__": run_plugin(plugin)``.
+    """
+    proto_in, proto_out = _redirect_stdio()
+    asyncio.run(
+        serve(plugin, input_fd=proto_in, output_fd=proto_out, max_message_bytes=max_message_bytes)
+    )
+    sys.stderr.flush()
+    # Exit now: lingering non-daemon threads of the plugin must not keep the process alive.
+    os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     """Entry point of ``python -m elizaos_interop.bridge_server``."""
     parser = argparse.ArgumentParser(
@@ -628,15 +658,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = parser.parse_args(argv)
     if args.max_message_bytes <= 0:
         parser.error("--max-message-bytes must be positive")
-    # stdout carries protocol only: keep private copies of the protocol descriptors, then point
-    # fd 1 at stderr (so print() and C-level writes land there) and fd 0 at /dev/null.
-    proto_in = os.dup(0)
-    proto_out = os.dup(1)
-    os.dup2(2, 1)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.close(devnull)
-    sys.stdout = sys.stderr
+    proto_in, proto_out = _redirect_stdio()
     try:
         plugin = _load_target(args.target, args.attr)
     except SystemExit as exc:

@@ -6,9 +6,9 @@ stdin/stdout, as protocol.md section 3 specifies. See :mod:`elizaos_interop._bri
 
 from __future__ import annotations
 
-from ._bridge import main, serve
+from ._bridge import main, run_plugin, serve
 
-__all__ = ["main", "serve"]
+__all__ = ["main", "run_plugin", "serve"]
 
 if __name__ == "__main__":
     main()
