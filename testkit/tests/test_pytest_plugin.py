@@ -129,3 +129,38 @@ def test_leak(interop_session):
     out = subprocess.run(["pgrep", "-f", "^sleep 300$"], capture_output=True, text=True, check=False)
     assert out.stdout.strip() == "", f"the leaked sleep survived: {out.stdout}"
     assert {pid for pid, _s, _c in child_processes()} <= before
+
+
+def test_missing_artifact_fails_naming_the_build(tmp_path: Path) -> None:
+    """A cell whose artifact is missing is an error of every check, naming path and build command."""
+    import os
+
+    env = dict(os.environ, ELIZAOS_RUST_TARGET_DIR=str(tmp_path / "empty-target"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "testkit.suite",
+            "--cells",
+            "py-host/rust-plugin/ffi",
+            "-q",
+            "-k",
+            "test_manifest or test_invalid_result",
+            "-rf",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "2 errors" in done.stdout  # a fixture that cannot load its plugin: an error, never a skip
+    assert "skipped" not in done.stdout
+    assert "libelizaos_plugin_conformance.so" in done.stdout
+    assert "cargo build --release" in done.stdout
