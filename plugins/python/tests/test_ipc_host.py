@@ -399,6 +399,33 @@ def test_fixture_file_serves_itself() -> None:
         assert asyncio.run(plugin.invoke_action("echo", MEM)).text == "hello"
 
 
+STUBBORN = """
+import json, signal, sys, time
+from pathlib import Path
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+manifest = json.loads(Path(sys.argv[1]).read_text())
+manifest["language"] = "python"
+request = json.loads(sys.stdin.readline())
+print(json.dumps({"id": request["id"], "result": manifest}), flush=True)
+sys.stderr.write("ignoring shutdown, EOF and SIGTERM\\n")
+sys.stderr.flush()
+while True:
+    time.sleep(1)
+"""
+
+
+def test_close_escalates_to_sigkill() -> None:
+    vector = SRC.parents[2] / "docs" / "vectors" / "conformance-manifest.json"
+    plugin = load_ipc_plugin([sys.executable, "-c", STUBBORN, str(vector)], grace=0.2)
+    pid = pid_of(plugin)
+    plugin.close()
+    assert pid_gone(pid, within=0)
+    transport = plugin.transport
+    assert isinstance(transport, IpcTransport)
+    assert transport.returncode == -9
+    assert "ignoring shutdown" in transport.stderr_tail()
+
+
 def test_close_is_idempotent_and_reaps() -> None:
     plugin = load_python_plugin(CONFORMANCE)
     pid = pid_of(plugin)
