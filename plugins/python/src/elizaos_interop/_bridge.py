@@ -128,6 +128,7 @@ class _Server:
         self.drained: asyncio.Future[None] | None = None
         self.reading = False
         self.broken = False
+        self.blocking = (True, True)
         self.handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, Any]]] = {
             "getManifest": self._get_manifest,
             "init": self._init,
@@ -141,6 +142,8 @@ class _Server:
     # -- reading ----------------------------------------------------------------------------
 
     def start(self) -> None:
+        # Non-blocking while serving; close() restores the modes (a terminal shares them).
+        self.blocking = (os.get_blocking(self.in_fd), os.get_blocking(self.out_fd))
         os.set_blocking(self.in_fd, False)
         os.set_blocking(self.out_fd, False)
         self.loop.add_reader(self.in_fd, self._on_readable)
@@ -363,6 +366,9 @@ class _Server:
         if self.out:
             self.out.clear()
             self.loop.remove_writer(self.out_fd)
+        for fd, blocking in zip((self.in_fd, self.out_fd), self.blocking, strict=True):
+            with contextlib.suppress(OSError):
+                os.set_blocking(fd, blocking)
 
     # -- methods ----------------------------------------------------------------------------
 
