@@ -649,8 +649,8 @@ class IpcTransport:
         """Send ``shutdown`` and wait up to the grace period for the child to exit."""
         proc = self._child.proc
         deadline = time.monotonic() + self.grace
-        with contextlib.suppress(Exception):
-            self._wbuf.append(memoryview(b'{"id":%d,"method":"shutdown","params":{}}\n' % 0))
+        shutdown_id, self._next_id = self._next_id, self._next_id + 1
+        self._wbuf.append(memoryview(b'{"id":%d,"method":"shutdown","params":{}}\n' % shutdown_id))
         while proc.poll() is None and time.monotonic() < deadline:
             if self._wbuf:
                 try:
