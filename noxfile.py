@@ -95,9 +95,13 @@ def _install_python(session: nox.Session) -> None:
 
 
 def _wasm_toolchain_ready() -> bool:
-    rustup_targets = subprocess.run(
-        ["rustup", "target", "list", "--installed"], capture_output=True, text=True, check=False
-    ).stdout if shutil.which("rustup") else ""
+    rustup_targets = (
+        subprocess.run(
+            ["rustup", "target", "list", "--installed"], capture_output=True, text=True, check=False
+        ).stdout
+        if shutil.which("rustup")
+        else ""
+    )
     if "wasm32-unknown-unknown" in rustup_targets.split():
         return True
     debian_std = Path("/usr/lib/rustlib/wasm32-unknown-unknown")
@@ -112,8 +116,9 @@ def _ensure_wasm_toolchain(session: nox.Session) -> None:
     if apt and os.geteuid() == 0 and not os.environ.get("ELIZAOS_NO_APT"):
         session.log(f"no wasm32 std found: installing Debian packages {' '.join(WASM_APT)}")
         session.run(apt, "update", "-qq", external=True)
-        session.run(apt, "install", "-y", "-qq", *WASM_APT, external=True,
-                    env={"DEBIAN_FRONTEND": "noninteractive"})
+        session.run(
+            apt, "install", "-y", "-qq", *WASM_APT, external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+        )
         return
     session.error(
         "no wasm32-unknown-unknown std: run `rustup target add wasm32-unknown-unknown`, or on "
@@ -122,15 +127,25 @@ def _ensure_wasm_toolchain(session: nox.Session) -> None:
 
 
 def _build_rust_native(session: nox.Session) -> None:
-    """FFI libraries, IPC servers and the host driver in ONE cargo call.
+    """FFI libraries, IPC servers, the host driver and the seed's examples in ONE cargo call.
 
     Separate calls with different features would rebuild the shared cdylib and could drop
     the FFI exports from it; one call with the union of features cannot.
     """
     _require(session, "cargo", "install Rust (rustup) first")
     session.run(
-        "cargo", "build", "--release", "--locked", "--workspace", "--features", NATIVE_FEATURES,
-        external=True, env={"CARGO_TARGET_DIR": str(RUST_TARGET)},
+        "cargo",
+        "build",
+        "--release",
+        "--locked",
+        "--workspace",
+        "--lib",
+        "--bins",
+        "--examples",
+        "--features",
+        NATIVE_FEATURES,
+        external=True,
+        env={"CARGO_TARGET_DIR": str(RUST_TARGET)},
     )
 
 
@@ -144,8 +159,9 @@ def _check_ffi_exports(session: nox.Session, so: Path) -> None:
     nm = shutil.which("nm")
     if nm is None:
         return
-    out = subprocess.run([nm, "-D", "--defined-only", str(so)], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [nm, "-D", "--defined-only", str(so)], capture_output=True, text=True, check=True
+    ).stdout
     missing = [s for s in FFI_SYMBOLS if s not in out]
     if missing:
         session.error(f"{so} lacks the FFI exports {missing} (protocol.md section 6)")
@@ -154,8 +170,9 @@ def _check_ffi_exports(session: nox.Session, so: Path) -> None:
 def _build_rust_ffi(session: nox.Session) -> None:
     _build_rust_native(session)
     for name in ("conformance", "eliza_classic"):
-        so = _artifact(session, RUST_TARGET / "release" / f"libelizaos_plugin_{name}.so",
-                       "cargo build --features ffi")
+        so = _artifact(
+            session, RUST_TARGET / "release" / f"libelizaos_plugin_{name}.so", "cargo build --features ffi"
+        )
         _check_ffi_exports(session, so)
 
 
@@ -167,8 +184,9 @@ def _build_rust_ipc(session: nox.Session) -> None:
 
 def _build_rust_wasm(session: nox.Session) -> None:
     _ensure_wasm_toolchain(session)
-    session.run("bash", str(RUST / "build-wasm.sh"), external=True,
-                env={"CARGO_TARGET_DIR_NATIVE": str(RUST_TARGET)})
+    session.run(
+        "bash", str(RUST / "build-wasm.sh"), external=True, env={"CARGO_TARGET_DIR_NATIVE": str(RUST_TARGET)}
+    )
     for name in ("conformance", "eliza_classic"):
         _artifact(
             session,
@@ -247,11 +265,24 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", "testkit", "plugins/python", "noxfile.py")
     session.run("mypy", "testkit")
     session.run("mypy", "--config-file", str(PY / "pyproject.toml"), str(PY / "src"))
-    session.run("cargo", "fmt", "--all", "--check", "--manifest-path", str(RUST / "Cargo.toml"),
-                external=True)
-    session.run("cargo", "clippy", "--locked", "--workspace", "--all-targets", "--manifest-path",
-                str(RUST / "Cargo.toml"), "--features", NATIVE_FEATURES, "--", "-D", "warnings",
-                external=True)
+    session.run(
+        "cargo", "fmt", "--all", "--check", "--manifest-path", str(RUST / "Cargo.toml"), external=True
+    )
+    session.run(
+        "cargo",
+        "clippy",
+        "--locked",
+        "--workspace",
+        "--all-targets",
+        "--manifest-path",
+        str(RUST / "Cargo.toml"),
+        "--features",
+        NATIVE_FEATURES,
+        "--",
+        "-D",
+        "warnings",
+        external=True,
+    )
     _build_typescript(session)
 
 
@@ -266,20 +297,37 @@ def tests(session: nox.Session) -> None:
     env = _session_env(session)
     extra = session.posargs
     # Rust: unit and integration tests (they use the release artifacts built above).
-    session.run("cargo", "test", "--locked", "--workspace", "--manifest-path",
-                str(RUST / "Cargo.toml"), "--features", NATIVE_FEATURES, external=True, env=env)
+    session.run(
+        "cargo",
+        "test",
+        "--locked",
+        "--workspace",
+        "--manifest-path",
+        str(RUST / "Cargo.toml"),
+        "--features",
+        NATIVE_FEATURES,
+        external=True,
+        env=env,
+    )
     # TypeScript on both runtimes.
     node = str(TS / "node_modules" / ".bin" / "node")
     bun = str(TS / "node_modules" / ".bin" / "bun")
     with session.chdir(TS):
-        session.run(node, "--test", "test/", external=True, env=env)
+        session.run(node, "--test", "test/**/*.test.ts", external=True, env=env)
         session.run(bun, "test", "test/", external=True, env=env)
     # Python runtime and testkit unit tests, then the full matrix (xdist on every core).
-    session.run("pytest", "-n", "auto", str(PY / "tests"), str(ROOT / "testkit" / "tests"),
-                *extra, env=env)
-    session.run("pytest", "-n", "auto", "-p", "testkit.pytest_plugin",
-                "--matrix", str(ROOT / "matrices" / "full.toml"),
-                "--pyargs", "testkit.suite", *extra, env=env)
+    session.run("pytest", "-n", "auto", str(PY / "tests"), str(ROOT / "testkit" / "tests"), *extra, env=env)
+    session.run(
+        "pytest",
+        "-n",
+        "auto",
+        f"--matrix={ROOT / 'matrices' / 'full.toml'}",
+        f"--interop-report={ROOT / 'reports' / 'latest' / 'conformance-full.json'}",
+        "--pyargs",
+        "testkit.suite",
+        *extra,
+        env=env,
+    )
 
 
 @nox.session(python=PYTHON)
@@ -288,5 +336,12 @@ def conformance(session: nox.Session) -> None:
     _install_python(session)
     _build_all(session)
     env = _session_env(session)
-    session.run("interop-testkit", "matrix", str(ROOT / "matrices" / "default.toml"),
-                "--out", str(ROOT / "reports" / "latest"), *session.posargs, env=env)
+    session.run(
+        "interop-testkit",
+        "matrix",
+        str(ROOT / "matrices" / "default.toml"),
+        "--out",
+        str(ROOT / "reports" / "latest"),
+        *session.posargs,
+        env=env,
+    )
