@@ -260,7 +260,7 @@ def build_typescript(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff and mypy --strict (Python), cargo fmt and clippy (Rust), tsc --noEmit (TypeScript)."""
     _install_python(session)
-    session.install("ruff>=0.6", "mypy>=1.11", "types-jsonschema")
+    session.install("ruff>=0.6", "mypy>=1.11", "types-jsonschema", "types-cffi")
     session.run("ruff", "check", "testkit", "plugins/python", "noxfile.py")
     session.run("ruff", "format", "--check", "testkit", "plugins/python", "noxfile.py")
     session.run("mypy", "testkit")
