@@ -5,10 +5,11 @@
 
 use crate::interop::plugin::{Manifest, Plugin, PluginError};
 use crate::interop::protocol::{
-    check_action_result, check_evaluator_result, check_provider_result, codes, methods,
-    parse_call_args, parse_init_config, CallArgs, Kind, RpcError,
+    call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
+    codes, methods, parse_call_args, parse_init_config, CallArgs, Kind, RpcError,
 };
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, Once};
@@ -46,11 +47,49 @@ fn set_transport(t: Transport) {
     TRANSPORT.store(v, Ordering::Relaxed);
 }
 
-/// What is running right now, for the panic hook: `(kind, name)` of the handler, if any.
-static CURRENT_CALL: Mutex<Option<(Kind, String)>> = Mutex::new(None);
-/// The message of the last panic, taken by [`Bridge`] when it turns the panic into -32000.
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+/// The handler running on this thread, for the panic hook: its kind (`None` outside handlers)
+/// and its name. The name buffer is reused from call to call, so naming the call costs no
+/// allocation; per thread, because the hook runs on the thread that panics.
+struct CurrentCall {
+    kind: Option<Kind>,
+    name: String,
+}
+
+thread_local! {
+    static CURRENT_CALL: RefCell<CurrentCall> = const {
+        RefCell::new(CurrentCall { kind: None, name: String::new() })
+    };
+    /// The message of the last panic on this thread, taken by [`Bridge`] when it turns the panic
+    /// into -32000.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
 static HOOK: Once = Once::new();
+
+/// Record (or, with `None`, clear) the handler now running on this thread.
+fn set_current_call(call: Option<(Kind, &str)>) {
+    let _ = CURRENT_CALL.try_with(|c| {
+        if let Ok(mut c) = c.try_borrow_mut() {
+            c.name.clear();
+            c.kind = call.map(|(kind, name)| {
+                c.name.push_str(name);
+                kind
+            });
+        }
+    });
+}
+
+/// The handler running on this thread, if any (an owned copy, for the panic hook).
+fn current_call() -> Option<(Kind, String)> {
+    CURRENT_CALL
+        .try_with(|c| {
+            c.try_borrow()
+                .ok()
+                .and_then(|c| c.kind.map(|k| (k, c.name.clone())))
+        })
+        .ok()
+        .flatten()
+}
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while the lock was held must not make every later call fail.
@@ -77,13 +116,15 @@ pub fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let message = payload_message(info.payload());
-            let call = CURRENT_CALL.try_lock().ok().and_then(|c| c.clone());
+            let call = current_call();
             if cfg!(target_arch = "wasm32") {
                 wasm::set_last_error(&panic_error(call.as_ref(), &message));
             }
-            if let Ok(mut slot) = LAST_PANIC.try_lock() {
-                *slot = Some(message);
-            }
+            let _ = LAST_PANIC.try_with(|slot| {
+                if let Ok(mut slot) = slot.try_borrow_mut() {
+                    *slot = Some(message);
+                }
+            });
             if call.is_none() || current_transport() == Some(Transport::Ipc) {
                 previous(info);
             }
@@ -107,14 +148,16 @@ fn guarded<R>(
     call: Option<(Kind, &str)>,
     f: impl FnOnce() -> Result<R, RpcError>,
 ) -> Result<R, RpcError> {
-    *lock(&CURRENT_CALL) = call.map(|(k, n)| (k, n.to_string()));
+    set_current_call(call);
     let outcome = catch_unwind(AssertUnwindSafe(f));
-    *lock(&CURRENT_CALL) = None;
+    set_current_call(None);
     match outcome {
         Ok(r) => r,
         Err(payload) => {
-            let message = lock(&LAST_PANIC)
-                .take()
+            let message = LAST_PANIC
+                .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut s| s.take()))
+                .ok()
+                .flatten()
                 .unwrap_or_else(|| payload_message(payload.as_ref()));
             let owned = call.map(|(k, n)| (k, n.to_string()));
             Err(panic_error(owned.as_ref(), &message))
@@ -155,8 +198,16 @@ fn lifecycle_error(e: PluginError) -> RpcError {
 /// One plugin behind one transport: everything between decoded arguments and a wire result.
 pub struct Bridge<P: Plugin> {
     plugin: P,
-    manifest: Option<(Manifest, Value)>,
+    manifest: Option<CachedManifest>,
     initialized: bool,
+}
+
+/// The manifest, asked of the plugin once: typed (for name checks), as a value (IPC) and as the
+/// JSON text every WASM/FFI `get_manifest` call copies out.
+struct CachedManifest {
+    manifest: Manifest,
+    value: Value,
+    json: Box<[u8]>,
 }
 
 impl<P: Plugin> Bridge<P> {
@@ -176,13 +227,22 @@ impl<P: Plugin> Bridge<P> {
         &mut self.plugin
     }
 
-    fn load_manifest(&mut self) -> Result<&(Manifest, Value), RpcError> {
+    fn load_manifest(&mut self) -> Result<&CachedManifest, RpcError> {
         if self.manifest.is_none() {
             let plugin = &self.plugin;
             let manifest = guarded(None, || Ok(plugin.manifest()))?;
-            let value = serde_json::to_value(&manifest)
-                .map_err(|e| RpcError::internal(format!("cannot serialise the manifest: {e}")))?;
-            self.manifest = Some((manifest, value));
+            let cannot = |e: serde_json::Error| {
+                RpcError::internal(format!("cannot serialise the manifest: {e}"))
+            };
+            let value = serde_json::to_value(&manifest).map_err(cannot)?;
+            let json = serde_json::to_vec(&value)
+                .map_err(cannot)?
+                .into_boxed_slice();
+            self.manifest = Some(CachedManifest {
+                manifest,
+                value,
+                json,
+            });
         }
         self.manifest
             .as_ref()
@@ -191,7 +251,12 @@ impl<P: Plugin> Bridge<P> {
 
     /// `getManifest`: the manifest as JSON.
     pub fn manifest(&mut self) -> Result<Value, RpcError> {
-        Ok(self.load_manifest()?.1.clone())
+        Ok(self.load_manifest()?.value.clone())
+    }
+
+    /// `getManifest`: the manifest as serialised JSON text, computed once and then borrowed.
+    pub fn manifest_json(&mut self) -> Result<&[u8], RpcError> {
+        Ok(&self.load_manifest()?.json)
     }
 
     /// `init`: configure the plugin; `config` must be an object.
@@ -217,7 +282,7 @@ impl<P: Plugin> Bridge<P> {
     }
 
     fn check_name(&mut self, kind: Kind, name: &str) -> Result<(), RpcError> {
-        let (manifest, _) = self.load_manifest()?;
+        let manifest = &self.load_manifest()?.manifest;
         let known = match kind {
             Kind::Action => manifest.actions.iter().any(|a| a.name == name),
             Kind::Provider => manifest.providers.iter().any(|p| p.name == name),
@@ -326,7 +391,7 @@ impl<P: Plugin> GlobalBridge<P> {
 }
 
 /// Decode a name argument (UTF-8 bytes, not JSON).
-fn decode_name(bytes: &[u8]) -> Result<String, RpcError> {
+pub(crate) fn decode_name(bytes: &[u8]) -> Result<String, RpcError> {
     std::str::from_utf8(bytes)
         .map(str::to_string)
         .map_err(|_| RpcError::invalid_param("name", "string", "invalid UTF-8"))
@@ -347,14 +412,16 @@ fn decode_call(
     state: &[u8],
     options: Option<&[u8]>,
 ) -> Result<CallArgs, RpcError> {
-    let mut params = Map::new();
-    params.insert("name".into(), Value::String(decode_name(name)?));
-    params.insert("memory".into(), decode_json("memory", memory)?);
-    params.insert("state".into(), decode_json("state", state)?);
-    if let Some(options) = options {
-        params.insert("options".into(), decode_json("options", options)?);
-    }
-    parse_call_args(&params, options.is_some())
+    // Every argument is decoded before any is checked, as IPC params are parsed before they are
+    // validated, so the first error reported is the same whatever the transport.
+    let name = decode_name(name)?;
+    let memory = decode_json("memory", memory)?;
+    let state = decode_json("state", state)?;
+    let options = match options {
+        Some(o) => Some(decode_json("options", o)?),
+        None => None,
+    };
+    call_args_from_parts(name, memory, state, options)
 }
 
 /// Status result of `validate_*` (1/0 or a negative status) and the error behind a negative one.
@@ -371,7 +438,9 @@ fn validate_status(outcome: Result<bool, RpcError>) -> (i32, Option<RpcError>) {
 pub mod ffi {
     use super::{decode_call, decode_json, validate_status, GlobalBridge, Transport};
     use crate::interop::plugin::Plugin;
-    use crate::interop::protocol::{envelope_json, status, Kind, RpcError};
+    use crate::interop::protocol::{
+        status, write_envelope, write_error_envelope, write_result_envelope_raw, Kind, RpcError,
+    };
     use serde_json::Value;
     use std::ffi::{CStr, CString};
     use std::os::raw::{c_char, c_int};
@@ -394,16 +463,28 @@ pub mod ffi {
         Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
     }
 
+    /// Turn envelope bytes into an owned C string (NULL only if allocation fails).
+    fn c_envelope(mut bytes: Vec<u8>) -> *mut c_char {
+        // Room for the terminator, so CString::new does not reallocate.
+        if bytes.try_reserve_exact(1).is_err() {
+            return std::ptr::null_mut();
+        }
+        // JSON text escapes U+0000, so the envelope never contains an interior NUL.
+        match CString::new(bytes) {
+            Ok(s) => s.into_raw(),
+            Err(_) => {
+                let mut out = Vec::new();
+                write_error_envelope(&mut out, &RpcError::internal("envelope contains NUL"));
+                CString::new(out).map_or(std::ptr::null_mut(), CString::into_raw)
+            }
+        }
+    }
+
     /// Turn an outcome into an owned envelope string (NULL only if allocation fails).
     fn envelope(outcome: Result<Value, RpcError>) -> *mut c_char {
-        // JSON text escapes U+0000, so the envelope never contains an interior NUL.
-        match CString::new(envelope_json(&outcome)) {
-            Ok(s) => s.into_raw(),
-            Err(_) => CString::new(envelope_json(&Err(RpcError::internal(
-                "envelope contains NUL",
-            ))))
-            .map_or(std::ptr::null_mut(), CString::into_raw),
-        }
+        let mut out = Vec::new();
+        write_envelope(&mut out, &outcome);
+        c_envelope(out)
     }
 
     fn envelope_guarded(f: impl FnOnce() -> Result<Value, RpcError>) -> *mut c_char {
@@ -419,7 +500,20 @@ pub mod ffi {
 
     /// `elizaos_get_manifest`.
     pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut c_char {
-        envelope_guarded(|| g.with(Transport::Ffi, |b| b.manifest()))
+        let copied = catch_unwind(AssertUnwindSafe(|| {
+            g.with(Transport::Ffi, |b| {
+                b.manifest_json().map(|json| {
+                    let mut out = Vec::with_capacity(json.len() + 12);
+                    write_result_envelope_raw(&mut out, json);
+                    out
+                })
+            })
+        }));
+        match copied {
+            Ok(Ok(bytes)) => c_envelope(bytes),
+            Ok(Err(e)) => envelope(Err(e)),
+            Err(_) => envelope(Err(RpcError::internal("panic in the FFI bridge"))),
+        }
     }
 
     /// `elizaos_init`.
@@ -516,7 +610,9 @@ pub mod ffi {
 pub mod wasm {
     use super::{decode_call, decode_json, validate_status, GlobalBridge, Transport};
     use crate::interop::plugin::Plugin;
-    use crate::interop::protocol::{envelope_value, status, Kind, RpcError};
+    use crate::interop::protocol::{
+        status, write_envelope, write_error_envelope, write_result_envelope_raw, Kind, RpcError,
+    };
     use serde_json::Value;
     use std::alloc::Layout;
     use std::sync::atomic::{AtomicPtr, Ordering};
@@ -582,22 +678,30 @@ pub mod wasm {
         }
     }
 
-    /// A result buffer: LE `u32` length then the JSON bytes; null if allocation fails.
-    fn buffer(value: &Value) -> *mut u8 {
+    /// A result buffer: LE `u32` length then the JSON bytes that `write` appends, serialised in
+    /// place (no intermediate string); null if allocation fails or the JSON exceeds 4 GiB.
+    fn buffer(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> *mut u8 {
         let mut bytes: Vec<u8> = Vec::new();
-        let Ok(json) = serde_json::to_vec(value) else {
-            return std::ptr::null_mut();
-        };
-        let Ok(n) = u32::try_from(json.len()) else {
-            return std::ptr::null_mut();
-        };
-        if bytes.try_reserve_exact(4 + json.len()).is_err() {
+        if bytes.try_reserve_exact(4 + capacity).is_err() {
             return std::ptr::null_mut();
         }
-        bytes.extend_from_slice(&n.to_le_bytes());
-        bytes.extend_from_slice(&json);
+        bytes.extend_from_slice(&[0; 4]);
+        write(&mut bytes);
+        let Ok(n) = u32::try_from(bytes.len() - 4) else {
+            return std::ptr::null_mut();
+        };
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        // The box's layout is exactly 4 + n bytes (align 1), which `dealloc(p, 4 + n)` frees.
         Box::into_raw(bytes.into_boxed_slice()).cast::<u8>()
     }
+
+    /// A result buffer holding the envelope of `outcome`.
+    fn envelope_buffer(outcome: &Result<Value, RpcError>) -> *mut u8 {
+        buffer(ENVELOPE_CAPACITY, |out| write_envelope(out, outcome))
+    }
+
+    /// First guess at an envelope's size: enough for small results without regrowing.
+    const ENVELOPE_CAPACITY: usize = 256;
 
     fn free_buffer(ptr: *mut u8) {
         if ptr.is_null() {
@@ -612,9 +716,7 @@ pub mod wasm {
 
     /// Record `error` for `elizaos_last_error`, replacing (and freeing) any previous one.
     pub fn set_last_error(error: &RpcError) {
-        let mut obj = serde_json::Map::new();
-        obj.insert("error".into(), error.to_value());
-        let ptr = buffer(&Value::Object(obj));
+        let ptr = buffer(ENVELOPE_CAPACITY, |out| write_error_envelope(out, error));
         free_buffer(LAST_ERROR.swap(ptr, Ordering::AcqRel));
     }
 
@@ -638,7 +740,10 @@ pub mod wasm {
     /// `get_manifest()`.
     pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut u8 {
         clear_last_error();
-        buffer(&envelope_value(&g.with(Transport::Wasm, |b| b.manifest())))
+        g.with(Transport::Wasm, |b| match b.manifest_json() {
+            Ok(json) => buffer(json.len() + 12, |out| write_result_envelope_raw(out, json)),
+            Err(e) => envelope_buffer(&Err(e)),
+        })
     }
 
     /// `init(cfg_ptr, cfg_len)`.
@@ -698,7 +803,7 @@ pub mod wasm {
             )?;
             g.with(Transport::Wasm, |b| b.invoke(kind, &call))
         })();
-        buffer(&envelope_value(&outcome))
+        envelope_buffer(&outcome)
     }
 }
 

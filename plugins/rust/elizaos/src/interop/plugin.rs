@@ -280,15 +280,36 @@ impl fmt::Display for PluginError {
 
 impl std::error::Error for PluginError {}
 
-/// Serialise a typed result into its wire value. The result types only hold JSON values, so this
-/// cannot fail in practice; a failure is still reported as an error rather than a panic.
-fn to_wire<T: Serialize>(value: &T) -> Result<Value, PluginError> {
-    serde_json::to_value(value).map_err(|e| {
-        PluginError::with_code(
-            codes::INTERNAL_ERROR,
-            format!("cannot serialise result: {e}"),
-        )
-    })
+/// Insert `value` under `key` when present (absent optionals are omitted on the wire, section 1).
+fn put<T: Into<Value>>(obj: &mut Map<String, Value>, key: &str, value: Option<T>) {
+    if let Some(v) = value {
+        obj.insert(key.to_string(), v.into());
+    }
+}
+
+impl From<ActionResult> for Value {
+    /// The wire value, equal to what `serde_json::to_value` gives, built by moving the members
+    /// instead of serialising them (a result's `data` can be large).
+    fn from(r: ActionResult) -> Value {
+        let mut obj = Map::new();
+        obj.insert("success".to_string(), Value::Bool(r.success));
+        put(&mut obj, "text", r.text);
+        put(&mut obj, "values", r.values);
+        put(&mut obj, "data", r.data);
+        put(&mut obj, "error", r.error);
+        Value::Object(obj)
+    }
+}
+
+impl From<ProviderResult> for Value {
+    /// The wire value, equal to what `serde_json::to_value` gives, built by moving the members.
+    fn from(r: ProviderResult) -> Value {
+        let mut obj = Map::new();
+        put(&mut obj, "text", r.text);
+        put(&mut obj, "values", r.values);
+        put(&mut obj, "data", r.data);
+        Value::Object(obj)
+    }
 }
 
 /// A plugin implemented in Rust.
@@ -376,7 +397,8 @@ pub trait Plugin {
         state: &Value,
         options: &Value,
     ) -> Result<Value, PluginError> {
-        to_wire(&self.invoke_action(name, memory, state, options)?)
+        self.invoke_action(name, memory, state, options)
+            .map(Value::from)
     }
 
     /// Raw form of [`Plugin::get_provider`].
@@ -386,7 +408,7 @@ pub trait Plugin {
         memory: &Value,
         state: &Value,
     ) -> Result<Value, PluginError> {
-        to_wire(&self.get_provider(name, memory, state)?)
+        self.get_provider(name, memory, state).map(Value::from)
     }
 
     /// Raw form of [`Plugin::invoke_evaluator`].
@@ -396,7 +418,9 @@ pub trait Plugin {
         memory: &Value,
         state: &Value,
     ) -> Result<Value, PluginError> {
-        to_wire(&self.invoke_evaluator(name, memory, state)?)
+        Ok(self
+            .invoke_evaluator(name, memory, state)?
+            .map_or(Value::Null, Value::from))
     }
 }
 
@@ -436,6 +460,31 @@ mod tests {
             serde_json::to_value(&p).ok(),
             Some(json!({"text": "s", "values": {"answer": 42}}))
         );
+    }
+
+    #[test]
+    fn wire_values_equal_serde_serialisation() {
+        let mut map = Map::new();
+        map.insert("k".into(), json!([1, {"a": null}]));
+        let actions = [
+            ActionResult::success(),
+            ActionResult::failure().with_error("e"),
+            ActionResult::success()
+                .with_text("t")
+                .with_values(map.clone())
+                .with_data(map.clone()),
+        ];
+        for r in actions {
+            assert_eq!(serde_json::to_value(&r).ok(), Some(Value::from(r)));
+        }
+        let providers = [
+            ProviderResult::new(),
+            ProviderResult::new().with_text("t").with_data(map.clone()),
+            ProviderResult::new().with_values(map),
+        ];
+        for r in providers {
+            assert_eq!(serde_json::to_value(&r).ok(), Some(Value::from(r)));
+        }
     }
 
     #[test]

@@ -497,7 +497,43 @@ pub fn envelope_value(outcome: &Result<Value, RpcError>) -> Value {
 
 /// Serialise an envelope (section 5.2).
 pub fn envelope_json(outcome: &Result<Value, RpcError>) -> String {
-    envelope_value(outcome).to_string()
+    let mut out = Vec::new();
+    write_envelope(&mut out, outcome);
+    // serde_json writes UTF-8 only; the fallback is never taken.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Append the envelope of `outcome` to `out` (section 5.2), serialising the result in place: the
+/// hot path of every in-process call, so the result is neither cloned nor wrapped in a map.
+pub fn write_envelope(out: &mut Vec<u8>, outcome: &Result<Value, RpcError>) {
+    match outcome {
+        Ok(result) => {
+            out.extend_from_slice(b"{\"result\":");
+            write_json(out, result);
+            out.push(b'}');
+        }
+        Err(e) => write_error_envelope(out, e),
+    }
+}
+
+/// Append the `{"error": ...}` envelope of `error` to `out`.
+pub fn write_error_envelope(out: &mut Vec<u8>, error: &RpcError) {
+    out.extend_from_slice(b"{\"error\":");
+    write_json(out, &error.to_value());
+    out.push(b'}');
+}
+
+/// Append the `{"result": ...}` envelope of an already serialised JSON text.
+pub fn write_result_envelope_raw(out: &mut Vec<u8>, result_json: &[u8]) {
+    out.extend_from_slice(b"{\"result\":");
+    out.extend_from_slice(result_json);
+    out.push(b'}');
+}
+
+/// Serialise a `Value` into `out`. Writing a `Value` to a `Vec` cannot fail (map keys are
+/// strings, numbers are finite), so there is no error to report.
+fn write_json(out: &mut Vec<u8>, value: &Value) {
+    let _ = serde_json::to_writer(out, value);
 }
 
 /// Read a response/envelope body: exactly one of `result` and `error`.
@@ -600,6 +636,43 @@ pub fn validate_memory(param: &str, memory: &Value) -> Result<(), RpcError> {
             &format!("{param}.content"),
             "object",
             RECEIVED_MISSING,
+        )),
+    }
+}
+
+/// Check already decoded call arguments and take ownership of them, with the same checks, order
+/// and error `data` as [`parse_call_args`] on a params object holding them (`options` is `Some`
+/// for `invokeAction`). Used by the WASM/FFI exports, whose arguments arrive one by one, so that
+/// no params map is built and no value is cloned.
+pub fn call_args_from_parts(
+    name: String,
+    memory: Value,
+    state: Value,
+    options: Option<Value>,
+) -> Result<CallArgs, RpcError> {
+    validate_memory("memory", &memory)?;
+    let state = owned_optional_object("state", state)?;
+    let options = match options {
+        Some(o) => owned_optional_object("options", o)?,
+        None => Value::Object(Map::new()),
+    };
+    Ok(CallArgs {
+        name,
+        memory,
+        state,
+        options,
+    })
+}
+
+/// An optional object argument by value: `null` gives `{}`, an object is kept as it is.
+fn owned_optional_object(param: &str, value: Value) -> Result<Value, RpcError> {
+    match value {
+        Value::Null => Ok(Value::Object(Map::new())),
+        v @ Value::Object(_) => Ok(v),
+        other => Err(RpcError::invalid_param(
+            param,
+            "object",
+            json_type_name(&other),
         )),
     }
 }
@@ -952,6 +1025,71 @@ mod tests {
             parse_init_config(&p(json!({}))).err().and_then(|e| e.data),
             Some(json!({"param": "config", "expected": "object", "received": "missing"}))
         );
+    }
+
+    #[test]
+    fn call_args_from_parts_agree_with_params_parsing() {
+        let memories = [
+            json!({"content": {"text": "hi"}, "x": [1, 2.5]}),
+            json!({"content": {"text": null}}),
+            json!({"content": {"text": 1}}),
+            json!({"content": []}),
+            json!({}),
+            json!([]),
+            json!(null),
+        ];
+        let others = [
+            json!({"a": 1}),
+            json!(null),
+            json!("s"),
+            json!(3),
+            json!([]),
+        ];
+        for memory in &memories {
+            for state in &others {
+                for options in [
+                    None,
+                    Some(json!({"o": true})),
+                    Some(json!(1)),
+                    Some(json!(null)),
+                ] {
+                    let mut params = Map::new();
+                    params.insert("name".into(), json!("n"));
+                    params.insert("memory".into(), memory.clone());
+                    params.insert("state".into(), state.clone());
+                    if let Some(o) = &options {
+                        params.insert("options".into(), o.clone());
+                    }
+                    let expected = parse_call_args(&params, options.is_some());
+                    let got = call_args_from_parts(
+                        "n".into(),
+                        memory.clone(),
+                        state.clone(),
+                        options.clone(),
+                    );
+                    assert_eq!(got, expected, "{memory} {state} {options:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn envelopes_written_in_place_equal_the_value_form() {
+        let outcomes = [
+            Ok(json!({"success": true, "text": "a\u{0}\u{2028}\"", "data": {"f": 0.1, "n": -0.0}})),
+            Ok(Value::Null),
+            Err(RpcError::unknown_name(Kind::Action, "x")),
+            Err(RpcError::new(codes::INTERNAL_ERROR, "m")),
+        ];
+        for outcome in outcomes {
+            let mut out = Vec::new();
+            write_envelope(&mut out, &outcome);
+            assert_eq!(out, envelope_value(&outcome).to_string().into_bytes());
+            assert_eq!(parse_envelope(&envelope_json(&outcome)), Ok(outcome));
+        }
+        let mut raw = Vec::new();
+        write_result_envelope_raw(&mut raw, br#"{"a":[1]}"#);
+        assert_eq!(raw, br#"{"result":{"a":[1]}}"#);
     }
 
     #[test]
