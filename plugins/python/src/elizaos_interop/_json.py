@@ -19,6 +19,38 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Default limit on one message (IPC line, WASM or FFI string), in bytes."""
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+
+
+def _encode_default(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _make_encoder() -> Any:
+    """The C encoder behind ``json.dumps``, built once instead of once per call.
+
+    ``JSONEncoder.encode`` builds it anew on every call; building it once saves a few
+    microseconds per message. Circular references are not tracked (``markers`` is None): they
+    end in a ``RecursionError``, which :func:`dumps` reports like any other refusal.
+    """
+    if _c_make_encoder is None:  # a Python without the _json accelerator
+        return None
+    return _c_make_encoder(
+        None,  # markers
+        _encode_default,
+        json.encoder.encode_basestring,  # ensure_ascii=False: UTF-8 text, not \u escapes
+        None,  # indent
+        ":",
+        ",",
+        False,  # sort_keys
+        False,  # skipkeys
+        False,  # allow_nan
+    )
+
+
+_C_ENCODER = _make_encoder()
+_CONTAINERS = (dict, list, tuple)
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -64,15 +96,64 @@ def check_payload(value: Any, path: str = "$", depth: int = 0) -> None:
     )
 
 
+def _str_keys(value: Any) -> bool:
+    """True when every object key in ``value`` is a ``str`` (the C encoder coerces others).
+
+    Only containers are visited; a long array holding scalars only is recognised in C from
+    the set of its members' types, so large flat payloads cost little on top of encoding.
+    """
+    if isinstance(value, dict):
+        for key in value:
+            if type(key) is not str and not isinstance(key, str):
+                return False
+        members: Any = value.values()
+    else:
+        if len(value) > 8 and set(map(type, value)) <= _SCALARS:
+            return True
+        members = value
+    for member in members:
+        if isinstance(member, _CONTAINERS) and not _str_keys(member):
+            return False
+    return True
+
+
 def dumps(value: Any) -> bytes:
-    """Encode ``value`` as compact UTF-8 JSON, refusing anything outside the profile."""
+    """Encode ``value`` as compact UTF-8 JSON, refusing anything outside the profile.
+
+    Non-finite floats, non-JSON types and lone surrogates make the encoder fail; a dict key
+    that is not a ``str`` (which ``json`` would silently turn into one) is caught by a walk
+    over the containers. Either way :func:`check_payload` then names the offending path.
+    """
     try:
-        return _ENCODER.encode(value).encode("utf-8")
+        text = "".join(_C_ENCODER(value, 0)) if _C_ENCODER else _ENCODER.encode(value)
+        if isinstance(value, _CONTAINERS) and not _str_keys(value):
+            raise TypeError("non-str key")
+        return text.encode("utf-8")
     except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
-        check_payload(value)  # raises with the exact path
+        try:
+            check_payload(value)  # raises with the exact path
+        except RecursionError:
+            raise InvalidPayloadError(
+                "nesting too deep (or a circular reference)", path="$"
+            ) from None
         raise
 
 
+_SCAN: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped attribute)
+
+
 def loads(data: bytes | str) -> Any:
-    """Decode UTF-8 JSON (raises ``ValueError`` on bad input)."""
-    return json.loads(data)
+    """Decode UTF-8 JSON (raises ``ValueError`` on bad input).
+
+    Calls the decoder's C scanner directly for a text that is exactly one JSON value (the
+    common case on the wire); anything else (surrounding whitespace, extra data, errors) goes
+    through ``json.loads``, which gives the usual messages.
+    """
+    text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return json.loads(text)
+    if end != len(text):
+        return json.loads(text)
+    return value
