@@ -1,8 +1,11 @@
 """The IPC bridge server: serves a Python :class:`Plugin` over stdin/stdout (protocol.md 3).
 
-Every request runs as its own asyncio task, so a slow handler never blocks a fast one and
-pipelined requests may be answered out of order. Bad lines are answered (-32700, -32600) and the
-server keeps serving. ``shutdown`` or stdin EOF end :func:`serve`.
+A handler that returns an awaitable (an ``async def`` handler) runs as its own asyncio task, so a
+slow handler never blocks a fast one and pipelined requests may be answered out of order. A
+plain function handler runs inline when no task is pending (no task to create, answered in the
+same event-loop turn); while tasks are pending it runs in a task too, so requests still start
+in the order they arrived. Bad lines are answered (-32700, -32600) and the server keeps serving.
+``shutdown`` or stdin EOF end :func:`serve`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import inspect
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Coroutine
+import types
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -41,6 +45,26 @@ class _Encoded:
 
     def __init__(self, data: bytes) -> None:
         self.data = data
+
+
+_TRUE = _Encoded(b"true")
+_FALSE = _Encoded(b"false")
+_NULL = _Encoded(b"null")
+_EMPTY = _Encoded(b"{}")
+
+
+class _Pending:
+    """A handler's awaitable, and how to turn its value into the method's result."""
+
+    __slots__ = ("awaitable", "finish", "kind", "name")
+
+    def __init__(
+        self, kind: str, name: str, awaitable: Awaitable[Any], finish: Callable[[Any], _Encoded]
+    ) -> None:
+        self.kind = kind
+        self.name = name
+        self.awaitable = awaitable
+        self.finish = finish
 
 
 class _RpcError(Exception):
@@ -93,6 +117,21 @@ def _reject_constant(name: str) -> NoReturn:
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """Request decoder: rejects the non-JSON literals NaN, Infinity and -Infinity."""
+_SCAN: Any = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped attribute)
+_CoroutineType = types.CoroutineType
+_PLAIN_RESULTS = (dict, bool, type(None))
+
+
+def _decode(line: bytes) -> Any:
+    """Decode one request line; the C scanner directly when the line is exactly one value."""
+    text = line.decode("utf-8")
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return _DECODER.decode(text)  # raises with the usual message
+    if end != len(text):
+        return _DECODER.decode(text)  # surrounding whitespace, or extra data (raises)
+    return value
 
 
 def _exception_message(exc: BaseException) -> str:
@@ -129,7 +168,9 @@ class _Server:
         self.reading = False
         self.broken = False
         self.blocking = (True, True)
-        self.handlers: dict[str, Callable[[dict[str, Any]], Coroutine[Any, Any, Any]]] = {
+        self.manifest_json: _Encoded | None = None
+        self.create_task: Callable[..., asyncio.Task[None]] = self.loop.create_task
+        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getManifest": self._get_manifest,
             "init": self._init,
             "validateAction": self._validate_action,
@@ -204,7 +245,7 @@ class _Server:
 
     def _on_line(self, line: bytes) -> None:
         try:
-            message = _DECODER.decode(line.decode("utf-8"))
+            message = _decode(line)
         except (ValueError, RecursionError) as exc:
             self._send_error(None, _RpcError(-32700, f"parse error: {exc}"))
             return
@@ -264,15 +305,17 @@ class _Server:
         if handler is None:
             self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
             return
-        # Each request is its own task, so a slow handler never delays another request and
-        # handlers can rely on asyncio.current_task() (asyncio.timeout() needs it).
-        task = self.loop.create_task(self._run(req_id, handler(params)))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, req_id: int | str, work: Awaitable[Any]) -> None:
+        if self.tasks:
+            # Work is pending: start this request behind it, in arrival order.
+            self._spawn(self._run(req_id, handler, params))
+            return
         try:
-            result = await work
+            result = handler(params)
+            if type(result) is _Pending:
+                # An async handler runs as its own task, so a slow handler never delays another
+                # request and it can rely on asyncio.current_task() (asyncio.timeout() needs it).
+                self._spawn(self._finish(req_id, result))
+                return
         except _RpcError as err:
             self._send_error(req_id, err)
             return
@@ -280,6 +323,56 @@ class _Server:
             self._send_error(req_id, _internal_error(exc))
             return
         self._send_result(req_id, result)
+
+    def _spawn(self, work: Any) -> None:
+        task = self.create_task(work)
+        if not task.done():  # an eager task (Python 3.12+) may already be finished
+            self.tasks.add(task)
+
+    def _forget_current_task(self) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self.tasks.discard(task)
+
+    async def _run(
+        self, req_id: int | str, handler: Callable[[dict[str, Any]], Any], params: dict[str, Any]
+    ) -> None:
+        """A request started while others were pending: the whole method in this task."""
+        try:
+            result = handler(params)
+            if type(result) is _Pending:
+                result = await self._complete(result)
+        except _RpcError as err:
+            self._send_error(req_id, err)
+            return
+        except Exception as exc:
+            self._send_error(req_id, _internal_error(exc))
+            return
+        finally:
+            self._forget_current_task()
+        self._send_result(req_id, result)
+
+    async def _finish(self, req_id: int | str, pending: _Pending) -> None:
+        """Await an async handler started inline, then answer."""
+        try:
+            result = await self._complete(pending)
+        except _RpcError as err:
+            self._send_error(req_id, err)
+            return
+        except Exception as exc:
+            self._send_error(req_id, _internal_error(exc))
+            return
+        finally:
+            self._forget_current_task()
+        self._send_result(req_id, result)
+
+    @staticmethod
+    async def _complete(pending: _Pending) -> Any:
+        try:
+            value = await pending.awaitable
+        except Exception as exc:
+            raise _handler_failed(pending.kind, pending.name, exc) from exc
+        return pending.finish(value)
 
     def _shutdown(self, req_id: int | str) -> None:
         self.stop_reading()
@@ -290,28 +383,28 @@ class _Server:
     # -- writing ----------------------------------------------------------------------------
 
     def _send_result(self, req_id: int | str, result: Any) -> None:
-        if isinstance(result, _Encoded):
+        if type(result) is _Encoded:
             id_text = b"%d" % req_id if type(req_id) is int else dumps(req_id)
-            self._write(b'{"id":' + id_text + b',"result":' + result.data + b"}")
+            self._write(b"".join((b'{"id":', id_text, b',"result":', result.data, b"}\n")))
             return
         try:
             data = dumps({"id": req_id, "result": result})
         except InvalidPayloadError as exc:  # the handler checks make this unreachable in practice
             self._send_error(req_id, _RpcError(-32603, f"internal error: {exc.detail}"))
             return
-        self._write(data)
+        self._write(data + b"\n")
 
     def _send_error(self, req_id: int | str | None, err: _RpcError) -> None:
         try:
             data = dumps({"id": req_id, "error": err.to_json()})
         except InvalidPayloadError:
             data = dumps({"id": req_id, "error": {"code": err.code, "message": err.message}})
-        self._write(data)
+        self._write(data + b"\n")
 
     def _write(self, data: bytes) -> None:
+        """Write one newline-terminated message, queueing what the pipe does not take now."""
         if self.broken:
             return
-        data += b"\n"
         if self.out:
             self.out.append(memoryview(data))
             return
@@ -371,11 +464,18 @@ class _Server:
                 os.set_blocking(fd, blocking)
 
     # -- methods ----------------------------------------------------------------------------
+    # Each returns the method's result (an _Encoded, or a value to encode), or a _Pending when
+    # the plugin's handler returned an awaitable; param and name errors raise _RpcError.
 
-    async def _get_manifest(self, params: dict[str, Any]) -> Any:
-        return self.manifest
+    def _get_manifest(self, params: dict[str, Any]) -> Any:
+        if self.manifest_json is None:
+            try:
+                self.manifest_json = _Encoded(dumps(self.manifest))
+            except InvalidPayloadError:
+                return self.manifest  # answered -32603 by _send_result, as before
+        return self.manifest_json
 
-    async def _init(self, params: dict[str, Any]) -> Any:
+    def _init(self, params: dict[str, Any]) -> Any:
         if "config" not in params:
             raise _invalid_param("config", "object", "missing")
         config = params["config"]
@@ -383,8 +483,10 @@ class _Server:
             raise _invalid_param("config", "object", _json_type(config))
         self.runtime.config = config
         if self.plugin.init is not None:
-            await self._call("plugin", self.plugin.name, self.plugin.init, config, self.runtime)
-        return {}
+            return self._call(
+                "plugin", self.plugin.name, _init_done, self.plugin.init, config, self.runtime
+            )
+        return _EMPTY
 
     def _args(
         self, params: dict[str, Any], with_options: bool
@@ -392,144 +494,197 @@ class _Server:
         if "name" not in params:
             raise _invalid_param("name", "string", "missing")
         name = params["name"]
-        if not isinstance(name, str):
+        if type(name) is not str and not isinstance(name, str):
             raise _invalid_param("name", "string", _json_type(name))
         if "memory" not in params:
             raise _invalid_param("memory", "object", "missing")
         memory = params["memory"]
-        if not isinstance(memory, dict):
+        if type(memory) is not dict:
             raise _invalid_param("memory", "object", _json_type(memory))
         if "content" not in memory:
             raise _invalid_param("memory.content", "object", "missing")
         content = memory["content"]
-        if not isinstance(content, dict):
+        if type(content) is not dict:
             raise _invalid_param("memory.content", "object", _json_type(content))
         text = content.get("text")
-        if text is not None and not isinstance(text, str):
+        if text is not None and type(text) is not str:
             raise _invalid_param("memory.content.text", "string", _json_type(text))
-        state = self._optional_object(params, "state")
-        options = self._optional_object(params, "options") if with_options else {}
+        state = params.get("state")
+        if state is None:
+            state = {}
+        elif type(state) is not dict:
+            raise _invalid_param("state", "object", _json_type(state))
+        options: Any = {}
+        if with_options:
+            options = params.get("options")
+            if options is None:
+                options = {}
+            elif type(options) is not dict:
+                raise _invalid_param("options", "object", _json_type(options))
         return name, memory, state, options
-
-    @staticmethod
-    def _optional_object(params: dict[str, Any], key: str) -> dict[str, Any]:
-        value = params.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise _invalid_param(key, "object", _json_type(value))
-        return value
 
     @staticmethod
     def _unknown(kind: str, name: str) -> _RpcError:
         return _RpcError(-32001, f"unknown {kind}: {name}", {"kind": kind, "name": name})
 
-    async def _call(self, kind: str, name: str, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(
+        self,
+        kind: str,
+        name: str,
+        finish: Callable[[Any], Any],
+        fn: Callable[..., Any],
+        *args: Any,
+    ) -> Any:
+        """Call a plugin function: its checked result, or a _Pending when it is async."""
         try:
-            result = fn(*args)
-            if inspect.isawaitable(result):
-                result = await result
+            value = fn(*args)
         except Exception as exc:
-            raise _RpcError(
-                -32000,
-                _exception_message(exc),
-                {"kind": kind, "name": name, "exception": type(exc).__name__},
-            ) from exc
-        return result
+            raise _handler_failed(kind, name, exc) from exc
+        if type(value) is _CoroutineType or (
+            not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value)
+        ):
+            return _Pending(kind, name, value, finish)
+        return finish(value)
 
-    def _invalid_result(self, kind: str, name: str, reason: str) -> _RpcError:
-        return _RpcError(
-            -32003,
-            f"invalid result from {kind} {name}: {reason}",
-            {"kind": kind, "name": name, "reason": reason},
+    def _validate_action(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        action = self.actions.get(name)
+        if action is None:
+            raise self._unknown("action", name)
+        return self._call(
+            "action",
+            name,
+            lambda value: _check_bool("action", name, value),
+            action.validate,
+            self.runtime,
+            memory,
+            state,
         )
 
-    def _check_bool(self, kind: str, name: str, value: Any) -> bool:
-        if not isinstance(value, bool):
-            raise self._invalid_result(
-                kind, name, f"validate must return a boolean, received {_json_type(value)}"
-            )
-        return value
+    def _invoke_action(self, params: dict[str, Any]) -> Any:
+        name, memory, state, options = self._args(params, True)
+        action = self.actions.get(name)
+        if action is None:
+            raise self._unknown("action", name)
+        return self._call(
+            "action",
+            name,
+            lambda value: self._check_result("action", name, value, _ACTION_RESULT, "ActionResult"),
+            action.handler,
+            self.runtime,
+            memory,
+            state,
+            options,
+        )
+
+    def _get_provider(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        provider = self.providers.get(name)
+        if provider is None:
+            raise self._unknown("provider", name)
+        return self._call(
+            "provider",
+            name,
+            lambda value: self._check_result(
+                "provider", name, value, _PROVIDER_RESULT, "ProviderResult"
+            ),
+            provider.get,
+            self.runtime,
+            memory,
+            state,
+        )
+
+    def _validate_evaluator(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        evaluator = self.evaluators.get(name)
+        if evaluator is None:
+            raise self._unknown("evaluator", name)
+        return self._call(
+            "evaluator",
+            name,
+            lambda value: _check_bool("evaluator", name, value),
+            evaluator.validate,
+            self.runtime,
+            memory,
+            state,
+        )
+
+    def _invoke_evaluator(self, params: dict[str, Any]) -> Any:
+        name, memory, state, _ = self._args(params, False)
+        evaluator = self.evaluators.get(name)
+        if evaluator is None:
+            raise self._unknown("evaluator", name)
+
+        def finish(value: Any) -> _Encoded:
+            if value is None:
+                return _NULL
+            return self._check_result("evaluator", name, value, _ACTION_RESULT, "EvaluatorResult")
+
+        return self._call("evaluator", name, finish, evaluator.handler, self.runtime, memory, state)
 
     def _check_result(
         self, kind: str, name: str, value: Any, members: dict[str, type], what: str
     ) -> _Encoded:
-        """Check a handler result against its schema and return its canonical form."""
+        """Check a handler result against its schema and return its canonical form, encoded."""
         if not isinstance(value, dict):
-            raise self._invalid_result(
+            raise _invalid_result(
                 kind, name, f"{what} must be an object, received {_json_type(value)}"
             )
         out: dict[str, Any] = {}
         for key, member in value.items():
             expected = members.get(key)
             if expected is None:
-                raise self._invalid_result(kind, name, f"{what} has unknown member {key!r}")
+                raise _invalid_result(kind, name, f"{what} has unknown member {key!r}")
             if member is None:
                 continue
             if not isinstance(member, expected):
-                raise self._invalid_result(
+                raise _invalid_result(
                     kind,
                     name,
                     f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {_json_type(member)}",
                 )
             out[key] = member
         if "success" in members and "success" not in out:
-            raise self._invalid_result(kind, name, f"{what}.success is missing")
+            raise _invalid_result(kind, name, f"{what}.success is missing")
         try:
             encoded = dumps(out)
         except InvalidPayloadError as exc:
-            raise self._invalid_result(kind, name, f"{what} is not JSON: {exc.detail}") from exc
+            raise _invalid_result(kind, name, f"{what} is not JSON: {exc.detail}") from exc
         if len(encoded) > self.max - 64:
-            raise self._invalid_result(
+            raise _invalid_result(
                 kind,
                 name,
                 f"{what} of {len(encoded)} bytes exceeds the message limit of {self.max} bytes",
             )
         return _Encoded(encoded)
 
-    async def _validate_action(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
-        action = self.actions.get(name)
-        if action is None:
-            raise self._unknown("action", name)
-        value = await self._call("action", name, action.validate, self.runtime, memory, state)
-        return self._check_bool("action", name, value)
 
-    async def _invoke_action(self, params: dict[str, Any]) -> Any:
-        name, memory, state, options = self._args(params, True)
-        action = self.actions.get(name)
-        if action is None:
-            raise self._unknown("action", name)
-        value = await self._call(
-            "action", name, action.handler, self.runtime, memory, state, options
-        )
-        return self._check_result("action", name, value, _ACTION_RESULT, "ActionResult")
+def _handler_failed(kind: str, name: str, exc: BaseException) -> _RpcError:
+    """-32000 for a plugin function that raised, naming what raised and the exception type."""
+    data: dict[str, Any] = {"kind": kind, "name": name, "exception": type(exc).__name__}
+    return _RpcError(-32000, _exception_message(exc), data)
 
-    async def _get_provider(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
-        provider = self.providers.get(name)
-        if provider is None:
-            raise self._unknown("provider", name)
-        value = await self._call("provider", name, provider.get, self.runtime, memory, state)
-        return self._check_result("provider", name, value, _PROVIDER_RESULT, "ProviderResult")
 
-    async def _validate_evaluator(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
-        evaluator = self.evaluators.get(name)
-        if evaluator is None:
-            raise self._unknown("evaluator", name)
-        value = await self._call("evaluator", name, evaluator.validate, self.runtime, memory, state)
-        return self._check_bool("evaluator", name, value)
+def _init_done(value: Any) -> _Encoded:
+    return _EMPTY
 
-    async def _invoke_evaluator(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
-        evaluator = self.evaluators.get(name)
-        if evaluator is None:
-            raise self._unknown("evaluator", name)
-        value = await self._call("evaluator", name, evaluator.handler, self.runtime, memory, state)
-        if value is None:
-            return None
-        return self._check_result("evaluator", name, value, _ACTION_RESULT, "EvaluatorResult")
+
+def _invalid_result(kind: str, name: str, reason: str) -> _RpcError:
+    return _RpcError(
+        -32003,
+        f"invalid result from {kind} {name}: {reason}",
+        {"kind": kind, "name": name, "reason": reason},
+    )
+
+
+def _check_bool(kind: str, name: str, value: Any) -> _Encoded:
+    if value is True:
+        return _TRUE
+    if value is False:
+        return _FALSE
+    raise _invalid_result(
+        kind, name, f"validate must return a boolean, received {_json_type(value)}"
+    )
 
 
 _ACTION_RESULT: dict[str, type] = {

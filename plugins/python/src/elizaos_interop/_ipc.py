@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import json
 import os
 import select
 import shlex
@@ -40,7 +39,7 @@ from ._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ._json import MAX_MESSAGE_BYTES, dumps
+from ._json import MAX_MESSAGE_BYTES, dumps, loads
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
 
@@ -56,6 +55,10 @@ _EXIT_WAIT = 1.0
 
 def _method_label(method: str, name: Any) -> str:
     return f'{method}("{name}")' if isinstance(name, str) else method
+
+
+_METHOD_JSON: dict[str, bytes] = {}
+"""Encoded method names (a handful of distinct strings, encoded once each)."""
 
 
 class _Child:
@@ -159,16 +162,21 @@ class _Call:
         self.result = value
         fut = self.future
         if fut is not None and not fut.done():
-            with contextlib.suppress(RuntimeError):  # its loop may be closed
+            # try/except, not contextlib.suppress: this runs once per call, on the hot path.
+            try:  # noqa: SIM105
                 fut.set_result(value)
+            except RuntimeError:  # its loop may be closed
+                pass
 
     def fail(self, error: InteropError) -> None:
         self.settled = True
         self.error = error
         fut = self.future
         if fut is not None and not fut.done():
-            with contextlib.suppress(RuntimeError):
+            try:  # noqa: SIM105
                 fut.set_exception(error)
+            except RuntimeError:  # its loop may be closed
+                pass
 
 
 class IpcTransport:
@@ -369,7 +377,12 @@ class IpcTransport:
                 method=_method_label(method, name),
                 transport="ipc",
             ) from None
-        data = b'{"id":%d,"method":%s,"params":%s}\n' % (req_id, dumps(method), body)
+        method_json = _METHOD_JSON.get(method)
+        if method_json is None:
+            method_json = dumps(method)
+            if len(_METHOD_JSON) < 64:
+                _METHOD_JSON[method] = method_json
+        data = b'{"id":%d,"method":%s,"params":%s}\n' % (req_id, method_json, body)
         if len(data) - 1 > self.max_message_bytes:
             raise InvalidPayloadError(
                 f"request of {len(data) - 1} bytes exceeds the message limit of "
@@ -454,7 +467,7 @@ class IpcTransport:
 
     def _on_line(self, line: bytes) -> None:
         try:
-            message = json.loads(line.decode("utf-8"))
+            message = loads(line)
         except (ValueError, RecursionError):
             self._protocol_fault("received a line that is not JSON", line)
             return

@@ -1,0 +1,307 @@
+"""The fast paths of the IPC client, the bridge and the encoder keep protocol.md behaviour.
+
+* ``dumps`` uses the C encoder directly and refuses non-``str`` object keys (which ``json``
+  silently turns into strings) with an :class:`InvalidPayloadError` naming the path.
+* The bridge answers a plain-function handler inline when nothing is pending, runs ``async``
+  handlers as tasks (answers out of order), and starts requests in arrival order while work is
+  pending. These run ``serve()`` in-process on real pipes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+from typing import Any
+
+import pytest
+from conftest import CONFORMANCE
+
+from elizaos_interop import (
+    Action,
+    Evaluator,
+    InvalidPayloadError,
+    Plugin,
+    Provider,
+    load_python_plugin,
+)
+from elizaos_interop._bridge import serve
+from elizaos_interop._json import dumps, loads
+
+
+class Color(enum.StrEnum):
+    RED = "red"
+
+
+@pytest.mark.parametrize(
+    ("value", "path", "key"),
+    [
+        ({1: "a"}, "$", "1"),
+        ({"a": {None: 1}}, "$.a", "None"),
+        ({"a": [0, {True: 1}]}, "$.a[1]", "True"),
+        ({"a": {"b": {1.5: "x"}}}, "$.a.b", "1.5"),
+        # a long array goes through the type-set shortcut, then finds the nested dict
+        ({"xs": [*range(20), {"ok": 1, 2: "bad"}]}, "$.xs[20]", "2"),
+        ([{"k": (1, {3: 4})}], "$[0].k[1]", "3"),
+    ],
+)
+def test_dumps_refuses_non_str_keys_naming_the_path(value: Any, path: str, key: str) -> None:
+    with pytest.raises(InvalidPayloadError) as info:
+        dumps(value)
+    assert info.value.path == path
+    assert f"object key {key} is" in str(info.value)
+    assert "expected str" in str(info.value)
+
+
+def test_dumps_matches_json_within_the_profile() -> None:
+    value = {
+        "s": "é\u0000\U0001f600\u2028",
+        "i": [0, -1, 2**53 - 1, 2**63 - 1],
+        "f": [0.1, -0.0, 1e300, 5e-324],
+        "b": [True, False, None],
+        "nested": {"a": [{"b": [[], {}]}] * 10, "t": (1, 2)},
+        "k": {Color.RED: Color.RED},  # str subclasses are strings
+    }
+    expected = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    assert dumps(value) == expected.encode("utf-8")
+    assert loads(dumps(value)) == json.loads(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "path"),
+    [
+        ({"a": float("nan")}, "$.a"),
+        ({"a": ["\ud800"]}, "$.a[0]"),
+        ({"a": {"b": object()}}, "$.a.b"),
+    ],
+)
+def test_dumps_still_refuses_the_rest_of_section_2(value: Any, path: str) -> None:
+    with pytest.raises(InvalidPayloadError) as info:
+        dumps(value)
+    assert info.value.path == path
+
+
+def test_dumps_refuses_a_circular_value_instead_of_recursing() -> None:
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(InvalidPayloadError, match="circular"):
+        dumps({"a": loop})
+
+
+@pytest.mark.parametrize("text", ['{"a":1}', ' {"a":1} ', '{"a":1}\r'])
+def test_loads_fast_path_and_whitespace(text: str) -> None:
+    assert loads(text.encode()) == {"a": 1}
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a":1} x', "[1]]"])
+def test_loads_errors_are_value_errors(text: str) -> None:
+    with pytest.raises(json.JSONDecodeError, match=r"Expecting|Extra data"):
+        loads(text)
+
+
+def test_host_refuses_a_non_str_key_before_writing() -> None:
+    with load_python_plugin(CONFORMANCE) as plugin:
+        memory = {"content": {"text": "hi"}, "meta": {7: "seven"}}
+        with pytest.raises(InvalidPayloadError) as info:
+            asyncio.run(plugin.invoke_action("echo", memory, {}, {}))
+        assert info.value.path == "params.memory.meta"
+        assert info.value.method == 'invokeAction("echo")'
+        assert info.value.transport == "ipc"
+        with pytest.raises(InvalidPayloadError):
+            plugin.transport.call_sync("invokeAction", {"name": "echo", "memory": memory})
+        # nothing was written: the plugin answers the next call normally
+        result = asyncio.run(plugin.invoke_action("echo", {"content": {"text": "ok"}}, {}, {}))
+        assert result.text == "ok"
+
+
+# -- the bridge in-process, on real pipes -------------------------------------------------
+
+
+class Log:
+    """What the test plugin's handlers saw, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.release = asyncio.Event()
+
+
+def make_plugin(log: Log) -> Plugin:
+    def sync_echo(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        log.events.append(f"sync:{memory['content'].get('text')}")
+        return {
+            "success": True,
+            "text": memory["content"].get("text"),
+            "values": {"in_task": asyncio.current_task() is not None},
+        }
+
+    async def gated(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        log.events.append("gated:start")
+        await log.release.wait()
+        log.events.append("gated:end")
+        return {"success": True, "text": "released"}
+
+    def bad_key(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        return {"success": True, "data": {1: "one"}}
+
+    def boom(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        raise ValueError("sync boom")
+
+    async def not_bool(runtime: Any, memory: Any, state: Any) -> Any:
+        return "yes"
+
+    def sync_provider(runtime: Any, memory: Any, state: Any) -> Any:
+        return {"text": "p", "values": None}
+
+    def silent(runtime: Any, memory: Any, state: Any) -> Any:
+        return None
+
+    return Plugin(
+        name="perf-paths",
+        description="bridge fast paths",
+        actions=[
+            Action(name="sync-echo", handler=sync_echo),
+            Action(name="gated", handler=gated),
+            Action(name="bad-key", handler=bad_key),
+            Action(name="boom", handler=boom),
+            Action(name="not-bool", handler=sync_echo, validate=not_bool),
+        ],
+        providers=[Provider(name="sync", get=sync_provider)],
+        evaluators=[Evaluator(name="silent", handler=silent)],
+    )
+
+
+class Pipes:
+    """A bridge served in this event loop on two real pipes, with a line client."""
+
+    def __init__(self, log: Log) -> None:
+        self.req_r, self.req_w = os.pipe()
+        self.resp_r, self.resp_w = os.pipe()
+        self.task = asyncio.get_running_loop().create_task(
+            serve(make_plugin(log), input_fd=self.req_r, output_fd=self.resp_w)
+        )
+        self.buf = b""
+        self.next_id = 1
+
+    def send(self, method: str, params: dict[str, Any]) -> int:
+        req_id = self.next_id
+        self.next_id += 1
+        line = json.dumps({"id": req_id, "method": method, "params": params}) + "\n"
+        os.write(self.req_w, line.encode())
+        return req_id
+
+    async def recv(self) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        while b"\n" not in self.buf:
+            ready = loop.create_future()
+            loop.add_reader(self.resp_r, ready.set_result, None)
+            try:
+                await asyncio.wait_for(ready, 10)
+            finally:
+                loop.remove_reader(self.resp_r)
+            chunk = os.read(self.resp_r, 1 << 16)
+            assert chunk, "bridge closed its output"
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    async def close(self) -> str:
+        os.close(self.req_w)
+        reason = await asyncio.wait_for(self.task, 10)
+        for fd in (self.req_r, self.resp_r, self.resp_w):
+            os.close(fd)
+        return reason
+
+
+def memory(text: str) -> dict[str, Any]:
+    return {"content": {"text": text}}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_sync_handler_runs_inline_when_nothing_is_pending() -> None:
+    async def main() -> None:
+        log = Log()
+        pipes = Pipes(log)
+        req = pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("a")})
+        response = await pipes.recv()
+        assert response == {
+            "id": req,
+            "result": {"success": True, "text": "a", "values": {"in_task": False}},
+        }
+        assert await pipes.close() == "eof"
+
+    run(main())
+
+
+def test_sync_handler_waits_behind_pending_work_but_may_answer_first() -> None:
+    async def main() -> None:
+        log = Log()
+        pipes = Pipes(log)
+        gated = pipes.send("invokeAction", {"name": "gated", "memory": memory("g")})
+        fast = pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("b")})
+        first = await pipes.recv()
+        # out of order: the sync request is answered while the async one still waits
+        assert first["id"] == fast
+        assert first["result"]["values"] == {"in_task": True}
+        # ... but it started after the request that arrived before it
+        assert log.events == ["gated:start", "sync:b"]
+        log.release.set()
+        second = await pipes.recv()
+        assert second == {"id": gated, "result": {"success": True, "text": "released"}}
+        # with nothing pending, the next sync request is inline again
+        again = pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("c")})
+        assert (await pipes.recv())["result"]["values"] == {"in_task": False}
+        assert again == 3
+        assert await pipes.close() == "eof"
+
+    run(main())
+
+
+def test_inline_errors_and_checks_match_the_task_path() -> None:
+    async def main() -> None:
+        pipes = Pipes(Log())
+        pipes.send("invokeAction", {"name": "bad-key", "memory": memory("x")})
+        error = (await pipes.recv())["error"]
+        assert error["code"] == -32003
+        assert error["data"]["kind"] == "action"
+        assert error["data"]["name"] == "bad-key"
+        assert "object key 1 is int" in error["data"]["reason"]
+
+        pipes.send("invokeAction", {"name": "boom", "memory": memory("x")})
+        error = (await pipes.recv())["error"]
+        assert error == {
+            "code": -32000,
+            "message": "sync boom",
+            "data": {"kind": "action", "name": "boom", "exception": "ValueError"},
+        }
+
+        pipes.send("validateAction", {"name": "not-bool", "memory": memory("x")})
+        error = (await pipes.recv())["error"]
+        assert error["code"] == -32003
+        assert error["data"]["reason"] == "validate must return a boolean, received string"
+
+        pipes.send("getProvider", {"name": "sync", "memory": memory("x")})
+        assert (await pipes.recv())["result"] == {"text": "p"}
+        pipes.send("invokeEvaluator", {"name": "silent", "memory": memory("x")})
+        assert (await pipes.recv())["result"] is None
+        pipes.send("validateEvaluator", {"name": "silent", "memory": memory("x")})
+        assert (await pipes.recv())["result"] is True
+        pipes.send("getManifest", {})
+        assert (await pipes.recv())["result"]["name"] == "perf-paths"
+        pipes.send("getManifest", {})  # the cached encoding
+        assert (await pipes.recv())["result"]["name"] == "perf-paths"
+        pipes.send("invokeAction", {"name": "sync-echo", "memory": {"content": 1}})
+        error = (await pipes.recv())["error"]
+        assert error["code"] == -32602
+        assert error["data"] == {
+            "param": "memory.content",
+            "expected": "object",
+            "received": "integer",
+        }
+        assert await pipes.close() == "eof"
+
+    run(main())
