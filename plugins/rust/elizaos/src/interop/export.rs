@@ -9,7 +9,6 @@ use crate::interop::protocol::{
     codes, methods, parse_call_args, parse_init_config, CallArgs, Kind, RpcError,
 };
 use serde_json::{Map, Value};
-use std::cell::RefCell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, Once};
@@ -47,48 +46,39 @@ fn set_transport(t: Transport) {
     TRANSPORT.store(v, Ordering::Relaxed);
 }
 
-/// The handler running on this thread, for the panic hook: its kind (`None` outside handlers)
-/// and its name. The name buffer is reused from call to call, so naming the call costs no
-/// allocation; per thread, because the hook runs on the thread that panics.
+/// The handler running now, for the panic hook: its kind (`None` outside handlers) and its name.
+/// The name buffer is reused from call to call, so naming the call costs no allocation.
+///
+/// These are plain statics, not thread-locals: a thread-local with a destructor registers it with
+/// the C runtime, which then keeps an FFI plugin's library loaded after the host closes it, so a
+/// reload would not start from a fresh plugin.
 struct CurrentCall {
     kind: Option<Kind>,
     name: String,
 }
 
-thread_local! {
-    static CURRENT_CALL: RefCell<CurrentCall> = const {
-        RefCell::new(CurrentCall { kind: None, name: String::new() })
-    };
-    /// The message of the last panic on this thread, taken by [`Bridge`] when it turns the panic
-    /// into -32000.
-    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
+static CURRENT_CALL: Mutex<CurrentCall> = Mutex::new(CurrentCall {
+    kind: None,
+    name: String::new(),
+});
+/// The message of the last panic, taken by [`Bridge`] when it turns the panic into -32000.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 static HOOK: Once = Once::new();
 
-/// Record (or, with `None`, clear) the handler now running on this thread.
+/// Record (or, with `None`, clear) the handler now running.
 fn set_current_call(call: Option<(Kind, &str)>) {
-    let _ = CURRENT_CALL.try_with(|c| {
-        if let Ok(mut c) = c.try_borrow_mut() {
-            c.name.clear();
-            c.kind = call.map(|(kind, name)| {
-                c.name.push_str(name);
-                kind
-            });
-        }
+    let mut c = lock(&CURRENT_CALL);
+    c.name.clear();
+    c.kind = call.map(|(kind, name)| {
+        c.name.push_str(name);
+        kind
     });
 }
 
-/// The handler running on this thread, if any (an owned copy, for the panic hook).
+/// The handler running now, if any (an owned copy, for the panic hook, which must not block).
 fn current_call() -> Option<(Kind, String)> {
-    CURRENT_CALL
-        .try_with(|c| {
-            c.try_borrow()
-                .ok()
-                .and_then(|c| c.kind.map(|k| (k, c.name.clone())))
-        })
-        .ok()
-        .flatten()
+    let c = CURRENT_CALL.try_lock().ok()?;
+    c.kind.map(|k| (k, c.name.clone()))
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,11 +110,9 @@ pub fn install_panic_hook() {
             if cfg!(target_arch = "wasm32") {
                 wasm::set_last_error(&panic_error(call.as_ref(), &message));
             }
-            let _ = LAST_PANIC.try_with(|slot| {
-                if let Ok(mut slot) = slot.try_borrow_mut() {
-                    *slot = Some(message);
-                }
-            });
+            if let Ok(mut slot) = LAST_PANIC.try_lock() {
+                *slot = Some(message);
+            }
             if call.is_none() || current_transport() == Some(Transport::Ipc) {
                 previous(info);
             }
@@ -154,10 +142,8 @@ fn guarded<R>(
     match outcome {
         Ok(r) => r,
         Err(payload) => {
-            let message = LAST_PANIC
-                .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut s| s.take()))
-                .ok()
-                .flatten()
+            let message = lock(&LAST_PANIC)
+                .take()
                 .unwrap_or_else(|| payload_message(payload.as_ref()));
             let owned = call.map(|(k, n)| (k, n.to_string()));
             Err(panic_error(owned.as_ref(), &message))
