@@ -104,8 +104,10 @@ def _wasm_toolchain_ready() -> bool:
     )
     if "wasm32-unknown-unknown" in rustup_targets.split():
         return True
-    debian_std = Path("/usr/lib/rustlib/wasm32-unknown-unknown")
-    return debian_std.is_dir() and Path("/usr/bin/rust-lld").exists()
+    # Debian's rustc-web builds std for wasm32 from source (-Zbuild-std): it needs the sources
+    # and rust-lld (plugins/rust/build-wasm.sh makes the same check).
+    debian_src = Path("/usr/lib/rustlib/src/rust/library")
+    return Path("/usr/bin/rustc").exists() and debian_src.is_dir() and Path("/usr/bin/rust-lld").exists()
 
 
 def _ensure_wasm_toolchain(session: nox.Session) -> None:
@@ -142,6 +144,8 @@ def _build_rust_native(session: nox.Session) -> None:
         "--lib",
         "--bins",
         "--examples",
+        "--manifest-path",
+        str(RUST / "Cargo.toml"),
         "--features",
         NATIVE_FEATURES,
         external=True,
