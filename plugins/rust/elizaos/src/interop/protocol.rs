@@ -814,30 +814,40 @@ fn check_optionals(
     optionals: &[(&str, &str)],
     required: &[&str],
 ) -> Result<(), String> {
-    if let Some(unknown) = obj
-        .keys()
-        .find(|k| !required.contains(&k.as_str()) && !optionals.iter().any(|(name, _)| name == k))
-    {
-        return Err(format!("unknown member {unknown:?}"));
-    }
-    for (name, expected) in optionals {
-        let ok = match obj.get(*name) {
-            None => true,
-            Some(Value::Null) => {
-                obj.remove(*name);
+    // One pass over the members: the first unknown member (in key order) wins over a mistyped
+    // one; among mistyped members the first in `optionals` order is reported.
+    let mut mistyped: Option<usize> = None;
+    let mut has_null = false;
+    for (key, value) in obj.iter() {
+        if required.contains(&key.as_str()) {
+            continue;
+        }
+        let Some(index) = optionals.iter().position(|(name, _)| name == key) else {
+            return Err(format!("unknown member {key:?}"));
+        };
+        let ok = match value {
+            Value::Null => {
+                has_null = true;
                 true
             }
-            Some(Value::String(_)) => *expected == "string",
-            Some(Value::Object(_)) => *expected == "object",
-            Some(_) => false,
+            Value::String(_) => optionals[index].1 == "string",
+            Value::Object(_) => optionals[index].1 == "object",
+            _ => false,
         };
-        if !ok {
-            let received = obj.get(*name).map_or("missing", json_type_name);
-            return Err(format!(
-                "{name:?} must be {} {expected}, received {received}",
-                article(expected)
-            ));
+        if !ok && !matches!(mistyped, Some(m) if m < index) {
+            mistyped = Some(index);
         }
+    }
+    if let Some(index) = mistyped {
+        let (name, expected) = optionals[index];
+        let received = obj.get(name).map_or(RECEIVED_MISSING, json_type_name);
+        return Err(format!(
+            "{name:?} must be {} {expected}, received {received}",
+            article(expected)
+        ));
+    }
+    if has_null {
+        obj.retain(|_, v| !v.is_null());
     }
     Ok(())
 }
@@ -1107,6 +1117,24 @@ mod tests {
             Err("unknown member \"sucess\"".to_string())
         );
         assert!(check_action_result(json!({"success": 1})).is_err());
+        assert_eq!(
+            check_action_result(json!({"success": true, "values": [], "text": 1, "zz": 0})),
+            Err("unknown member \"zz\"".to_string())
+        );
+        assert_eq!(
+            check_action_result(json!({"success": true, "values": [], "text": 1})),
+            Err("\"text\" must be a string, received integer".to_string())
+        );
+        assert_eq!(
+            check_action_result(json!({"success": false, "data": 2, "error": null})),
+            Err("\"data\" must be an object, received integer".to_string())
+        );
+        assert_eq!(
+            check_action_result(
+                json!({"success": false, "data": null, "error": "e", "values": {}})
+            ),
+            Ok(json!({"success": false, "error": "e", "values": {}}))
+        );
         assert!(check_action_result(json!({"success": true, "values": []})).is_err());
         assert!(check_action_result(json!("x")).is_err());
         assert_eq!(
