@@ -922,7 +922,9 @@ pub mod allocator {
 /// - `ffi` (native targets): the C functions of protocol.md section 6 (`elizaos_get_manifest`,
 ///   `elizaos_init`, ..., `elizaos_free_string`), every one under `catch_unwind`.
 /// - `wasm` (on `wasm32`): the exports of section 5 (`alloc`, `dealloc`, `get_manifest`, `init`,
-///   `wasm_validate_action`, ..., `elizaos_last_error`), with no imports.
+///   `wasm_validate_action`, ..., `elizaos_last_error`), with no imports, and installs
+///   [`allocator::SizeClasses`](crate::interop::export) as the global allocator (so a WASM plugin
+///   crate must not declare a `#[global_allocator]` of its own).
 ///
 /// IPC needs no macro: a binary calls [`serve`](crate::interop::server::serve) with the plugin.
 #[macro_export]
