@@ -2,9 +2,10 @@
 
 * ``dumps`` uses the C encoder directly and refuses non-``str`` object keys (which ``json``
   silently turns into strings) with an :class:`InvalidPayloadError` naming the path.
-* The bridge answers a plain-function handler inline when nothing is pending, runs ``async``
-  handlers as tasks (answers out of order), and starts requests in arrival order while work is
-  pending. These run ``serve()`` in-process on real pipes.
+* The bridge answers a plain-function handler inline, runs ``async`` handlers as tasks started
+  eagerly (answers out of order), and starts requests in arrival order. With a lazy task
+  factory, a plain handler queues behind pending work. These run ``serve()`` in-process on real
+  pipes.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import enum
 import json
 import os
+import sys
 from typing import Any
 
 import pytest
@@ -156,6 +158,19 @@ def make_plugin(log: Log) -> Plugin:
     def silent(runtime: Any, memory: Any, state: Any) -> Any:
         return None
 
+    async def task_probe(runtime: Any, memory: Any, state: Any) -> Any:
+        first = asyncio.current_task()
+        async with asyncio.timeout(5):  # needs a task from the very first step
+            await asyncio.sleep(0)
+        second = asyncio.current_task()
+        return {
+            "values": {
+                "before_await": first is not None,
+                "after_await": second is not None,
+                "same_task": first is second,
+            }
+        }
+
     return Plugin(
         name="perf-paths",
         description="bridge fast paths",
@@ -166,7 +181,10 @@ def make_plugin(log: Log) -> Plugin:
             Action(name="boom", handler=boom),
             Action(name="not-bool", handler=sync_echo, validate=not_bool),
         ],
-        providers=[Provider(name="sync", get=sync_provider)],
+        providers=[
+            Provider(name="sync", get=sync_provider),
+            Provider(name="task-probe", get=task_probe),
+        ],
         evaluators=[Evaluator(name="silent", handler=silent)],
     )
 
@@ -237,7 +255,7 @@ def test_sync_handler_runs_inline_when_nothing_is_pending() -> None:
     run(main())
 
 
-def test_sync_handler_waits_behind_pending_work_but_may_answer_first() -> None:
+def test_pipelined_requests_start_in_arrival_order_and_answer_out_of_order() -> None:
     async def main() -> None:
         log = Log()
         pipes = Pipes(log)
@@ -246,16 +264,57 @@ def test_sync_handler_waits_behind_pending_work_but_may_answer_first() -> None:
         first = await pipes.recv()
         # out of order: the sync request is answered while the async one still waits
         assert first["id"] == fast
-        assert first["result"]["values"] == {"in_task": True}
         # ... but it started after the request that arrived before it
         assert log.events == ["gated:start", "sync:b"]
         log.release.set()
         second = await pipes.recv()
         assert second == {"id": gated, "result": {"success": True, "text": "released"}}
-        # with nothing pending, the next sync request is inline again
-        again = pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("c")})
+        assert log.events == ["gated:start", "sync:b", "gated:end"]
+        assert await pipes.close() == "eof"
+
+    run(main())
+
+
+def lazy_task_factory(
+    loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+) -> asyncio.Task[Any]:
+    """A custom task factory: tasks start on the next loop turn, as asyncio's default does."""
+    return asyncio.Task(coro, loop=loop, **kwargs)
+
+
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12), reason="serve() installs asyncio.eager_task_factory on 3.12+"
+)
+def test_with_lazy_tasks_a_sync_handler_queues_behind_pending_work() -> None:
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(lazy_task_factory)
+        log = Log()
+        pipes = Pipes(log)
+        gated = pipes.send("invokeAction", {"name": "gated", "memory": memory("g")})
+        fast = pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("b")})
+        first = await pipes.recv()
+        assert first["id"] == fast
+        assert first["result"]["values"] == {"in_task": True}  # it ran in a task, in order
+        assert log.events == ["gated:start", "sync:b"]
+        log.release.set()
+        assert (await pipes.recv())["id"] == gated
+        # with nothing pending, the next sync request runs inline again
+        pipes.send("invokeAction", {"name": "sync-echo", "memory": memory("c")})
         assert (await pipes.recv())["result"]["values"] == {"in_task": False}
-        assert again == 3
+        assert await pipes.close() == "eof"
+
+    run(main())
+
+
+def test_async_handlers_run_in_their_own_task_from_the_first_step() -> None:
+    async def main() -> None:
+        log = Log()
+        pipes = Pipes(log)
+        pipes.send("getProvider", {"name": "task-probe", "memory": memory("t")})
+        result = (await pipes.recv())["result"]
+        assert result["values"]["before_await"] is True
+        assert result["values"]["after_await"] is True
+        assert result["values"]["same_task"] is True
         assert await pipes.close() == "eof"
 
     run(main())

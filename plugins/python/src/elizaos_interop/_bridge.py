@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import contextvars
 import importlib
 import importlib.util
 import inspect
@@ -21,7 +22,7 @@ import json
 import os
 import sys
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,6 +31,9 @@ from ._json import MAX_MESSAGE_BYTES, dumps
 from ._plugin import Plugin, PluginRuntime
 
 __all__ = ["main", "run_plugin", "serve"]
+
+asyncio_eager_task_factory: Any = getattr(asyncio, "eager_task_factory", None)
+"""``asyncio.eager_task_factory`` on Python 3.12+, else None."""
 
 _MAX_ID = 2**53 - 1
 _READ_CHUNK = 1 << 16
@@ -115,6 +119,16 @@ def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not JSON")
 
 
+def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether :meth:`_Server._create_eager_task` applies: a stock asyncio loop, no factory."""
+    return (
+        asyncio_eager_task_factory is None
+        and isinstance(loop, asyncio.BaseEventLoop)
+        and loop.get_task_factory() is None
+        and "call_soon" not in vars(loop)
+    )
+
+
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 """Request decoder: rejects the non-JSON literals NaN, Infinity and -Infinity."""
 _SCAN: Any = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped attribute)
@@ -169,7 +183,16 @@ class _Server:
         self.broken = False
         self.blocking = (True, True)
         self.manifest_json: _Encoded | None = None
-        self.create_task: Callable[..., asyncio.Task[None]] = self.loop.create_task
+        # Start each request's task eagerly (its first step runs now, not one loop turn later):
+        # Python 3.12+ through asyncio.eager_task_factory (serve() installs it), 3.11 by hand.
+        factory = self.loop.get_task_factory()
+        self.eager = factory is not None and factory is asyncio_eager_task_factory
+        self.create_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
+        if not self.eager and _can_start_eagerly(self.loop):
+            self.eager = True
+            self.create_task = self._create_eager_task
+        else:
+            self.create_task = self.loop.create_task
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "getManifest": self._get_manifest,
             "init": self._init,
@@ -305,8 +328,8 @@ class _Server:
         if handler is None:
             self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
             return
-        if self.tasks:
-            # Work is pending: start this request behind it, in arrival order.
+        if self.tasks and not self.eager:
+            # Work is pending and tasks start lazily: start this request behind it, in order.
             self._spawn(self._run(req_id, handler, params))
             return
         try:
@@ -324,10 +347,44 @@ class _Server:
             return
         self._send_result(req_id, result)
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = self.create_task(work)
-        if not task.done():  # an eager task (Python 3.12+) may already be finished
+        if not task.done():  # an eager task may already be finished
             self.tasks.add(task)
+
+    def _create_eager_task(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Python 3.11's equivalent of ``asyncio.eager_task_factory``.
+
+        A new Task schedules its first step with ``loop.call_soon``; catching that call (an
+        instance attribute shadows the method while the Task is built) and running the step at
+        once, in the Task's context, gives a real Task (``current_task()``, ``asyncio.timeout()``
+        and cancellation work as usual) without a loop turn before the handler runs.
+        """
+        loop = self.loop
+        if asyncio.current_task(loop) is not None:  # a step cannot run inside another task
+            return loop.create_task(work)
+        steps: list[tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context | None]] = []
+
+        def capture(
+            callback: Callable[..., Any], *args: Any, context: contextvars.Context | None = None
+        ) -> None:
+            steps.append((callback, args, context))
+
+        loop.call_soon = capture  # type: ignore[method-assign, assignment]
+        try:
+            task: asyncio.Task[None] = asyncio.Task(work, loop=loop)
+        finally:
+            del loop.call_soon
+        if len(steps) != 1:  # not the Task this was written against: schedule what it asked
+            for callback, args, context in steps:
+                loop.call_soon(callback, *args, context=context)
+            return task
+        callback, args, context = steps[0]
+        if context is None:
+            callback(*args)
+        else:
+            context.run(callback, *args)
+        return task
 
     def _forget_current_task(self) -> None:
         task = asyncio.current_task()
