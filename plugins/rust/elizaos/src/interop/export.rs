@@ -385,6 +385,10 @@ pub(crate) fn decode_name(bytes: &[u8]) -> Result<String, RpcError> {
 
 /// Decode a JSON argument: not UTF-8 is -32602, not JSON is -32700.
 fn decode_json(param: &str, bytes: &[u8]) -> Result<Value, RpcError> {
+    // The empty object is what hosts send for absent state, options and config: skip the parser.
+    if bytes == b"{}" {
+        return Ok(Value::Object(Map::new()));
+    }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| RpcError::invalid_param(param, "JSON text", "invalid UTF-8"))?;
     serde_json::from_str(text)
@@ -1449,6 +1453,21 @@ mod tests {
             -3
         );
         assert_eq!(validate_status(Err(RpcError::internal("x"))).0, -4);
+    }
+
+    #[test]
+    fn the_empty_object_shortcut_decodes_like_the_parser() {
+        for text in ["{}", "{ }", " {}", "{}\n", "{\"a\":{}}"] {
+            assert_eq!(
+                decode_json("state", text.as_bytes()).ok(),
+                serde_json::from_str::<Value>(text).ok(),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            decode_json("state", b"{}").ok(),
+            Some(Value::Object(Map::new()))
+        );
     }
 
     #[test]
