@@ -33,8 +33,15 @@ _SEMVER_RE = re.compile(
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_OPTIONAL_ACTION_MEMBERS = ("text", "values", "data", "error")
 _OPTIONAL_PROVIDER_MEMBERS = ("text", "values", "data")
+_ACTION_MEMBER_TYPES: dict[str, type] = {
+    "success": bool,
+    "text": str,
+    "error": str,
+    "values": dict,
+    "data": dict,
+}
+"""ActionResult members and their types (``success`` is checked first, as required)."""
 _DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...]]] = {
     "actions": {"name": (str,), "description": (str,), "similes": (list,)},
     "providers": {"name": (str,), "description": (str,), "dynamic": (bool,), "private": (bool,)},
@@ -534,16 +541,17 @@ class LoadedPlugin:
 
     def _action_result(self, result: Any, method: str, name: str) -> Result:
         data = self._expect_object(result, method, name)
-        if not isinstance(data.get("success"), bool):
+        if type(data.get("success")) is not bool:
             self._bad_result(method, name, result, "success must be a boolean")
+        has_null = False
         for key, value in data.items():
-            if key == "success":
-                continue
-            if key not in _OPTIONAL_ACTION_MEMBERS:
+            expected = _ACTION_MEMBER_TYPES.get(key)
+            if expected is None:
                 self._bad_result(method, name, result, f"unknown member {key!r}")
-            expected = str if key in ("text", "error") else dict
-            if value is not None and not isinstance(value, expected):
+            if value is None:
+                has_null = True
+            elif not isinstance(value, expected):
                 self._bad_result(method, name, result, f"{key} has the wrong type")
-        if any(v is None for v in data.values()):
+        if has_null:
             data = {k: v for k, v in data.items() if v is not None}
         return Result(data)

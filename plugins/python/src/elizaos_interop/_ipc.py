@@ -239,6 +239,8 @@ class IpcTransport:
         self._closed = False
         self._timer: asyncio.TimerHandle | None = None
         self._timer_when = 0.0
+        self._poller: select.poll | None = None
+        """Kept across call_sync calls (stdout registered once)."""
 
     # -- public API -------------------------------------------------------------------------
 
@@ -309,31 +311,49 @@ class IpcTransport:
         self._next_id = req_id + 1
         call = _Call(method, name, None)
         self._pending[req_id] = call
-        self._wbuf.append(memoryview(data))
+        if self._wbuf:
+            self._wbuf.append(memoryview(data))
+        else:  # the common case: the pipe takes the whole request now
+            try:
+                written = os.write(self._in_fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE: the child is gone; its exit explains why
+                written = len(data)
+                self._on_eof()
+            if written < len(data):
+                self._wbuf.append(memoryview(data)[written:])
         seconds = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + seconds
-        poller = select.poll()
-        poller.register(self._out_fd, select.POLLIN)
+        poller = self._poller
+        if poller is None:
+            poller = self._poller = select.poll()
+            poller.register(self._out_fd, select.POLLIN)
         writing = False
-        while not call.settled:
-            if self._wbuf and not self._flush_writes() and not writing:
-                poller.register(self._in_fd, select.POLLOUT)
-                writing = True
-            elif writing and not self._wbuf:
-                poller.unregister(self._in_fd)
-                writing = False
-            if call.settled:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._on_timeout(req_id, seconds)
-                break
-            events = poller.poll(remaining * 1000)
-            for fd, _ in events:
-                if fd == self._out_fd:
-                    self._on_readable()
+        try:
+            while not call.settled:
+                if self._wbuf and not self._flush_writes() and not writing:
+                    poller.register(self._in_fd, select.POLLOUT)
+                    writing = True
+                elif writing and not self._wbuf:
+                    poller.unregister(self._in_fd)
+                    writing = False
                 if call.settled:
                     break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._on_timeout(req_id, seconds)
+                    break
+                events = poller.poll(remaining * 1000)
+                for fd, _ in events:
+                    if fd == self._out_fd:
+                        self._on_readable()
+                    if call.settled:
+                        break
+        finally:
+            if writing:
+                with contextlib.suppress(KeyError, ValueError):
+                    poller.unregister(self._in_fd)
         if call.error is not None:
             raise call.error
         return call.result

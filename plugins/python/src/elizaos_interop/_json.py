@@ -103,15 +103,15 @@ def _str_keys(value: Any) -> bool:
     the set of its members' types, so large flat payloads cost little on top of encoding.
     """
     if isinstance(value, dict):
-        for key in value:
+        for key, member in value.items():
             if type(key) is not str and not isinstance(key, str):
                 return False
-        members: Any = value.values()
-    else:
-        if len(value) > 8 and set(map(type, value)) <= _SCALARS:
-            return True
-        members = value
-    for member in members:
+            if isinstance(member, _CONTAINERS) and not _str_keys(member):
+                return False
+        return True
+    if len(value) > 8 and set(map(type, value)) <= _SCALARS:
+        return True
+    for member in value:  # noqa: SIM110 (a loop is faster than all() over a generator)
         if isinstance(member, _CONTAINERS) and not _str_keys(member):
             return False
     return True
