@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import enum
 import json
 import os
@@ -146,6 +147,12 @@ def make_plugin(log: Log) -> Plugin:
     def bad_key(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
         return {"success": True, "data": {1: "one"}}
 
+    def nulls(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        result = {"success": True, "text": None, "values": {"kept": None}}
+        if options.get("subclass"):
+            return collections.OrderedDict(result)
+        return result
+
     def boom(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
         raise ValueError("sync boom")
 
@@ -179,6 +186,7 @@ def make_plugin(log: Log) -> Plugin:
             Action(name="gated", handler=gated),
             Action(name="bad-key", handler=bad_key),
             Action(name="boom", handler=boom),
+            Action(name="nulls", handler=nulls),
             Action(name="not-bool", handler=sync_echo, validate=not_bool),
         ],
         providers=[
@@ -342,6 +350,12 @@ def test_inline_errors_and_checks_match_the_task_path() -> None:
         error = (await pipes.recv())["error"]
         assert error["code"] == -32003
         assert error["data"]["reason"] == "validate must return a boolean, received string"
+
+        for subclass in (False, True):
+            params = {"name": "nulls", "memory": memory("x"), "options": {"subclass": subclass}}
+            pipes.send("invokeAction", params)
+            # top-level nulls are dropped (canonical form), nested ones are data
+            assert (await pipes.recv())["result"] == {"success": True, "values": {"kept": None}}
 
         pipes.send("getProvider", {"name": "sync", "memory": memory("x")})
         assert (await pipes.recv())["result"] == {"text": "p"}

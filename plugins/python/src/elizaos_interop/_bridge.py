@@ -185,6 +185,9 @@ class _Server:
         self.manifest_json: _Encoded | None = None
         # Start each request's task eagerly (its first step runs now, not one loop turn later):
         # Python 3.12+ through asyncio.eager_task_factory (serve() installs it), 3.11 by hand.
+        self.eager_steps: list[
+            tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context | None]
+        ] = []
         factory = self.loop.get_task_factory()
         self.eager = factory is not None and factory is asyncio_eager_task_factory
         self.create_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
@@ -352,6 +355,12 @@ class _Server:
         if not task.done():  # an eager task may already be finished
             self.tasks.add(task)
 
+    def _capture_step(
+        self, callback: Callable[..., Any], *args: Any, context: contextvars.Context | None = None
+    ) -> None:
+        """Stands in for ``loop.call_soon`` while :meth:`_create_eager_task` builds a Task."""
+        self.eager_steps.append((callback, args, context))
+
     def _create_eager_task(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Python 3.11's equivalent of ``asyncio.eager_task_factory``.
 
@@ -363,14 +372,9 @@ class _Server:
         loop = self.loop
         if asyncio.current_task(loop) is not None:  # a step cannot run inside another task
             return loop.create_task(work)
-        steps: list[tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context | None]] = []
-
-        def capture(
-            callback: Callable[..., Any], *args: Any, context: contextvars.Context | None = None
-        ) -> None:
-            steps.append((callback, args, context))
-
-        loop.call_soon = capture  # type: ignore[method-assign, assignment]
+        steps = self.eager_steps
+        steps.clear()
+        loop.call_soon = self._capture_step  # type: ignore[method-assign, assignment]
         try:
             task: asyncio.Task[None] = asyncio.Task(work, loop=loop)
         finally:
@@ -687,12 +691,17 @@ class _Server:
             raise _invalid_result(
                 kind, name, f"{what} must be an object, received {_json_type(value)}"
             )
-        out: dict[str, Any] = {}
+        # The value itself is the canonical form unless it holds nulls (or is a dict subclass).
+        out: dict[str, Any] = value
+        if type(value) is not dict:
+            out = {k: v for k, v in value.items() if v is not None}
         for key, member in value.items():
             expected = members.get(key)
             if expected is None:
                 raise _invalid_result(kind, name, f"{what} has unknown member {key!r}")
             if member is None:
+                if out is value:
+                    out = {k: v for k, v in value.items() if v is not None}
                 continue
             if not isinstance(member, expected):
                 raise _invalid_result(
@@ -700,7 +709,6 @@ class _Server:
                     name,
                     f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {_json_type(member)}",
                 )
-            out[key] = member
         if "success" in members and "success" not in out:
             raise _invalid_result(kind, name, f"{what}.success is missing")
         try:
