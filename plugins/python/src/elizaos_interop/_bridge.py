@@ -267,6 +267,8 @@ class _Server:
                 self._reply_oversize()
                 continue
             self._on_line(line)
+            if start == len(data):  # the usual case: the chunk ended with this line
+                return
 
     def _reply_oversize(self) -> None:
         self._send_error(None, _RpcError(-32600, f"request exceeds {self.max} bytes"))
@@ -416,9 +418,13 @@ class _Server:
         self._send_result(req_id, result)
 
     async def _finish(self, req_id: int | str, pending: _Pending) -> None:
-        """Await an async handler started inline, then answer."""
+        """Await an async handler started inline, then answer (one frame: the hot path)."""
         try:
-            result = await self._complete(pending)
+            try:
+                value = await pending.awaitable
+            except Exception as exc:
+                raise _handler_failed(pending.kind, pending.name, exc) from exc
+            result = pending.finish(value)
         except _RpcError as err:
             self._send_error(req_id, err)
             return
@@ -426,7 +432,7 @@ class _Server:
             self._send_error(req_id, _internal_error(exc))
             return
         finally:
-            self._forget_current_task()
+            self.tasks.discard(asyncio.current_task())
         self._send_result(req_id, result)
 
     @staticmethod

@@ -482,7 +482,7 @@ class IpcTransport:
                 )
                 return
             self._on_line(line)
-            if self._dead is not None:
+            if self._dead is not None or start == len(chunk):
                 return
 
     def _on_line(self, line: bytes) -> None:
