@@ -395,7 +395,7 @@ class _Server:
         return task
 
     def _forget_current_task(self) -> None:
-        task = asyncio.current_task()
+        task = asyncio.current_task(self.loop)
         if task is not None:
             self.tasks.discard(task)
 
@@ -432,7 +432,7 @@ class _Server:
             self._send_error(req_id, _internal_error(exc))
             return
         finally:
-            self.tasks.discard(asyncio.current_task())
+            self.tasks.discard(asyncio.current_task(self.loop))  # with the loop: no getpid()
         self._send_result(req_id, result)
 
     @staticmethod
