@@ -19,6 +19,7 @@ A cell whose driver, runtime or artifact is missing is recorded as an error, nev
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -48,6 +49,7 @@ __all__ = [
     "bench_methods",
     "compute_stats",
     "judge",
+    "keep_faster",
     "memory_for_params_size",
     "percentile",
     "pinned",
@@ -499,6 +501,32 @@ class LatencyResults:
                 for t, b in sorted(self.budgets.items())
             },
         }
+
+
+def keep_faster(first: LatencyResults, second: LatencyResults) -> LatencyResults:
+    """``first`` with each method of each cell re-measured in ``second`` replaced when faster.
+
+    Used to confirm suspected regressions: a (cell, method) keeps the measurement (stats, floor
+    and verdict together) with the lower p50, so a slowdown is only reported when a second run
+    reproduces it. Cells and methods missing from ``second`` are kept as they are.
+    """
+    cells: list[CellLatency] = []
+    for cell in first.cells:
+        again = second.cell(cell.cell_id)
+        if again is None or not again.ok:
+            cells.append(cell)
+            continue
+        methods: list[MethodLatency] = []
+        for m in cell.methods:
+            other = again.method(m.key)
+            if m.stats is None or (
+                other is not None and other.stats is not None and other.stats.p50_ns < m.stats.p50_ns
+            ):
+                methods.append(other if other is not None else m)
+            else:
+                methods.append(m)
+        cells.append(dataclasses.replace(cell, methods=tuple(methods)))
+    return dataclasses.replace(first, cells=tuple(cells), finished_at=second.finished_at)
 
 
 # --- pinning -------------------------------------------------------------------------------

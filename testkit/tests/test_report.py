@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -576,3 +577,22 @@ def test_bench_command_refuses_a_pattern_matching_nothing(capsys: pytest.Capture
         == 2
     )
     assert "matches no cell" in capsys.readouterr().err
+
+
+def test_keep_faster_confirms_regressions_with_a_second_run() -> None:
+    from testkit._latency import keep_faster
+
+    slow, fast = _latency(ipc_p50=200_000.0), _latency(ipc_p50=60_000.0)
+    merged = keep_faster(slow, fast)
+    ipc = merged.cell("py-host/ts-plugin/ipc")
+    assert ipc is not None
+    assert {m.stats.p50_ns for m in ipc.methods if m.stats} == {60_000.0}
+    # A second run that is slower changes nothing; a broken cell in it is ignored.
+    assert keep_faster(fast, slow) == dataclasses.replace(fast, finished_at=slow.finished_at)
+    base = build_results(conformance=None, latency=fast, environment=ENV)
+    assert (
+        compare_to_baseline(build_results(conformance=None, latency=merged, environment=ENV), base)[
+            "regressions"
+        ]
+        == []
+    )
