@@ -26,13 +26,10 @@ __all__ = [
 #: Fixture plugins every language ships (protocol.md section 9).
 FIXTURES: tuple[str, ...] = ("conformance", "eliza-classic")
 
-BUILD_RUST = "cargo build --release --manifest-path plugins/rust/Cargo.toml (or: nox -s build)"
-BUILD_WASM = (
-    "cd plugins/rust && RUSTC_BOOTSTRAP=1 RUSTC=/usr/bin/rustc cargo build --release "
-    "--target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -p <crate> (or: nox -s build)"
-)
-BUILD_NPM = "npm ci --prefix plugins/typescript (or: nox -s build)"
-BUILD_PY = "pip install -e plugins/python[all] (or: nox -s build)"
+BUILD_RUST = "nox -s build_rust_ffi build_rust_ipc (one cargo build of every native artifact)"
+BUILD_WASM = "nox -s build_rust_wasm (runs plugins/rust/build-wasm.sh)"
+BUILD_NPM = "nox -s build_typescript (npm ci --prefix plugins/typescript)"
+BUILD_PY = "pip install -e 'plugins/python[all]' (nox -s tests and conformance do it)"
 
 _RUST_CRATE = {"conformance": "elizaos_plugin_conformance", "eliza-classic": "elizaos_plugin_eliza_classic"}
 _RUST_IPC_BIN = {"conformance": "conformance-ipc", "eliza-classic": "eliza-classic-ipc"}
