@@ -128,7 +128,8 @@ def test_subprocess_driver_rejects_non_protocol_output() -> None:
 def test_missing_driver_names_the_build(tmp_path: Path, toolchains: Toolchains) -> None:
     fake = Toolchains.discover(ROOT, env={"ELIZAOS_RUST_TARGET_DIR": str(tmp_path)})
     with pytest.raises(
-        ToolchainError, match=r"Rust host driver is missing: expected at .*elizaos-host-driver.*cargo build"
+        ToolchainError,
+        match=r"Rust host driver is missing: expected at .*elizaos-host-driver.*build_rust_ipc",
     ):
         open_driver("rust", None, fake)
 

@@ -99,7 +99,7 @@ def test_missing_artifact_is_an_error_naming_the_build(tmp_path: Path) -> None:
     assert "py-host/rust-plugin/ffi: cannot start" in measured.error
     assert "is missing: expected at" in measured.error
     assert str(tmp_path / "empty-target") in measured.error
-    assert "cargo build" in measured.error
+    assert "nox -s build_rust_ffi" in measured.error
     assert not results.ok
 
 

@@ -163,4 +163,4 @@ def test_missing_artifact_fails_naming_the_build(tmp_path: Path) -> None:
     assert "2 errors" in done.stdout  # a fixture that cannot load its plugin: an error, never a skip
     assert "skipped" not in done.stdout
     assert "libelizaos_plugin_conformance.so" in done.stdout
-    assert "cargo build --release" in done.stdout
+    assert "nox -s build_rust_ffi" in done.stdout
