@@ -326,6 +326,18 @@ const PROVIDER_RESULT_KEYS: Record<string, "string" | "object"> = { text: "strin
 
 function checkMembers(value: unknown, what: string, keys: Record<string, string>): Record<string, JsonValue> {
   if (!isObject(value)) return fail(`${what} must be an object, received ${jsonTypeOf(value)}`);
+  // Common case: every member valid and none null, so the value already is its canonical form and
+  // needs no copy. Any null/undefined member or problem falls through to the copying pass below.
+  let clean = true;
+  for (const key in value) {
+    const expected = keys[key];
+    const v = value[key];
+    if (expected === undefined || v === null || v === undefined || (expected === "object" ? !isObject(v) : typeof v !== expected)) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean && Object.getPrototypeOf(value) === Object.prototype) return value as Record<string, JsonValue>;
   const out: Record<string, JsonValue> = {};
   for (const key of Object.keys(value)) {
     const expected = keys[key];
