@@ -208,9 +208,9 @@ export class WasmConnection implements PluginConnection {
 
   private openEnvelope(env: unknown, text: string, ctx: () => ReturnType<typeof callContext>): unknown {
     if (isObject(env)) {
-      const keys = Object.keys(env);
-      if (keys.length === 1 && keys[0] === "result") return env["result"];
-      if (keys.length === 1 && keys[0] === "error") {
+      const only = soleKey(env);
+      if (only === "result") return env["result"];
+      if (only === "error") {
         const problem = errorObjectProblem(env["error"]);
         if (problem === null) {
           const e = env["error"] as { code: number; message: string; data?: JsonValue };
@@ -273,60 +273,42 @@ export class WasmConnection implements PluginConnection {
   callSync(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined): unknown {
     if (this.closed) throw new PluginCrashError(callContext(this.label, method, member, "wasm"), "plugin is closed");
     if (this.broken) this.revive(method, member);
-    // Encode everything before touching the instance, so a refused payload leaves it untouched.
-    let args: string[];
-    switch (method) {
-      case "getManifest":
-        args = [];
-        break;
-      case "init":
-        args = [this.encodeArg(params["config"], "$.config", method, member)];
-        break;
-      default: {
-        const name = params["name"];
-        if (typeof name !== "string") {
-          throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", `name must be a string, received ${typeof name}`);
-        }
-        if (!name.isWellFormed()) throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", "string contains a lone surrogate at $.name");
-        args = [name, this.encodeArg(params["memory"], "$.memory", method, member), this.encodeArg(params["state"] ?? {}, "$.state", method, member)];
-        if (method === "invokeAction") args.push(this.encodeArg(params["options"] ?? {}, "$.options", method, member));
-      }
+    if (method === "getManifest") return this.guard(method, member, () => this.take(this.ex.get_manifest(), method, member));
+    if (method === "init") {
+      const cfg = this.encodeArg(params["config"], "$.config", method, member);
+      return this.guard(method, member, () => {
+        const n = utf8Length(cfg);
+        const out = this.statusResult(this.ex.init(this.put(cfg, n), n), method, member);
+        this.lastConfig = cfg;
+        return out;
+      });
     }
+    // Encode everything before touching the instance, so a refused payload leaves it untouched.
+    const name = params["name"];
+    if (typeof name !== "string") {
+      throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", `name must be a string, received ${typeof name}`);
+    }
+    if (!name.isWellFormed()) throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), "$.name", "string contains a lone surrogate at $.name");
+    const a1 = this.encodeArg(params["memory"], "$.memory", method, member);
+    const a2 = this.encodeArg(params["state"] ?? {}, "$.state", method, member);
+    const a3 = method === "invokeAction" ? this.encodeArg(params["options"] ?? {}, "$.options", method, member) : "";
+    const n0 = utf8Length(name);
+    const n1 = utf8Length(a1);
+    const n2 = utf8Length(a2);
     const ex = this.ex;
     try {
-      switch (method) {
-        case "getManifest":
-          return this.take(ex.get_manifest(), method, member);
-        case "init": {
-          const cfg = args[0] as string;
-          const n = utf8Length(cfg);
-          const status = ex.init(this.put(cfg, n), n);
-          const out = this.statusResult(status, method, member);
-          this.lastConfig = cfg;
-          return out;
-        }
-        default:
-          break;
-      }
-      const a0 = args[0] as string;
-      const a1 = args[1] as string;
-      const a2 = args[2] as string;
-      const n0 = utf8Length(a0);
-      const n1 = utf8Length(a1);
-      const n2 = utf8Length(a2);
-      const p0 = this.put(a0, n0);
+      const p0 = this.put(name, n0);
       const p1 = this.put(a1, n1);
       const p2 = this.put(a2, n2);
       switch (method) {
+        case "invokeAction": {
+          const n3 = utf8Length(a3);
+          return this.take(ex.wasm_invoke_action(p0, n0, p1, n1, p2, n2, this.put(a3, n3), n3), method, member);
+        }
         case "validateAction":
           return this.statusResult(ex.wasm_validate_action(p0, n0, p1, n1, p2, n2), method, member);
         case "validateEvaluator":
           return this.statusResult(ex.wasm_validate_evaluator(p0, n0, p1, n1, p2, n2), method, member);
-        case "invokeAction": {
-          const a3 = args[3] as string;
-          const n3 = utf8Length(a3);
-          return this.take(ex.wasm_invoke_action(p0, n0, p1, n1, p2, n2, this.put(a3, n3), n3), method, member);
-        }
         case "getProvider":
           return this.take(ex.wasm_get_provider(p0, n0, p1, n1, p2, n2), method, member);
         case "invokeEvaluator":
@@ -335,17 +317,34 @@ export class WasmConnection implements PluginConnection {
           throw new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.MethodNotFound, `method not found: ${JSON.stringify(method)}`);
       }
     } catch (err) {
-      if (err instanceof WebAssembly.RuntimeError || err instanceof Trap || err instanceof RangeError) {
-        // The instance's heap may be inconsistent: read the panic message, then throw it away.
-        const last = this.lastErrorAfterTrap();
-        this.broken = true;
-        throw new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.HandlerFailed, last ?? `trap: ${(err as Error).message}`, {
-          ...(member === undefined ? {} : { kind: kindOf(method), name: member }),
-          exception: "trap",
-        });
-      }
-      throw err;
+      throw this.trapped(err, method, member);
     }
+  }
+
+  /** Runs the rarely used calls (getManifest, init) with the same trap handling as the hot path. */
+  private guard(method: string, member: string | undefined, run: () => unknown): unknown {
+    try {
+      return run();
+    } catch (err) {
+      throw this.trapped(err, method, member);
+    }
+  }
+
+  /**
+   * Maps an error thrown while the instance ran: a trap (or an allocation failure) marks the
+   * instance broken and becomes a -32000 PluginCallError; anything else passes through.
+   */
+  private trapped(err: unknown, method: string, member: string | undefined): unknown {
+    if (err instanceof WebAssembly.RuntimeError || err instanceof Trap || err instanceof RangeError) {
+      // The instance's heap may be inconsistent: read the panic message, then throw it away.
+      const last = this.lastErrorAfterTrap();
+      this.broken = true;
+      return new PluginCallError(callContext(this.label, method, member, "wasm"), ErrorCode.HandlerFailed, last ?? `trap: ${(err as Error).message}`, {
+        ...(member === undefined ? {} : { kind: kindOf(method), name: member }),
+        exception: "trap",
+      });
+    }
+    return err;
   }
 
   private lastErrorAfterTrap(): string | null {
@@ -364,6 +363,16 @@ export class WasmConnection implements PluginConnection {
     this.closed = true;
     return Promise.resolve();
   }
+}
+
+/** The only own member name of a parsed object, or undefined when it has none or several. */
+function soleKey(obj: Record<string, unknown>): string | undefined {
+  let only: string | undefined;
+  for (const key in obj) {
+    if (only !== undefined) return undefined;
+    only = key;
+  }
+  return only;
 }
 
 /** True for `{}` (the usual state and options), which needs neither a walk nor JSON.stringify. */
