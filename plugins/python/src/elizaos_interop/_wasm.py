@@ -18,7 +18,9 @@ uses the C API that ships inside the wheel (``libwasmtime``), through the functi
   bound: every access is bounds-checked against it and the length is re-read from wasmtime
   when a check fails, i.e. after the memory grew during a call. Nothing is ever read or written
   outside ``[base, base + data_len)``.
-* Arguments are copied in and results out with ``ctypes.memmove``/``ctypes.string_at``.
+* Arguments are copied in and results out through a ``memoryview`` over ``[base, base +
+  data_len)``, rebuilt whenever the cached length is re-read (slice assignment and slicing cost
+  ~80 ns where ``ctypes.memmove``/``ctypes.string_at`` cost ~350 ns).
 
 Traps and time-outs
 -------------------
@@ -39,6 +41,7 @@ from __future__ import annotations
 import ctypes
 import math
 import os
+import struct
 import threading
 import time
 import weakref
@@ -104,6 +107,7 @@ _LAST_ERROR: Final = "elizaos_last_error"
 _LAST_ERROR_SIG: Final = ((), ("i32",))
 _U32: Final = 0xFFFFFFFF
 _INF: Final = math.inf
+_read_u32: Final = struct.Struct("<I").unpack_from
 
 
 def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
@@ -225,6 +229,7 @@ class _Live:
         "mem_ref",
         "memory",
         "store",
+        "view",
     )
 
     def __init__(
@@ -253,8 +258,15 @@ class _Live:
             or 0
         )
         # A lower bound of the current length (memories only grow); re-read when too small.
-        self.mem_len: int = memory.data_len(store)
+        self.mem_len: int = 0
+        self.view = memoryview(b"")
+        self.set_len(memory.data_len(store))
         self.fired_seen = fired_seen
+
+    def set_len(self, length: int) -> None:
+        """Record the memory's current length and view ``[base, base + length)`` as bytes."""
+        self.mem_len = length
+        self.view = memoryview((ctypes.c_ubyte * length).from_address(self.mem_base)).cast("B")
 
 
 class WasmTransport:
@@ -505,7 +517,7 @@ class WasmTransport:
     def _mem_check(self, live: _Live, ptr: int, size: int) -> None:
         """Ensure ``[ptr, ptr + size)`` lies inside linear memory (re-reading its length)."""
         if ptr + size > live.mem_len:
-            live.mem_len = self._data_size(live.store._context(), live.mem_ref)
+            live.set_len(self._data_size(live.store._context(), live.mem_ref))
             if ptr + size > live.mem_len:
                 raise _Fault(
                     f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
@@ -543,13 +555,12 @@ class WasmTransport:
                     self._raw(live, "dealloc")
                 raise _OutOfMemory(f"alloc({len(arg)}) returned 0 (out of memory)")
             ptrs.append(ptr)
-        base = live.mem_base
         slot = 0
         for ptr, arg in zip(ptrs, args, strict=True):
             size = len(arg)
             if ptr + size > live.mem_len:
                 self._mem_check(live, ptr, size)
-            ctypes.memmove(base + ptr, arg, size)
+            live.view[ptr : ptr + size] = arg
             vals[slot] = ptr
             vals[slot + 4] = size
             slot += 8
@@ -564,14 +575,12 @@ class WasmTransport:
         """Copy a result buffer out (LE u32 length + bytes) and ``dealloc`` it exactly once."""
         if ptr + 4 > live.mem_len:
             self._mem_check(live, ptr, 4)
-        address = live.mem_base + ptr
-        size = ctypes.c_uint32.from_address(address).value
+        size: int = _read_u32(live.view, ptr)[0]
         if ptr + 4 + size > live.mem_len:
             self._mem_check(live, ptr, 4 + size)
-        if size > self.max_message_bytes:
-            raw = ctypes.string_at(address + 4, 200)
-        else:
-            raw = ctypes.string_at(address + 4, size)
+        start = ptr + 4
+        end = start + (200 if size > self.max_message_bytes else size)
+        raw = live.view[start:end].tobytes()
         vals = self._vals
         vals[0] = ptr
         vals[4] = 4 + size
