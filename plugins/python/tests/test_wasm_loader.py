@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 import threading
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -38,6 +39,23 @@ MEMORY = {"content": {"text": "t"}}
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
+
+
+@pytest.fixture(autouse=True, params=["cffi", "ctypes"])
+def call_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test over both ways into wasmtime: cffi, and ctypes when cffi is missing."""
+    if request.param == "ctypes":
+        monkeypatch.setitem(sys.modules, "cffi", None)  # `import cffi` raises ImportError
+    return str(request.param)
+
+
+def test_the_call_path_follows_cffi_availability(call_path: str, tmp_path: Path) -> None:
+    t = WasmTransport(build(tmp_path, plugin_wat()))
+    try:
+        assert hasattr(t, "_cffi") == (call_path == "cffi")
+        assert t.call_sync("init", {"config": {"a": 1}}) == {}
+    finally:
+        t.close()
 
 
 def fixture_wasm() -> Path:
