@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -649,3 +650,39 @@ def test_noop_is_dealloc_1_0(wat_plugin: LoadedPlugin) -> None:
     for _ in range(10):
         t.noop()
     assert global_value(t, "deallocs") == 1  # only the manifest's buffer; (1, 0) is a no-op
+
+
+def test_a_late_epoch_increment_never_times_out_the_next_call() -> None:
+    """Calls whose deadline passes about when they finish alternate with long-deadline calls.
+
+    The watchdog disarms without a lock (see ``_Watchdog``): a check that read a finished
+    call's deadline must never trap the call after it, so every long-deadline call succeeds,
+    however each short one ended (timed out, or finished just before or after its deadline).
+    """
+    loaded = load_wasm_plugin(fixture_wasm())
+    try:
+        t = transport_of(loaded)
+        large = {"name": "large", "memory": MEMORY, "options": {"size": 200_000}}
+        echo = {"name": "echo", "memory": MEMORY}
+        durations = []
+        for _ in range(20):  # calibrates the short deadline; nothing is asserted on time
+            start = time.perf_counter()
+            t.call_sync("invokeAction", large)
+            durations.append(time.perf_counter() - start)
+        # Most short calls pass their deadline while running; the watchdog checks every 50 ms
+        # at most, so which ones time out (and how late) varies from run to run.
+        short = min(durations) / 4
+        outcomes = {"ok": 0, "timeout": 0}
+        for _ in range(2_000):
+            try:
+                t.call_sync("invokeAction", large, timeout=short)
+                outcomes["ok"] += 1
+            except PluginTimeoutError:
+                outcomes["timeout"] += 1
+            result = t.call_sync("invokeAction", echo, timeout=30.0)
+            assert result["data"]["memory"] == MEMORY, outcomes
+            if outcomes["timeout"] >= 5:
+                break
+        assert t.instantiations == 1 + outcomes["timeout"]
+    finally:
+        loaded.close()

@@ -148,11 +148,14 @@ class _OutOfMemory(Exception):
 class _Watchdog:
     """Turns a call's deadline into an epoch increment, which traps the running wasm code.
 
-    The call path only writes ``deadline`` (no syscall, no lock) when arming and takes the lock
-    once when disarming, so a check-and-increment by the watchdog can never hit the next call:
-    it fires only for a deadline that is still armed. ``fired`` counts increments so the
-    transport re-arms the store's epoch deadline after a near miss (the increment landed after
-    the wasm code returned).
+    The call path writes ``deadline`` when arming and ``deadline = inf`` when disarming, with
+    no lock. A check-and-increment by the watchdog still never hits the next call: the
+    watchdog sets ``firing`` *before* reading the deadline, and a disarm reads ``firing``
+    *after* writing inf (a store/load pair on each side, ordered by the GIL). So either the
+    watchdog reads inf or a later deadline and does not fire, or the disarm sees ``firing`` and
+    waits on the lock for the check to end before the next call can arm. ``fired`` counts
+    increments so the transport re-arms the store's epoch deadline after a near miss (the
+    increment landed after the wasm code returned).
     """
 
     def __init__(self, engine: wasmtime.Engine) -> None:
@@ -163,6 +166,8 @@ class _Watchdog:
         self._thread: threading.Thread | None = None
         self.deadline = _INF
         self.fired = 0
+        self.firing = False
+        """True while the thread checks (and may act on) ``deadline``, under ``lock``."""
         self.awake = False
         """Mirrors ``_wake`` as a plain attribute (``Event.is_set`` is a Python-level call)."""
 
@@ -180,9 +185,15 @@ class _Watchdog:
 
     def disarm(self) -> int:
         """Stop timing the current call; returns the number of increments so far."""
+        self.deadline = _INF
+        if self.firing:
+            self.settle()
+        return self.fired
+
+    def settle(self) -> None:
+        """Wait for a check that may have read the deadline before it was disarmed."""
         with self.lock:
-            self.deadline = _INF
-            return self.fired
+            pass
 
     def stop(self) -> None:
         """End the thread (idempotent)."""
@@ -200,12 +211,16 @@ class _Watchdog:
             if self._stopped:
                 return
             with self.lock:
-                deadline = self.deadline
-                now = time.monotonic()
-                if deadline <= now:
-                    self._engine.increment_epoch()
-                    self.fired += 1
-                    self.deadline = deadline = _INF
+                self.firing = True  # before reading the deadline (see the class docstring)
+                try:
+                    deadline = self.deadline
+                    now = time.monotonic()
+                    if deadline <= now:
+                        self._engine.increment_epoch()
+                        self.fired += 1
+                        self.deadline = deadline = _INF
+                finally:
+                    self.firing = False
             if deadline != _INF:
                 idle_since = None
                 time.sleep(min(deadline - now, 0.05))
@@ -747,9 +762,11 @@ class WasmTransport:
                 ) from None
             finally:
                 if watchdog is not None:
-                    with watchdog.lock:  # _Watchdog.disarm inlined (hot path)
-                        watchdog.deadline = _INF
-                        fired = watchdog.fired
+                    # _Watchdog.disarm inlined (hot path)
+                    watchdog.deadline = _INF
+                    if watchdog.firing:
+                        watchdog.settle()
+                    fired = watchdog.fired
                     current = self._live
                     if current is not None and fired != current.fired_seen:
                         # The epoch moved after the wasm code returned: re-arm the deadline.
