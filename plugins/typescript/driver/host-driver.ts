@@ -295,6 +295,8 @@ process.stdin.on("end", () => {
   void Promise.allSettled([barrier, ...calls]).then(async () => {
     await Promise.allSettled([...plugins.values()].map((p) => p.close()));
     plugins.clear();
-    process.exit(0);
+    // No process.exit(): it drops replies that a slow reader has not yet taken from a full pipe.
+    // With every plugin closed and stdin ended, the process exits once stdout has drained.
+    process.exitCode = 0;
   });
 });

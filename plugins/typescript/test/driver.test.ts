@@ -148,6 +148,24 @@ for (const runtime of RUNTIME_NAMES) {
       assert.equal((await d.request("call", { plugin: "p999", method: "getManifest" })).error?.code, -32602);
     });
 
+    it("stdin EOF still delivers every pending reply in full to a slow reader", async () => {
+      // The request and EOF arrive together, and the reader takes nothing for 2 s: the reply
+      // (far over one 64 KiB pipe buffer) must still arrive whole before the driver exits.
+      const driver = `'${RUNTIMES[runtime]}' '${join(PKG_DIR, "driver/host-driver.ts")}'`;
+      const child = spawn("sh", ["-c", `${driver} | (sleep 2; cat)`], { stdio: ["pipe", "pipe", "inherit"] });
+      const chunks: Buffer[] = [];
+      child.stdout?.on("data", (c: Buffer) => chunks.push(c));
+      const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+      const request = { id: 1, method: "benchPipe", params: { command: ["cat"], payload: "x", iterations: 20000, warmup: 0 } };
+      child.stdin?.end(JSON.stringify(request) + "\n");
+      assert.equal(await within(60000, "driver exit", closed), 0);
+      const out = Buffer.concat(chunks).toString("utf8");
+      assert.ok(out.length > 65536, `reply is only ${out.length} bytes`);
+      const reply = JSON.parse(out.trim()) as { id: number; result: { samplesNs: number[] } };
+      assert.equal(reply.id, 1);
+      assert.equal(reply.result.samplesNs.length, 20000);
+    });
+
     it("stdin EOF closes every plugin, reaps them and exits 0", async () => {
       const d2 = new Driver(runtime);
       const loaded = await d2.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime });
