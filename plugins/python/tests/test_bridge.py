@@ -382,6 +382,27 @@ def test_stdin_eof_lets_short_work_finish(bridge: Bridge) -> None:
     assert bridge.proc.wait(10) == 0
 
 
+def test_stdin_eof_still_delivers_every_reply_to_a_slow_reader() -> None:
+    """A reply already made reaches a reader that waits, even though stdin closed with it.
+
+    The request and EOF arrive together and the reader takes nothing for 2 s, so the 300 kB
+    reply is still in a full pipe when the bridge is ready to exit.
+    """
+    bridge = f"'{sys.executable}' -m elizaos_interop.bridge_server '{CONFORMANCE}'"
+    request = {"id": 1, "method": "invokeAction", "params": call("large", options={"size": 300000})}
+    proc = subprocess.run(
+        ["sh", "-c", f"{bridge} | (sleep 2; cat)"],
+        input=json.dumps(request).encode() + b"\n",
+        capture_output=True,
+        env=bridge_env(),
+        timeout=60,
+        check=True,
+    )
+    reply = json.loads(proc.stdout)
+    assert reply["id"] == 1
+    assert len(reply["result"]["text"]) == 300000
+
+
 # -- stdout is protocol only, and target loading ---------------------------------------------
 
 NOISY_PLUGIN = """

@@ -516,7 +516,7 @@ class _Server:
         if not self.done.done():
             self.done.set_result("eof")
 
-    async def flush(self, timeout: float) -> None:
+    async def flush(self, timeout: float | None) -> None:
         if not self.out:
             return
         self.drained = self.loop.create_future()
@@ -781,7 +781,8 @@ async def serve(
     """Serve ``plugin`` on ``input_fd``/``output_fd`` until ``shutdown`` or EOF.
 
     Returns ``"shutdown"`` or ``"eof"``. Both descriptors are switched to non-blocking mode.
-    After EOF, in-flight requests get up to 0.5 s to finish before they are abandoned.
+    After EOF, in-flight requests get up to 0.5 s to finish before they are abandoned; replies
+    already made are then delivered in full before it returns.
     """
     if not isinstance(plugin, Plugin):
         raise TypeError(f"serve() needs an elizaos_interop.Plugin, got {type(plugin).__name__}")
@@ -797,7 +798,9 @@ async def serve(
             await asyncio.wait(set(server.tasks), timeout=_EOF_GRACE)
         for task in list(server.tasks):
             task.cancel()
-        await server.flush(_SHUTDOWN_FLUSH if reason == "shutdown" else 0.3)
+        # Replies already made are delivered in full, at the reader's pace: a host that no
+        # longer reads closes the pipe (EPIPE ends the flush) or kills the process.
+        await server.flush(_SHUTDOWN_FLUSH if reason == "shutdown" else None)
         return reason
     finally:
         server.close()
