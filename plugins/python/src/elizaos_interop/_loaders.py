@@ -219,46 +219,22 @@ def load_ts_plugin(
 
 
 def load_rust_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
-    """Load a native plugin library (``.so``) over the C FFI (needs ``elizaos-interop[ffi]``)."""
-    try:
-        from . import _ffi
-    except ImportError as exc:
-        raise PluginLoadError(
-            f"the FFI loader needs cffi: pip install 'elizaos-interop[ffi]' ({exc})",
-            plugin=os.fspath(path),
-            transport="ffi",
-        ) from exc
-    try:
-        loaded: LoadedPlugin = _ffi.load_rust_plugin(path, **options)
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("cffi", "_cffi_backend"):
-            raise
-        raise PluginLoadError(
-            f"the FFI loader needs cffi: pip install 'elizaos-interop[ffi]' ({exc})",
-            plugin=os.fspath(path),
-            transport="ffi",
-        ) from exc
-    return loaded
+    """Load a native plugin library (``.so``) over the C FFI (needs ``elizaos-interop[ffi]``).
+
+    Imported on first use, so ``import elizaos_interop`` stays light; a missing cffi is reported
+    by the transport as a PluginLoadError naming the extra.
+    """
+    from ._ffi import load_rust_plugin as load
+
+    return load(path, **options)
 
 
 def load_wasm_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
-    """Load a WASM plugin module with wasmtime (needs ``elizaos-interop[wasm]``)."""
-    try:
-        from . import _wasm
-    except ImportError as exc:
-        raise PluginLoadError(
-            f"the WASM loader needs wasmtime: pip install 'elizaos-interop[wasm]' ({exc})",
-            plugin=os.fspath(path),
-            transport="wasm",
-        ) from exc
-    try:
-        loaded: LoadedPlugin = _wasm.load_wasm_plugin(path, **options)
-    except ModuleNotFoundError as exc:
-        if exc.name != "wasmtime":
-            raise
-        raise PluginLoadError(
-            f"the WASM loader needs wasmtime: pip install 'elizaos-interop[wasm]' ({exc})",
-            plugin=os.fspath(path),
-            transport="wasm",
-        ) from exc
-    return loaded
+    """Load a WASM plugin module with wasmtime (needs ``elizaos-interop[wasm]``).
+
+    Imported on first use; a missing wasmtime is reported by the transport as a PluginLoadError
+    naming the extra.
+    """
+    from ._wasm import load_wasm_plugin as load
+
+    return load(path, **options)
