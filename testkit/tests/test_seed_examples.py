@@ -9,17 +9,19 @@ the three ports answer alike. A missing runtime or artifact fails the test with 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from testkit._toolchains import Toolchains
+
 ROOT = Path(__file__).resolve().parents[2]
 TS = ROOT / "plugins" / "typescript"
-TARGET = Path(os.environ.get("ELIZAOS_RUST_TARGET_DIR", ROOT / "plugins" / "rust" / "target"))
-NODE = os.environ.get("ELIZAOS_NODE", str(TS / "node_modules" / ".bin" / "node"))
+TOOLCHAINS = Toolchains.discover(ROOT)
+TARGET = TOOLCHAINS.rust_target_dir
+NODE = str(TOOLCHAINS.node)
 
 
 def _seed_reply() -> str:
@@ -33,15 +35,6 @@ def _need(path: Path | str, build: str) -> str:
     if not Path(path).exists():
         pytest.fail(f"{path} is missing; build it with: {build}")
     return str(path)
-
-
-def _example_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("ELIZAOS_PYTHON", sys.executable)
-    env.setdefault("ELIZAOS_NODE", NODE)
-    env.setdefault("ELIZAOS_BUN", str(TS / "node_modules" / ".bin" / "bun"))
-    env.setdefault("ELIZAOS_TS_BRIDGE", str(TS / "src" / "bridge-server.ts"))
-    return env
 
 
 def _snippets() -> dict[str, tuple[list[str], str]]:
@@ -85,7 +78,7 @@ def test_seed_snippet_prints_the_eliza_reply(snippet: str) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env=_example_env(),
+        env=TOOLCHAINS.env(),
         cwd=ROOT,
         check=False,
     )
