@@ -21,13 +21,30 @@ have_rustup_wasm() {
     command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx 'wasm32-unknown-unknown'
 }
 
+# Debian's rustc-web links wasm with `rust-lld`. Older rustc-web builds shipped /usr/bin/rust-lld
+# (a link to lld-22); newer ones do not, so a link named rust-lld to any lld on the machine is put
+# on PATH for the build (lld is multi-call: `rust-lld -flavor wasm` works through the link).
+ensure_rust_lld() {
+    command -v rust-lld >/dev/null 2>&1 && return 0
+    local lld shim="$target_root/.rust-lld-shim"
+    for lld in /usr/bin/lld-22 /usr/bin/lld /usr/lib/llvm-*/bin/lld; do
+        if [[ -x "$lld" ]]; then
+            mkdir -p "$shim"
+            ln -sf "$lld" "$shim/rust-lld"
+            export PATH="$shim:$PATH"
+            return 0
+        fi
+    done
+    return 1
+}
+
 have_debian_web() {
     [[ -x /usr/bin/rustc ]] || return 1
     local sysroot
     sysroot="$(/usr/bin/rustc --print sysroot 2>/dev/null)" || return 1
     # build-std needs std's sources and a wasm-capable linker.
     [[ -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock" || -d "$sysroot/lib/rustlib/src/rust/library/std" ]] || return 1
-    command -v rust-lld >/dev/null 2>&1 || [[ -x /usr/bin/rust-lld ]] || return 1
+    ensure_rust_lld || return 1
     rust-lld -flavor wasm --version >/dev/null 2>&1 || return 1
 }
 
