@@ -105,9 +105,10 @@ def _wasm_toolchain_ready() -> bool:
     if "wasm32-unknown-unknown" in rustup_targets.split():
         return True
     # Debian's rustc-web builds std for wasm32 from source (-Zbuild-std): it needs the sources
-    # and rust-lld (plugins/rust/build-wasm.sh makes the same check).
+    # and an lld: /usr/bin/rust-lld, or lld-22 that plugins/rust/build-wasm.sh links as rust-lld.
     debian_src = Path("/usr/lib/rustlib/src/rust/library")
-    return Path("/usr/bin/rustc").exists() and debian_src.is_dir() and Path("/usr/bin/rust-lld").exists()
+    lld = Path("/usr/bin/rust-lld").exists() or Path("/usr/bin/lld-22").exists()
+    return Path("/usr/bin/rustc").exists() and debian_src.is_dir() and lld
 
 
 def _ensure_wasm_toolchain(session: nox.Session) -> None:
