@@ -25,12 +25,14 @@ from testkit._toolchains import Toolchains
 
 __all__ = [
     "METHODS",
+    "Call",
     "CallOutcome",
     "DriverError",
     "HostDriver",
     "PluginSpec",
     "PythonDriver",
     "SubprocessDriver",
+    "World",
     "fixture_spec",
     "open_driver",
 ]
@@ -48,6 +50,20 @@ METHODS: tuple[str, ...] = (
 _STDERR_KEEP = 64 * 1024
 _DEFAULT_CALL_MS = 30_000
 _DEFAULT_LOAD_MS = 10_000
+
+#: A World (docs/schemas/runtime-world.schema.json): what a host builds its in-memory agent runtime
+#: from (protocol.md 11.5). Drivers pass it as ``agentRuntime`` (section 8).
+World = dict[str, Any]
+#: One call of :meth:`HostDriver.call_many`: ``(method, params)``, or ``(method, params, world)``
+#: to run that call with a fresh in-memory runtime built from ``world``.
+Call = tuple[str, dict[str, Any]] | tuple[str, dict[str, Any], World | None]
+
+
+def _split_call(call: Call) -> tuple[str, dict[str, Any], World | None]:
+    """``(method, params, world or None)`` of a :data:`Call`."""
+    if len(call) == 3:
+        return call[0], call[1], call[2]
+    return call[0], call[1], None
 
 
 @dataclass(frozen=True)
@@ -113,20 +129,31 @@ class HostDriver(Protocol):
     host: str
     runtime: str
 
-    def load(self, spec: PluginSpec, timeout_ms: int | None = None) -> tuple[str, dict[str, Any]]:
-        """Load a plugin; returns (handle, manifest). Raises DriverError on load failure."""
+    def load(
+        self, spec: PluginSpec, timeout_ms: int | None = None, agent_runtime: World | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Load a plugin; returns (handle, manifest). Raises DriverError on load failure.
+
+        With ``agent_runtime`` the host builds its ``InMemoryRuntime`` from that World, registers
+        the plugin in it and passes it as ``runtime`` to every call on the handle (section 8)."""
         ...
 
     def call(
-        self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None = None,
+        agent_runtime: World | None = None,
     ) -> CallOutcome:
-        """Call one plugin method through the host's public API."""
+        """Call one plugin method through the host's public API; ``agent_runtime`` runs this call
+        with a fresh in-memory runtime built from that World instead of the handle's."""
         ...
 
     def call_many(
         self,
         handle: str,
-        calls: Sequence[tuple[str, dict[str, Any]]],
+        calls: Sequence[Call],
         timeout_ms: int | None = None,
     ) -> list[CallOutcome]:
         """Issue several calls without waiting for each answer (pipelined); outcomes in order."""
@@ -239,6 +266,7 @@ class PythonDriver:
         self._loop = asyncio.new_event_loop()
         self._plugins: dict[str, Any] = {}
         self._specs: dict[str, PluginSpec] = {}
+        self._runtimes: dict[str, Any] = {}  # handle -> InMemoryRuntime from load's World
         self._ids = itertools.count(1)
         self._closed = False
 
@@ -277,8 +305,42 @@ class PythonDriver:
             return api.load_python_plugin if spec.language == "python" else api.load_ts_plugin  # type: ignore[no-any-return]
         return api.load_rust_plugin if spec.transport == "ffi" else api.load_wasm_plugin  # type: ignore[no-any-return]
 
+    def agent_runtime(self, handle: str) -> Any:
+        """The in-memory runtime built at load from its World (None without one), so tests can
+        read its ``calls``."""
+        self.plugin(handle)
+        return self._runtimes.get(handle)
+
+    def in_memory_runtime(self, world: World, plugin: Any, method: str = "call") -> Any:
+        """``elizaos_interop.InMemoryRuntime(world)`` with ``plugin`` registered in it (so its
+        ``composeState`` runs the plugin's providers across the boundary, protocol.md 11.5)."""
+        runtime_class = getattr(self._api, "InMemoryRuntime", None)  # looked up late: optional
+        if runtime_class is None:
+            raise DriverError(
+                "cannot build an in-memory runtime: elizaos_interop has no InMemoryRuntime "
+                "(protocol.md 11.5)",
+                host="python",
+                method=method,
+            )
+        try:
+            runtime = runtime_class(world)
+            register = getattr(runtime, "register_plugin", None) or getattr(runtime, "registerPlugin", None)
+            if not callable(register):
+                raise TypeError("InMemoryRuntime has neither register_plugin nor registerPlugin")
+            self.run(_maybe_await(register(plugin)))
+        except Exception as exc:
+            raise DriverError(
+                f"building InMemoryRuntime from the World {json.dumps(world)[:200]} failed: "
+                f"{type(exc).__name__}: {exc}",
+                host="python",
+                method=method,
+            ) from exc
+        return runtime
+
     # -- HostDriver ----------------------------------------------------------------------------
-    def load(self, spec: PluginSpec, timeout_ms: int | None = None) -> tuple[str, dict[str, Any]]:
+    def load(
+        self, spec: PluginSpec, timeout_ms: int | None = None, agent_runtime: World | None = None
+    ) -> tuple[str, dict[str, Any]]:
         loader = self._loader(spec)
         kwargs: dict[str, Any] = {}
         if timeout_ms is not None and spec.transport == "ipc":
@@ -296,13 +358,36 @@ class PythonDriver:
                 host="python",
                 method="load",
             ) from exc
+        runtime = None
+        if agent_runtime is not None:
+            try:
+                runtime = self.in_memory_runtime(agent_runtime, plugin, "load")
+            except DriverError:
+                with contextlib.suppress(Exception):
+                    close = getattr(plugin, "close", None)
+                    if callable(close):
+                        self.run(_maybe_await(close()))
+                raise
         handle = f"py{next(self._ids)}"
         self._plugins[handle] = plugin
         self._specs[handle] = spec
+        if runtime is not None:
+            self._runtimes[handle] = runtime
         return handle, dict(manifest)
 
+    def _runtime_for(self, handle: str, plugin: Any, agent_runtime: World | None) -> Any:
+        """The runtime a call passes: a fresh one from the call's World, else the handle's."""
+        if agent_runtime is not None:
+            return self.in_memory_runtime(agent_runtime, plugin)
+        return self._runtimes.get(handle)
+
     def _invocation(
-        self, plugin: Any, method: str, params: dict[str, Any], timeout_ms: int | None
+        self,
+        plugin: Any,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None,
+        runtime: Any = None,
     ) -> Awaitable[Any]:
         if method == "getManifest":
 
@@ -333,6 +418,8 @@ class PythonDriver:
             args = [params.get("name"), params.get("memory"), params.get("state", {})]
             if method == "invokeAction":
                 args.append(params.get("options", {}))
+            if runtime is not None:  # protocol.md 7.1: the runtime travels with the call
+                kwargs["runtime"] = runtime
         if method == "init":
             # The typed API checks init's result is an object and returns None: report the
             # protocol's result, {}.
@@ -360,11 +447,17 @@ class PythonDriver:
         return result
 
     def call(
-        self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None = None,
+        agent_runtime: World | None = None,
     ) -> CallOutcome:
         plugin = self.plugin(handle)
+        runtime = self._runtime_for(handle, plugin, agent_runtime)
         try:
-            invocation = self._invocation(plugin, method, params, timeout_ms)
+            invocation = self._invocation(plugin, method, params, timeout_ms, runtime)
         except DriverError:
             raise
         except Exception as exc:
@@ -375,14 +468,25 @@ class PythonDriver:
     def call_many(
         self,
         handle: str,
-        calls: Sequence[tuple[str, dict[str, Any]]],
+        calls: Sequence[Call],
         timeout_ms: int | None = None,
     ) -> list[CallOutcome]:
         plugin = self.plugin(handle)
+        prepared = [
+            (m, p, self._runtime_for(handle, plugin, world)) for m, p, world in map(_split_call, calls)
+        ]
+
+        async def one(method: str, params: dict[str, Any], runtime: Any) -> CallOutcome:
+            try:
+                invocation = self._invocation(plugin, method, params, timeout_ms, runtime)
+            except DriverError:
+                raise
+            except Exception as exc:
+                return _outcome_from_exception(exc)
+            return await self._outcome(invocation)
 
         async def gather() -> list[CallOutcome]:
-            tasks = [self._outcome(self._invocation(plugin, m, p, timeout_ms)) for m, p in calls]
-            return list(await asyncio.gather(*tasks))
+            return list(await asyncio.gather(*(one(m, p, rt) for m, p, rt in prepared)))
 
         result: list[CallOutcome] = self.run(gather())
         return result
@@ -391,15 +495,16 @@ class PythonDriver:
         self, handle: str, method: str, params: dict[str, Any], iterations: int, warmup: int
     ) -> list[int]:
         plugin = self.plugin(handle)
+        runtime = self._runtimes.get(handle)
         clock = time.perf_counter_ns
 
         async def loop() -> list[int]:
             for _ in range(warmup):
-                await self._invocation(plugin, method, params, None)
+                await self._invocation(plugin, method, params, None, runtime)
             samples: list[int] = []
             for _ in range(iterations):
                 start = clock()
-                await self._invocation(plugin, method, params, None)
+                await self._invocation(plugin, method, params, None, runtime)
                 samples.append(clock() - start)
             return samples
 
@@ -474,6 +579,7 @@ class PythonDriver:
     def unload(self, handle: str) -> None:
         plugin = self._plugins.pop(handle, None)
         self._specs.pop(handle, None)
+        self._runtimes.pop(handle, None)
         if plugin is not None:
             close = getattr(plugin, "close", None)
             if callable(close):
@@ -700,7 +806,9 @@ class SubprocessDriver:
         return [self._wait(method, msg_id, slot, deadline) for method, msg_id, slot in sent]
 
     # -- HostDriver ------------------------------------------------------------------------------
-    def load(self, spec: PluginSpec, timeout_ms: int | None = None) -> tuple[str, dict[str, Any]]:
+    def load(
+        self, spec: PluginSpec, timeout_ms: int | None = None, agent_runtime: World | None = None
+    ) -> tuple[str, dict[str, Any]]:
         params: dict[str, Any] = {"transport": spec.transport, "language": spec.language}
         if spec.path is not None:
             params["path"] = spec.path
@@ -710,6 +818,8 @@ class SubprocessDriver:
             params["runtime"] = spec.runtime
         if timeout_ms is not None:
             params["timeoutMs"] = timeout_ms
+        if agent_runtime is not None:
+            params["agentRuntime"] = agent_runtime
         try:
             result = self.request("load", params, timeout_s=(timeout_ms or _DEFAULT_LOAD_MS) / 1000 + 30)
         except DriverError as exc:
@@ -737,19 +847,31 @@ class SubprocessDriver:
         )
 
     def _call_params(
-        self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None,
+        agent_runtime: World | None = None,
     ) -> dict[str, Any]:
         request: dict[str, Any] = {"plugin": handle, "method": method, "params": params}
         if timeout_ms is not None:
             request["timeoutMs"] = timeout_ms
+        if agent_runtime is not None:
+            request["agentRuntime"] = agent_runtime
         return request
 
     def call(
-        self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None = None,
+        agent_runtime: World | None = None,
     ) -> CallOutcome:
         result = self.request(
             "call",
-            self._call_params(handle, method, params, timeout_ms),
+            self._call_params(handle, method, params, timeout_ms, agent_runtime),
             timeout_s=(timeout_ms or _DEFAULT_CALL_MS) / 1000 + 30,
         )
         return self._to_outcome(result)
@@ -757,10 +879,13 @@ class SubprocessDriver:
     def call_many(
         self,
         handle: str,
-        calls: Sequence[tuple[str, dict[str, Any]]],
+        calls: Sequence[Call],
         timeout_ms: int | None = None,
     ) -> list[CallOutcome]:
-        requests = [("call", self._call_params(handle, m, p, timeout_ms)) for m, p in calls]
+        requests = [
+            ("call", self._call_params(handle, m, p, timeout_ms, world))
+            for m, p, world in map(_split_call, calls)
+        ]
         results = self.request_many(requests, timeout_s=(timeout_ms or _DEFAULT_CALL_MS) / 1000 + 30)
         return [self._to_outcome(r) for r in results]
 

@@ -20,6 +20,7 @@ from testkit._drivers import (
     HostDriver,
     PluginSpec,
     PythonDriver,
+    World,
     fixture_spec,
     open_driver,
 )
@@ -47,9 +48,16 @@ class LoadedRef:
     manifest: dict[str, Any]
     spec: PluginSpec
 
-    def call(self, method: str, params: dict[str, Any], timeout_ms: int | None = 20_000) -> CallOutcome:
-        """One call through the host's public API."""
-        return self.driver.call(self.handle, method, params, timeout_ms)
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None = 20_000,
+        agent_runtime: World | None = None,
+    ) -> CallOutcome:
+        """One call through the host's public API (``agent_runtime``: a World this call's fresh
+        in-memory runtime is built from, protocol.md section 8)."""
+        return self.driver.call(self.handle, method, params, timeout_ms, agent_runtime)
 
     def call_raw(self, method: str, params: dict[str, Any], timeout_ms: int | None = 20_000) -> CallOutcome:
         """Send params as they are (for invalid-params checks): the Python host bypasses its typed
@@ -101,12 +109,15 @@ class InteropSession:
         except ToolchainError as exc:
             raise CellError(f"{cell.id}: {exc}") from exc
 
-    def load_new(self, cell: Cell, fixture: str = "conformance") -> LoadedRef:
-        """A fresh, uncached instance (for checks that kill or wedge their plugin)."""
+    def load_new(
+        self, cell: Cell, fixture: str = "conformance", agent_runtime: World | None = None
+    ) -> LoadedRef:
+        """A fresh, uncached instance (for checks that kill or wedge their plugin); with
+        ``agent_runtime`` every call passes the in-memory runtime built from that World."""
         driver = self.driver(cell)
         spec = self.spec(cell, fixture)
         try:
-            handle, manifest = driver.load(spec, timeout_ms=LOAD_TIMEOUT_MS)
+            handle, manifest = driver.load(spec, timeout_ms=LOAD_TIMEOUT_MS, agent_runtime=agent_runtime)
         except DriverError as exc:
             raise CellError(f"{cell.id}: {exc}") from exc
         return LoadedRef(cell, fixture, driver, handle, manifest, spec)
@@ -134,9 +145,11 @@ class InteropSession:
                 value.driver.unload(value.handle)
 
     @contextlib.contextmanager
-    def fresh(self, cell: Cell, fixture: str = "conformance") -> Iterator[LoadedRef]:
+    def fresh(
+        self, cell: Cell, fixture: str = "conformance", agent_runtime: World | None = None
+    ) -> Iterator[LoadedRef]:
         """Load a private instance, unload it afterwards whatever happened to it."""
-        ref = self.load_new(cell, fixture)
+        ref = self.load_new(cell, fixture, agent_runtime)
         try:
             yield ref
         finally:

@@ -159,3 +159,83 @@ def test_bench_noop_floor(toolchains: Toolchains, host: str, runtime: str | None
         assert info.value.code == -32602
     finally:
         drv.close()
+
+
+WORLD = {
+    "agentId": "00000000-0000-4000-8000-00000000000a",
+    "character": {"name": "Eliza"},
+    "settings": {"GREETING": "hello from the world"},
+}
+GET_GREETING = {
+    "name": "runtime",
+    "memory": {"content": {"text": "rt"}},
+    "state": {},
+    "options": {"calls": [{"method": "getSetting", "args": ["GREETING"]}]},
+}
+
+
+def test_agent_runtime_travels_with_the_call(driver: HostDriver, toolchains: Toolchains) -> None:
+    """protocol.md 8 and 11.5: a World given at load becomes the handle's in-memory runtime, one
+    given with a call replaces it for that call, and without either the plugin's runtime call
+    fails inside the plugin with the named error (code null: refused locally, nothing sent)."""
+    spec = fixture_spec(toolchains, "conformance", "python", "ipc")
+    handle, _ = driver.load(spec, timeout_ms=20_000, agent_runtime=WORLD)
+    out = driver.call(handle, "invokeAction", GET_GREETING, timeout_ms=20_000)
+    assert out.ok, out
+    assert out.value["values"] == {"agentId": WORLD["agentId"]}, out.value
+    assert out.value["data"]["results"] == [{"ok": "hello from the world"}], out.value
+    other = {"agentId": "other-agent", "settings": {"GREETING": "per call"}}
+    out = driver.call(handle, "invokeAction", GET_GREETING, timeout_ms=20_000, agent_runtime=other)
+    assert out.ok, out
+    assert out.value["values"] == {"agentId": "other-agent"}, out.value
+    assert out.value["data"]["results"] == [{"ok": "per call"}], out.value
+    many = driver.call_many(
+        handle,
+        [("invokeAction", GET_GREETING), ("invokeAction", GET_GREETING, other)],
+        timeout_ms=20_000,
+    )
+    assert [o.value["data"]["results"] for o in many] == [
+        [{"ok": "hello from the world"}],
+        [{"ok": "per call"}],
+    ], many
+    plain, _ = driver.load(spec, timeout_ms=20_000)
+    out = driver.call(plain, "invokeAction", GET_GREETING, timeout_ms=20_000)
+    assert out.ok, out
+    assert out.value["values"] == {"agentId": None}, out.value
+    assert out.value["data"]["results"] == [
+        {"error": {"code": None, "message": "runtime.getSetting is not provided by the host"}}
+    ], out.value
+    driver.unload(handle)
+    driver.unload(plain)
+
+
+_RECORDING_DRIVER = r"""
+import json, sys
+for line in sys.stdin:
+    req = json.loads(line)
+    method, params = req["method"], req["params"]
+    if method == "hello":
+        result = {"language": "test", "runtime": "recording", "transports": ["ipc"]}
+    elif method == "load":
+        result = {"plugin": "h1", "manifest": {"name": "rec", "loadParams": params}}
+    else:
+        result = {"ok": True, "value": params}
+    sys.stdout.write(json.dumps({"id": req["id"], "result": result}) + "\n")
+    sys.stdout.flush()
+"""
+
+
+def test_subprocess_driver_sends_agent_runtime() -> None:
+    """``agentRuntime`` is sent on load and on each call that has a World, and only then."""
+    with SubprocessDriver([sys.executable, "-c", _RECORDING_DRIVER], host="test") as drv:
+        spec = PluginSpec(transport="ipc", language="python", path="p.py")
+        _handle, manifest = drv.load(spec, agent_runtime=WORLD)
+        assert manifest["loadParams"]["agentRuntime"] == WORLD
+        _handle, manifest = drv.load(spec)
+        assert "agentRuntime" not in manifest["loadParams"]
+        sent = drv.call("h1", "invokeAction", {"name": "x"}, agent_runtime={"settings": {}})
+        assert sent.value["agentRuntime"] == {"settings": {}}
+        assert "agentRuntime" not in drv.call("h1", "getManifest", {}).value
+        many = drv.call_many("h1", [("getManifest", {}), ("getManifest", {}, WORLD)])
+        assert ["agentRuntime" in o.value for o in many] == [False, True]
+        assert many[1].value["agentRuntime"] == WORLD
