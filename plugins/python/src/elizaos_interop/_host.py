@@ -26,14 +26,16 @@ __all__ = [
     "check_manifest",
 ]
 
-_NAME_RE = re.compile(r"^[a-z0-9._-]{1,214}$")
+_NAME_RE = re.compile(r"^(?=.{1,214}$)(?:@[a-z0-9._~-]+/)?[a-z0-9._~-]+$")
+"""An npm package name, optionally scoped (manifest.schema.json)."""
 _LANGUAGE_RE = re.compile(r"^[a-z][a-z0-9+-]*$")
 _SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
     r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
 )
-_OPTIONAL_PROVIDER_MEMBERS = ("text", "values", "data")
+_PROVIDER_MEMBER_TYPES: dict[str, type] = {"text": str, "values": dict, "data": dict}
+"""ProviderResult members a host consumes; any other member is kept untouched (must-ignore)."""
 _ACTION_MEMBER_TYPES: dict[str, type] = {
     "success": bool,
     "text": str,
@@ -42,21 +44,26 @@ _ACTION_MEMBER_TYPES: dict[str, type] = {
     "data": dict,
 }
 """ActionResult members and their types (``success`` is checked first, as required)."""
-_DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...]]] = {
-    "actions": {"name": (str,), "description": (str,), "similes": (list,)},
+_JSON_NAMES: dict[type, str] = {bool: "boolean", str: "string", dict: "object"}
+_STRING_LIST = "array of strings"
+_DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...] | str]] = {
+    "actions": {"name": (str,), "description": (str,), "similes": _STRING_LIST},
     "providers": {"name": (str,), "description": (str,), "dynamic": (bool,), "private": (bool,)},
     "evaluators": {
         "name": (str,),
         "description": (str,),
         "alwaysRun": (bool,),
-        "similes": (list,),
+        "similes": _STRING_LIST,
     },
 }
+"""Known descriptor members and their types; unknown members (``examples`` ...) are kept."""
 _REQUIRED_DESCRIPTOR_MEMBERS = {
     "actions": ("name", "description"),
     "providers": ("name",),
     "evaluators": ("name", "description"),
 }
+_MANIFEST_NAME_LISTS = ("capabilities", "services", "events", "routes", "models")
+"""Optional manifest members that are arrays of strings (sections 1 and 12)."""
 
 
 def _json_type(value: Any) -> str:
@@ -75,22 +82,27 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
+def _is_string_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
 def check_manifest(manifest: Any) -> list[str]:
     """Return every way ``manifest`` violates manifest.schema.json and the section 1 rules.
 
     An empty list means the manifest is valid. Written out by hand (no jsonschema at run
     time) so a load costs microseconds and the messages say exactly which member is wrong.
+    Unknown members of the manifest and of descriptors are accepted (must-ignore, section 1);
+    known members of the wrong type are problems.
     """
     if not isinstance(manifest, dict):
         return [f"manifest is {_json_type(manifest)}, expected object"]
     problems: list[str] = []
-    allowed = {"name", "description", "version", "language", "actions", "providers", "evaluators"}
-    for key in manifest:
-        if key not in allowed:
-            problems.append(f"unknown member {key!r}")
     name = manifest.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        problems.append(f"name {name!r} is not 1..214 characters of [a-z0-9._-]")
+        problems.append(
+            f"name {name!r} is not an npm package name "
+            "(1..214 characters of [a-z0-9._~-], optionally @scope/name)"
+        )
     if not isinstance(manifest.get("description"), str):
         problems.append(
             f"description is {_json_type(manifest.get('description'))}, expected string"
@@ -107,6 +119,16 @@ def check_manifest(manifest: Any) -> list[str]:
     language = manifest.get("language")
     if not isinstance(language, str) or not _LANGUAGE_RE.match(language):
         problems.append(f"language {language!r} does not match ^[a-z][a-z0-9+-]*$")
+    if "protocolVersion" in manifest:
+        version_number = manifest["protocolVersion"]
+        if type(version_number) is not int or version_number < 0:
+            problems.append(
+                f"protocolVersion is {_json_type(version_number)} {version_number!r}, "
+                "expected a non-negative integer"
+            )
+    for key in _MANIFEST_NAME_LISTS:
+        if key in manifest and not _is_string_list(manifest[key]):
+            problems.append(f"{key} is {_json_type(manifest[key])}, expected array of strings")
     for kind, members in _DESCRIPTOR_MEMBERS.items():
         items = manifest.get(kind)
         if not isinstance(items, list):
@@ -125,13 +147,17 @@ def check_manifest(manifest: Any) -> list[str]:
             for req in _REQUIRED_DESCRIPTOR_MEMBERS[kind]:
                 if req not in item:
                     problems.append(f"{where}.{req} is missing")
-            for key, value in item.items():
-                if key not in members:
-                    problems.append(f"{where} has unknown member {key!r}")
-                elif not isinstance(value, members[key]):
+            for key, expected in members.items():
+                if key not in item:
+                    continue
+                value = item[key]
+                if isinstance(expected, str):  # _STRING_LIST
+                    if not _is_string_list(value):
+                        problems.append(
+                            f"{where}.{key} is {_json_type(value)}, expected array of strings"
+                        )
+                elif not isinstance(value, expected):
                     problems.append(f"{where}.{key} is {_json_type(value)}, wrong type")
-                elif isinstance(value, list) and not all(isinstance(s, str) for s in value):
-                    problems.append(f"{where}.similes must be an array of strings")
             item_name = item.get("name")
             if isinstance(item_name, str):
                 if not item_name:
@@ -220,12 +246,17 @@ def _as_object(value: Any, what: str) -> dict[str, Any]:
 
 
 class ActionHandle:
-    """One action of a loaded plugin, shaped like an elizaOS ``Action``."""
+    """One action of a loaded plugin, shaped like an elizaOS ``Action``.
 
-    __slots__ = ("_plugin", "description", "name", "similes")
+    ``descriptor`` is the action's manifest entry as received, unknown members included
+    (``examples``, ...), so host code sees everything the plugin declared.
+    """
+
+    __slots__ = ("_plugin", "description", "descriptor", "name", "similes")
 
     def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
         self._plugin = plugin
+        self.descriptor: dict[str, Any] = descriptor
         self.name: str = descriptor["name"]
         self.description: str = descriptor.get("description", "")
         self.similes: list[str] = list(descriptor.get("similes", []))
@@ -258,12 +289,16 @@ class ActionHandle:
 
 
 class ProviderHandle:
-    """One provider of a loaded plugin, shaped like an elizaOS ``Provider``."""
+    """One provider of a loaded plugin, shaped like an elizaOS ``Provider``.
 
-    __slots__ = ("_plugin", "description", "dynamic", "name", "private")
+    ``descriptor`` is the provider's manifest entry as received (``position`` ... included).
+    """
+
+    __slots__ = ("_plugin", "description", "descriptor", "dynamic", "name", "private")
 
     def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
         self._plugin = plugin
+        self.descriptor: dict[str, Any] = descriptor
         self.name: str = descriptor["name"]
         self.description: str | None = descriptor.get("description")
         self.dynamic: bool = bool(descriptor.get("dynamic", False))
@@ -285,12 +320,16 @@ class ProviderHandle:
 
 
 class EvaluatorHandle:
-    """One evaluator of a loaded plugin, shaped like an elizaOS ``Evaluator``."""
+    """One evaluator of a loaded plugin, shaped like an elizaOS ``Evaluator``.
 
-    __slots__ = ("_plugin", "always_run", "description", "name", "similes")
+    ``descriptor`` is the evaluator's manifest entry as received (``examples`` ... included).
+    """
+
+    __slots__ = ("_plugin", "always_run", "description", "descriptor", "name", "similes")
 
     def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
         self._plugin = plugin
+        self.descriptor: dict[str, Any] = descriptor
         self.name: str = descriptor["name"]
         self.description: str = descriptor.get("description", "")
         self.always_run: bool = bool(descriptor.get("alwaysRun", False))
@@ -337,6 +376,10 @@ class LoadedPlugin:
         self.description: str = manifest["description"]
         self.version: str = manifest["version"]
         self.language: str = manifest["language"]
+        self.protocol_version: int = manifest.get("protocolVersion", 0)
+        """The plugin's protocol version (section 12); 0 for a seed-dialect plugin."""
+        self.capabilities: frozenset[str] = frozenset(manifest.get("capabilities", ()))
+        """The capabilities the plugin declared (``"runtime"``, ``"shutdown"``, ...)."""
         self.actions = [ActionHandle(self, d) for d in manifest["actions"]]
         self.providers = [ProviderHandle(self, d) for d in manifest["providers"]]
         self.evaluators = [EvaluatorHandle(self, d) for d in manifest["evaluators"]]
@@ -382,11 +425,11 @@ class LoadedPlugin:
     async def init(
         self, config: Mapping[str, Any] | None = None, *, timeout: float | None = None
     ) -> None:
-        """Send the plugin its configuration (may be called again; the last config wins)."""
-        result = await self.transport.call(
-            "init", {"config": _as_object(config, "config")}, timeout
-        )
-        self._expect_object(result, "init", None)
+        """Send the plugin its configuration (may be called again; the last config wins).
+
+        Any result value is accepted (ours answer ``{}``, the seed's ``{"success": true}``).
+        """
+        await self.transport.call("init", {"config": _as_object(config, "config")}, timeout)
 
     async def validate_action(
         self,
@@ -429,13 +472,7 @@ class LoadedPlugin:
         result = await self.transport.call(
             "getProvider", self._params(name, memory, state), timeout
         )
-        data = self._expect_object(result, "getProvider", name)
-        for key, value in data.items():
-            if key not in _OPTIONAL_PROVIDER_MEMBERS:
-                self._bad_result("getProvider", name, result, f"unknown member {key!r}")
-            if value is not None and not isinstance(value, str if key == "text" else dict):
-                self._bad_result("getProvider", name, result, f"{key} has the wrong type")
-        return Result({k: v for k, v in data.items() if v is not None})
+        return self._checked_result(result, "getProvider", name, _PROVIDER_MEMBER_TYPES)
 
     async def validate_evaluator(
         self,
@@ -530,9 +567,19 @@ class LoadedPlugin:
         )
 
     def _expect_bool(self, result: Any, method: str, name: str) -> bool:
-        if not isinstance(result, bool):
-            self._bad_result(method, name, result, f"expected boolean, got {_json_type(result)}")
-        return result
+        """A validate answer: a boolean, or the seed's ``{"valid": boolean}`` (3.3)."""
+        if result is True or result is False:
+            return result
+        if type(result) is dict:
+            valid = result.get("valid")
+            if valid is True or valid is False:
+                return valid
+        self._bad_result(
+            method,
+            name,
+            result,
+            f'expected boolean or {{"valid": boolean}}, got {_json_type(result)}',
+        )
 
     def _expect_object(self, result: Any, method: str, name: str | None) -> dict[str, Any]:
         if not isinstance(result, dict):
@@ -540,18 +587,38 @@ class LoadedPlugin:
         return result
 
     def _action_result(self, result: Any, method: str, name: str) -> Result:
+        if type(result) is dict and type(result.get("success")) is not bool:
+            reason = (
+                "success is missing"
+                if "success" not in result
+                else f"success is {_json_type(result['success'])}, expected boolean"
+            )
+            self._bad_result(method, name, result, reason)
+        return self._checked_result(result, method, name, _ACTION_MEMBER_TYPES)
+
+    def _checked_result(
+        self, result: Any, method: str, name: str, known: dict[str, type]
+    ) -> Result:
+        """Check the known members' types; unknown members are kept untouched (must-ignore).
+
+        A known optional member that is ``null`` is treated as absent and dropped; the dict is
+        only copied when there is such a member.
+        """
         data = self._expect_object(result, method, name)
-        if type(data.get("success")) is not bool:
-            self._bad_result(method, name, result, "success must be a boolean")
         has_null = False
-        for key, value in data.items():
-            expected = _ACTION_MEMBER_TYPES.get(key)
-            if expected is None:
-                self._bad_result(method, name, result, f"unknown member {key!r}")
+        for key, expected in known.items():
+            if key not in data:
+                continue
+            value = data[key]
             if value is None:
                 has_null = True
             elif not isinstance(value, expected):
-                self._bad_result(method, name, result, f"{key} has the wrong type")
+                self._bad_result(
+                    method,
+                    name,
+                    result,
+                    f"{key} is {_json_type(value)}, expected {_JSON_NAMES[expected]}",
+                )
         if has_null:
-            data = {k: v for k, v in data.items() if v is not None}
+            data = {k: v for k, v in data.items() if v is not None or k not in known}
         return Result(data)

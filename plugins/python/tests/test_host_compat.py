@@ -1,0 +1,211 @@
+"""The host accepts the seed's dialect (protocol.md sections 1, 3.3 and 12).
+
+Driven by ``raw_plugins/seed_plugin.py``, an IPC plugin written from the seed README alone:
+unknown manifest, descriptor and result members are kept, ``{"valid": bool}`` and any ``init``
+answer are accepted, any error for an unknown name is surfaced with its code, and known members
+of the wrong type are still refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import conformance_manifest, schema_errors
+
+from elizaos_interop import (
+    LoadedPlugin,
+    PluginCallError,
+    PluginProtocolError,
+    load_ipc_plugin,
+)
+from elizaos_interop._host import check_manifest
+
+RAW = Path(__file__).resolve().parent / "raw_plugins"
+SEED = RAW / "seed_plugin.py"
+MEM = {"content": {"text": "hi"}}
+
+
+def requests_logged(log: Path) -> list[dict[str, Any]]:
+    """Every request line the raw plugin received, decoded."""
+    if not log.exists():
+        return []
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def seed(tmp_path: Path) -> Iterator[tuple[LoadedPlugin, Path]]:
+    log = tmp_path / "requests.jsonl"
+    plugin = load_ipc_plugin([sys.executable, str(SEED), str(log)])
+    try:
+        yield plugin, log
+    finally:
+        plugin.close()
+
+
+def test_manifest_is_kept_as_received(seed: tuple[LoadedPlugin, Path]) -> None:
+    plugin, _ = seed
+    assert plugin.name == "@elizaos/plugin-seed"
+    assert plugin.manifest["config"] == {"SEED_API_KEY": None}
+    assert plugin.manifest["dependencies"] == ["@elizaos/plugin-sql"]
+    assert plugin.manifest["priority"] == 5
+    greet = plugin.actions[0]
+    assert greet.descriptor["examples"] == [[{"name": "user", "content": {"text": "hi"}}]]
+    assert greet.similes == ["HELLO"]
+    assert plugin.providers[0].descriptor == {
+        "name": "TIME",
+        "description": "The time",
+        "position": -1,
+        "dynamic": True,
+    }
+    assert plugin.providers[0].dynamic is True
+    assert plugin.evaluators[0].descriptor["examples"][0]["outcome"] == "o"
+    assert plugin.protocol_version == 0
+    assert plugin.capabilities == frozenset()
+
+
+def test_seed_answer_shapes_are_accepted(seed: tuple[LoadedPlugin, Path]) -> None:
+    plugin, _ = seed
+
+    async def main() -> None:
+        assert await plugin.init({"k": "v"}) is None
+        assert await plugin.actions[0].validate(None, MEM) is True
+        assert await plugin.actions[1].validate(None, MEM) is False
+        assert await plugin.validate_evaluator("REFLECT", MEM) is True
+        greet = await plugin.actions[0].handler(None, MEM, {}, {})
+        assert greet.text == "hello"
+        assert greet == {
+            "success": True,
+            "text": "hello",
+            "data": {"actions": ["GREET"]},
+            "extra": None,
+        }
+        strange = await plugin.invoke_action("STRANGE", MEM)
+        assert strange.to_dict() == {"success": True, "confidence": 0.9, "nested": {"a": [1]}}
+        provided = await plugin.providers[0].get(None, MEM)
+        assert provided.to_dict() == {
+            "text": "noon",
+            "values": {"hour": 12},
+            "position": -1,
+            "text2": None,
+        }
+        reflected = await plugin.evaluators[0].handler(None, MEM)
+        assert reflected is not None
+        assert reflected["score"] == 0.5
+
+    asyncio.run(main())
+
+
+def test_any_error_for_an_unknown_name_keeps_its_code(seed: tuple[LoadedPlugin, Path]) -> None:
+    plugin, _ = seed
+    with pytest.raises(PluginCallError) as info:
+        asyncio.run(plugin.invoke_action("NOPE", MEM))
+    assert info.value.code == -32602
+    assert info.value.message == "Unknown: NOPE"
+    assert info.value.method == 'invokeAction("NOPE")'
+    assert info.value.transport == "ipc"
+    with pytest.raises(PluginCallError) as provider_info:
+        asyncio.run(plugin.get_provider("NOPE", MEM))
+    assert provider_info.value.code == -32602
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("TYPO", "success is missing"),
+        ("BAD_SUCCESS", "success is string, expected boolean"),
+        ("BAD_TEXT", "text is number, expected string"),
+        ("BAD_VALUES", "values is array, expected object"),
+        ("NOT_OBJECT", "expected object, got array"),
+    ],
+)
+def test_known_members_of_the_wrong_type_are_refused(
+    seed: tuple[LoadedPlugin, Path], name: str, reason: str
+) -> None:
+    plugin, _ = seed
+    with pytest.raises(PluginProtocolError) as info:
+        asyncio.run(plugin.invoke_action(name, MEM))
+    assert info.value.detail.startswith(f"invalid result: {reason} (received b'")
+    assert info.value.method == f'invokeAction("{name}")'
+    assert info.value.plugin == "@elizaos/plugin-seed"
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("BAD_TEXT", "text is number, expected string"),
+        ("BAD_VALUES", "values is array, expected object"),
+        ("TYPO", "expected object, got string"),
+    ],
+)
+def test_provider_results_check_known_members(
+    seed: tuple[LoadedPlugin, Path], name: str, reason: str
+) -> None:
+    plugin, _ = seed
+    with pytest.raises(PluginProtocolError) as info:
+        asyncio.run(plugin.get_provider(name, MEM))
+    assert info.value.detail.startswith(f"invalid result: {reason} (received b'")
+
+
+@pytest.mark.parametrize(("name", "received"), [("TYPO", "string"), ("BAD_SUCCESS", "object")])
+def test_validate_answers_other_than_the_two_shapes_are_refused(
+    seed: tuple[LoadedPlugin, Path], name: str, received: str
+) -> None:
+    plugin, _ = seed
+    with pytest.raises(PluginProtocolError) as info:
+        asyncio.run(plugin.validate_action(name, MEM))
+    assert info.value.detail.startswith(
+        f'invalid result: expected boolean or {{"valid": boolean}}, got {received}'
+    )
+
+
+# -- check_manifest against the schema -------------------------------------------------------
+
+
+def test_unknown_members_and_scoped_names_are_valid() -> None:
+    good = conformance_manifest()
+    accepted: list[dict[str, Any]] = [
+        {**good, "name": "@elizaos/plugin-bootstrap"},
+        {**good, "name": "plugin~tilde"},
+        {**good, "examples": [], "config": {"K": 1}, "dependencies": ["x"], "priority": 1},
+        {**good, "protocolVersion": 1, "capabilities": ["runtime", "shutdown", "future"]},
+        {**good, "services": ["task"], "events": ["MESSAGE_RECEIVED"], "routes": ["GET /x"]},
+        {**good, "models": ["TEXT_SMALL"]},
+        {**good, "actions": [{"name": "a", "description": "d", "examples": [[{"x": 1}]]}]},
+        {**good, "providers": [{"name": "p", "position": 3, "anything": {"deep": [1]}}]},
+        {**good, "evaluators": [{"name": "e", "description": "d", "examples": "free form"}]},
+    ]
+    for manifest in accepted:
+        assert check_manifest(manifest) == [], manifest
+        assert schema_errors("manifest.schema.json", manifest) == [], manifest
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"name": "@Scope/x"}, "is not an npm package name"),
+        ({"name": "@scope/"}, "is not an npm package name"),
+        ({"name": "a" * 215}, "is not an npm package name"),
+        ({"protocolVersion": "1"}, "protocolVersion is string '1', expected a non-negative"),
+        ({"protocolVersion": -1}, "protocolVersion is number -1, expected a non-negative"),
+        ({"protocolVersion": True}, "protocolVersion is boolean True"),
+        ({"capabilities": ["runtime", 1]}, "capabilities is array, expected array of strings"),
+        ({"services": "task"}, "services is string, expected array of strings"),
+        (
+            {"actions": [{"name": "a", "description": "d", "similes": "A"}]},
+            "actions[0].similes is string, expected array of strings",
+        ),
+        ({"providers": [{"name": "p", "dynamic": "yes"}]}, "providers[0].dynamic is string"),
+        ({"actions": [{"name": "a", "description": 3}]}, "actions[0].description is number"),
+    ],
+)
+def test_known_manifest_members_of_the_wrong_type(change: dict[str, Any], problem: str) -> None:
+    manifest = {**conformance_manifest(), **change}
+    problems = check_manifest(manifest)
+    assert any(problem in p for p in problems), problems
+    assert schema_errors("manifest.schema.json", manifest), manifest
