@@ -55,6 +55,12 @@ def conformance_manifest() -> dict[str, Any]:
     return data
 
 
+def sdk_conformance_manifest() -> dict[str, Any]:
+    """The manifest the Python SDK's bridge serves for the fixture: the vector plus the SDK's
+    half of the version exchange (protocol.md 1 and 12)."""
+    return {**conformance_manifest(), "protocolVersion": 1, "capabilities": ["runtime", "shutdown"]}
+
+
 def pid_gone(pid: int, within: float = 5.0) -> bool:
     """True once ``pid`` no longer exists (reaped, not a zombie), polling up to ``within`` s."""
     deadline = time.monotonic() + within

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CONFORMANCE, bridge_env, conformance_manifest, result_errors, schema_errors
+from conftest import (
+    CONFORMANCE,
+    bridge_env,
+    result_errors,
+    schema_errors,
+    sdk_conformance_manifest,
+)
 
 
 class Bridge:
@@ -113,7 +119,7 @@ def call(name: str, memory: Any = None, **extra: Any) -> dict[str, Any]:
 def test_get_manifest_matches_vector_and_schema(bridge: Bridge) -> None:
     manifest = bridge.result("getManifest", {})
     assert not schema_errors("manifest.schema.json", manifest)
-    assert manifest == conformance_manifest()
+    assert manifest == sdk_conformance_manifest()
 
 
 def test_params_may_be_omitted_and_jsonrpc_is_ignored(bridge: Bridge) -> None:
@@ -137,7 +143,7 @@ def test_init_and_config_provider(bridge: Bridge) -> None:
 
 
 def test_validate_action_and_evaluator(bridge: Bridge) -> None:
-    for name in ("echo", "fail", "panic", "slow", "large", "crash", "invalid"):
+    for name in ("echo", "fail", "panic", "slow", "large", "crash", "invalid", "runtime"):
         assert bridge.result("validateAction", call(name)) is True
     assert bridge.result("validateAction", call("reject")) is False
     for name in ("echo", "silent", "fail"):

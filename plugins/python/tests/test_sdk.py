@@ -26,7 +26,7 @@ from elizaos_interop import (
 
 SDK_PLUGIN = """
 import math
-from elizaos_interop import Action, Evaluator, Plugin, Provider
+from elizaos_interop import Action, Evaluator, Plugin, Provider, RuntimeUnavailableError
 
 seen = {}
 
@@ -50,11 +50,16 @@ def not_a_dict(runtime, memory, state, options):
 def missing_success(runtime, memory, state, options):
     return {"text": "no success member"}
 
-def setting(runtime, memory, state):
-    return {"text": str(runtime.get_setting("k")), "values": {"same": runtime.getSetting("k")}}
+async def setting(runtime, memory, state):
+    # Without a runtime from the host, settings come from init's config; getSetting says so.
+    try:
+        await runtime.get_setting("k")
+    except RuntimeUnavailableError as exc:
+        refused = [str(exc), exc.code]
+    return {"text": str(runtime.config.get("k")), "values": {"refused": refused}}
 
 def bad_provider(runtime, memory, state):
-    return {"success": True}
+    return {"text": 3}
 
 plugin = Plugin(
     name="sdk-test",
@@ -105,7 +110,10 @@ def test_sync_handlers_init_and_canonical_results(sdk: LoadedPlugin) -> None:
         assert "text" not in result
         assert result.text is None
         setting = await sdk.get_provider("setting", MEM)
-        assert setting == {"text": "v", "values": {"same": "v"}}
+        assert setting == {
+            "text": "v",
+            "values": {"refused": ["runtime.getSetting is not provided by the host", None]},
+        }
         assert await sdk.invoke_evaluator("ev", MEM) is None
         assert await sdk.validate_evaluator("ev", MEM) is True
 
@@ -119,7 +127,7 @@ def test_sync_handlers_init_and_canonical_results(sdk: LoadedPlugin) -> None:
         ("invokeAction", "nan", "not JSON"),
         ("invokeAction", "list", "ActionResult must be an object, received array"),
         ("invokeAction", "no-success", "ActionResult.success is missing"),
-        ("getProvider", "bad", "ProviderResult has unknown member 'success'"),
+        ("getProvider", "bad", "ProviderResult.text must be a string, received integer"),
     ],
 )
 def test_invalid_results_give_32003(sdk: LoadedPlugin, method: str, name: str, reason: str) -> None:

@@ -29,6 +29,7 @@ from ._loaders import (
     load_wasm_plugin,
 )
 from ._plugin import Action, Evaluator, Plugin, PluginRuntime, Provider
+from ._runtime_proxy import RuntimeCallError, RuntimeProxy, RuntimeUnavailableError
 from ._transport import Transport
 
 __all__ = [
@@ -47,6 +48,9 @@ __all__ = [
     "PluginTimeoutError",
     "Provider",
     "Result",
+    "RuntimeCallError",
+    "RuntimeProxy",
+    "RuntimeUnavailableError",
     "Transport",
     "load_ipc_plugin",
     "load_python_plugin",

@@ -8,6 +8,13 @@ event-loop turn. A plain function handler runs inline. Requests therefore start 
 order; on a loop whose tasks start lazily (a custom task factory), a plain handler that arrives
 while tasks are pending runs in a task behind them to keep that order. Bad lines are answered
 (-32700, -32600) and the server keeps serving. ``shutdown`` or stdin EOF end :func:`serve`.
+
+Handlers get a :class:`~elizaos_interop._runtime_proxy.RuntimeProxy` as ``runtime``
+(protocol.md 11): its methods write runtime requests on stdout, and the reader hands each line
+without ``method`` to the pending runtime request of that id, so host requests keep being served
+while handlers wait for the host. A call without ``params.runtime`` gets the session's one
+host-less proxy, so the hot path builds nothing per call. ``init`` (explicit, or the implicit
+``init({})`` before the first call) holds calls back until the plugin's init hook has finished.
 """
 
 from __future__ import annotations
@@ -30,7 +37,13 @@ from typing import Any, NoReturn
 
 from ._errors import InvalidPayloadError
 from ._json import MAX_MESSAGE_BYTES, dumps
-from ._plugin import Plugin, PluginRuntime
+from ._plugin import Plugin
+from ._runtime_proxy import (
+    RuntimeCallError,
+    RuntimeProxy,
+    RuntimeSession,
+    RuntimeUnavailableError,
+)
 
 __all__ = ["main", "run_plugin", "serve"]
 
@@ -169,8 +182,18 @@ class _Server:
         self.in_fd = in_fd
         self.out_fd = out_fd
         self.max = max_message_bytes
-        self.runtime = PluginRuntime(plugin=plugin)
+        self.session = RuntimeSession(plugin.name, self)
+        self.runtime = RuntimeProxy(self.session)  # the host-less proxy, shared by every call
         self.manifest = plugin.manifest()
+        # Runtime requests this plugin sent (protocol.md 11.2), by id, awaiting the host.
+        self.rt_pending: dict[str, asyncio.Future[Any]] = {}
+        self.rt_methods: dict[str, str] = {}
+        self.rt_next = 0
+        self.host_closed = False
+        # init: calls wait while the implicit init({}) is due or an init hook is running.
+        self.implicit_init = plugin.init is not None
+        self.init_due = self.implicit_init
+        self.init_gate: asyncio.Future[None] | None = None
         self.actions = {a.name: a for a in plugin.actions}
         self.providers = {p.name: p for p in plugin.providers}
         self.evaluators = {e.name: e for e in plugin.evaluators}
@@ -198,7 +221,7 @@ class _Server:
             self.create_task = self._create_eager_task
         else:
             self.create_task = self.loop.create_task
-        self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
+        self.handlers: dict[str, Callable[[dict[str, Any], int | str], Any]] = {
             "getManifest": self._get_manifest,
             "init": self._init,
             "validateAction": self._validate_action,
@@ -232,6 +255,7 @@ class _Server:
             data = b""
         if not data:
             self.stop_reading()
+            self._host_gone()
             if not self.done.done():
                 self.done.set_result("eof")
             return
@@ -287,6 +311,8 @@ class _Server:
                 ),
             )
             return
+        if self.rt_pending and "method" not in message and self._on_runtime_answer(message):
+            return
         if "id" not in message:
             self._send_error(
                 None,
@@ -335,12 +361,17 @@ class _Server:
         if handler is None:
             self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
             return
+        if self.init_due and method not in _UNGATED:
+            gate = self._init_gate()
+            if gate is not None:  # an init hook is running: this call waits for it
+                self._spawn(self._run(req_id, handler, params, gate))
+                return
         if self.tasks and not self.eager:
             # Work is pending and tasks start lazily: start this request behind it, in order.
             self._spawn(self._run(req_id, handler, params))
             return
         try:
-            result = handler(params)
+            result = handler(params, req_id)
             if type(result) is _Pending:
                 # An async handler runs as its own task, so a slow handler never delays another
                 # request and it can rely on asyncio.current_task() (asyncio.timeout() needs it).
@@ -400,11 +431,17 @@ class _Server:
             self.tasks.discard(task)
 
     async def _run(
-        self, req_id: int | str, handler: Callable[[dict[str, Any]], Any], params: dict[str, Any]
+        self,
+        req_id: int | str,
+        handler: Callable[[dict[str, Any], int | str], Any],
+        params: dict[str, Any],
+        gate: asyncio.Future[None] | None = None,
     ) -> None:
-        """A request started while others were pending: the whole method in this task."""
+        """A request started while others were pending (or an init): the method in this task."""
         try:
-            result = handler(params)
+            if gate is not None:
+                await gate
+            result = handler(params, req_id)
             if type(result) is _Pending:
                 result = await self._complete(result)
         except _RpcError as err:
@@ -442,6 +479,139 @@ class _Server:
         except Exception as exc:
             raise _handler_failed(pending.kind, pending.name, exc) from exc
         return pending.finish(value)
+
+    # -- init -------------------------------------------------------------------------------
+
+    def _init_gate(self) -> asyncio.Future[None] | None:
+        """What a call must wait for: the running init hook (the implicit ``init({})`` is
+        started here before the first call, protocol.md 3.3); ``None`` when nothing runs."""
+        if self.implicit_init:
+            self.implicit_init = False
+            gate: asyncio.Future[None] = self.loop.create_future()
+            self.init_gate = gate
+            self._spawn(self._implicit_init(gate))
+        gate_now = self.init_gate
+        if gate_now is None or gate_now.done():
+            self.init_due = self.implicit_init
+            return None
+        return gate_now
+
+    async def _implicit_init(self, gate: asyncio.Future[None]) -> None:
+        try:
+            await self._run_init({}, None, gate)
+        except Exception as exc:  # calls proceed; the failure is logged, as nobody asked
+            print(
+                f"elizaos_interop.bridge_server: {self.plugin.name}: implicit init({{}}) before "
+                f"the first call failed: {type(exc).__name__}: {_exception_message(exc)}",
+                file=sys.stderr,
+                flush=True,
+            )
+        finally:
+            self._forget_current_task()
+
+    async def _run_init(
+        self,
+        config: dict[str, Any],
+        previous: asyncio.Future[None] | None,
+        gate: asyncio.Future[None],
+    ) -> None:
+        """Run the init hook after ``previous`` inits; a failing hook keeps the old config."""
+        try:
+            if previous is not None and not previous.done():
+                await asyncio.shield(previous)
+            before = self.session.config
+            self.session.config = config
+            try:
+                value = self.plugin.init(config, self.runtime)  # type: ignore[misc]
+                if value is not None and inspect.isawaitable(value):
+                    await value
+            except BaseException:
+                self.session.config = before
+                raise
+        finally:
+            if not gate.done():
+                gate.set_result(None)
+            if self.init_gate is gate:
+                self.init_gate = None
+                self.init_due = self.implicit_init
+
+    # -- runtime requests (protocol.md 11.2) ------------------------------------------------
+
+    def send_runtime_request(
+        self, call: int | str, method: str, args: list[Any]
+    ) -> asyncio.Future[Any]:
+        """Write ``runtime.<method>`` for host call ``call``; the future of the host's answer."""
+        if self.host_closed or self.broken:
+            raise RuntimeCallError(-32603, "host closed", {"method": method})
+        self.rt_next += 1
+        rt_id = f"rt-{self.rt_next}"
+        try:
+            line = dumps(
+                {"id": rt_id, "method": "runtime." + method, "params": {"call": call, "args": args}}
+            )
+        except InvalidPayloadError as exc:
+            raise TypeError(
+                f"{self.plugin.name}: runtime.{method} arguments are not JSON: {exc.detail}"
+            ) from None
+        if len(line) >= self.max:
+            raise ValueError(
+                f"{self.plugin.name}: runtime.{method} request of {len(line)} bytes exceeds the "
+                f"message limit of {self.max} bytes"
+            )
+        future: asyncio.Future[Any] = self.loop.create_future()
+        self.rt_pending[rt_id] = future
+        self.rt_methods[rt_id] = method
+        self._write(line + b"\n")
+        return future
+
+    def _on_runtime_answer(self, message: dict[str, Any]) -> bool:
+        """Settle the runtime request this response answers; False when it answers none."""
+        rt_id = message.get("id")
+        if type(rt_id) is not str or rt_id not in self.rt_pending:
+            return False
+        future = self.rt_pending.pop(rt_id)
+        method = self.rt_methods.pop(rt_id)
+        if future.done():  # the handler was cancelled meanwhile
+            return True
+        if "error" in message:
+            error = message["error"]
+            if not isinstance(error, dict):
+                error = {}
+            code = error.get("code")
+            text = error.get("message")
+            data = error.get("data")
+            if code == -32601:
+                future.set_exception(RuntimeUnavailableError(method, -32601, data))
+            elif type(code) is int and isinstance(text, str):
+                future.set_exception(RuntimeCallError(code, text, data))
+            else:
+                future.set_exception(
+                    RuntimeCallError(
+                        -32603,
+                        f"runtime.{method}: the host sent an invalid error object: "
+                        f"expected {{code: int, message: str}}, received {message['error']!r:.200}",
+                    )
+                )
+        elif "result" in message:
+            future.set_result(message["result"])
+        else:
+            future.set_exception(
+                RuntimeCallError(
+                    -32603,
+                    f"runtime.{method}: the host's answer {rt_id} has neither result nor error",
+                )
+            )
+        return True
+
+    def _host_gone(self) -> None:
+        """stdin EOF (or stdout closed): every pending runtime request fails "host closed"."""
+        self.host_closed = True
+        pending = list(self.rt_pending.items())
+        self.rt_pending.clear()
+        for rt_id, future in pending:
+            method = self.rt_methods.pop(rt_id, "?")
+            if not future.done():
+                future.set_exception(RuntimeCallError(-32603, "host closed", {"method": method}))
 
     def _shutdown(self, req_id: int | str) -> None:
         self.stop_reading()
@@ -509,6 +679,7 @@ class _Server:
     def _broken(self) -> None:
         """The host closed our stdout: nothing more can be said, so stop."""
         self.broken = True
+        self._host_gone()
         if self.out:
             self.out.clear()
             self.loop.remove_writer(self.out_fd)
@@ -536,7 +707,7 @@ class _Server:
     # Each returns the method's result (an _Encoded, or a value to encode), or a _Pending when
     # the plugin's handler returned an awaitable; param and name errors raise _RpcError.
 
-    def _get_manifest(self, params: dict[str, Any]) -> Any:
+    def _get_manifest(self, params: dict[str, Any], req_id: int | str) -> Any:
         if self.manifest_json is None:
             try:
                 self.manifest_json = _Encoded(dumps(self.manifest))
@@ -544,22 +715,27 @@ class _Server:
                 return self.manifest  # answered -32603 by _send_result, as before
         return self.manifest_json
 
-    def _init(self, params: dict[str, Any]) -> Any:
+    def _init(self, params: dict[str, Any], req_id: int | str) -> Any:
         if "config" not in params:
             raise _invalid_param("config", "object", "missing")
         config = params["config"]
         if not isinstance(config, dict):
             raise _invalid_param("config", "object", _json_type(config))
-        self.runtime.config = config
-        if self.plugin.init is not None:
-            return self._call(
-                "plugin", self.plugin.name, _init_done, self.plugin.init, config, self.runtime
-            )
-        return _EMPTY
+        self.implicit_init = False  # an explicit init comes first: no implicit one
+        if self.plugin.init is None:
+            self.session.config = config
+            return _EMPTY
+        previous = self.init_gate
+        gate: asyncio.Future[None] = self.loop.create_future()
+        self.init_gate = gate
+        self.init_due = True
+        return _Pending(
+            "plugin", self.plugin.name, self._run_init(config, previous, gate), _init_done
+        )
 
     def _args(
-        self, params: dict[str, Any], with_options: bool
-    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        self, params: dict[str, Any], with_options: bool, req_id: int | str
+    ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], RuntimeProxy]:
         if "name" not in params:
             raise _invalid_param("name", "string", "missing")
         name = params["name"]
@@ -590,7 +766,12 @@ class _Server:
                 options = {}
             elif type(options) is not dict:
                 raise _invalid_param("options", "object", _json_type(options))
-        return name, memory, state, options
+        context = params.get("runtime")
+        if context is None:
+            return name, memory, state, options, self.runtime
+        if type(context) is not dict:
+            raise _invalid_param("runtime", "object", _json_type(context))
+        return name, memory, state, options, RuntimeProxy(self.session, req_id, context)
 
     @staticmethod
     def _unknown(kind: str, name: str) -> _RpcError:
@@ -615,8 +796,8 @@ class _Server:
             return _Pending(kind, name, value, finish)
         return finish(value)
 
-    def _validate_action(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
+    def _validate_action(self, params: dict[str, Any], req_id: int | str) -> Any:
+        name, memory, state, _, runtime = self._args(params, False, req_id)
         action = self.actions.get(name)
         if action is None:
             raise self._unknown("action", name)
@@ -625,13 +806,13 @@ class _Server:
             name,
             lambda value: _check_bool("action", name, value),
             action.validate,
-            self.runtime,
+            runtime,
             memory,
             state,
         )
 
-    def _invoke_action(self, params: dict[str, Any]) -> Any:
-        name, memory, state, options = self._args(params, True)
+    def _invoke_action(self, params: dict[str, Any], req_id: int | str) -> Any:
+        name, memory, state, options, runtime = self._args(params, True, req_id)
         action = self.actions.get(name)
         if action is None:
             raise self._unknown("action", name)
@@ -640,14 +821,14 @@ class _Server:
             name,
             lambda value: self._check_result("action", name, value, _ACTION_RESULT, "ActionResult"),
             action.handler,
-            self.runtime,
+            runtime,
             memory,
             state,
             options,
         )
 
-    def _get_provider(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
+    def _get_provider(self, params: dict[str, Any], req_id: int | str) -> Any:
+        name, memory, state, _, runtime = self._args(params, False, req_id)
         provider = self.providers.get(name)
         if provider is None:
             raise self._unknown("provider", name)
@@ -658,13 +839,13 @@ class _Server:
                 "provider", name, value, _PROVIDER_RESULT, "ProviderResult"
             ),
             provider.get,
-            self.runtime,
+            runtime,
             memory,
             state,
         )
 
-    def _validate_evaluator(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
+    def _validate_evaluator(self, params: dict[str, Any], req_id: int | str) -> Any:
+        name, memory, state, _, runtime = self._args(params, False, req_id)
         evaluator = self.evaluators.get(name)
         if evaluator is None:
             raise self._unknown("evaluator", name)
@@ -673,13 +854,13 @@ class _Server:
             name,
             lambda value: _check_bool("evaluator", name, value),
             evaluator.validate,
-            self.runtime,
+            runtime,
             memory,
             state,
         )
 
-    def _invoke_evaluator(self, params: dict[str, Any]) -> Any:
-        name, memory, state, _ = self._args(params, False)
+    def _invoke_evaluator(self, params: dict[str, Any], req_id: int | str) -> Any:
+        name, memory, state, _, runtime = self._args(params, False, req_id)
         evaluator = self.evaluators.get(name)
         if evaluator is None:
             raise self._unknown("evaluator", name)
@@ -689,7 +870,7 @@ class _Server:
                 return _NULL
             return self._check_result("evaluator", name, value, _ACTION_RESULT, "EvaluatorResult")
 
-        return self._call("evaluator", name, finish, evaluator.handler, self.runtime, memory, state)
+        return self._call("evaluator", name, finish, evaluator.handler, runtime, memory, state)
 
     def _check_result(
         self, kind: str, name: str, value: Any, members: dict[str, type], what: str
@@ -699,17 +880,19 @@ class _Server:
             raise _invalid_result(
                 kind, name, f"{what} must be an object, received {_json_type(value)}"
             )
-        # The value itself is the canonical form unless it holds nulls (or is a dict subclass).
+        # The value itself is the canonical form unless a known member is null (or it is a dict
+        # subclass). Unknown members are passed through untouched (must-ignore, protocol.md 1).
         out: dict[str, Any] = value
         if type(value) is not dict:
-            out = {k: v for k, v in value.items() if v is not None}
+            out = dict(value)
         for key, member in value.items():
             expected = members.get(key)
             if expected is None:
-                raise _invalid_result(kind, name, f"{what} has unknown member {key!r}")
+                continue
             if member is None:
                 if out is value:
-                    out = {k: v for k, v in value.items() if v is not None}
+                    out = dict(value)
+                del out[key]
                 continue
             if not isinstance(member, expected):
                 raise _invalid_result(
@@ -718,7 +901,8 @@ class _Server:
                     f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {_json_type(member)}",
                 )
         if "success" in members and "success" not in out:
-            raise _invalid_result(kind, name, f"{what}.success is missing")
+            others = ", ".join(repr(k) for k in out) or "none"
+            raise _invalid_result(kind, name, f"{what}.success is missing (members: {others})")
         try:
             encoded = dumps(out)
         except InvalidPayloadError as exc:
@@ -769,6 +953,8 @@ _ACTION_RESULT: dict[str, type] = {
 }
 _PROVIDER_RESULT: dict[str, type] = {"text": str, "values": dict, "data": dict}
 _TYPE_NAMES: dict[type, str] = {bool: "a boolean", str: "a string", dict: "an object"}
+_UNGATED = frozenset(("getManifest", "init"))
+"""Methods that do not wait for a running init hook (init chains itself after the last one)."""
 
 
 async def serve(

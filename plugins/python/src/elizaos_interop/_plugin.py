@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ._runtime_proxy import RuntimeProxy
+
 __all__ = [
     "Action",
     "Evaluator",
@@ -36,7 +38,13 @@ InitHandler: TypeAlias = Callable[[JsonObject, Any], "Awaitable[None] | None"]
 DEFAULT_VERSION = "0.1.0"
 """Version put in the manifest when a :class:`Plugin` does not give one."""
 
-_NAME_RE = re.compile(r"^[a-z0-9._-]{1,214}$")
+_NAME_RE = re.compile(r"^(?=.{1,214}$)(?:@[a-z0-9._~-]+/)?[a-z0-9._~-]+$")
+"""An npm package name, optionally scoped (``@elizaos/plugin-bootstrap``), protocol.md 1."""
+
+PROTOCOL_VERSION = 1
+"""The protocol version our manifests declare (protocol.md 12)."""
+CAPABILITIES: tuple[str, ...] = ("runtime", "shutdown")
+"""What the bridge implements beyond the seed: runtime calls (11) and ``shutdown`` (3.4)."""
 _SEMVER_RE = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
@@ -128,7 +136,10 @@ class Plugin:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
-            raise ValueError(f"Plugin name {self.name!r} must be 1..214 characters of [a-z0-9._-]")
+            raise ValueError(
+                f"Plugin name {self.name!r} must be 1..214 characters of [a-z0-9._~-], "
+                "optionally scoped as @scope/name"
+            )
         if not isinstance(self.version, str) or not _SEMVER_RE.match(self.version):
             raise ValueError(f"Plugin {self.name}: version {self.version!r} is not SemVer 2.0")
         if not isinstance(self.description, str):
@@ -163,22 +174,10 @@ class Plugin:
             "actions": [a.descriptor() for a in self.actions],
             "providers": [p.descriptor() for p in self.providers],
             "evaluators": [e.descriptor() for e in self.evaluators],
+            "protocolVersion": PROTOCOL_VERSION,
+            "capabilities": list(CAPABILITIES),
         }
 
 
-@dataclass
-class PluginRuntime:
-    """The ``runtime`` handed to handlers inside the bridge.
-
-    The host's own runtime object never crosses the wire; this stand-in carries what the
-    host did send: the config of the last ``init`` (``{}`` before any).
-    """
-
-    config: JsonObject = field(default_factory=dict)
-    plugin: Plugin | None = None
-
-    def get_setting(self, key: str) -> Any:
-        """Return ``config[key]`` or ``None`` (elizaOS ``runtime.getSetting``)."""
-        return self.config.get(key)
-
-    getSetting = get_setting  # elizaOS spelling, for ported handlers
+PluginRuntime: TypeAlias = RuntimeProxy
+"""The ``runtime`` handed to handlers inside the bridge (see :class:`RuntimeProxy`)."""
