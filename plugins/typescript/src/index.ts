@@ -7,6 +7,22 @@
 export * from "./types.ts";
 export * from "./protocol.ts";
 export { serve, manifestOf, type ServeOptions, type ServeEnd, type BridgeInput, type BridgeOutput } from "./bridge.ts";
+export { PROTOCOL_VERSION, BRIDGE_CAPABILITIES, adaptActionResult, type PluginOrigin, type HandlerCallback } from "./bridge.ts";
+export {
+  RuntimeUnavailableError,
+  RuntimeCallError,
+  RuntimeChannel,
+  createRuntimeProxy,
+  createStderrLogger,
+  readRuntimeContext,
+  FORWARDED_RUNTIME_METHODS,
+  LOCAL_RUNTIME_METHODS,
+  type RuntimeProxy,
+  type RuntimeLogger,
+  type RuntimeContext,
+  type RuntimeScope,
+  type ForwardedRuntimeMethod,
+} from "./runtime-proxy.ts";
 // Host side.
 export * from "./errors.ts";
 export { LoadedPlugin, type CallOptions, type PluginConnection, type LoadedAction, type LoadedProvider, type LoadedEvaluator, type AnyRuntime } from "./loaded-plugin.ts";

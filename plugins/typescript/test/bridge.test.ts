@@ -35,9 +35,14 @@ for (const runtime of RUNTIME_NAMES) {
     });
 
     it("getManifest is the shared conformance manifest", async () => {
-      const m = ok(await call("getManifest", {}), "getManifest");
+      const m = ok(await call("getManifest", {}), "getManifest") as Record<string, unknown>;
       assertSchema("manifest.schema.json", m);
-      assert.deepEqual(m, conformanceManifest("typescript"));
+      const { protocolVersion, capabilities, ...shared } = m;
+      assert.deepEqual(shared, conformanceManifest("typescript"));
+      assert.equal(protocolVersion, 1);
+      assert.deepEqual(capabilities, ["runtime", "shutdown"]);
+      // the host's half of the version exchange (section 12) and unknown members are ignored
+      assert.deepEqual(ok(await call("getManifest", { protocolVersion: 1, capabilities: ["runtime"], future: { x: 1 } }), "getManifest"), m);
       // params may be omitted for methods without params
       assert.deepEqual(ok(await call("getManifest"), "getManifest"), m);
     });
