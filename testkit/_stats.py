@@ -14,6 +14,7 @@ The answer is a two-stage (cluster) bootstrap of ``median(now) / median(baseline
    Beta((n+1)/2, (n+1)/2) distributed probability, so one draw per repeat is exact for the
    (interpolated) sketch and costs O(1) instead of O(n);
 3. the run's statistic is the median of its repeats' medians; the replicate is their ratio.
+   A run of one repeat (an older baseline) borrows the other run's between-repeat spread.
 
 The percentile interval of ``resamples`` replicates (default 2,000, 95 %) gives the verdict
 against the threshold ``t`` (default 1.2):
@@ -176,9 +177,17 @@ def _center(groups: Sequence[SampleGroup]) -> float:
     return float(statistics.median(g.median for g in groups))
 
 
-def _replicate(groups: Sequence[SampleGroup], rng: random.Random) -> float:
+def _levels(groups: Sequence[SampleGroup]) -> list[float]:
+    """Each repeat's median relative to the run's center: the run's between-repeat noise."""
+    center = _center(groups)
+    return [g.median / center for g in groups] if center > 0 else [1.0]
+
+
+def _replicate(groups: Sequence[SampleGroup], rng: random.Random, borrowed: Sequence[float]) -> float:
     if len(groups) == 1:
-        return groups[0].draw_median(rng)
+        # One repeat shows no between-repeat noise of its own; it is given the other run's
+        # (``borrowed``), so a single-repeat baseline is not taken for a noiseless one.
+        return groups[0].draw_median(rng) * (rng.choice(borrowed) if borrowed else 1.0)
     chosen = rng.choices(groups, k=len(groups))
     return float(statistics.median(g.draw_median(rng) for g in chosen))
 
@@ -244,10 +253,12 @@ def compare_groups(
     if base_center <= 0:
         raise ValueError(f"the baseline median must be > 0 ns, received {base_center}")
     rng = random.Random(seed_for(key, seed))
+    now_noise = _levels(now) if len(now) > 1 else []
+    base_noise = _levels(baseline) if len(baseline) > 1 else []
     ratios: list[float] = []
     for _ in range(resamples):
-        denominator = _replicate(baseline, rng)
-        ratios.append(_replicate(now, rng) / denominator if denominator > 0 else math.inf)
+        denominator = _replicate(baseline, rng, now_noise)
+        ratios.append(_replicate(now, rng, base_noise) / denominator if denominator > 0 else math.inf)
     ratios.sort()
     tail = (1.0 - confidence) / 2.0
     low = _interpolate(ratios, tail)

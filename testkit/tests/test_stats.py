@@ -69,6 +69,20 @@ def test_single_group_runs_flag_a_shift_too() -> None:
     assert compare_groups(now, base).verdict == "regression"
 
 
+def test_a_single_repeat_baseline_borrows_the_noise_of_the_other_run() -> None:
+    rng = random.Random(6)
+    base = _run(rng, 50_000.0, repeats=1, n=2000)
+    now = [
+        SampleGroup.from_samples(_latencies(rng, 400, 50_000.0, level=lv))
+        for lv in (1.22, 1.26, 1.30, 1.34, 1.38)
+    ]
+    # A baseline of five identical repeats claims to be noiseless: the shift then looks certain.
+    assert compare_groups(now, base * 5).verdict == "regression"
+    # One repeat claims nothing: it gets the spread of the run it is compared with.
+    assert compare_groups(now, base).verdict == "inconclusive"
+    assert compare_groups(base, now).verdict == "inconclusive"
+
+
 def test_a_noisy_machine_gives_inconclusive_not_a_regression() -> None:
     rng = random.Random(4)
     # Repeats 30 % apart from one another: the shift of the medians is within that noise.
