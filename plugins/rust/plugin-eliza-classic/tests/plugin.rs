@@ -101,7 +101,7 @@ fn take(p: *mut std::os::raw::c_char) -> Value {
     assert!(!p.is_null());
     // SAFETY: a live string returned by the library.
     let v =
-        serde_json::from_slice(unsafe { CStr::from_ptr(p) }.to_bytes()).expect("envelope is JSON");
+        serde_json::from_slice(unsafe { CStr::from_ptr(p) }.to_bytes()).expect("result is JSON");
     // SAFETY: freed once.
     unsafe { elizaos_free_string(p) };
     v
@@ -112,7 +112,11 @@ fn ffi_exports_replay_the_doctor_session() {
     let (n, m, s) = (c("eliza-greeting"), c(r#"{"content":{}}"#), c("{}"));
     // SAFETY: valid NUL-terminated strings.
     let g = take(unsafe { elizaos_get_provider(n.as_ptr(), m.as_ptr(), s.as_ptr()) });
-    assert_eq!(g, json!({"result": {"text": greeting()}}));
+    assert_eq!(
+        g,
+        json!({"text": greeting()}),
+        "FFI returns the plain value"
+    );
     let (inputs, replies) = doctor_session();
     let name = c("generate-response");
     for (input, reply) in inputs.iter().zip(&replies) {
@@ -121,10 +125,6 @@ fn ffi_exports_replay_the_doctor_session() {
         let r = take(unsafe {
             elizaos_invoke_action(name.as_ptr(), memory.as_ptr(), s.as_ptr(), s.as_ptr())
         });
-        assert_eq!(
-            r,
-            json!({"result": {"success": true, "text": reply}}),
-            "{input:?}"
-        );
+        assert_eq!(r, json!({"success": true, "text": reply}), "{input:?}");
     }
 }

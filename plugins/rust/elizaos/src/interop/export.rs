@@ -184,8 +184,22 @@ fn lifecycle_error(e: PluginError) -> RpcError {
 /// One plugin behind one transport: everything between decoded arguments and a wire result.
 pub struct Bridge<P: Plugin> {
     plugin: P,
+    transport: Transport,
     manifest: Option<CachedManifest>,
     initialized: bool,
+}
+
+/// The protocol version our SDK speaks (protocol.md section 12).
+pub const PROTOCOL_VERSION: u64 = 1;
+
+/// The capabilities (section 12) a bridge declares in the manifest for `transport`: over IPC the
+/// server answers `shutdown` and forwards runtime calls (section 11); the in-process transports
+/// implement neither (11.6).
+pub fn capabilities(transport: Transport) -> &'static [&'static str] {
+    match transport {
+        Transport::Ipc => &["runtime", "shutdown"],
+        Transport::Ffi | Transport::Wasm => &[],
+    }
 }
 
 /// The manifest, asked of the plugin once: typed (for name checks), as a value (IPC) and as the
@@ -203,6 +217,7 @@ impl<P: Plugin> Bridge<P> {
         install_panic_hook();
         Bridge {
             plugin,
+            transport,
             manifest: None,
             initialized: false,
         }
@@ -220,7 +235,15 @@ impl<P: Plugin> Bridge<P> {
             let cannot = |e: serde_json::Error| {
                 RpcError::internal(format!("cannot serialise the manifest: {e}"))
             };
-            let value = serde_json::to_value(&manifest).map_err(cannot)?;
+            let mut value = serde_json::to_value(&manifest).map_err(cannot)?;
+            if let Value::Object(members) = &mut value {
+                members.insert("protocolVersion".into(), Value::from(PROTOCOL_VERSION));
+                let caps = capabilities(self.transport);
+                members.insert(
+                    "capabilities".into(),
+                    Value::Array(caps.iter().map(|c| Value::from(*c)).collect()),
+                );
+            }
             let json = serde_json::to_vec(&value)
                 .map_err(cannot)?
                 .into_boxed_slice();
@@ -424,17 +447,49 @@ fn validate_status(outcome: Result<bool, RpcError>) -> (i32, Option<RpcError>) {
 }
 
 /// The C FFI glue of section 6. Called by the `extern "C"` functions `export_plugin!` emits.
+///
+/// Every returned string is the plain JSON value (Manifest, ActionResult, ProviderResult,
+/// EvaluatorResult or the text `null`). Failure is NULL or a negative status; the error object
+/// waits, per thread, for `elizaos_last_error` (handed out once, cleared at the start of every
+/// call).
 #[cfg(not(target_arch = "wasm32"))]
 pub mod ffi {
     use super::{decode_call, decode_json, validate_status, GlobalBridge, Transport};
     use crate::interop::plugin::Plugin;
-    use crate::interop::protocol::{
-        status, write_envelope, write_error_envelope, write_result_envelope_raw, Kind, RpcError,
-    };
+    use crate::interop::protocol::{status, write_json, Kind, RpcError};
     use serde_json::Value;
+    use std::cell::Cell;
     use std::ffi::{CStr, CString};
     use std::os::raw::{c_char, c_int};
     use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    /// The FFI ABI version `elizaos_abi_version` returns: section 6 with `elizaos_last_error`.
+    pub const ABI_VERSION: c_int = 1;
+
+    thread_local! {
+        /// The pending `elizaos_last_error` string of this thread, or null. A raw pointer needs no
+        /// destructor, so the thread-local registers none with the C runtime (a registered
+        /// destructor would keep the library loaded after the host closes it). An error still
+        /// pending when its thread exits is leaked.
+        static LAST_ERROR: Cell<*mut c_char> = const { Cell::new(std::ptr::null_mut()) };
+    }
+
+    /// Replace this thread's pending error with `error` (or clear it with `None`).
+    fn set_last_error(error: Option<&RpcError>) {
+        let next = error.map_or(std::ptr::null_mut(), |e| {
+            let mut out = Vec::new();
+            write_json(&mut out, &e.to_value());
+            c_string(out)
+        });
+        let previous = LAST_ERROR.with(|slot| slot.replace(next));
+        // SAFETY: the previous pointer, if any, came from `c_string` and was never handed out.
+        unsafe { free_string(previous) };
+    }
+
+    /// `elizaos_last_error`: this thread's pending error object, handed out once, or NULL.
+    pub fn last_error() -> *mut c_char {
+        LAST_ERROR.with(|slot| slot.replace(std::ptr::null_mut()))
+    }
 
     /// Borrow a C string argument's bytes; NULL is -32602.
     ///
@@ -453,57 +508,65 @@ pub mod ffi {
         Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
     }
 
-    /// Turn envelope bytes into an owned C string (NULL only if allocation fails).
-    fn c_envelope(mut bytes: Vec<u8>) -> *mut c_char {
+    /// Turn JSON bytes into an owned C string (NULL only if allocation fails).
+    fn c_string(mut bytes: Vec<u8>) -> *mut c_char {
         // Room for the terminator, so CString::new does not reallocate.
         if bytes.try_reserve_exact(1).is_err() {
             return std::ptr::null_mut();
         }
-        // JSON text escapes U+0000, so the envelope never contains an interior NUL.
-        match CString::new(bytes) {
-            Ok(s) => s.into_raw(),
-            Err(_) => {
-                let mut out = Vec::new();
-                write_error_envelope(&mut out, &RpcError::internal("envelope contains NUL"));
-                CString::new(out).map_or(std::ptr::null_mut(), CString::into_raw)
+        // JSON text escapes U+0000, so it never contains an interior NUL.
+        CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
+    }
+
+    /// The plain JSON text of a result, or NULL with the error stored for `elizaos_last_error`.
+    fn plain(outcome: Result<Vec<u8>, RpcError>) -> *mut c_char {
+        match outcome {
+            Ok(bytes) => {
+                let ptr = c_string(bytes);
+                if ptr.is_null() {
+                    set_last_error(Some(&RpcError::internal(
+                        "cannot allocate the result string",
+                    )));
+                }
+                ptr
+            }
+            Err(e) => {
+                set_last_error(Some(&e));
+                std::ptr::null_mut()
             }
         }
     }
 
-    /// Turn an outcome into an owned envelope string (NULL only if allocation fails).
-    fn envelope(outcome: Result<Value, RpcError>) -> *mut c_char {
-        let mut out = Vec::new();
-        write_envelope(&mut out, &outcome);
-        c_envelope(out)
+    fn value_bytes(value: &Value) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        write_json(&mut out, value);
+        out
     }
 
-    fn envelope_guarded(f: impl FnOnce() -> Result<Value, RpcError>) -> *mut c_char {
-        match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(outcome) => envelope(outcome),
-            Err(_) => envelope(Err(RpcError::internal("panic in the FFI bridge"))),
+    fn panic_error() -> RpcError {
+        RpcError::internal("panic in the FFI bridge")
+    }
+
+    fn string_guarded(f: impl FnOnce() -> Result<Vec<u8>, RpcError>) -> *mut c_char {
+        set_last_error(None);
+        plain(catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panic_error())))
+    }
+
+    fn status_guarded(f: impl FnOnce() -> (c_int, Option<RpcError>)) -> c_int {
+        set_last_error(None);
+        let (rc, error) = catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            let e = panic_error();
+            (status::HANDLER_FAILED, Some(e))
+        });
+        if rc < 0 {
+            set_last_error(error.as_ref());
         }
+        rc
     }
 
-    fn status_guarded(f: impl FnOnce() -> c_int) -> c_int {
-        catch_unwind(AssertUnwindSafe(f)).unwrap_or(status::HANDLER_FAILED)
-    }
-
-    /// `elizaos_get_manifest`.
+    /// `elizaos_get_manifest`: the manifest JSON.
     pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut c_char {
-        let copied = catch_unwind(AssertUnwindSafe(|| {
-            g.with(Transport::Ffi, |b| {
-                b.manifest_json().map(|json| {
-                    let mut out = Vec::with_capacity(json.len() + 12);
-                    write_result_envelope_raw(&mut out, json);
-                    out
-                })
-            })
-        }));
-        match copied {
-            Ok(Ok(bytes)) => c_envelope(bytes),
-            Ok(Err(e)) => envelope(Err(e)),
-            Err(_) => envelope(Err(RpcError::internal("panic in the FFI bridge"))),
-        }
+        string_guarded(|| g.with(Transport::Ffi, |b| b.manifest_json().map(<[u8]>::to_vec)))
     }
 
     /// `elizaos_init`.
@@ -517,8 +580,8 @@ pub mod ffi {
                 .and_then(|bytes| decode_json("config", bytes))
                 .and_then(|cfg| g.with(Transport::Ffi, |b| b.init(&cfg)));
             match outcome {
-                Ok(()) => status::OK,
-                Err(e) => e.status(),
+                Ok(()) => (status::OK, None),
+                Err(e) => (e.status(), Some(e)),
             }
         })
     }
@@ -548,11 +611,12 @@ pub mod ffi {
                 (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
             }
             .and_then(|call| g.with(Transport::Ffi, |b| b.validate(kind, &call)));
-            validate_status(outcome).0
+            validate_status(outcome)
         })
     }
 
-    /// `elizaos_invoke_action` (with `options`), `elizaos_get_provider`, `elizaos_invoke_evaluator`.
+    /// `elizaos_invoke_action` (with `options`), `elizaos_get_provider`, `elizaos_invoke_evaluator`:
+    /// the result's JSON (`null` for a silent evaluator), or NULL on failure.
     ///
     /// # Safety
     /// Each pointer is NULL or a valid NUL-terminated string; `options` is `Some` for actions only.
@@ -564,7 +628,7 @@ pub mod ffi {
         state: *const c_char,
         options: Option<*const c_char>,
     ) -> *mut c_char {
-        envelope_guarded(|| {
+        string_guarded(|| {
             // SAFETY: forwarded from the caller.
             let (n, m, s) = unsafe {
                 (
@@ -580,6 +644,7 @@ pub mod ffi {
             };
             let call = decode_call(n, m, s, o)?;
             g.with(Transport::Ffi, |b| b.invoke(kind, &call))
+                .map(|v| value_bytes(&v))
         })
     }
 
@@ -944,7 +1009,7 @@ macro_rules! export_plugin {
                 __elizaos_construct
             });
 
-        /// FFI: the manifest envelope; free with `elizaos_free_string`.
+        /// FFI: the manifest JSON; free with `elizaos_free_string`. NULL on failure.
         #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
         #[no_mangle]
         pub extern "C" fn elizaos_get_manifest() -> *mut ::std::os::raw::c_char {
@@ -987,7 +1052,7 @@ macro_rules! export_plugin {
             }
         }
 
-        /// FFI: run an action; returns an envelope to free with `elizaos_free_string`.
+        /// FFI: run an action; returns the ActionResult JSON (free with `elizaos_free_string`), NULL on failure.
         ///
         /// # Safety
         /// Each pointer is NULL or a valid NUL-terminated string.
@@ -1012,7 +1077,7 @@ macro_rules! export_plugin {
             }
         }
 
-        /// FFI: run a provider; returns an envelope to free with `elizaos_free_string`.
+        /// FFI: run a provider; returns the ProviderResult JSON (free with `elizaos_free_string`), NULL on failure.
         ///
         /// # Safety
         /// Each pointer is NULL or a valid NUL-terminated string.
@@ -1059,7 +1124,7 @@ macro_rules! export_plugin {
             }
         }
 
-        /// FFI: run an evaluator; returns an envelope to free with `elizaos_free_string`.
+        /// FFI: run an evaluator; returns the result JSON or `null` (free with `elizaos_free_string`), NULL on failure.
         ///
         /// # Safety
         /// Each pointer is NULL or a valid NUL-terminated string.
@@ -1092,6 +1157,21 @@ macro_rules! export_plugin {
         pub unsafe extern "C" fn elizaos_free_string(ptr: *mut ::std::os::raw::c_char) {
             // SAFETY: forwarded from the caller.
             unsafe { $crate::interop::export::ffi::free_string(ptr) }
+        }
+
+        /// FFI: the error object (`{"code", "message", "data"?}`) of this thread's last failed
+        /// call, handed out once (free with `elizaos_free_string`), or NULL.
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub extern "C" fn elizaos_last_error() -> *mut ::std::os::raw::c_char {
+            $crate::interop::export::ffi::last_error()
+        }
+
+        /// FFI: the ABI version of this library (1: protocol.md section 6 with `elizaos_last_error`).
+        #[cfg(all(feature = "ffi", not(target_arch = "wasm32")))]
+        #[no_mangle]
+        pub extern "C" fn elizaos_abi_version() -> ::std::os::raw::c_int {
+            $crate::interop::export::ffi::ABI_VERSION
         }
 
         #[cfg(all(

@@ -1,9 +1,12 @@
 //! FFI loader: a Rust (or any C-ABI) plugin in a shared library, called in
 //! process through exactly the C functions of protocol.md section 6.
 //!
-//! Every returned string is copied and released with `elizaos_free_string`
-//! (never the host's `free`); the library stays loaded while the plugin
-//! object lives.
+//! Every returned string is the plain JSON value; it is copied and released
+//! with `elizaos_free_string` (never the host's `free`). A NULL string or a
+//! negative status is a failure whose error object comes from the optional
+//! `elizaos_last_error`, or is built here when the library has none (a
+//! library written from the seed's FFI section). The library stays loaded
+//! while the plugin object lives.
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::Path;
@@ -15,8 +18,8 @@ use serde_json::{Map, Value};
 use super::error::{excerpt, ErrorContext, InteropError, Transport};
 use super::loaded::{Backend, LoadedPlugin};
 use crate::interop::protocol::{
-    codes, json_type_name, methods, parse_call_args, parse_envelope, parse_init_config, status,
-    status_to_code, validate_memory, Kind, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
+    codes, json_type_name, methods, parse_call_args, parse_init_config, status, status_to_code,
+    validate_memory, Kind, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 type GetManifestFn = unsafe extern "C" fn() -> *mut c_char;
@@ -26,6 +29,8 @@ type InvokeActionFn =
     unsafe extern "C" fn(*const c_char, *const c_char, *const c_char, *const c_char) -> *mut c_char;
 type Call3Fn = unsafe extern "C" fn(*const c_char, *const c_char, *const c_char) -> *mut c_char;
 type FreeFn = unsafe extern "C" fn(*mut c_char);
+type LastErrorFn = unsafe extern "C" fn() -> *mut c_char;
+type AbiVersionFn = unsafe extern "C" fn() -> c_int;
 
 /// The C functions of section 6, resolved once at load.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +43,8 @@ struct Exports {
     validate_evaluator: ValidateFn,
     invoke_evaluator: Call3Fn,
     free_string: FreeFn,
+    /// Optional: the error object of the last failed call on this thread.
+    last_error: Option<LastErrorFn>,
 }
 
 /// A loaded plugin library.
@@ -47,6 +54,8 @@ pub(crate) struct FfiPlugin {
     label: String,
     name: OnceLock<String>,
     max_message_bytes: usize,
+    /// `elizaos_abi_version()`, or 0 when the library does not export it (the seed's ABI).
+    abi_version: c_int,
     /// Keeps the code behind `exports` mapped; dropped last.
     _library: Library,
 }
@@ -96,15 +105,22 @@ impl FfiPlugin {
                     validate_evaluator: sym(&library, "elizaos_validate_evaluator")?,
                     invoke_evaluator: sym(&library, "elizaos_invoke_evaluator")?,
                     free_string: sym(&library, "elizaos_free_string")?,
+                    last_error: sym(&library, "elizaos_last_error").ok(),
                 })
             })()
         }
         .map_err(|e| load_err(format!("not an elizaOS plugin library: {e}")))?;
+        // SAFETY: the optional export has the C signature of section 6 and stays valid while
+        // `library` is loaded.
+        let abi_version = unsafe { sym::<AbiVersionFn>(&library, "elizaos_abi_version") }
+            // SAFETY: a function without arguments returning an int.
+            .map_or(0, |f| unsafe { f() });
         Ok(FfiPlugin {
             exports,
             label,
             name: OnceLock::new(),
             max_message_bytes,
+            abi_version,
             _library: library,
         })
     }
@@ -124,37 +140,89 @@ impl FfiPlugin {
         unsafe { (self.exports.free_string)(std::ptr::null_mut()) }
     }
 
-    /// Copies and frees a returned envelope, then reads it.
-    fn take_envelope(
+    /// The ABI version the library reports (`elizaos_abi_version`), 0 for the seed's ABI.
+    pub(crate) fn abi_version(&self) -> c_int {
+        self.abi_version
+    }
+
+    /// The error object behind a NULL string or a negative status: from
+    /// `elizaos_last_error` when the library exports it and has one, else `None`.
+    fn last_error(&self) -> Option<Result<RpcError, String>> {
+        let f = self.exports.last_error?;
+        // SAFETY: no arguments; the result is NULL or a string owned by the plugin.
+        let ptr = unsafe { f() };
+        if ptr.is_null() {
+            return None;
+        }
+        let bytes = self.copy_and_free(ptr);
+        Some(
+            std::str::from_utf8(&bytes)
+                .map_err(|e| format!("elizaos_last_error returned text that is not UTF-8 ({e})"))
+                .and_then(|text| {
+                    serde_json::from_str::<Value>(text).map_err(|e| {
+                        format!("elizaos_last_error returned text that is not JSON ({e})")
+                    })
+                })
+                .and_then(|v| RpcError::from_value(&v)),
+        )
+    }
+
+    /// Copies a string returned by the plugin and releases it exactly once.
+    fn copy_and_free(&self, ptr: *mut c_char) -> Vec<u8> {
+        // SAFETY: a non-NULL return is a NUL-terminated string owned by the
+        // plugin; we copy it before releasing it exactly once.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
+        // SAFETY: `ptr` came from this library and is released exactly once.
+        unsafe { (self.exports.free_string)(ptr) };
+        bytes
+    }
+
+    /// The error of a failed call: the library's own error object, or one built from
+    /// `fallback_code` and a message naming the C function and the name.
+    fn failure(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        fallback_code: i64,
+        what: String,
+    ) -> InteropError {
+        match self.last_error() {
+            Some(Ok(err)) => self.call_error(method, target, err),
+            Some(Err(reason)) => InteropError::Protocol {
+                context: self.context(method, target),
+                reason,
+                excerpt: String::new(),
+            },
+            None => self.call_error(method, target, RpcError::new(fallback_code, what)),
+        }
+    }
+
+    /// Copies and frees a returned JSON value, then reads it; NULL is a failure.
+    fn take_value(
         &self,
         method: &str,
         target: Option<&str>,
         ptr: *mut c_char,
     ) -> Result<Value, InteropError> {
         if ptr.is_null() {
-            return Err(InteropError::Call {
-                context: self.context(method, target),
-                code: codes::INTERNAL_ERROR,
-                message: "the plugin returned NULL (allocation failure)".into(),
-                data: None,
-            });
+            let call = c_call(method, target);
+            return Err(self.failure(
+                method,
+                target,
+                codes::HANDLER_FAILED,
+                format!("{call} returned NULL"),
+            ));
         }
-        // SAFETY: a non-NULL return is a NUL-terminated string owned by the
-        // plugin; we copy it before releasing it exactly once.
-        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec();
-        // SAFETY: `ptr` came from this library and is released exactly once.
-        unsafe { (self.exports.free_string)(ptr) };
+        let bytes = self.copy_and_free(ptr);
         let protocol = |reason: String| InteropError::Protocol {
             context: self.context(method, target),
             reason,
             excerpt: excerpt(&bytes),
         };
         let text = std::str::from_utf8(&bytes)
-            .map_err(|e| protocol(format!("envelope is not UTF-8 ({e})")))?;
-        match parse_envelope(text).map_err(protocol)? {
-            Ok(value) => Ok(value),
-            Err(err) => Err(self.call_error(method, target, err)),
-        }
+            .map_err(|e| protocol(format!("the returned string is not UTF-8 ({e})")))?;
+        serde_json::from_str(text)
+            .map_err(|e| protocol(format!("the returned string is not JSON ({e})")))
     }
 
     fn call_error(&self, method: &str, target: Option<&str>, err: RpcError) -> InteropError {
@@ -179,25 +247,38 @@ impl FfiPlugin {
             status::VALID if validate => Ok(Value::Bool(true)),
             status::NOT_VALID if validate => Ok(Value::Bool(false)),
             status::OK if !validate => Ok(Value::Object(Map::new())),
-            rc => match status_to_code(rc) {
-                Some(code) => {
-                    let err = match (code, kind, target) {
-                        (codes::UNKNOWN_NAME, Some(kind), Some(name)) => {
-                            RpcError::unknown_name(kind, name)
-                        }
-                        _ => RpcError::new(
-                            code,
-                            format!("the plugin returned status {rc} ({})", status_meaning(rc)),
-                        ),
-                    };
-                    Err(self.call_error(method, target, err))
+            rc if rc < 0 => {
+                let code = status_to_code(rc).unwrap_or(codes::INTERNAL_ERROR);
+                let what = format!(
+                    "{} returned status {rc} ({})",
+                    c_call(method, target),
+                    status_meaning(rc)
+                );
+                match (self.last_error(), kind, target) {
+                    (Some(Ok(err)), _, _) => Err(self.call_error(method, target, err)),
+                    (Some(Err(reason)), _, _) => Err(InteropError::Protocol {
+                        context: self.context(method, target),
+                        reason,
+                        excerpt: String::new(),
+                    }),
+                    (None, Some(kind), Some(name)) if code == codes::UNKNOWN_NAME => {
+                        let mut err = RpcError::unknown_name(kind, name);
+                        err.message = what;
+                        Err(self.call_error(method, target, err))
+                    }
+                    (None, _, _) => Err(self.call_error(method, target, RpcError::new(code, what))),
                 }
-                None => Err(InteropError::Protocol {
-                    context: self.context(method, target),
-                    reason: format!("unexpected status {rc}"),
-                    excerpt: String::new(),
-                }),
-            },
+            }
+            // `elizaos_init` may answer any non-negative status for success.
+            rc if !validate && rc > 0 => Ok(Value::Object(Map::new())),
+            rc => Err(InteropError::Protocol {
+                context: self.context(method, target),
+                reason: format!(
+                    "{} returned status {rc}; expected 1 (valid), 0 (not valid) or a negative status",
+                    c_call(method, target)
+                ),
+                excerpt: String::new(),
+            }),
         }
     }
 
@@ -245,7 +326,7 @@ impl FfiPlugin {
     pub(crate) fn get_manifest(&self) -> Result<Value, InteropError> {
         // SAFETY: no arguments; the result is handled by `take_envelope`.
         let ptr = unsafe { (self.exports.get_manifest)() };
-        self.take_envelope(methods::GET_MANIFEST, None, ptr)
+        self.take_value(methods::GET_MANIFEST, None, ptr)
     }
 
     fn init(&self, config: &Value) -> Result<Value, InteropError> {
@@ -282,17 +363,17 @@ impl FfiPlugin {
                         options.as_ptr(),
                     )
                 };
-                self.take_envelope(method, target, ptr)
+                self.take_value(method, target, ptr)
             }
             methods::GET_PROVIDER => {
                 let ptr =
                     unsafe { (e.get_provider)(name.as_ptr(), memory.as_ptr(), state.as_ptr()) };
-                self.take_envelope(method, target, ptr)
+                self.take_value(method, target, ptr)
             }
             methods::INVOKE_EVALUATOR => {
                 let ptr =
                     unsafe { (e.invoke_evaluator)(name.as_ptr(), memory.as_ptr(), state.as_ptr()) };
-                self.take_envelope(method, target, ptr)
+                self.take_value(method, target, ptr)
             }
             other => Err(self.call_error(other, target, RpcError::method_not_found(other))),
         }
@@ -378,6 +459,24 @@ fn object_param(param: &str, value: &Value) -> Result<(), RpcError> {
             "object",
             json_type_name(value),
         ))
+    }
+}
+
+/// The C function behind a protocol method, with the name argument: `elizaos_invoke_action("greet")`.
+fn c_call(method: &str, target: Option<&str>) -> String {
+    let function = match method {
+        methods::GET_MANIFEST => "elizaos_get_manifest",
+        methods::INIT => "elizaos_init",
+        methods::VALIDATE_ACTION => "elizaos_validate_action",
+        methods::INVOKE_ACTION => "elizaos_invoke_action",
+        methods::GET_PROVIDER => "elizaos_get_provider",
+        methods::VALIDATE_EVALUATOR => "elizaos_validate_evaluator",
+        methods::INVOKE_EVALUATOR => "elizaos_invoke_evaluator",
+        other => other,
+    };
+    match target {
+        Some(name) => format!("{function}({name:?})"),
+        None => format!("{function}()"),
     }
 }
 

@@ -39,6 +39,19 @@ pub struct LoadedPlugin {
     name: String,
 }
 
+/// An action, provider or evaluator of a loaded plugin: its name and
+/// description, and the full descriptor as the plugin sent it (unknown
+/// members such as `examples` included, section 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Descriptor {
+    /// The name the plugin is called with.
+    pub name: String,
+    /// The description, when the descriptor has one.
+    pub description: Option<String>,
+    /// The descriptor object as received.
+    pub descriptor: Value,
+}
+
 /// `params` of the handler methods, serialised without copying the values.
 #[derive(Serialize)]
 struct HandlerParams<'a> {
@@ -58,25 +71,12 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
             json_type_name(manifest)
         )];
     };
+    // Must-ignore (section 1): unknown members are kept, only known members are checked.
     let mut problems = Vec::new();
-    const ALLOWED: [&str; 7] = [
-        "name",
-        "description",
-        "version",
-        "language",
-        "actions",
-        "providers",
-        "evaluators",
-    ];
-    for key in obj.keys() {
-        if !ALLOWED.contains(&key.as_str()) {
-            problems.push(format!("unknown member {key:?}"));
-        }
-    }
     match obj.get("name").and_then(Value::as_str) {
         Some(n) if is_plugin_name(n) => {}
         other => problems.push(format!(
-            "name {other:?} is not 1..214 characters of [a-z0-9._-]"
+            "name {other:?} is not an npm package name (1..214 characters of [a-z0-9._~-], optionally @scope/)"
         )),
     }
     if !obj.get("description").is_some_and(Value::is_string) {
@@ -92,24 +92,30 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
             "language {other:?} does not match ^[a-z][a-z0-9+-]*$"
         )),
     }
-    let kinds: [(&str, &[&str], &[&str]); 3] = [
-        (
-            "actions",
-            &["name", "description", "similes"],
-            &["name", "description"],
-        ),
-        (
-            "providers",
-            &["name", "description", "dynamic", "private"],
-            &["name"],
-        ),
-        (
-            "evaluators",
-            &["name", "description", "alwaysRun", "similes"],
-            &["name", "description"],
-        ),
+    match obj.get("protocolVersion") {
+        None => {}
+        Some(v) if v.as_u64().is_some() => {}
+        Some(v) => problems.push(format!(
+            "protocolVersion has the wrong type ({}), expected a non-negative integer",
+            json_type_name(v)
+        )),
+    }
+    for list in ["capabilities", "services", "events", "routes", "models"] {
+        match obj.get(list) {
+            None => {}
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => {}
+            Some(v) => problems.push(format!(
+                "{list} has the wrong type ({}), expected an array of strings",
+                json_type_name(v)
+            )),
+        }
+    }
+    let kinds: [(&str, &[&str]); 3] = [
+        ("actions", &["name", "description"]),
+        ("providers", &["name"]),
+        ("evaluators", &["name", "description"]),
     ];
-    for (kind, allowed, required) in kinds {
+    for (kind, required) in kinds {
         let Some(items) = obj.get(kind).and_then(Value::as_array) else {
             problems.push(format!("{kind} is missing or not an array"));
             continue;
@@ -133,11 +139,10 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
                     "similes" => value
                         .as_array()
                         .is_some_and(|a| a.iter().all(Value::is_string)),
+                    "position" => value.is_number(),
                     _ => true,
                 };
-                if !allowed.contains(&key.as_str()) {
-                    problems.push(format!("{at} has unknown member {key:?}"));
-                } else if !ok {
+                if !ok {
                     problems.push(format!(
                         "{at}.{key} has the wrong type ({})",
                         json_type_name(value)
@@ -156,10 +161,22 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
     problems
 }
 
+/// An npm package name (section 1): 1..214 characters of `[a-z0-9._~-]`, optionally scoped as
+/// `@scope/name`.
 fn is_plugin_name(n: &str) -> bool {
-    (1..=214).contains(&n.len())
-        && n.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._~-".contains(&b))
+    };
+    let bare = match n.strip_prefix('@') {
+        Some(scoped) => match scoped.split_once('/') {
+            Some((scope, name)) => part(scope) && part(name),
+            None => false,
+        },
+        None => part(n),
+    };
+    (1..=214).contains(&n.len()) && bare
 }
 
 fn is_language(l: &str) -> bool {
@@ -246,7 +263,6 @@ fn toolchain_hint(stderr: &str) -> Option<&'static str> {
 /// The part of a result a method returns, after shape checks.
 enum Expect {
     Bool,
-    Object,
     ActionResult,
     ProviderResult,
     EvaluatorResult,
@@ -256,7 +272,8 @@ enum Expect {
 fn expectation(method: &str) -> Expect {
     match method {
         methods::VALIDATE_ACTION | methods::VALIDATE_EVALUATOR => Expect::Bool,
-        methods::INIT | methods::SHUTDOWN => Expect::Object,
+        // Any value: our SDKs answer `{}`, the seed's `{"success": true}` (section 3.3).
+        methods::INIT | methods::SHUTDOWN => Expect::Any,
         methods::INVOKE_ACTION => Expect::ActionResult,
         methods::GET_PROVIDER => Expect::ProviderResult,
         methods::INVOKE_EVALUATOR => Expect::EvaluatorResult,
@@ -264,8 +281,9 @@ fn expectation(method: &str) -> Expect {
     }
 }
 
-/// Checks a result object's members and removes null optional members
-/// (section 1: absent, never null, in the canonical form).
+/// Checks a result object's known members and removes null optional
+/// members (section 1: absent, never null, in the canonical form). Unknown
+/// members are ignored and kept (must-ignore).
 fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
     let Value::Object(mut obj) = value else {
         return Err(format!(
@@ -283,7 +301,7 @@ fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
             "text" => member.is_string() || member.is_null(),
             "error" if action => member.is_string() || member.is_null(),
             "values" | "data" => member.is_object() || member.is_null(),
-            _ => return Err(format!("unknown member {key:?}")),
+            _ => true,
         };
         if !ok {
             return Err(format!(
@@ -302,15 +320,14 @@ fn canonical_result(value: Value, action: bool) -> Result<Value, String> {
 fn check_result(method: &str, value: Value) -> Result<Value, String> {
     match expectation(method) {
         Expect::Bool if value.is_boolean() => Ok(value),
-        Expect::Bool => Err(format!(
-            "expected a boolean, received {}",
-            json_type_name(&value)
-        )),
-        Expect::Object if value.is_object() => Ok(value),
-        Expect::Object => Err(format!(
-            "expected an object, received {}",
-            json_type_name(&value)
-        )),
+        // The seed's plugins answer `{"valid": bool}` (section 12).
+        Expect::Bool => match value.get("valid") {
+            Some(Value::Bool(valid)) => Ok(Value::Bool(*valid)),
+            _ => Err(format!(
+                "expected a boolean or {{\"valid\": boolean}}, received {}",
+                json_type_name(&value)
+            )),
+        },
         Expect::ActionResult => canonical_result(value, true),
         Expect::ProviderResult => canonical_result(value, false),
         Expect::EvaluatorResult if value.is_null() => Ok(value),
@@ -392,7 +409,7 @@ impl LoadedPlugin {
         })
     }
 
-    /// The manifest, as checked at load time.
+    /// The manifest as received (unknown members kept), checked at load time.
     pub fn manifest(&self) -> &Value {
         &self.manifest
     }
@@ -424,6 +441,37 @@ impl LoadedPlugin {
             .unwrap_or_default()
     }
 
+    fn descriptors(&self, kind: &str) -> Vec<Descriptor> {
+        self.manifest[kind]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|d| Descriptor {
+                        name: d["name"].as_str().unwrap_or_default().to_owned(),
+                        description: d["description"].as_str().map(str::to_owned),
+                        descriptor: d.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The plugin's actions, in manifest order, with their full descriptors.
+    pub fn actions(&self) -> Vec<Descriptor> {
+        self.descriptors("actions")
+    }
+
+    /// The plugin's providers, in manifest order, with their full descriptors.
+    pub fn providers(&self) -> Vec<Descriptor> {
+        self.descriptors("providers")
+    }
+
+    /// The plugin's evaluators, in manifest order, with their full descriptors.
+    pub fn evaluators(&self) -> Vec<Descriptor> {
+        self.descriptors("evaluators")
+    }
+
     /// Names of the plugin's actions, in manifest order.
     pub fn action_names(&self) -> Vec<&str> {
         self.names("actions")
@@ -452,6 +500,15 @@ impl LoadedPlugin {
         match &self.backend {
             Backend::Ipc(conn) => Some(conn.pid()),
             Backend::Ffi(_) => None,
+        }
+    }
+
+    /// The FFI library's `elizaos_abi_version()` (0 when it does not export it: the seed's ABI);
+    /// `None` for other transports.
+    pub fn ffi_abi_version(&self) -> Option<i32> {
+        match &self.backend {
+            Backend::Ffi(lib) => Some(lib.abi_version()),
+            Backend::Ipc(_) => None,
         }
     }
 
@@ -769,15 +826,43 @@ mod tests {
         let good = json!({"name": "x", "description": "", "version": "1.0.0", "language": "rust",
             "actions": [{"name": "a", "description": "d"}], "providers": [{"name": "p"}], "evaluators": []});
         assert!(manifest_problems(&good).is_empty());
+        let seed = json!({"name": "@elizaos/plugin-bootstrap", "description": "", "version": "1.7.2",
+            "language": "typescript", "priority": 1, "config": {}, "dependencies": ["x"],
+            "actions": [{"name": "a", "description": "d", "examples": [[{"name": "u"}]]}],
+            "providers": [{"name": "p", "position": 2}], "evaluators": [], "protocolVersion": 1,
+            "capabilities": ["runtime"], "services": ["s"]});
+        assert!(
+            manifest_problems(&seed).is_empty(),
+            "{:?}",
+            manifest_problems(&seed)
+        );
         let bad = json!({"name": "X", "version": "1", "language": "rust", "actions": [{"name": "a"}, {"name": "a", "description": "", "x": 1}],
-            "providers": [], "evaluators": [], "extra": 1});
+            "providers": [{"name": "p", "position": "top"}], "evaluators": [], "extra": 1, "capabilities": "runtime"});
         let problems = manifest_problems(&bad);
+        assert!(
+            !problems
+                .iter()
+                .any(|p| p.contains("extra") || p.contains("\"x\"")),
+            "unknown members are ignored: {problems:?}"
+        );
         assert!(
             problems
                 .iter()
-                .any(|p| p.contains("unknown member \"extra\"")),
+                .any(|p| p.contains("capabilities has the wrong type")),
             "{problems:?}"
         );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("position has the wrong type")),
+            "{problems:?}"
+        );
+        for name in ["@scope/x", "a~b", "x"] {
+            assert!(is_plugin_name(name), "{name}");
+        }
+        for name in ["@scope", "@/x", "@a/b/c", "X", ""] {
+            assert!(!is_plugin_name(name), "{name}");
+        }
         assert!(
             problems
                 .iter()
@@ -806,8 +891,26 @@ mod tests {
             Ok(json!({"success": true, "data": {"a": null}}))
         );
         assert!(check_result(methods::INVOKE_ACTION, json!({"sucess": true})).is_err());
+        assert_eq!(
+            check_result(
+                methods::INVOKE_ACTION,
+                json!({"success": true, "extra": [1]})
+            ),
+            Ok(json!({"success": true, "extra": [1]})),
+            "unknown members are kept"
+        );
+        assert_eq!(
+            check_result(methods::VALIDATE_ACTION, json!({"valid": false})),
+            Ok(json!(false))
+        );
+        assert!(check_result(methods::VALIDATE_ACTION, json!({"valid": 1})).is_err());
+        assert_eq!(
+            check_result(methods::INIT, json!({"success": true})),
+            Ok(json!({"success": true}))
+        );
+        assert_eq!(check_result(methods::INIT, json!(null)), Ok(json!(null)));
         assert!(check_result(methods::INVOKE_ACTION, json!({"success": true, "text": 1})).is_err());
-        assert!(check_result(methods::GET_PROVIDER, json!({"success": true})).is_err());
+        assert!(check_result(methods::GET_PROVIDER, json!({"text": 1})).is_err());
         assert_eq!(
             check_result(methods::INVOKE_EVALUATOR, Value::Null),
             Ok(Value::Null)
