@@ -3,6 +3,12 @@
 A matrix is a TOML file (see matrices/default.toml). Loading validates everything eagerly and
 reports the first problem with the file, the cell index, the field, what was expected and what
 was received, so a typo fails before any process is started.
+
+A cell's ``plugin`` is one of our fixture languages (``python``, ``typescript``, ``rust``: the
+conformance and eliza-classic fixtures, the full suite), or the name of a third-party plugin
+declared in the same file as a ``[plugin.<name>]`` table: software not built with our SDKs (the
+seed-text fixtures, published elizaOS packages), checked by the suite named in its ``suite`` member
+against the calls and outcomes of its ``expect`` file (see testkit/README.md).
 """
 
 from __future__ import annotations
@@ -21,11 +27,13 @@ __all__ = [
     "LANGUAGES",
     "PLUGIN_TRANSPORTS",
     "RUNTIMES",
+    "SUITES",
     "TRANSPORTS",
     "Budget",
     "Cell",
     "Matrix",
     "MatrixError",
+    "ThirdPartyPlugin",
     "load_matrix",
     "select_cells",
 ]
@@ -35,6 +43,9 @@ LANGUAGES: tuple[str, ...] = ("python", "typescript", "rust")
 TRANSPORTS: tuple[str, ...] = ("wasm", "ffi", "ipc")
 RUNTIMES: tuple[str, ...] = ("node", "bun")
 FLOORS: tuple[str, ...] = ("noop", "pipe")
+#: Check sets: ``fixtures`` (our conformance fixtures), ``seed`` (plugins written from the seed
+#: README's text), ``elizaos`` (published elizaOS plugins served as they are).
+SUITES: tuple[str, ...] = ("fixtures", "seed", "elizaos")
 
 #: Transports each host language can load (protocol.md section 7.1).
 HOST_TRANSPORTS: Mapping[str, frozenset[str]] = {
@@ -50,9 +61,13 @@ PLUGIN_TRANSPORTS: Mapping[str, frozenset[str]] = {
 }
 _SHORT: Mapping[str, str] = {"python": "py", "typescript": "ts", "rust": "rust"}
 
-_TOP_KEYS = frozenset({"name", "description", "budgets", "cell"})
+_TOP_KEYS = frozenset({"name", "description", "budgets", "plugin", "cell"})
 _BUDGET_KEYS = frozenset({"p50_us", "floor", "max_floor_ratio"})
 _CELL_KEYS = frozenset({"host", "host_runtime", "plugin", "plugin_runtime", "transport"})
+_PLUGIN_KEYS = frozenset(
+    {"description", "suite", "transport", "language", "command", "path", "build", "sources", "runtimes"}
+    | {"expect", "world"}
+)
 
 
 class MatrixError(ValueError):
@@ -80,6 +95,32 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class ThirdPartyPlugin:
+    """A plugin not built with our SDKs, declared by a ``[plugin.<name>]`` table.
+
+    ``command`` (IPC argv) and ``path`` (FFI library) are templates: ``{repo}``, ``{python}``,
+    ``{node}``, ``{bun}``, ``{runtime}`` (the Node or Bun binary of the cell's plugin runtime),
+    ``{ts_bridge}`` and ``{rust_target}`` are replaced when a cell loads it. ``build`` is an argv
+    template (``{path}`` too) run when ``path`` is missing or older than one of ``sources``.
+    ``expect`` is the repo-relative JSON file of calls and outcomes; ``world`` a World file
+    (``file.json#member`` picks a member) passed as the in-memory runtime to calls that ask for it.
+    """
+
+    name: str
+    suite: str
+    transport: str
+    language: str
+    expect: str
+    description: str = ""
+    command: tuple[str, ...] | None = None
+    path: str | None = None
+    build: tuple[str, ...] | None = None
+    sources: tuple[str, ...] = ()
+    runtimes: tuple[str, ...] = ()
+    world: str | None = None
+
+
+@dataclass(frozen=True)
 class Cell:
     """One host x plugin x transport combination, with runtimes for TypeScript sides."""
 
@@ -89,6 +130,12 @@ class Cell:
     host_runtime: str | None = None
     plugin_runtime: str | None = None
     index: int = field(default=0, compare=False)
+    third_party: ThirdPartyPlugin | None = field(default=None, compare=False)
+
+    @property
+    def suite(self) -> str:
+        """The check set that applies: ``fixtures`` for our fixture plugins, else the plugin's."""
+        return "fixtures" if self.third_party is None else self.third_party.suite
 
     @property
     def id(self) -> str:
@@ -96,7 +143,7 @@ class Cell:
         host = _SHORT[self.host]
         if self.host_runtime not in (None, "node"):
             host += f"@{self.host_runtime}"
-        plugin = _SHORT[self.plugin]
+        plugin = _SHORT.get(self.plugin, self.plugin)
         if self.plugin_runtime not in (None, "node"):
             plugin += f"@{self.plugin_runtime}"
         return f"{host}-host/{plugin}-plugin/{self.transport}"
@@ -114,6 +161,7 @@ class Matrix:
     budgets: Mapping[str, Budget]
     cells: tuple[Cell, ...]
     path: Path
+    plugins: Mapping[str, ThirdPartyPlugin] = field(default_factory=dict)
 
     def select(self, pattern: str | None) -> tuple[Cell, ...]:
         """The cells whose id matches ``pattern`` (see :func:`select_cells`)."""
@@ -185,13 +233,129 @@ def _parse_budget(path: Path, transport: str, raw: Any) -> Budget:
     )
 
 
-def _parse_cell(path: Path, index: int, raw: Any, budgets: Mapping[str, Budget]) -> Cell:
+_PLUGIN_NAME = "a name of lowercase letters, digits and '-', not a fixture language"
+
+
+def _string(path: Path, where: str, table: Mapping[str, Any], key: str, *, required: bool) -> str | None:
+    if key not in table:
+        if required:
+            raise MatrixError(path, where, key, "a non-empty string", "missing")
+        return None
+    value = table[key]
+    if not isinstance(value, str) or not value:
+        raise MatrixError(path, where, key, "a non-empty string", value)
+    return value
+
+
+def _strings(path: Path, where: str, table: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    if key not in table:
+        return None
+    value = table[key]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise MatrixError(path, where, key, "an array of non-empty strings", value)
+    return tuple(value)
+
+
+def _parse_plugin(path: Path, name: str, raw: Any) -> ThirdPartyPlugin:
+    where = f"[plugin.{name}]"
+    if not name.replace("-", "").isalnum() or name != name.lower() or name in LANGUAGES:
+        raise MatrixError(path, "[plugin]", name, _PLUGIN_NAME, name)
+    if not isinstance(raw, dict):
+        raise MatrixError(path, "[plugin]", name, "a table", _type_name(raw))
+    _check_keys(path, where, raw, _PLUGIN_KEYS)
+    suite = _choice(path, where, raw, "suite", SUITES[1:])
+    transport = _choice(path, where, raw, "transport", ("ipc", "ffi"))
+    command = _strings(path, where, raw, "command")
+    plugin_path = _string(path, where, raw, "path", required=False)
+    if transport == "ipc" and (command is None or plugin_path is not None):
+        raise MatrixError(path, where, "command", "an IPC argv (and no 'path') for transport ipc", command)
+    if transport == "ffi" and (plugin_path is None or command is not None):
+        raise MatrixError(
+            path, where, "path", "a library path (and no 'command') for transport ffi", plugin_path
+        )
+    runtimes = _strings(path, where, raw, "runtimes") or ()
+    for runtime in runtimes:
+        if runtime not in RUNTIMES:
+            raise MatrixError(path, where, "runtimes", f"values among {list(RUNTIMES)}", runtime)
+    build = _strings(path, where, raw, "build")
+    if build is not None and plugin_path is None:
+        raise MatrixError(path, where, "build", "absent unless 'path' names what it builds", build)
+    return ThirdPartyPlugin(
+        name=name,
+        suite=suite,
+        transport=transport,
+        language=str(_string(path, where, raw, "language", required=True)),
+        expect=str(_string(path, where, raw, "expect", required=True)),
+        description=_string(path, where, raw, "description", required=False) or "",
+        command=command,
+        path=plugin_path,
+        build=build,
+        sources=_strings(path, where, raw, "sources") or (),
+        runtimes=runtimes,
+        world=_string(path, where, raw, "world", required=False),
+    )
+
+
+def _parse_third_party_cell(
+    path: Path, index: int, raw: Mapping[str, Any], host: str, plugin: ThirdPartyPlugin
+) -> Cell:
+    where = f"cell {index}"
+    transport = _choice(path, where, raw, "transport", (plugin.transport,))
+    if transport not in HOST_TRANSPORTS[host]:
+        raise MatrixError(
+            path,
+            where,
+            "transport",
+            f"a transport a {host} host loads ({sorted(HOST_TRANSPORTS[host])})",
+            transport,
+        )
+    host_runtime: str | None = None
+    if "host_runtime" in raw:
+        if host != "typescript":
+            raise MatrixError(
+                path,
+                where,
+                "host_runtime",
+                "absent (only TypeScript hosts have a runtime)",
+                raw["host_runtime"],
+            )
+        host_runtime = _choice(path, where, raw, "host_runtime", RUNTIMES)
+    elif host == "typescript":
+        host_runtime = "node"
+    plugin_runtime: str | None = None
+    if plugin.runtimes:
+        plugin_runtime = (
+            _choice(path, where, raw, "plugin_runtime", plugin.runtimes)
+            if "plugin_runtime" in raw
+            else plugin.runtimes[0]
+        )
+    elif "plugin_runtime" in raw:
+        raise MatrixError(
+            path,
+            where,
+            "plugin_runtime",
+            f"absent ([plugin.{plugin.name}] lists no runtimes)",
+            raw["plugin_runtime"],
+        )
+    return Cell(host, plugin.name, transport, host_runtime, plugin_runtime, index, plugin)
+
+
+def _parse_cell(
+    path: Path,
+    index: int,
+    raw: Any,
+    budgets: Mapping[str, Budget],
+    plugins: Mapping[str, ThirdPartyPlugin] | None = None,
+) -> Cell:
     where = f"cell {index}"
     if not isinstance(raw, dict):
         raise MatrixError(path, where, "[[cell]]", "a table", _type_name(raw))
     _check_keys(path, where, raw, _CELL_KEYS)
     host = _choice(path, where, raw, "host", HOSTS)
-    plugin = _choice(path, where, raw, "plugin", LANGUAGES)
+    plugins = plugins or {}
+    plugin = _choice(path, where, raw, "plugin", (*LANGUAGES, *plugins))
+    if plugin in plugins:
+        return _parse_third_party_cell(path, index, raw, host, plugins[plugin])
     transport = _choice(path, where, raw, "transport", TRANSPORTS)
     host_runtime: str | None = None
     plugin_runtime: str | None = None
@@ -263,13 +427,17 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
         if transport not in TRANSPORTS:
             raise MatrixError(path, "[budgets]", transport, f"one of {list(TRANSPORTS)}", transport)
         budgets[transport] = _parse_budget(path, transport, raw)
+    raw_plugins = data.get("plugin", {})
+    if not isinstance(raw_plugins, dict):
+        raise MatrixError(path, "top level", "plugin", "tables [plugin.<name>]", raw_plugins)
+    plugins = {name: _parse_plugin(path, name, raw) for name, raw in raw_plugins.items()}
     raw_cells = data.get("cell")
     if not isinstance(raw_cells, list) or not raw_cells:
         raise MatrixError(path, "top level", "cell", "a non-empty array of [[cell]] tables", raw_cells)
     cells: list[Cell] = []
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_cells):
-        cell = _parse_cell(path, index, raw, budgets)
+        cell = _parse_cell(path, index, raw, budgets, plugins)
         if cell.id in seen:
             raise MatrixError(
                 path,
@@ -280,7 +448,7 @@ def parse_matrix(data: Mapping[str, Any], path: Path) -> Matrix:
             )
         seen[cell.id] = index
         cells.append(cell)
-    return Matrix(name, description, budgets, tuple(cells), path)
+    return Matrix(name, description, budgets, tuple(cells), path, plugins)
 
 
 def load_matrix(path: Path | str) -> Matrix:

@@ -103,8 +103,13 @@ class InteropSession:
         return value
 
     def spec(self, cell: Cell, fixture: str) -> PluginSpec:
-        """PluginSpec of a fixture for a cell; raises CellError when the artifact is missing."""
+        """PluginSpec of a fixture for a cell (a third-party cell's own plugin whatever ``fixture``
+        says); raises CellError when the artifact is missing."""
         try:
+            if cell.third_party is not None:
+                from testkit._thirdparty import plugin_spec
+
+                return plugin_spec(cell, self.toolchains)
             return fixture_spec(self.toolchains, fixture, cell.plugin, cell.transport, cell.plugin_runtime)
         except ToolchainError as exc:
             raise CellError(f"{cell.id}: {exc}") from exc

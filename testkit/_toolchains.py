@@ -275,7 +275,12 @@ class Toolchains:
         return [str(path)]
 
     def cell_requirements(self, cell: Cell, fixture: str = "conformance") -> list[Requirement]:
-        """Everything ``cell`` needs to run ``fixture``: host driver, runtimes, artifacts."""
+        """Everything ``cell`` needs to run ``fixture``: host driver, runtimes, artifacts (a
+        third-party cell: what its own plugin needs, whatever ``fixture`` says)."""
+        if cell.third_party is not None:
+            from testkit._thirdparty import requirements
+
+            return self.driver_requirements(cell.host, cell.host_runtime) + requirements(cell, self)
         return self.driver_requirements(cell.host, cell.host_runtime) + self.fixture_requirements(
             fixture, cell.plugin, cell.transport, cell.plugin_runtime
         )

@@ -77,6 +77,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "interop_check(name): the check name reported for this test")
     config.addinivalue_line("markers", "xdist_group(name): keep one cell's tests on one xdist worker")
     config.addinivalue_line("markers", "interop_cells(predicate): restrict the cells of a test")
+    config.addinivalue_line(
+        "markers",
+        "interop_suite(*names): the check sets of a test: fixtures (default), seed, elizaos; "
+        "it runs on the cells whose plugin belongs to one of them",
+    )
     # One cell's tests share a driver and loaded plugins: keep them on one worker.
     if getattr(config.option, "dist", "no") == "load" and not hasattr(config, "workerinput"):
         config.option.dist = "loadgroup"
@@ -119,7 +124,7 @@ def ipc_plugins(cells: tuple[Cell, ...]) -> list[tuple[str, str | None]]:
     seen: list[tuple[str, str | None]] = []
     for cell in cells:
         key = (cell.plugin, cell.plugin_runtime)
-        if cell.transport == "ipc" and key not in seen:
+        if cell.suite == "fixtures" and cell.transport == "ipc" and key not in seen:
             seen.append(key)
     return seen
 
@@ -139,6 +144,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "interop_cell" not in metafunc.fixturenames:
         return
     _, cells = _matrix(metafunc.config)
+    suite_marker = metafunc.definition.get_closest_marker("interop_suite")
+    suites = {str(a) for a in suite_marker.args} if suite_marker is not None else {"fixtures"}
+    cells = tuple(c for c in cells if c.suite in suites)
     marker = metafunc.definition.get_closest_marker("interop_cells")
     if marker is not None:  # a test restricted to some transports/hosts
         predicate = marker.args[0]
@@ -164,12 +172,21 @@ def _check_name(item: pytest.Item) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Plugin-level IPC checks when no selected cell serves a plugin over IPC: nothing to run, so
     # they are deselected (pytest would otherwise report them as skipped).
+    # Likewise checks of a suite that no selected cell belongs to (a matrix without seed cells).
     idle = [
         item
         for item in items
-        if "interop_ipc_plugin" in getattr(item, "fixturenames", ())
-        and not isinstance(
-            getattr(getattr(item, "callspec", None), "params", {}).get("interop_ipc_plugin"), tuple
+        if (
+            "interop_ipc_plugin" in getattr(item, "fixturenames", ())
+            and not isinstance(
+                getattr(getattr(item, "callspec", None), "params", {}).get("interop_ipc_plugin"), tuple
+            )
+        )
+        or (
+            "interop_cell" in getattr(item, "fixturenames", ())
+            and not isinstance(
+                getattr(getattr(item, "callspec", None), "params", {}).get("interop_cell"), Cell
+            )
         )
     ]
     if idle:
@@ -297,9 +314,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         config.stash[_PROGRESS_KEY].add(report)
 
 
-_CELL_IN_NODEID = re.compile(
-    r"\[((?:py|ts|rust)(?:@\w+)?-host/(?:py|ts|rust)(?:@\w+)?-plugin/(?:wasm|ffi|ipc))"
-)
+_CELL_IN_NODEID = re.compile(r"\[((?:py|ts|rust)(?:@\w+)?-host/[a-z0-9-]+?(?:@\w+)?-plugin/(?:wasm|ffi|ipc))")
 
 
 class _Progress:
