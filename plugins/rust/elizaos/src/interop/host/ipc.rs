@@ -59,6 +59,15 @@ impl Default for IpcOptions {
     }
 }
 
+/// The capabilities of section 12 a plugin declared in its manifest.
+#[derive(Debug, Clone, Copy, Default)]
+struct Capabilities {
+    /// Answers runtime calls (section 11): the host sends `params.runtime`.
+    runtime: bool,
+    /// Answers `shutdown` (3.4).
+    shutdown: bool,
+}
+
 /// Why every pending call failed at once; shared by all of them.
 #[derive(Debug, Clone)]
 enum Fault {
@@ -112,6 +121,8 @@ struct State {
 pub(crate) struct IpcConnection {
     label: String,
     name: OnceLock<String>,
+    /// The manifest's capabilities (section 12), once known.
+    capabilities: OnceLock<Capabilities>,
     options: IpcOptions,
     pid: u32,
     child: Mutex<Child>,
@@ -202,6 +213,7 @@ impl IpcConnection {
         Ok(IpcConnection {
             label,
             name: OnceLock::new(),
+            capabilities: OnceLock::new(),
             pid,
             child: Mutex::new(child),
             stdin: Mutex::new(Some(stdin)),
@@ -229,6 +241,23 @@ impl IpcConnection {
     /// Records the manifest name, used in every later error message.
     pub(crate) fn set_name(&self, name: &str) {
         let _ = self.name.set(name.to_owned());
+    }
+
+    /// Records the capabilities the manifest declares (section 12).
+    pub(crate) fn set_capabilities(&self, manifest: &Value) {
+        let declared = |c: &str| {
+            manifest["capabilities"]
+                .as_array()
+                .is_some_and(|caps| caps.iter().any(|x| x == c))
+        };
+        let _ = self.capabilities.set(Capabilities {
+            runtime: declared("runtime"),
+            shutdown: declared("shutdown"),
+        });
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities.get().copied().unwrap_or_default()
     }
 
     /// The child's process id.
@@ -622,13 +651,14 @@ impl IpcConnection {
         lock(&self.state).closed.is_some()
     }
 
-    /// Closes the plugin (protocol.md 3.4): `shutdown`, wait up to the grace
-    /// period, close stdin, SIGTERM, SIGKILL after another grace period;
-    /// always reaps. Idempotent.
+    /// Closes the plugin (protocol.md 3.4): `shutdown` (only to a plugin
+    /// that declared the capability), close stdin, wait up to the grace
+    /// period, SIGTERM, SIGKILL after another grace period; always reaps.
+    /// Idempotent.
     pub(crate) fn close(&self) {
         let grace = self.options.grace_period;
         let deadline = Instant::now() + grace;
-        if !self.is_closed() {
+        if !self.is_closed() && self.capabilities().shutdown {
             let _ = self.call_inner(
                 methods::SHUTDOWN,
                 None,

@@ -20,6 +20,9 @@ use crate::interop::protocol::{json_type_name, methods};
 /// an echo never exceeds serde_json's parse limit of 128.
 pub const MAX_PAYLOAD_DEPTH: usize = 120;
 
+/// The protocol version this host speaks (section 12).
+pub const HOST_PROTOCOL_VERSION: u64 = 1;
+
 /// The transport-specific half of a plugin object.
 #[derive(Debug)]
 pub(crate) enum Backend {
@@ -358,10 +361,14 @@ impl LoadedPlugin {
             cause,
         };
         let fetched = match &backend {
+            // The host's half of the version exchange (section 12).
             Backend::Ipc(conn) => conn.call(
                 methods::GET_MANIFEST,
                 None,
-                &Value::Object(Map::new()),
+                &serde_json::json!({
+                    "protocolVersion": HOST_PROTOCOL_VERSION,
+                    "capabilities": ["runtime"],
+                }),
                 timeout,
             ),
             Backend::Ffi(lib) => lib.get_manifest(),
@@ -399,7 +406,10 @@ impl LoadedPlugin {
         }
         let name = manifest["name"].as_str().unwrap_or_default().to_owned();
         match &backend {
-            Backend::Ipc(conn) => conn.set_name(&name),
+            Backend::Ipc(conn) => {
+                conn.set_name(&name);
+                conn.set_capabilities(&manifest);
+            }
             Backend::Ffi(lib) => lib.set_name(&name),
         }
         Ok(LoadedPlugin {
@@ -485,6 +495,18 @@ impl LoadedPlugin {
     /// Names of the plugin's evaluators, in manifest order.
     pub fn evaluator_names(&self) -> Vec<&str> {
         self.names("evaluators")
+    }
+
+    /// `manifest.protocolVersion`: 0 for a plugin of the seed's dialect, which declares none.
+    pub fn protocol_version(&self) -> u64 {
+        self.manifest["protocolVersion"].as_u64().unwrap_or(0)
+    }
+
+    /// Whether the manifest declares `capability` (`"runtime"`, `"shutdown"`, section 12).
+    pub fn has_capability(&self, capability: &str) -> bool {
+        self.manifest["capabilities"]
+            .as_array()
+            .is_some_and(|caps| caps.iter().any(|c| c == capability))
     }
 
     /// The transport this plugin object speaks.

@@ -18,6 +18,9 @@ mod pipe;
 pub use error::{excerpt, ErrorContext, ExitState, InteropError, Transport, EXCERPT_BYTES};
 pub use ffi::FfiPluginLoader;
 pub use ipc::{IpcOptions, PipeProbe};
-pub use loaded::{manifest_problems, Descriptor, LoadedPlugin, TimedCalls, MAX_PAYLOAD_DEPTH};
+pub use loaded::{
+    manifest_problems, Descriptor, LoadedPlugin, TimedCalls, HOST_PROTOCOL_VERSION,
+    MAX_PAYLOAD_DEPTH,
+};
 pub use loaders::{IpcPluginLoader, PythonPluginLoader, TsRuntime, TypeScriptPluginLoader};
 pub use pipe::STDERR_TAIL_BYTES;
