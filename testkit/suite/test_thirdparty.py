@@ -17,7 +17,7 @@ from testkit._jsonprofile import json_diff
 from testkit._matrix import Cell, ThirdPartyPlugin
 from testkit._schemas import SchemaSet
 from testkit._session import CellError, InteropSession, LoadedRef, child_processes
-from testkit._thirdparty import ExpectedCall, Expectations, load_expectations, load_world
+from testkit._thirdparty import Expectations, ExpectedCall, load_expectations, load_world
 from testkit._toolchains import ToolchainError, Toolchains
 from testkit.suite._helpers import CALL_MS
 
@@ -64,9 +64,7 @@ def third_party(interop_session: InteropSession, interop_cell: Cell) -> LoadedRe
 
 
 @contextlib.contextmanager
-def _fresh(
-    session: InteropSession, cell: Cell, world: dict[str, Any] | None = None
-) -> Iterator[LoadedRef]:
+def _fresh(session: InteropSession, cell: Cell, world: dict[str, Any] | None = None) -> Iterator[LoadedRef]:
     try:
         ctx = session.fresh(cell, "third-party", world)
         ref = ctx.__enter__()
@@ -109,7 +107,9 @@ def judge(call: ExpectedCall, outcome: CallOutcome) -> str | None:
     expect = call.expect
     if "error" in expect:
         if outcome.ok:
-            return f"expected an error {expect['error']}, received the result {json.dumps(outcome.value)[:300]}"
+            return (
+                f"expected an error {expect['error']}, received the result {json.dumps(outcome.value)[:300]}"
+            )
         wanted: dict[str, Any] = expect["error"]
         problems = []
         if "type" in wanted and outcome.error_type != wanted["type"]:
@@ -198,8 +198,12 @@ def test_close_is_bounded(interop_session: InteropSession, interop_cell: Cell) -
         assert not left, f"{interop_cell.id}: close() left the plugin process behind: {left}"
 
 
+def _over_ipc(cell: Cell) -> bool:
+    return cell.transport == "ipc"
+
+
 @pytest.mark.interop_suite("seed")
-@pytest.mark.interop_cells(lambda cell: cell.transport == "ipc")
+@pytest.mark.interop_cells.with_args(_over_ipc)
 @pytest.mark.interop_check("seed-no-runtime-params")
 def test_seed_plugin_gets_no_runtime_params(
     interop_session: InteropSession, interop_cell: Cell, world: dict[str, Any] | None

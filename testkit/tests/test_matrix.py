@@ -46,7 +46,7 @@ def test_default_matrix_is_the_seed_six() -> None:
 
 
 def test_full_matrix_has_every_offered_combination() -> None:
-    ids = {c.id for c in load_matrix(ROOT / "matrices" / "full.toml").cells}
+    ids = {c.id for c in load_matrix(ROOT / "matrices" / "full.toml").cells if c.suite == "fixtures"}
     for required in (
         "py-host/py-plugin/ipc",
         "ts-host/ts-plugin/ipc",
