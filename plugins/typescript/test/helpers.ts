@@ -148,6 +148,13 @@ export interface Response {
   error?: { code: number; message: string; data?: unknown };
 }
 
+/** A request line the plugin sent to the host (runtime-request.schema.json). */
+export interface RuntimeRequest {
+  id: string;
+  method: string;
+  params: { call: unknown; args: unknown[] };
+}
+
 /**
  * A bridge process driven at the byte level with its own framing, so the bridge is tested
  * independently of the package's IPC client.
@@ -156,13 +163,17 @@ export class RawBridge {
   readonly child: ChildProcess;
   readonly lines: string[] = [];
   readonly responses: Response[] = [];
+  /** Requests the plugin sent to the host (protocol.md section 11), in arrival order. */
+  readonly requests: RuntimeRequest[] = [];
+  /** Called for each request the plugin sends; a test acting as the host answers with send(). */
+  onRequest: ((request: RuntimeRequest) => void) | null = null;
   stderr = "";
   readonly exit: Promise<{ code: number | null; signal: string | null }>;
   private buf = "";
   private waiters: (() => void)[] = [];
 
-  constructor(runtime: RuntimeName, plugin: string, extraArgs: string[] = []) {
-    this.child = spawn(RUNTIMES[runtime], [BRIDGE, plugin, ...extraArgs], { stdio: ["pipe", "pipe", "pipe"] });
+  constructor(runtime: RuntimeName, plugin: string, extraArgs: string[] = [], options: { cwd?: string } = {}) {
+    this.child = spawn(RUNTIMES[runtime], [BRIDGE, plugin, ...extraArgs], { stdio: ["pipe", "pipe", "pipe"], ...options });
     this.child.stdout?.setEncoding("utf8");
     this.child.stdout?.on("data", (s: string) => {
       this.buf += s;
@@ -171,7 +182,11 @@ export class RawBridge {
         const line = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
         this.lines.push(line);
-        this.responses.push(JSON.parse(line) as Response);
+        const message = JSON.parse(line) as Response | RuntimeRequest;
+        if ("method" in message) {
+          this.requests.push(message);
+          this.onRequest?.(message);
+        } else this.responses.push(message);
       }
       for (const w of this.waiters.splice(0)) w();
     });
@@ -201,6 +216,13 @@ export class RawBridge {
       while (this.responses.length < n) await new Promise<void>((r) => this.waiters.push(r));
     })());
     return this.responses;
+  }
+
+  /** Waits until `check()` holds, re-checking after every line the bridge writes. */
+  async waitFor(what: string, check: () => boolean, ms = 10000): Promise<void> {
+    await within(ms, `${what} (stderr: ${this.stderr.slice(-500)})`, (async () => {
+      while (!check()) await new Promise<void>((r) => this.waiters.push(r));
+    })());
   }
 
   /** Waits for the response with this id. */
