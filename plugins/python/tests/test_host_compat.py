@@ -16,19 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import conformance_manifest, schema_errors
+from conftest import conformance_manifest, pid_gone, schema_errors
 
 from elizaos_interop import (
     LoadedPlugin,
     PluginCallError,
+    PluginCrashError,
     PluginProtocolError,
     load_ipc_plugin,
 )
 from elizaos_interop._host import check_manifest
+from elizaos_interop._ipc import IpcTransport
 
 RAW = Path(__file__).resolve().parent / "raw_plugins"
 SEED = RAW / "seed_plugin.py"
 MEM = {"content": {"text": "hi"}}
+
+
+def pid_of(plugin: LoadedPlugin) -> int:
+    transport = plugin.transport
+    assert isinstance(transport, IpcTransport)
+    return transport.pid
 
 
 def requests_logged(log: Path) -> list[dict[str, Any]]:
@@ -209,3 +217,38 @@ def test_known_manifest_members_of_the_wrong_type(change: dict[str, Any], proble
     problems = check_manifest(manifest)
     assert any(problem in p for p in problems), problems
     assert schema_errors("manifest.schema.json", manifest), manifest
+
+
+# -- strict JSON on the receiving side (sections 2 and 3.5) -----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "reason"),
+    [
+        ("nan", "received a line that is not JSON"),
+        ("infinity", "received a line that is not JSON"),
+        ("minus-infinity", "received a line that is not JSON"),
+        ("surrogate", "received a line that is not JSON"),
+        ("utf8", "received a line that is not JSON"),
+        ("string-id", "unexpected id '2'"),  # getManifest was 1,
+    ],
+)
+def test_lines_outside_the_json_profile_are_protocol_faults(mode: str, reason: str) -> None:
+    plugin = load_ipc_plugin([sys.executable, str(RAW / "bad_json_plugin.py"), mode])
+    pid = pid_of(plugin)
+    try:
+        with pytest.raises(PluginProtocolError) as info:
+            asyncio.run(plugin.invoke_action("go", MEM))
+        assert info.value.detail.startswith(reason)
+        assert info.value.method == 'invokeAction("go")'
+        assert info.value.transport == "ipc"
+        assert pid_gone(pid)  # killed: the stream is in an unknown state
+        with pytest.raises(PluginCrashError, match="plugin is closed"):
+            asyncio.run(plugin.invoke_action("go", MEM))
+    finally:
+        plugin.close()
+
+
+def test_an_escaped_surrogate_pair_is_text() -> None:
+    with load_ipc_plugin([sys.executable, str(RAW / "bad_json_plugin.py"), "pair"]) as plugin:
+        assert asyncio.run(plugin.invoke_action("go", MEM)).text == "\U0001f600"

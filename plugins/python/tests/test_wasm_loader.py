@@ -92,6 +92,7 @@ def plugin_wat(
     last_error: bool = False,
     extra: str = "",
     skip: tuple[str, ...] = (),
+    answers: dict[str, bytes] | None = None,
 ) -> str:
     """A module implementing the section 5 ABI with a bump allocator.
 
@@ -100,6 +101,8 @@ def plugin_wat(
     ``strict_dealloc``: ``dealloc`` traps unless given exactly the outstanding result buffer.
     Exported globals count what the host did: ``host_allocs``, ``frees`` (result buffers freed),
     ``deallocs`` (every non-empty dealloc), ``inits``.
+    ``answers``: raw result buffers ``wasm_invoke_action`` returns for a name starting with the
+    given (ASCII) letter.
     """
     manifest = json.dumps({"result": MANIFEST}, separators=(",", ":"))
     ok = '{"result":{"success":true}}'
@@ -112,6 +115,14 @@ def plugin_wat(
         "oob": "(i32.const 0x7ffffff0)",
     }[alloc]
     dealloc_tail = "(unreachable)" if strict_dealloc else ""
+    answer_data = answer_ifs = ""
+    for i, (letter, raw) in enumerate((answers or {}).items()):
+        offset = 5120 + 512 * i
+        escaped = "".join(f"\\{b:02x}" for b in raw)
+        answer_data += f'\n  (data (i32.const {offset}) "{escaped}")'
+        answer_ifs += f"""
+    (if (i32.eq (local.get $c) (i32.const {ord(letter)}))
+      (then (return (call $buf (i32.const {offset}) (i32.const {len(raw)})))))"""
     funcs = {
         "alloc": f"""
   (func (export "alloc") (param $n i32) (result i32)
@@ -157,7 +168,7 @@ def plugin_wat(
   (func (export "wasm_invoke_action")
     (param $np i32) (param i32 i32 i32 i32 i32 i32 i32) (result i32)
     (local $c i32) (local $p i32)
-    (local.set $c (i32.load8_u (local.get $np)))
+    (local.set $c (i32.load8_u (local.get $np))){answer_ifs}
     (if (i32.eq (local.get $c) (i32.const 108)) (then (loop $spin (br $spin))))
     (if (i32.eq (local.get $c) (i32.const 117)) (then (unreachable)))
     (if (i32.eq (local.get $c) (i32.const 113)) (then (return (i32.const 0x7ffffff0))))
@@ -204,7 +215,7 @@ def plugin_wat(
   (data (i32.const 2048) "{_wat_string(ok)}")
   (data (i32.const 3072) "{_wat_string(last)}")
   (data (i32.const 4096) "{_wat_string(bad_env)}")
-  (data (i32.const 4160) "{_wat_string(not_json)}")
+  (data (i32.const 4160) "{_wat_string(not_json)}"){answer_data}
   (func $alloc_impl (param $n i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $bump))
@@ -427,6 +438,34 @@ def test_bad_envelopes_are_protocol_errors(wat_plugin: LoadedPlugin, name: str) 
         run(wat_plugin.invoke_action(name, MEMORY))
     assert info.value.excerpt in (b'{"nope":1}', b"not json")
     assert run(wat_plugin.invoke_action("ok", MEMORY)) == {"success": True}
+
+
+STRICT_ANSWERS = {
+    "N": b'{"result":{"success":true,"values":{"x":NaN}}}',
+    "I": b'{"result":{"success":true,"values":{"x":Infinity}}}',
+    "S": b'{"result":{"success":true,"text":"\\ud800"}}',
+    "U": b'{"result":{"success":true,"text":"\xff"}}',
+    "P": b'{"result":{"success":true,"text":"\\ud83d\\ude00"}}',
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("NaN", "NaN is not JSON"),
+        ("Infinity", "Infinity is not JSON"),
+        ("Surrogate", "lone surrogate"),
+        ("Utf8", "can't decode byte 0xff"),
+    ],
+)
+def test_what_strict_json_refuses(tmp_path: Path, name: str, reason: str) -> None:
+    """Section 2 on the receiving side: a plugin's buffer with these is a protocol error."""
+    with load_wasm_plugin(build(tmp_path, plugin_wat(answers=STRICT_ANSWERS))) as loaded:
+        with pytest.raises(PluginProtocolError, match=reason) as info:
+            run(loaded.invoke_action(name, MEMORY))
+        assert info.value.transport == "wasm"
+        assert info.value.excerpt == STRICT_ANSWERS[name[0]]
+        assert run(loaded.invoke_action("Pair", MEMORY)) == {"success": True, "text": "\U0001f600"}
 
 
 def test_memory_growth_during_calls(wat_plugin: LoadedPlugin) -> None:

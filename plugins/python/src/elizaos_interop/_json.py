@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from ._errors import InvalidPayloadError
 
-__all__ = ["MAX_MESSAGE_BYTES", "check_payload", "dumps", "loads"]
+__all__ = [
+    "MAX_MESSAGE_BYTES",
+    "SCAN",
+    "check_payload",
+    "check_surrogates",
+    "decode",
+    "dumps",
+    "loads",
+]
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 """Default limit on one message (IPC line, WASM or FFI string), in bytes."""
@@ -139,21 +148,50 @@ def dumps(value: Any) -> bytes:
         raise
 
 
-_SCAN: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped attribute)
+def _refuse_constant(name: str) -> Any:
+    """``parse_constant`` hook: ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON."""
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or infinities)")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+SCAN: Any = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped attribute)
+"""The strict decoder's C scanner: ``SCAN(text, 0) -> (value, end)``, StopIteration if empty."""
+decode: Any = _DECODER.decode
+"""The strict decoder's ``decode`` (whitespace allowed around the value, errors worded)."""
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True)
+
+
+def check_surrogates(text: str, value: Any) -> None:
+    """Raise ``ValueError`` if ``value``, decoded from ``text``, holds a lone surrogate.
+
+    Strict UTF-8 decoding already refuses encoded surrogates, so only a ``\\uD800``-style
+    escape can produce one: the text is searched for such an escape first (a substring test
+    on the common path), and only then is the value re-encoded to find an unpaired one.
+    """
+    if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
+        try:
+            _STRICT_ENCODER.encode(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("string contains a lone surrogate escape (not Unicode text)") from None
 
 
 def loads(data: bytes | str) -> Any:
-    """Decode UTF-8 JSON (raises ``ValueError`` on bad input).
+    """Decode strict UTF-8 JSON (raises ``ValueError`` on anything outside the profile).
 
-    Calls the decoder's C scanner directly for a text that is exactly one JSON value (the
-    common case on the wire); anything else (surrounding whitespace, extra data, errors) goes
-    through ``json.loads``, which gives the usual messages.
+    Invalid UTF-8, ``NaN``/``Infinity``/``-Infinity`` and lone surrogate escapes (``"\\ud800"``)
+    are refused, as section 2 requires of what a peer sends. Calls the decoder's C scanner
+    directly for a text that is exactly one JSON value (the common case on the wire); anything
+    else (surrounding whitespace, extra data, errors) goes through the decoder, which gives the
+    usual messages.
     """
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
     try:
-        value, end = _SCAN(text, 0)
+        value, end = SCAN(text, 0)
     except StopIteration:
-        return json.loads(text)
-    if end != len(text):
-        return json.loads(text)
+        value = decode(text)
+    else:
+        if end != len(text):
+            value = decode(text)
+    check_surrogates(text, value)
     return value

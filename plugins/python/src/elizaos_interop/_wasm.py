@@ -799,6 +799,7 @@ class WasmTransport:
                     and type(envelope) is dict
                     and len(envelope) == 1
                     and "result" in envelope
+                    and "\\u" not in text  # escapes: the surrogate check in decode_envelope
                 ):
                     return envelope["result"]
             return decode_envelope(
