@@ -1,10 +1,12 @@
 """FFI-specific behaviour of ``load_rust_plugin`` (protocol.md section 6).
 
 Load-time validation, ownership (every returned string freed once with ``elizaos_free_string``),
-NULL returns, status codes and bad envelopes are driven by a small C plugin compiled here with
-the system C compiler (the same one Rust links with), whose behaviour is chosen by the first
-byte of the action name and which counts what the host frees. The Rust conformance fixture
-covers the leak test and concurrency.
+NULL returns, status codes, ``elizaos_last_error`` and bad JSON are driven by a small C plugin
+compiled here with the system C compiler (the same one Rust links with), written from the seed's
+FFI section (plain JSON values, no envelope) and built twice: as the seed describes it, and with
+the optional ``elizaos_last_error``/``elizaos_abi_version`` exports. Its behaviour is chosen by
+the first byte of the action name and it counts what the host frees. The Rust conformance
+fixture covers the leak test and concurrency.
 """
 
 from __future__ import annotations
@@ -54,10 +56,14 @@ def fixture_so() -> Path:
 
 
 C_PLUGIN = r"""
+/* A native plugin written from the seed's FFI section: every char * is the plain JSON value.
+   Built with -DWITH_LAST_ERROR it also exports elizaos_last_error and elizaos_abi_version
+   (protocol.md section 6). The first byte of a name picks the behaviour. */
 #include <stdlib.h>
 #include <string.h>
 
 static long frees = 0, outstanding = 0, last_init_len = -1;
+static const char *pending_error = 0;
 
 static char *dup(const char *s) {
     size_t n = strlen(s) + 1;
@@ -67,11 +73,21 @@ static char *dup(const char *s) {
     return p;
 }
 
+static char *fail(const char *error_json) {
+    pending_error = error_json;
+    return NULL;
+}
+
+static int fail_status(int status, const char *error_json) {
+    pending_error = error_json;
+    return status;
+}
+
 char *elizaos_get_manifest(void) {
-    return dup("{\"result\":{\"name\":\"c-plugin\",\"description\":\"test library\","
-               "\"version\":\"1.0.0\",\"language\":\"c\","
-               "\"actions\":[{\"name\":\"ok\",\"description\":\"d\"}],"
-               "\"providers\":[],\"evaluators\":[]}}");
+    return dup("{\"name\":\"c-plugin\",\"description\":\"test library\","
+               "\"version\":\"1.0.0\",\"language\":\"c\",\"examples\":[1],"
+               "\"actions\":[{\"name\":\"ok\",\"description\":\"d\",\"examples\":[]}],"
+               "\"providers\":[],\"evaluators\":[]}");
 }
 
 int elizaos_init(const char *config) {
@@ -83,10 +99,11 @@ int elizaos_init(const char *config) {
 static int status_for(const char *name) {
     switch (name[0]) {
         case 'n': return 0;
-        case 'k': return -1;
-        case 'i': return -2;
-        case 'f': return -3;
-        case 'm': return -4;
+        case 'k': return fail_status(-1, "{\"code\":-32001,\"message\":\"no such thing\","
+                                         "\"data\":{\"kind\":\"evaluator\",\"name\":\"k\"}}");
+        case 'i': return fail_status(-2, "{\"code\":-32700,\"message\":\"bad JSON\"}");
+        case 'f': return fail_status(-3, "{\"code\":-32000,\"message\":\"validate blew up\"}");
+        case 'm': return fail_status(-4, "{\"code\":-32042,\"message\":\"not allowed for -4\"}");
         case 'x': return 7;
     }
     return 1;
@@ -98,20 +115,28 @@ int elizaos_validate_action(const char *name, const char *m, const char *s) {
 }
 
 char *elizaos_invoke_action(const char *name, const char *m, const char *s, const char *o) {
-    if (!name || !m || !s || !o) return dup("{\"error\":{\"code\":-32602,\"message\":\"null\"}}");
+    if (!name || !m || !s || !o) return NULL;
     switch (name[0]) {
         case 'z': return NULL;
+        case 'f': return fail("{\"code\":-32000,\"message\":\"boom\","
+                              "\"data\":{\"kind\":\"action\",\"name\":\"f\",\"exception\":\"E\"}}");
+        case 'r': return fail("{\"code\":-32042,\"message\":\"custom\",\"data\":[1]}");
+        case 'g': return fail("garbage, not an error object");
         case 'e': return dup("{\"nope\":1}");
         case 'j': return dup("not json");
-        case 'u': return dup("{\"result\":\"\xff\xfe\"}");
-        case 'b': return dup("{\"result\":1,\"error\":{\"code\":1,\"message\":\"both\"}}");
-        case 'r': return dup("{\"error\":{\"code\":-32042,\"message\":\"custom\",\"data\":[1]}}");
+        case 'u': return dup("{\"success\":true,\"text\":\"\xff\xfe\"}");
+        case 'N': return dup("{\"success\":true,\"values\":{\"x\":NaN}}");
+        case 'I': return dup("{\"success\":true,\"values\":{\"x\":-Infinity}}");
+        case 's': return dup("{\"success\":true,\"text\":\"\\ud800\"}");
+        case 'w': return dup(" {\"success\":true,\"text\":\"spaced\"}\n");
+        case 'p': return dup("{\"success\":true,\"text\":\"\\ud83d\\ude00\"}");
+        case 'E': return dup("{\"result\":{\"success\":true}}");
     }
-    return dup("{\"result\":{\"success\":true}}");
+    return dup("{\"success\":true,\"text\":\"ok\",\"confidence\":1}");
 }
 
 char *elizaos_get_provider(const char *name, const char *m, const char *s) {
-    return dup("{\"result\":{\"text\":\"p\"}}");
+    return dup("{\"text\":\"p\",\"position\":2}");
 }
 
 int elizaos_validate_evaluator(const char *name, const char *m, const char *s) {
@@ -120,7 +145,8 @@ int elizaos_validate_evaluator(const char *name, const char *m, const char *s) {
 }
 
 char *elizaos_invoke_evaluator(const char *name, const char *m, const char *s) {
-    return dup("{\"result\":null}");
+    if (name[0] == 'o') return dup("{\"success\":true}");
+    return dup("null");
 }
 
 void elizaos_free_string(char *p) {
@@ -129,6 +155,16 @@ void elizaos_free_string(char *p) {
     outstanding--;
     free(p);
 }
+
+#ifdef WITH_LAST_ERROR
+char *elizaos_last_error(void) {
+    const char *e = pending_error;
+    pending_error = 0;
+    return e ? dup(e) : NULL;
+}
+
+int elizaos_abi_version(void) { return 1; }
+#endif
 
 long test_frees(void) { return frees; }
 long test_outstanding(void) { return outstanding; }
@@ -141,7 +177,7 @@ void elizaos_free_string(char *p) { (void)p; }
 """
 
 
-def compile_c(tmp_path: Path, source: str, name: str) -> Path:
+def compile_c(tmp_path: Path, source: str, name: str, *defines: str) -> Path:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.fail("no C compiler (cc) on PATH: needed to build the FFI test library")
@@ -149,7 +185,7 @@ def compile_c(tmp_path: Path, source: str, name: str) -> Path:
     src.write_text(source)
     out = tmp_path / f"lib{name}.so"
     subprocess.run(
-        [cc, "-shared", "-fPIC", "-O1", "-o", str(out), str(src)],
+        [cc, "-shared", "-fPIC", "-O1", *(f"-D{d}" for d in defines), "-o", str(out), str(src)],
         check=True,
         capture_output=True,
     )
@@ -176,9 +212,18 @@ class Counters:
         return int(self.lib.test_last_init_len())
 
 
-@pytest.fixture
-def c_library(tmp_path: Path) -> Path:
-    return compile_c(tmp_path, C_PLUGIN, "cplugin")
+@pytest.fixture(params=["seed", "last_error"])
+def c_library(tmp_path: Path, request: pytest.FixtureRequest) -> Path:
+    """The C plugin as the seed describes it, and with ``elizaos_last_error`` (section 6)."""
+    if request.param == "seed":
+        return compile_c(tmp_path, C_PLUGIN, "cplugin")
+    return compile_c(tmp_path, C_PLUGIN, "cplugin_le", "WITH_LAST_ERROR")
+
+
+def has_last_error(loaded: LoadedPlugin) -> bool:
+    transport = loaded.transport
+    assert isinstance(transport, FfiTransport)
+    return transport.has_last_error
 
 
 @pytest.fixture
@@ -243,8 +288,22 @@ def test_null_manifest_is_a_load_error(tmp_path: Path) -> None:
     )
     with pytest.raises(PluginLoadError, match="could not get the manifest") as info:
         load_rust_plugin(compile_c(tmp_path, source, "nullmanifest"))
-    assert isinstance(info.value.__cause__, PluginCallError)
-    assert info.value.__cause__.code == -32603
+    cause = info.value.__cause__
+    assert isinstance(cause, PluginCallError)
+    assert cause.code == -32000
+    assert cause.message == "elizaos_get_manifest() returned NULL"
+
+
+def test_manifest_is_the_plain_value_with_unknown_members_kept(
+    c_plugin: tuple[LoadedPlugin, Counters],
+) -> None:
+    loaded, _ = c_plugin
+    assert loaded.name == "c-plugin"
+    assert loaded.manifest["examples"] == [1]
+    assert loaded.actions[0].descriptor == {"name": "ok", "description": "d", "examples": []}
+    transport = loaded.transport
+    assert isinstance(transport, FfiTransport)
+    assert transport.abi_version == (1 if transport.has_last_error else 0)
 
 
 # -- ownership ---------------------------------------------------------------------------------
@@ -254,70 +313,155 @@ def test_every_returned_string_is_freed_once(c_plugin: tuple[LoadedPlugin, Count
     loaded, counters = c_plugin
     assert counters.frees() == 1  # the manifest
     assert counters.outstanding() == 0
-    run(loaded.invoke_action("ok", MEMORY))
-    run(loaded.get_provider("p", MEMORY))
+    assert run(loaded.invoke_action("ok", MEMORY)).text == "ok"
+    assert run(loaded.get_provider("p", MEMORY)) == {"text": "p", "position": 2}
     assert run(loaded.invoke_evaluator("e", MEMORY)) is None
+    assert run(loaded.invoke_evaluator("o", MEMORY)) == {"success": True}
     assert run(loaded.validate_action("v", MEMORY)) is True
-    for name in ("envelope-wrong", "json-not", "utf8-bad", "both"):
+    for name in ("envelope-wrong", "json-not", "utf8-bad", "NaN", "Infinity", "surrogate"):
         with pytest.raises(PluginProtocolError):
             run(loaded.invoke_action(name, MEMORY))
-    with pytest.raises(PluginCallError):
-        run(loaded.invoke_action("r-custom", MEMORY))
-    assert counters.frees() == 1 + 3 + 4 + 1
+    returned = 1 + 4 + 6
+    assert counters.frees() == returned
+    for name in ("zero", "fails", "r-custom", "garbage-error"):
+        with pytest.raises(PluginCallError):
+            run(loaded.invoke_action(name, MEMORY))
+    for name in ("kunknown", "ibad", "fails", "minternal"):
+        with pytest.raises(PluginCallError):
+            run(loaded.validate_evaluator(name, MEMORY))
+    # With elizaos_last_error, each of the 7 reported errors is one more string, freed once.
+    assert counters.frees() == returned + (7 if has_last_error(loaded) else 0)
     assert counters.outstanding() == 0
 
 
-def test_null_return_is_32603(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+def test_null_without_an_error_object_is_32000_naming_the_call(
+    c_plugin: tuple[LoadedPlugin, Counters],
+) -> None:
     loaded, counters = c_plugin
     with pytest.raises(PluginCallError) as info:
         run(loaded.invoke_action("zero", MEMORY))
-    assert info.value.code == -32603
-    assert "NULL" in info.value.message
+    assert info.value.code == -32000
+    assert info.value.message == 'elizaos_invoke_action("zero") returned NULL'
+    assert info.value.data == {"kind": "action", "name": "zero"}
+    assert 'c-plugin: invokeAction("zero") over ffi' in str(info.value)
     assert counters.outstanding() == 0
 
 
-def test_plugin_error_envelope_is_passed_through(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+def test_null_with_an_error_object(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
     loaded, _ = c_plugin
     with pytest.raises(PluginCallError) as info:
         run(loaded.invoke_action("r-custom", MEMORY))
-    assert (info.value.code, info.value.message, info.value.data) == (-32042, "custom", [1])
+    with pytest.raises(PluginCallError) as failed:
+        run(loaded.invoke_action("fails", MEMORY))
+    if has_last_error(loaded):
+        assert (info.value.code, info.value.message, info.value.data) == (-32042, "custom", [1])
+        assert (failed.value.code, failed.value.message) == (-32000, "boom")
+        assert failed.value.data == {"kind": "action", "name": "f", "exception": "E"}
+    else:
+        assert info.value.code == -32000
+        assert info.value.message == 'elizaos_invoke_action("r-custom") returned NULL'
+        assert failed.value.message == 'elizaos_invoke_action("fails") returned NULL'
     assert 'c-plugin: invokeAction("r-custom") over ffi' in str(info.value)
 
 
-def test_bad_envelopes_quote_the_bytes(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+def test_an_error_object_that_is_not_one_is_ignored(
+    c_plugin: tuple[LoadedPlugin, Counters],
+) -> None:
+    loaded, _ = c_plugin
+    with pytest.raises(PluginCallError) as info:
+        run(loaded.invoke_action("garbage-error", MEMORY))
+    assert info.value.code == -32000
+    assert info.value.message == 'elizaos_invoke_action("garbage-error") returned NULL'
+
+
+def test_each_error_is_handed_out_once(tmp_path: Path) -> None:
+    """A NULL after a reported error, with nothing pending, is not given the old error."""
+    with load_rust_plugin(compile_c(tmp_path, C_PLUGIN, "once", "WITH_LAST_ERROR")) as loaded:
+        with pytest.raises(PluginCallError, match="custom"):
+            run(loaded.invoke_action("r-custom", MEMORY))
+        with pytest.raises(PluginCallError) as info:
+            run(loaded.invoke_action("zero", MEMORY))
+        assert info.value.message == 'elizaos_invoke_action("zero") returned NULL'
+
+
+def test_bad_values_quote_the_bytes(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
     loaded, _ = c_plugin
     with pytest.raises(PluginProtocolError) as info:
         run(loaded.invoke_action("json-not", MEMORY))
     assert info.value.excerpt == b"not json"
-    with pytest.raises(PluginProtocolError, match="invalid envelope"):
-        run(loaded.invoke_action("both", MEMORY))
+    assert info.value.transport == "ffi"
     with pytest.raises(PluginProtocolError, match="not UTF-8 JSON"):
         run(loaded.invoke_action("utf8-bad", MEMORY))
+    with pytest.raises(PluginProtocolError, match="NaN is not JSON"):
+        run(loaded.invoke_action("NaN", MEMORY))
+    with pytest.raises(PluginProtocolError, match="-Infinity is not JSON"):
+        run(loaded.invoke_action("Infinity", MEMORY))
+    with pytest.raises(PluginProtocolError, match="lone surrogate"):
+        run(loaded.invoke_action("surrogate", MEMORY))
+    with pytest.raises(PluginProtocolError, match="invalid result: success is missing"):
+        run(loaded.invoke_action("envelope-wrong", MEMORY))
+
+
+def test_an_envelope_is_not_an_action_result(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    """Section 6 returns the plain value: ``{"result": ...}`` is an ActionResult without success."""
+    loaded, _ = c_plugin
+    with pytest.raises(PluginProtocolError, match="invalid result: success is missing"):
+        run(loaded.invoke_action("Envelope", MEMORY))
+
+
+def test_values_the_strict_profile_allows(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    loaded, _ = c_plugin
+    assert run(loaded.invoke_action("whitespace", MEMORY)).text == "spaced"
+    assert run(loaded.invoke_action("pair", MEMORY)).text == "\U0001f600"
+    assert run(loaded.invoke_action("ok", MEMORY))["confidence"] == 1
 
 
 # -- statuses -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("name", "code"),
-    [("kunknown", -32001), ("ibad", -32602), ("fails", -32000), ("minternal", -32603)],
+    ("name", "code", "meaning"),
+    [
+        ("kunknown", -32001, "unknown evaluator name"),
+        ("ibad", -32602, "invalid input: bad UTF-8, bad JSON or wrong JSON type"),
+        ("fails", -32000, "handler failed"),
+        ("minternal", -32603, "internal error in the plugin"),
+    ],
 )
 def test_negative_statuses_map_to_codes(
-    c_plugin: tuple[LoadedPlugin, Counters], name: str, code: int
+    c_plugin: tuple[LoadedPlugin, Counters], name: str, code: int, meaning: str
 ) -> None:
     loaded, _ = c_plugin
     with pytest.raises(PluginCallError) as info:
         run(loaded.validate_evaluator(name, MEMORY))
-    assert info.value.code == code
-    if code in (-32001, -32000):
-        assert info.value.data == {"kind": "evaluator", "name": name}
+    status = {-32001: -1, -32602: -2, -32000: -3, -32603: -4}[code]
+    if not has_last_error(loaded):
+        assert info.value.code == code
+        assert info.value.message == (
+            f'elizaos_validate_evaluator("{name}") returned {status} ({meaning})'
+        )
+        if code in (-32001, -32000):
+            assert info.value.data == {"kind": "evaluator", "name": name}
+        return
+    # The error object's message and data are used; its code when the status allows it.
+    expected = {
+        "kunknown": (-32001, "no such thing", {"kind": "evaluator", "name": "k"}),
+        "ibad": (-32700, "bad JSON", None),
+        "fails": (-32000, "validate blew up", {"kind": "evaluator", "name": "fails"}),
+        "minternal": (-32603, "not allowed for -4", None),
+    }[name]
+    assert (info.value.code, info.value.message, info.value.data) == expected
 
 
 def test_validate_statuses(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
     loaded, _ = c_plugin
     assert run(loaded.validate_action("valid", MEMORY)) is True
     assert run(loaded.validate_action("no", MEMORY)) is False
-    with pytest.raises(PluginProtocolError, match=r"invalid status 7 \(expected 1, 0 or -1..-4\)"):
+    with pytest.raises(
+        PluginProtocolError,
+        match=r'elizaos_validate_action\("x"\) returned the invalid status 7 '
+        r"\(expected 1, 0 or -1..-4\)",
+    ):
         run(loaded.validate_action("x", MEMORY))
 
 
@@ -332,7 +476,9 @@ def test_status_error_for_init_names_the_init_range() -> None:
     assert spec is not None
     err = status_error(1, spec, {"config": {}}, label="p", transport="ffi")
     assert isinstance(err, PluginProtocolError)
-    assert "invalid status 1 (expected 0 or a negative status)" in str(err)
+    assert "elizaos_init() returned the invalid status 1 (expected 0 or a negative status)" in str(
+        err
+    )
 
 
 def test_close_is_idempotent_and_later_calls_fail(c_library: Path) -> None:

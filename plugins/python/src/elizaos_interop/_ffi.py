@@ -1,14 +1,19 @@
 """Load a native (Rust) plugin in-process over the C FFI ABI of protocol.md section 6.
 
 The library is opened with cffi in ABI mode (``ffi.dlopen``): no compiler is needed at run time.
-Every ``char *`` the plugin returns is an envelope (protocol.md 5.2) that is copied into Python
-bytes and then released with the plugin's own ``elizaos_free_string`` exactly once, in a
-``finally`` block, so neither an exception nor a bad envelope can leak or double-free it.
+Every ``char *`` the plugin returns is the plain JSON value the seed describes (the Manifest, the
+ActionResult, ...; no envelope). It is copied into Python bytes and then released with the
+plugin's own ``elizaos_free_string`` exactly once, in a ``finally`` block, so neither an
+exception nor bad JSON can leak or double-free it. A failure is a NULL string or a negative
+status; the error object then comes from the optional ``elizaos_last_error`` export, or is
+built from the status, the function and the name when the library has none (a seed-ABI
+library). ``elizaos_abi_version`` is optional too: both ABIs load.
 
 This module also holds the pieces shared with the WASM loader (:mod:`._wasm`): the per-method
 argument layout, the eager params checks, the status-code mapping of section 5.3 and envelope
-decoding. Both in-process transports therefore answer bad params and plugin errors exactly as an
-IPC plugin would (same codes, same ``data`` members).
+decoding (WASM results stay envelopes, section 5.2). Both in-process transports therefore
+answer bad params and plugin errors exactly as an IPC plugin would (same codes, same ``data``
+members).
 
 In-process calls cannot be interrupted from Python: :class:`FfiTransport` ignores ``timeout``
 (protocol.md promises time-outs for IPC only; a native call runs to completion on the calling
@@ -18,7 +23,6 @@ thread).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 import threading
@@ -34,7 +38,7 @@ from ._errors import (
     PluginLoadError,
     PluginProtocolError,
 )
-from ._json import MAX_MESSAGE_BYTES, dumps
+from ._json import MAX_MESSAGE_BYTES, SCAN, check_surrogates, decode, dumps, loads
 from ._transport import unwrap_envelope
 
 if TYPE_CHECKING:
@@ -43,13 +47,17 @@ if TYPE_CHECKING:
 __all__ = [
     "FFI_CDEF",
     "FFI_EXPORTS",
+    "FFI_OPTIONAL_EXPORTS",
     "FfiTransport",
     "MethodSpec",
     "decode_envelope",
+    "decode_value",
     "encode_args",
+    "export_call",
     "load_rust_plugin",
     "method_label",
     "method_spec",
+    "reported_error",
     "status_error",
 ]
 
@@ -133,12 +141,12 @@ _SPECS: Final[dict[str, MethodSpec]] = {
 _REQUIRED_PARAMS: Final = frozenset({"name", "memory", "config"})
 _EMPTY_OBJECT: Final = b"{}"
 
-# status (protocol.md 5.3) -> (IPC code, message, codes a plugin's own error may use instead)
+# status (protocol.md 5.3) -> (IPC code, meaning, codes a plugin's own error may use instead)
 _STATUS_ERRORS: Final[dict[int, tuple[int, str, frozenset[int]]]] = {
-    -1: (-32001, "unknown {kind} name {name!r}", frozenset({-32001})),
+    -1: (-32001, "unknown {kind} name", frozenset({-32001})),
     -2: (
         -32602,
-        "invalid input (bad UTF-8, bad JSON or wrong JSON type)",
+        "invalid input: bad UTF-8, bad JSON or wrong JSON type",
         frozenset({-32602, -32700}),
     ),
     -3: (-32000, "handler failed", frozenset({-32000})),
@@ -301,8 +309,9 @@ def encode_args(
     return out
 
 
-_decode_json = json.JSONDecoder().decode
-_scan_json: Any = getattr(json.JSONDecoder(), "scan_once")  # noqa: B009 (untyped attribute)
+_decode_json: Any = decode
+_scan_json: Any = SCAN
+"""The strict decoder of :mod:`._json` (``NaN``/``Infinity`` refused); shared with ``_wasm``."""
 
 
 def decode_envelope(
@@ -332,6 +341,7 @@ def decode_envelope(
                 envelope = _decode_json(text)
         except StopIteration:
             envelope = _decode_json(text)
+        check_surrogates(text, envelope)
     except (ValueError, RecursionError) as exc:
         raise PluginProtocolError(
             f"result is not UTF-8 JSON ({exc})",
@@ -347,6 +357,62 @@ def decode_envelope(
     )
 
 
+def decode_value(
+    raw: bytes, *, label: str, method: str, params: Any, transport: str, max_bytes: int
+) -> Any:
+    """Decode a plain JSON value returned over FFI (section 6), strictly (section 2).
+
+    Too large, not UTF-8, not JSON, ``NaN``/``Infinity`` or a lone surrogate escape is a
+    :class:`PluginProtocolError` quoting the bytes.
+    """
+    if len(raw) > max_bytes:
+        raise PluginProtocolError(
+            f"result of at least {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
+            excerpt=raw,
+            plugin=label,
+            method=method_label(method, params),
+            transport=transport,
+        )
+    try:
+        text = raw.decode("utf-8")
+        value = _decode_json(text)
+        check_surrogates(text, value)
+    except (ValueError, RecursionError) as exc:
+        raise PluginProtocolError(
+            f"result is not UTF-8 JSON ({exc})",
+            excerpt=raw,
+            plugin=label,
+            method=method_label(method, params),
+            transport=transport,
+        ) from None
+    return value
+
+
+def export_call(spec: MethodSpec, params: Any, transport: str) -> str:
+    """The export and its name argument as a C-like call: ``elizaos_invoke_action("greet")``."""
+    export = spec.ffi_export if transport == "ffi" else spec.wasm_export
+    name = params.get("name") if isinstance(params, dict) else None
+    return f'{export}("{name}")' if isinstance(name, str) else f"{export}()"
+
+
+def reported_error(reported: Any) -> dict[str, Any] | None:
+    """The error object of an ``elizaos_last_error`` answer, if it is a valid one.
+
+    WASM hands out an envelope ``{"error": {...}}`` (5.1), FFI the bare object (section 6);
+    either way the object needs an integer ``code`` and a string ``message``.
+    """
+    if not isinstance(reported, dict):
+        return None
+    error = reported.get("error", reported) if "code" not in reported else reported
+    if (
+        isinstance(error, dict)
+        and type(error.get("code")) is int
+        and isinstance(error.get("message"), str)
+    ):
+        return error
+    return None
+
+
 def status_error(
     status: int,
     spec: MethodSpec,
@@ -358,36 +424,40 @@ def status_error(
 ) -> PluginCallError | PluginProtocolError:
     """The error for a non-success status of protocol.md 5.3.
 
-    ``reported`` is the decoded ``elizaos_last_error`` envelope when the plugin exports one
-    (WASM); its message and ``data`` are used, and its code when it is one the status allows
-    (-2 may be -32602 or -32700). Otherwise the message and ``data`` are synthesised from the
-    status, the method and the item name, matching what an IPC plugin would send.
+    ``reported`` is the decoded ``elizaos_last_error`` answer when the plugin exports one (a
+    WASM envelope or the bare FFI error object); its message and ``data`` are used, and its
+    code when it is one the status allows (-2 may be -32602 or -32700). Otherwise the message
+    names the export, the item and the status (``elizaos_validate_action("greet") returned -3
+    (handler failed)``) and ``data`` matches what an IPC plugin would send.
     """
     where = method_label(spec.method, params)
     mapped = _STATUS_ERRORS.get(status)
     if mapped is None:
         expected = "0 or a negative status" if spec.result == RESULT_INIT else "1, 0 or -1..-4"
         return PluginProtocolError(
-            f"invalid status {status} (expected {expected})",
+            f"{export_call(spec, params, transport)} returned the invalid status {status} "
+            f"(expected {expected})",
             plugin=label,
             method=where,
             transport=transport,
         )
-    code, template, allowed = mapped
+    code, meaning, allowed = mapped
     name = params.get("name") if isinstance(params, dict) else None
-    message = template.format(kind=spec.kind or "item", name=name)
+    message = (
+        f"{export_call(spec, params, transport)} returned {status} "
+        f"({meaning.format(kind=spec.kind or 'item')})"
+    )
     data: Any = None
     if spec.kind is not None and status in (-1, -3):
         data = {"kind": spec.kind, "name": name}
-    error = reported.get("error") if isinstance(reported, dict) else None
-    if isinstance(error, dict):
-        if isinstance(error.get("message"), str) and error["message"]:
+    error = reported_error(reported)
+    if error is not None:
+        if error["message"]:
             message = error["message"]
         if "data" in error:
             data = error["data"]
-        reported_code = error.get("code")
-        if isinstance(reported_code, int) and reported_code in allowed:
-            code = reported_code
+        if error["code"] in allowed:
+            code = error["code"]
     return PluginCallError(code, message, data, plugin=label, method=where, transport=transport)
 
 
@@ -440,8 +510,10 @@ int   elizaos_validate_evaluator(const char *name, const char *memory_json,
                                  const char *state_json);
 char *elizaos_invoke_evaluator(const char *name, const char *memory_json, const char *state_json);
 void  elizaos_free_string(char *ptr);
+char *elizaos_last_error(void);
+int   elizaos_abi_version(void);
 """
-"""The C declarations of protocol.md section 6, verbatim."""
+"""The C declarations of protocol.md section 6, verbatim (the last two are optional)."""
 
 FFI_EXPORTS: Final[tuple[str, ...]] = (
     "elizaos_get_manifest",
@@ -455,6 +527,9 @@ FFI_EXPORTS: Final[tuple[str, ...]] = (
 )
 """Every symbol a native plugin must export."""
 
+FFI_OPTIONAL_EXPORTS: Final[tuple[str, ...]] = ("elizaos_last_error", "elizaos_abi_version")
+"""Symbols a native plugin may export: the error object and the ABI version (section 6)."""
+
 _ELF_MAGIC: Final = b"\x7fELF"
 
 
@@ -462,10 +537,14 @@ class FfiTransport:
     """One native plugin library opened with cffi (protocol.md section 6).
 
     Calls are serialised with a lock (the ABI says exports are thread-safe, but one lock keeps
-    the free-after-read discipline simple and costs ~50 ns). ``timeout`` is accepted for the
+    the free-after-read discipline simple, and ``elizaos_last_error`` is read under the same
+    lock as the failed call). ``timeout`` is accepted for the
     :class:`~elizaos_interop._transport.Transport` interface and ignored: a native call cannot
     be interrupted. ``close`` unloads the library (``dlclose``); the dynamic loader keeps it
     mapped while another transport opened the same file.
+
+    ``abi_version`` is what ``elizaos_abi_version()`` answered, 0 for a library without it (the
+    seed's ABI); ``has_last_error`` says whether ``elizaos_last_error`` is exported.
     """
 
     kind: str = "ffi"
@@ -530,6 +609,10 @@ class FfiTransport:
         self._fns: dict[str, Callable[..., Any]] = {
             spec.method: getattr(lib, spec.ffi_export) for spec in _SPECS.values()
         }
+        self._last_error_fn: Callable[[], Any] | None = getattr(lib, "elizaos_last_error", None)
+        self.has_last_error = self._last_error_fn is not None
+        abi_version: Callable[[], int] | None = getattr(lib, "elizaos_abi_version", None)
+        self.abi_version: int = int(abi_version()) if abi_version is not None else 0
         self._lock = threading.Lock()
         self._closed = False
 
@@ -559,24 +642,26 @@ class FfiTransport:
                 if self._closed:
                     self._check_open(method)
                 ptr = fn(*args)
-                if not ptr:
-                    raw = None
-                else:
+                if ptr:
                     try:
                         # Read at most one byte past the limit: an oversize answer is
                         # refused without copying all of it.
                         raw = self._string(ptr, self.max_message_bytes + 1)
                     finally:
                         self._free(ptr)
-            if raw is None:
-                raise PluginCallError(
-                    -32603,
-                    "the plugin returned NULL (allocation failure)",
-                    plugin=self.label,
-                    method=method_label(method, params),
-                    transport="ffi",
-                )
-            return decode_envelope(
+                else:
+                    raise self._null_error(spec, params)
+            # The common case inline: exactly one JSON value, within the limit, without
+            # escapes (so no lone surrogate); anything else goes through decode_value.
+            try:
+                text = raw.decode("utf-8")
+                value, end = _scan_json(text, 0)
+            except (ValueError, RecursionError, StopIteration):
+                pass
+            else:
+                if end == len(text) and len(raw) <= self.max_message_bytes and "\\u" not in text:
+                    return value
+            return decode_value(
                 raw,
                 label=self.label,
                 method=method,
@@ -588,9 +673,12 @@ class FfiTransport:
             if self._closed:
                 self._check_open(method)
             status = fn(*args)
+            reported = None if status == 0 or status == 1 else self._last_error()
         if status == 0 or status == 1:
             return status_result(status, spec, params, label=self.label, transport="ffi")
-        raise status_error(status, spec, params, label=self.label, transport="ffi")
+        raise status_error(
+            status, spec, params, label=self.label, transport="ffi", reported=reported
+        )
 
     def noop(self) -> None:
         """``elizaos_free_string(NULL)``: the no-op floor of protocol.md section 10."""
@@ -612,7 +700,7 @@ class FfiTransport:
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
-        return f"<FfiTransport {self.label!r} ({self.path}) {state}>"
+        return f"<FfiTransport {self.label!r} ({self.path}) abi {self.abi_version} {state}>"
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -621,6 +709,53 @@ class FfiTransport:
             raise PluginCrashError(
                 "plugin is closed", plugin=self.label, method=method, transport="ffi"
             )
+
+    def _last_error(self) -> dict[str, Any] | None:
+        """The error object from ``elizaos_last_error()`` (called under the lock), or None.
+
+        None when the library does not export it, answers NULL, or answers something that is
+        not a JSON ``{"code": int, "message": str}`` object: the caller then builds the error
+        from what it knows.
+        """
+        fn = self._last_error_fn
+        if fn is None:
+            return None
+        ptr = fn()
+        if not ptr:
+            return None
+        try:
+            raw = self._string(ptr, self.max_message_bytes + 1)
+        finally:
+            self._free(ptr)
+        try:
+            return reported_error(loads(raw))
+        except (ValueError, RecursionError):
+            return None
+
+    def _null_error(self, spec: MethodSpec, params: dict[str, Any]) -> PluginCallError:
+        """The error for a NULL string: ``elizaos_last_error``'s, else -32000 naming the call."""
+        error = self._last_error()
+        where = method_label(spec.method, params)
+        if error is not None:
+            return PluginCallError(
+                error["code"],
+                error["message"],
+                error.get("data"),
+                plugin=self.label,
+                method=where,
+                transport="ffi",
+            )
+        data: Any = None
+        if spec.kind is not None:
+            data = {"kind": spec.kind, "name": params.get("name")}
+        return PluginCallError(
+            -32000,
+            f"{export_call(spec, params, 'ffi')} returned NULL",
+            data,
+            plugin=self.label,
+            method=where,
+            transport="ffi",
+        )
 
 
 def load_rust_plugin(
