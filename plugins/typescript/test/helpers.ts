@@ -191,7 +191,10 @@ export class RawBridge {
       for (const w of this.waiters.splice(0)) w();
     });
     this.child.stderr?.setEncoding("utf8");
-    this.child.stderr?.on("data", (s: string) => (this.stderr += s));
+    this.child.stderr?.on("data", (s: string) => {
+      this.stderr += s;
+      for (const w of this.waiters.splice(0)) w();
+    });
     this.child.stdin?.on("error", () => undefined);
     this.exit = new Promise((res) => this.child.once("exit", (code, signal) => res({ code, signal })));
   }
@@ -218,7 +221,7 @@ export class RawBridge {
     return this.responses;
   }
 
-  /** Waits until `check()` holds, re-checking after every line the bridge writes. */
+  /** Waits until `check()` holds, re-checking whenever the bridge writes to stdout or stderr. */
   async waitFor(what: string, check: () => boolean, ms = 10000): Promise<void> {
     await within(ms, `${what} (stderr: ${this.stderr.slice(-500)})`, (async () => {
       while (!check()) await new Promise<void>((r) => this.waiters.push(r));
