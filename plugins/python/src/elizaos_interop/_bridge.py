@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ._elizaos_adapter import adapt_plugin, is_plugin_like
 from ._errors import InvalidPayloadError
 from ._json import MAX_MESSAGE_BYTES, dumps
 from ._plugin import Plugin
@@ -183,6 +184,7 @@ class _Server:
         self.out_fd = out_fd
         self.max = max_message_bytes
         self.session = RuntimeSession(plugin.name, self)
+        self.session.character_factory = plugin.character_factory
         self.runtime = RuntimeProxy(self.session)  # the host-less proxy, shared by every call
         self.manifest = plugin.manifest()
         # Runtime requests this plugin sent (protocol.md 11.2), by id, awaiting the host.
@@ -1026,12 +1028,21 @@ def _load_target(target: str, attr: str) -> Plugin:
             "(expected the plugin object)"
         )
     plugin = getattr(module, attr)
-    if not isinstance(plugin, Plugin):
-        raise SystemExit(
-            f"elizaos_interop.bridge_server: {target}.{attr} is a {type(plugin).__name__}, "
-            "expected elizaos_interop.Plugin"
-        )
-    return plugin
+    if isinstance(plugin, Plugin):
+        return plugin
+    if is_plugin_like(plugin):  # a published elizaOS plugin object, served as it is
+        try:
+            return adapt_plugin(plugin, module.__name__)
+        except ValueError as exc:
+            raise SystemExit(
+                f"elizaos_interop.bridge_server: {target}.{attr}: cannot serve this "
+                f"{type(plugin).__name__}: {exc}"
+            ) from exc
+    raise SystemExit(
+        f"elizaos_interop.bridge_server: {target}.{attr} is a {type(plugin).__name__}, "
+        "expected elizaos_interop.Plugin or an elizaOS plugin object (a name and lists of "
+        "actions, providers or evaluators)"
+    )
 
 
 def _redirect_stdio() -> tuple[int, int]:

@@ -66,10 +66,12 @@ class Action:
     description: str = ""
     validate: StateHandler = always_valid
     similes: list[str] = field(default_factory=list)
+    extra: JsonObject = field(default_factory=dict)
+    """More descriptor members (``examples``, ``priority`` ...), sent as they are."""
 
     def descriptor(self) -> JsonObject:
         """The ActionDescriptor for the manifest."""
-        out: JsonObject = {"name": self.name, "description": self.description}
+        out: JsonObject = {**self.extra, "name": self.name, "description": self.description}
         if self.similes:
             out["similes"] = list(self.similes)
         return out
@@ -84,10 +86,12 @@ class Provider:
     description: str | None = None
     dynamic: bool | None = None
     private: bool | None = None
+    extra: JsonObject = field(default_factory=dict)
+    """More descriptor members (``position`` ...), sent as they are."""
 
     def descriptor(self) -> JsonObject:
         """The ProviderDescriptor for the manifest."""
-        out: JsonObject = {"name": self.name}
+        out: JsonObject = {**self.extra, "name": self.name}
         if self.description is not None:
             out["description"] = self.description
         if self.dynamic is not None:
@@ -107,10 +111,12 @@ class Evaluator:
     validate: StateHandler = always_valid
     always_run: bool | None = None
     similes: list[str] = field(default_factory=list)
+    extra: JsonObject = field(default_factory=dict)
+    """More descriptor members (``examples`` ...), sent as they are."""
 
     def descriptor(self) -> JsonObject:
         """The EvaluatorDescriptor for the manifest."""
-        out: JsonObject = {"name": self.name, "description": self.description}
+        out: JsonObject = {**self.extra, "name": self.name, "description": self.description}
         if self.always_run is not None:
             out["alwaysRun"] = self.always_run
         if self.similes:
@@ -133,6 +139,10 @@ class Plugin:
     providers: list[Provider] = field(default_factory=list)
     evaluators: list[Evaluator] = field(default_factory=list)
     init: InitHandler | None = None
+    extra: JsonObject = field(default_factory=dict)
+    """More manifest members (``services``, ``config``, ``dependencies`` ...), sent as they are."""
+    character_factory: Callable[[JsonObject], Any] | None = None
+    """Turns the host's ``character`` snapshot into what the handlers expect (default: the dict)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
@@ -167,6 +177,7 @@ class Plugin:
     def manifest(self) -> JsonObject:
         """The Manifest (manifest.schema.json) served by ``getManifest``."""
         return {
+            **self.extra,
             "name": self.name,
             "description": self.description,
             "version": self.version,

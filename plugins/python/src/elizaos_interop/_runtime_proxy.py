@@ -142,7 +142,7 @@ def snake_case(name: str) -> str:
     return _CAMEL_HUMP.sub(r"_\1", name).lower()
 
 
-def _camel_case(name: str) -> str:
+def camel_case(name: str) -> str:
     """``room_id`` -> ``roomId`` (keyword arguments are sent under the camelCase name)."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
@@ -179,8 +179,7 @@ def to_json_data(value: Any) -> Any:
     if callable(dump):  # pydantic v2
         return dump(mode="json", by_alias=True, exclude_none=True)
     if hasattr(value, "DESCRIPTOR") and hasattr(value, "ListFields"):  # a protobuf message
-        json_format: Any = importlib.import_module("google.protobuf.json_format")
-        return json_format.MessageToDict(value)
+        return proto_to_data(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: to_json_data(getattr(value, f.name))
@@ -191,6 +190,69 @@ def to_json_data(value: Any) -> Any:
     if callable(to_dict):
         return to_json_data(to_dict())
     return value
+
+
+_MAX_EXACT = 2**53
+_INT64_TYPES = frozenset((3, 4, 6, 16, 18))  # int64, uint64, fixed64, sfixed64, sint64
+_STRUCT_TYPES = frozenset(
+    ("google.protobuf.Struct", "google.protobuf.Value", "google.protobuf.ListValue")
+)
+
+
+def restore_ints(value: Any) -> Any:
+    """Integral doubles (what a protobuf ``Struct`` makes of an int) back to ints, recursively."""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) <= _MAX_EXACT:
+            return int(value)
+        return value
+    if isinstance(value, dict):
+        return {k: restore_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [restore_ints(v) for v in value]
+    return value
+
+
+def proto_to_data(message: Any) -> Any:
+    """A protobuf message as JSON data, camelCase names, with integers kept integers.
+
+    ``MessageToDict`` writes 64-bit integers as strings and a ``Struct`` holds only doubles;
+    both come back as ints here (a ``Struct`` double with an integral value is taken for an int).
+    """
+    json_format: Any = importlib.import_module("google.protobuf.json_format")
+    return _fix_proto(json_format.MessageToDict(message), message.DESCRIPTOR)
+
+
+def _fix_scalar(value: Any, field: Any) -> Any:
+    if field.type in _INT64_TYPES and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return value
+    if field.message_type is not None:
+        return _fix_proto(value, field.message_type)
+    return value
+
+
+def _fix_proto(data: Any, descriptor: Any) -> Any:
+    if descriptor.full_name in _STRUCT_TYPES:
+        return restore_ints(data)
+    if not isinstance(data, dict):
+        return data
+    for field in descriptor.fields:
+        key = field.json_name
+        if key not in data:
+            continue
+        value = data[key]
+        sub = field.message_type
+        if sub is not None and sub.GetOptions().map_entry:
+            value_field = sub.fields_by_name["value"]
+            if isinstance(value, dict):
+                data[key] = {k: _fix_scalar(v, value_field) for k, v in value.items()}
+        elif isinstance(value, list):
+            data[key] = [_fix_scalar(v, field) for v in value]
+        else:
+            data[key] = _fix_scalar(value, field)
+    return data
 
 
 class RuntimeChannel(Protocol):
@@ -289,7 +351,7 @@ def _place_args(wire: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> lis
     holes: set[int] = set()
     extra: dict[str, Any] = {}
     for key, value in kwargs.items():
-        camel = _camel_case(key)
+        camel = camel_case(key)
         if camel in names:
             index = names.index(camel)
             if index < len(out) and index not in holes:
