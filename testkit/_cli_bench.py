@@ -41,20 +41,36 @@ def register(subparsers: Any) -> None:
     bench.add_argument("--profile", choices=("quick", "full"), default="quick", help="sample counts")
     bench.add_argument("--iterations", type=int, help="samples per method (overrides the profile's)")
     bench.add_argument("--warmup", type=int, help="warm-up calls per method (overrides the profile's)")
+    pin = bench.add_mutually_exclusive_group()
+    pin.add_argument(
+        "--pin",
+        dest="pin",
+        action="store_const",
+        const=True,
+        default=None,
+        help="pinned to one CPU only (default: unpinned, and pinned beside when >= 2 CPUs)",
+    )
+    pin.add_argument("--no-pin", dest="pin", action="store_const", const=False, help="unpinned only")
     bench.add_argument(
-        "--pin", action="store_true", help="run hosts and plugins on one CPU (low-noise figures)"
+        "--repeats",
+        type=int,
+        default=None,
+        metavar="N",
+        help="interleaved repeats of every cell (default 5); the profile's samples are split over them",
     )
     bench.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
     bench.add_argument("--conformance", type=Path, help="conformance JSON to merge into results.json")
     bench.add_argument(
-        "--baseline", type=Path, help="results.json to compare with (default: reports/baseline.json)"
+        "--baseline",
+        type=Path,
+        help="results.json to compare with (default: reports/baselines/<matrix>.json)",
     )
     bench.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    bench.add_argument("--threshold", type=float, default=None, help="regression factor (default 1.5)")
     bench.add_argument(
-        "--no-confirm",
-        action="store_true",
-        help="report regressions from one run (default: re-measure the cells concerned, keep the faster)",
+        "--threshold",
+        type=float,
+        default=None,
+        help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
     )
     bench.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
     bench.add_argument("--fail-on-budget", action="store_true", help="exit 1 when a budget is missed")
@@ -70,10 +86,17 @@ def register(subparsers: Any) -> None:
         "--results", type=Path, help="results.json of a run (default: reports/latest/results.json)"
     )
     report.add_argument(
-        "--baseline", type=Path, help="results.json to compare with (default: reports/baseline.json)"
+        "--baseline",
+        type=Path,
+        help="results.json to compare with (default: reports/baselines/<matrix>.json)",
     )
     report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    report.add_argument("--threshold", type=float, default=None, help="regression factor (default 1.5)")
+    report.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
+    )
     report.add_argument(
         "--update-readme", type=Path, metavar="README", help="rewrite the README's matrix-status block"
     )
@@ -83,13 +106,18 @@ def register(subparsers: Any) -> None:
         const=True,
         default=None,
         metavar="PATH",
-        help="save this run as the baseline (default path: reports/baseline.json)",
+        help="save this run as its matrix's baseline (default path: reports/baselines/<matrix>.json)",
     )
     report.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
     report.set_defaults(func=cmd_report)
 
 
-def _baseline_arg(args: argparse.Namespace, root: Path, results_path: Path | None) -> Path | None:
+def _baseline_arg(
+    args: argparse.Namespace, root: Path, results_path: Path | None, matrix: str | None
+) -> Path | None:
+    """The baseline to compare with: ``--baseline``, else the committed one of the run's matrix."""
+    from testkit._report import baseline_path_for
+
     if args.no_baseline:
         return None
     if args.baseline is not None:
@@ -97,7 +125,7 @@ def _baseline_arg(args: argparse.Namespace, root: Path, results_path: Path | Non
             raise FileNotFoundError(f"baseline {args.baseline} does not exist")
         path: Path = args.baseline
         return path
-    default = root / "reports" / "baseline.json"
+    default = baseline_path_for(matrix, root)
     if not default.is_file():
         return None
     if results_path is not None and default.resolve() == results_path.resolve():
@@ -105,14 +133,9 @@ def _baseline_arg(args: argparse.Namespace, root: Path, results_path: Path | Non
     return default
 
 
-def paths_may_change(args: argparse.Namespace, baseline: Path | None) -> bool:
-    """True when a first report may be rewritten after confirming regressions (print once)."""
-    return baseline is not None and not args.no_confirm
-
-
 def cmd_bench(args: argparse.Namespace) -> int:
     """``interop-testkit bench``: run the latency measurement and write the reports."""
-    from testkit._latency import PROFILES, LatencyError, Profile, keep_faster, run_latency
+    from testkit._latency import DEFAULT_REPEATS, PROFILES, LatencyError, Profile, run_latency
     from testkit._matrix import MatrixError, load_matrix
     from testkit._report import DEFAULT_THRESHOLD, ReportError, write_reports
     from testkit._toolchains import ToolchainError
@@ -125,10 +148,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             _err(f"--cells {args.cells!r} matches no cell of {matrix.path}: {[c.id for c in matrix.cells]}")
             return 2
         out: Path = args.out or root / "reports" / "latest"
-        baseline = _baseline_arg(args, root, None)
+        baseline = _baseline_arg(args, root, None, matrix.name)
         if args.conformance is not None and not args.conformance.is_file():
             raise FileNotFoundError(f"conformance report {args.conformance} does not exist")
-    except (MatrixError, ToolchainError, FileNotFoundError) as exc:
+    except (MatrixError, ToolchainError, FileNotFoundError, ReportError) as exc:
         _err(str(exc))
         return 2
 
@@ -145,39 +168,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     try:
         latency = run_latency(
-            matrix, cells, args.profile, out, progress, pin=args.pin, profile_override=override
+            matrix,
+            cells,
+            args.profile,
+            out,
+            progress,
+            pin=args.pin,
+            repeats=DEFAULT_REPEATS if args.repeats is None else args.repeats,
+            profile_override=override,
         )
-        threshold = args.threshold or DEFAULT_THRESHOLD
         paths = write_reports(
             out,
             conformance_json=args.conformance,
             latency=latency,
             baseline=baseline,
-            threshold=threshold,
-            echo=None if paths_may_change(args, baseline) else print,
+            threshold=args.threshold or DEFAULT_THRESHOLD,
         )
-        if paths.regressions and not args.no_confirm:
-            # One noisy run on a shared machine is not a regression: measure those cells again.
-            suspects = {r.split("::", 1)[0] for r in paths.regressions}
-            progress(f"re-measuring {len(suspects)} cell(s) to confirm: {', '.join(sorted(suspects))}")
-            again = run_latency(
-                matrix,
-                [c for c in cells if c.id in suspects],
-                args.profile,
-                out,
-                progress,
-                pin=args.pin,
-                profile_override=override,
-            )
-            latency = keep_faster(latency, again)
-        if not args.no_confirm and baseline is not None:
-            paths = write_reports(
-                out,
-                conformance_json=args.conformance,
-                latency=latency,
-                baseline=baseline,
-                threshold=threshold,
-            )
     except (LatencyError, ReportError) as exc:
         _err(str(exc))
         return 2
@@ -200,7 +206,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     from testkit._report import (
         DEFAULT_THRESHOLD,
         ReportError,
+        baseline_path_for,
         load_results,
+        overall_verdict,
         render_reports,
         update_readme,
         validate_results,
@@ -211,7 +219,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         results_path: Path = args.results or root / "reports" / "latest" / "results.json"
         results = load_results(results_path)
         validate_results(results)
-        baseline = _baseline_arg(args, root, results_path)
+        baseline = _baseline_arg(args, root, results_path, results.get("matrix"))
         paths = render_reports(
             results_path.parent,
             results,
@@ -224,11 +232,15 @@ def cmd_report(args: argparse.Namespace) -> int:
             print(f"{args.update_readme}: matrix status {'updated' if changed else 'already up to date'}")
         if args.write_baseline is not None:
             target = (
-                root / "reports" / "baseline.json"
+                baseline_path_for(results.get("matrix"), root)
                 if args.write_baseline is True
                 else Path(args.write_baseline)
             )
+            if args.write_baseline is True and target.name == "baseline.json":
+                # The legacy path stands in for the full matrix's baseline until one is promoted.
+                target = target.parent / "baselines" / "full.json"
             saved = dict(results, baseline=None)
+            saved["verdict"] = overall_verdict(saved)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(json.dumps(saved, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             print(f"wrote baseline {target}")

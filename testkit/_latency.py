@@ -33,25 +33,29 @@ from typing import Any
 
 from testkit._drivers import HostDriver, fixture_spec, open_driver
 from testkit._matrix import Budget, Cell, Matrix
+from testkit._stats import sketch
 from testkit._toolchains import Toolchains
 
 __all__ = [
+    "DEFAULT_REPEATS",
     "PROFILES",
     "BudgetVerdict",
     "CellLatency",
+    "Figures",
     "Floor",
     "LatencyError",
     "LatencyResults",
     "MethodLatency",
     "MethodSpec",
     "Profile",
+    "RepeatFigures",
     "Stats",
     "bench_methods",
     "compute_stats",
     "judge",
-    "keep_faster",
     "memory_for_params_size",
     "percentile",
+    "pin_modes",
     "pinned",
     "rounds",
     "run_latency",
@@ -364,8 +368,76 @@ def json_cost_samples(params: Mapping[str, Any], result: Any, iterations: int, w
 
 
 @dataclass(frozen=True)
+class RepeatFigures:
+    """One repeat of one measurement: its sample count, medians and quantile sketch.
+
+    The repeats are what a baseline comparison resamples (:mod:`testkit._stats`): their spread
+    is the noise of the machine at the time of the run.
+    """
+
+    n: int
+    p50_ns: float
+    floor_p50_ns: float | None
+    quantiles_ns: tuple[float, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``repeats[]``)."""
+        return {
+            "n": self.n,
+            "p50_ns": self.p50_ns,
+            "floor_p50_ns": self.floor_p50_ns,
+            "quantiles_ns": list(self.quantiles_ns),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RepeatFigures:
+        """Inverse of :meth:`to_json`."""
+        floor = data.get("floor_p50_ns")
+        return cls(
+            n=int(data["n"]),
+            p50_ns=float(data["p50_ns"]),
+            floor_p50_ns=None if floor is None else float(floor),
+            quantiles_ns=tuple(float(v) for v in data["quantiles_ns"]),
+        )
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures of one method taken in one pinning mode: pooled stats, floor, verdict, repeats."""
+
+    stats: Stats
+    floor: Floor | None
+    verdict: BudgetVerdict
+    repeats: tuple[RepeatFigures, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``latency.methods[].pinned``)."""
+        return {
+            "stats": self.stats.to_json(),
+            "floor": None if self.floor is None else self.floor.to_json(),
+            "budget": self.verdict.to_json(),
+            "repeats": [r.to_json() for r in self.repeats],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Figures:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            stats=Stats.from_json(data["stats"]),
+            floor=None if data.get("floor") is None else Floor.from_json(data["floor"]),
+            verdict=BudgetVerdict.from_json(data["budget"]),
+            repeats=tuple(RepeatFigures.from_json(r) for r in data.get("repeats", [])),
+        )
+
+
+@dataclass(frozen=True)
 class MethodLatency:
-    """Latency of one method of one cell, its floor and verdict (or why it could not be measured)."""
+    """Latency of one method of one cell, its floor and verdict (or why it could not be measured).
+
+    ``stats``/``floor``/``verdict``/``repeats`` are the run's main figures (unpinned unless the
+    whole run was pinned); ``pinned`` holds the figures taken pinned to one CPU beside them when
+    the run measured both (the ones a baseline comparison prefers).
+    """
 
     key: str
     method: str
@@ -375,6 +447,8 @@ class MethodLatency:
     floor: Floor | None
     verdict: BudgetVerdict | None
     error: str | None = None
+    repeats: tuple[RepeatFigures, ...] = ()
+    pinned: Figures | None = None
 
     def to_json(self) -> dict[str, Any]:
         """JSON form (results.json ``latency.methods[]``)."""
@@ -387,11 +461,13 @@ class MethodLatency:
             "floor": None if self.floor is None else self.floor.to_json(),
             "budget": None if self.verdict is None else self.verdict.to_json(),
             "error": self.error,
+            "repeats": [r.to_json() for r in self.repeats],
+            "pinned": None if self.pinned is None else self.pinned.to_json(),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> MethodLatency:
-        """Inverse of :meth:`to_json`."""
+        """Inverse of :meth:`to_json` (older files without repeats or pinned figures load too)."""
         return cls(
             key=str(data["key"]),
             method=str(data["method"]),
@@ -401,6 +477,8 @@ class MethodLatency:
             floor=None if data.get("floor") is None else Floor.from_json(data["floor"]),
             verdict=None if data.get("budget") is None else BudgetVerdict.from_json(data["budget"]),
             error=data.get("error"),
+            repeats=tuple(RepeatFigures.from_json(r) for r in data.get("repeats", [])),
+            pinned=None if data.get("pinned") is None else Figures.from_json(data["pinned"]),
         )
 
 
@@ -476,6 +554,9 @@ class LatencyResults:
     finished_at: str
     budgets: Mapping[str, Budget]
     cells: tuple[CellLatency, ...]
+    repeats: int = 1
+    #: ``both`` (unpinned figures plus pinned ones beside them), ``only`` (pinned), ``off``.
+    pin_mode: str = "off"
 
     @property
     def ok(self) -> bool:
@@ -494,6 +575,8 @@ class LatencyResults:
             "iterations": self.profile.iterations,
             "pinned": self.pinned,
             "pinned_cpu": self.pinned_cpu,
+            "pin_mode": self.pin_mode,
+            "repeats": self.repeats,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "budgets": {
@@ -501,32 +584,6 @@ class LatencyResults:
                 for t, b in sorted(self.budgets.items())
             },
         }
-
-
-def keep_faster(first: LatencyResults, second: LatencyResults) -> LatencyResults:
-    """``first`` with each method of each cell re-measured in ``second`` replaced when faster.
-
-    Used to confirm suspected regressions: a (cell, method) keeps the measurement (stats, floor
-    and verdict together) with the lower p50, so a slowdown is only reported when a second run
-    reproduces it. Cells and methods missing from ``second`` are kept as they are.
-    """
-    cells: list[CellLatency] = []
-    for cell in first.cells:
-        again = second.cell(cell.cell_id)
-        if again is None or not again.ok:
-            cells.append(cell)
-            continue
-        methods: list[MethodLatency] = []
-        for m in cell.methods:
-            other = again.method(m.key)
-            if m.stats is None or (
-                other is not None and other.stats is not None and other.stats.p50_ns < m.stats.p50_ns
-            ):
-                methods.append(other if other is not None else m)
-            else:
-                methods.append(m)
-        cells.append(dataclasses.replace(cell, methods=tuple(methods)))
-    return dataclasses.replace(first, cells=tuple(cells), finished_at=second.finished_at)
 
 
 # --- pinning -------------------------------------------------------------------------------
@@ -737,6 +794,102 @@ def _safe_name(cell_id: str) -> str:
     return cell_id.replace("/", "__").replace("@", "_at_")
 
 
+#: Interleaved repeats of every cell per run (A B A B ...): the unit a comparison resamples.
+DEFAULT_REPEATS = 5
+
+
+def pin_modes(pin: bool | None, cpus: int | None = None) -> tuple[bool, ...]:
+    """The pinning modes of a run, main mode first: ``True`` pinned to one CPU, ``False`` not.
+
+    ``pin=None`` (the default) measures both when at least two CPUs are available (the pinned
+    figures are the ones a baseline comparison uses, the unpinned ones are what users see), and
+    unpinned only on one CPU, where pinning changes nothing. ``True``/``False`` force one mode.
+    """
+    if pin is True:
+        return (True,)
+    if pin is False:
+        return (False,)
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    return (False, True) if cpus >= 2 else (False,)
+
+
+def _pool(cell: Cell, budget: Budget, runs: Sequence[tuple[CellLatency, Mapping[str, Any]]]) -> CellLatency:
+    """One cell's repeats in one pinning mode pooled: stats and floors of every sample, repeats kept.
+
+    An error in any repeat is the cell's (or the method's) error: a figure is only reported when
+    every repeat measured it.
+    """
+    first = runs[0][0]
+    for index, (result, _samples) in enumerate(runs):
+        if result.error is not None:
+            return dataclasses.replace(result, error=f"repeat {index + 1}: {result.error}")
+    methods: list[MethodLatency] = []
+    for position, method in enumerate(first.methods):
+        parts = [(result.methods[position], samples) for result, samples in runs]
+        failed = next((m for m, _s in parts if m.error is not None or m.stats is None), None)
+        if failed is not None:
+            methods.append(failed)
+            continue
+        calls: list[int] = []
+        floor_samples: dict[str, list[int]] = {}
+        repeats: list[RepeatFigures] = []
+        for m, samples in parts:
+            record = samples.get(m.key, {})
+            own = list(record.get("samples_ns", []))
+            calls += own
+            kind = m.floor.kind if m.floor is not None else None
+            if kind == "pipe":
+                floor_samples.setdefault("pipe", []).extend(record.get("floor_samples_ns", []))
+            elif kind in ("noop", "noop+json"):
+                floor_samples.setdefault("noop", []).extend(samples.get("noop", []))
+                if kind == "noop+json":
+                    floor_samples.setdefault("json", []).extend(record.get("json_samples_ns", []))
+            assert m.stats is not None  # checked above
+            repeats.append(
+                RepeatFigures(
+                    len(own), m.stats.p50_ns, None if m.floor is None else m.floor.p50_ns, tuple(sketch(own))
+                )
+            )
+        stats = compute_stats(calls)
+        floor: Floor | None = None
+        if method.floor is not None and all(floor_samples.get(k) for k in floor_samples) and floor_samples:
+            parts_stats = {k: compute_stats(v) for k, v in floor_samples.items()}
+            floor = Floor(
+                method.floor.kind,
+                math.fsum(st.p50_ns for st in parts_stats.values()),
+                math.fsum(st.p99_ns for st in parts_stats.values()),
+                parts_stats,
+            )
+        methods.append(
+            dataclasses.replace(
+                method, stats=stats, floor=floor, verdict=judge(stats, floor, budget), repeats=tuple(repeats)
+            )
+        )
+    return dataclasses.replace(first, methods=tuple(methods))
+
+
+def _with_pinned(main: CellLatency, pinned_run: CellLatency) -> CellLatency:
+    """``main`` with each method's pinned figures from ``pinned_run`` beside it (errors are the cell's)."""
+    if main.error is not None:
+        return main
+    if pinned_run.error is not None:
+        return dataclasses.replace(main, error=f"pinned: {pinned_run.error}")
+    methods: list[MethodLatency] = []
+    for m in main.methods:
+        p = pinned_run.method(m.key)
+        if m.error is not None:
+            methods.append(m)
+        elif p is None or p.error is not None or p.stats is None or p.verdict is None:
+            reason = "not measured" if p is None else p.error
+            methods.append(
+                dataclasses.replace(m, stats=None, floor=None, verdict=None, error=f"pinned: {reason}")
+            )
+        else:
+            methods.append(dataclasses.replace(m, pinned=Figures(p.stats, p.floor, p.verdict, p.repeats)))
+    return dataclasses.replace(main, methods=tuple(methods))
+
+
 def run_latency(
     matrix: Matrix,
     cells: Sequence[Cell],
@@ -744,16 +897,21 @@ def run_latency(
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
     *,
-    pin: bool = False,
+    pin: bool | None = None,
+    repeats: int = DEFAULT_REPEATS,
     toolchains: Toolchains | None = None,
     profile_override: Profile | None = None,
     allow_xdist: bool = False,
 ) -> LatencyResults:
-    """Measure ``cells`` of ``matrix`` one after the other and return the results.
+    """Measure ``cells`` of ``matrix`` in interleaved repeats and return the results.
 
     ``profile`` names an entry of :data:`PROFILES` (``profile_override`` replaces its counts, for
-    tests). Raw samples go to ``out_dir/latency-samples/<cell>.json``; the results themselves are
-    written by :func:`testkit._report.write_reports`. ``pin`` runs everything on one CPU.
+    tests); its samples are split over ``repeats`` repeats, each with its own driver, warm-up
+    and floor. The repeats interleave: every cell once (in each pinning mode of
+    :func:`pin_modes`, the order alternating), then every cell again, so drift of a shared
+    machine hits all cells and both modes alike. Raw samples go to
+    ``out_dir/latency-samples/<cell>.json``; the results themselves are written by
+    :func:`testkit._report.write_reports`.
     Inside a pytest-xdist worker it refuses to run (the figures would be skewed by the other
     workers) unless ``allow_xdist`` is set, for structural tests that do not use the figures.
     """
@@ -765,6 +923,12 @@ def run_latency(
             f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
             f"received iterations={prof.iterations}, warmup={prof.warmup}"
         )
+    if repeats < 1:
+        raise LatencyError(f"expected repeats >= 1, received {repeats}")
+    # Latency is the conformance fixture's: a third-party plugin (a matrix's [plugin.<name>]
+    # table) has no echo action to time, its cells are proven by their own suite.
+    skipped = [c.id for c in cells if getattr(c, "suite", "fixtures") != "fixtures"]
+    cells = [c for c in cells if getattr(c, "suite", "fixtures") == "fixtures"]
     for cell in cells:
         if cell.transport not in matrix.budgets:
             raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
@@ -775,38 +939,59 @@ def run_latency(
             "would compete for the cores; run `interop-testkit bench`, or pytest with -p no:xdist"
         )
     say = progress or (lambda _msg: None)
+    if skipped:
+        say(f"not timed (third-party plugins, no echo fixture): {', '.join(skipped)}")
     if toolchains is None:
         toolchains = Toolchains.discover()
     toolchains.apply_env()
     samples_dir = Path(out_dir) / "latency-samples"
     samples_dir.mkdir(parents=True, exist_ok=True)
+    modes = pin_modes(pin)
+    per_repeat = Profile(prof.name, prof.warmup, max(1, math.ceil(prof.iterations / repeats)))
     started = _now()
-    results: list[CellLatency] = []
-    with pinned(pin) as cpu:
+    collected: dict[tuple[str, bool], list[tuple[CellLatency, dict[str, Any]]]] = {}
+    raw: dict[str, list[dict[str, Any]]] = {cell.id: [] for cell in cells}
+    pinned_cpu: int | None = None
+    for index in range(repeats):
+        order = modes if index % 2 == 0 else tuple(reversed(modes))
         for cell in cells:
             budget = matrix.budgets[cell.transport]
-            pin_note = f", pinned to CPU {cpu}" if cpu is not None else ""
-            say(
-                f"{cell.id}: starting ({prof.name}: {prof.warmup} warm-up + "
-                f"{prof.iterations} samples per method{pin_note})"
-            )
-            samples: dict[str, Any] = {}
-            result = _measure_cell(cell, budget, prof, toolchains, samples, say)
-            if result.error:
-                say(f"{cell.id}: ERROR {result.error}")
-            results.append(result)
-            (samples_dir / f"{_safe_name(cell.id)}.json").write_text(
-                json.dumps({"cell": cell.id, "profile": prof.name, "samples": samples}),
-                encoding="utf-8",
-            )
+            for mode in order:
+                with pinned(mode) as cpu:
+                    pinned_cpu = cpu if cpu is not None else pinned_cpu
+                    where = f"pinned to CPU {cpu}" if cpu is not None else "unpinned"
+                    say(
+                        f"{cell.id}: repeat {index + 1}/{repeats}, {where} ({prof.name}: "
+                        f"{per_repeat.warmup} warm-up + {per_repeat.iterations} samples per method)"
+                    )
+                    samples: dict[str, Any] = {}
+                    result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say)
+                if result.error:
+                    say(f"{cell.id}: ERROR {result.error}")
+                collected.setdefault((cell.id, mode), []).append((result, samples))
+                raw[cell.id].append({"repeat": index + 1, "pinned": mode, "samples": samples})
+    results: list[CellLatency] = []
+    main_mode = modes[0]
+    for cell in cells:
+        budget = matrix.budgets[cell.transport]
+        main = _pool(cell, budget, collected[(cell.id, main_mode)])
+        if len(modes) > 1:
+            main = _with_pinned(main, _pool(cell, budget, collected[(cell.id, modes[1])]))
+        results.append(main)
+        (samples_dir / f"{_safe_name(cell.id)}.json").write_text(
+            json.dumps({"cell": cell.id, "profile": prof.name, "repeats": raw[cell.id]}),
+            encoding="utf-8",
+        )
     return LatencyResults(
         matrix_name=matrix.name,
         matrix_path=str(matrix.path),
         profile=prof,
-        pinned=cpu is not None,
-        pinned_cpu=cpu,
+        pinned=modes == (True,),
+        pinned_cpu=pinned_cpu,
         started_at=started,
         finished_at=_now(),
         budgets=dict(matrix.budgets),
         cells=tuple(results),
+        repeats=repeats,
+        pin_mode="only" if modes == (True,) else "both" if len(modes) > 1 else "off",
     )

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 from testkit._latency import LatencyResults
+from testkit._stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, SampleGroup, compare_groups, plural
+from testkit._stats import DEFAULT_THRESHOLD as _DEFAULT_CHANGE_THRESHOLD
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -40,10 +42,13 @@ __all__ = [
     "ReadmeError",
     "ReportError",
     "ReportPaths",
+    "baseline_path_for",
     "build_results",
+    "collect_source",
     "compare_to_baseline",
     "format_ns",
     "load_conformance",
+    "overall_verdict",
     "parse_cell_id",
     "print_table",
     "readme_block",
@@ -57,7 +62,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-DEFAULT_THRESHOLD = 1.5
+DEFAULT_THRESHOLD = _DEFAULT_CHANGE_THRESHOLD
 #: The method quoted in one-line views (README, terminal): invokeAction echo, ~100-byte payload.
 HEADLINE_METHOD = "invokeAction:echo:100B"
 MARKER_BEGIN = "<!-- matrix-status:begin -->"
@@ -68,7 +73,7 @@ _SHORT_LANG = {"py": "python", "ts": "typescript", "rust": "rust"}
 _OUTCOMES = ("passed", "failed", "error", "skipped")
 _CELL_ID = re.compile(
     r"^(?P<host>py|ts|rust)(?:@(?P<hrt>node|bun))?-host/"
-    r"(?P<plugin>py|ts|rust)(?:@(?P<prt>node|bun))?-plugin/(?P<transport>wasm|ffi|ipc)$"
+    r"(?P<plugin>[a-z0-9][a-z0-9._-]*?)(?:@(?P<prt>node|bun))?-plugin/(?P<transport>wasm|ffi|ipc)$"
 )
 
 
@@ -122,10 +127,12 @@ def parse_cell_id(cell_id: str) -> dict[str, Any]:
     if match is None:
         raise ReportError(
             f"cell id {cell_id!r} is not of the form <host>[@runtime]-host/<plugin>[@runtime]-plugin/"
-            "<transport> (host/plugin: py, ts, rust; runtime: node, bun; transport: wasm, ffi, ipc)"
+            "<transport> (host: py, ts, rust; plugin: py, ts, rust or a matrix's third-party plugin "
+            "name; runtime: node, bun; transport: wasm, ffi, ipc)"
         )
     host = _SHORT_LANG[match["host"]]
-    plugin = _SHORT_LANG[match["plugin"]]
+    # A plugin that is not one of our fixtures (a matrix's [plugin.<name>] table) keeps its name.
+    plugin = _SHORT_LANG.get(match["plugin"], match["plugin"])
     return {
         "host": host,
         "host_runtime": match["hrt"] or ("node" if host == "typescript" else None),
@@ -207,6 +214,39 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def _git(root: Path, *argv: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *argv], capture_output=True, text=True, timeout=20, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def collect_source(root: Path | None = None) -> dict[str, Any]:
+    """The commit the run measured and whether the work tree had uncommitted changes.
+
+    ``dirty`` counts tracked files only (an untracked report directory is not a change of the
+    code measured); both are ``null`` outside a git checkout.
+    """
+    if root is None:
+        try:
+            from testkit._toolchains import find_repo_root
+
+            root = find_repo_root()
+        except Exception:  # outside the repository: no source information
+            return {"commit": None, "branch": None, "dirty": None}
+    commit = _git(root, "rev-parse", "HEAD")
+    status = _git(root, "status", "--porcelain", "--untracked-files=no")
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    return {
+        "commit": commit,
+        "branch": branch if branch and branch != "HEAD" else None,
+        "dirty": None if status is None else bool(status),
+    }
 
 
 def collect_environment(latency: LatencyResults | None) -> dict[str, Any]:
@@ -297,6 +337,7 @@ def build_results(
     latency: LatencyResults | None,
     environment: Mapping[str, Any],
     generated_at: str | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The results.json document (without the baseline comparison) from a run's parts."""
     cells: dict[str, dict[str, Any]] = {}
@@ -340,31 +381,115 @@ def build_results(
     matrix_name = latency.matrix_name if latency is not None else None
     if matrix_name is None and conformance is not None:
         matrix_name = conformance.get("matrix") or None
-    return {
+    results: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": generated_at or _now(),
         "matrix": matrix_name,
+        "source": dict(source) if source is not None else {"commit": None, "branch": None, "dirty": None},
         "environment": dict(environment),
         "latency": None if latency is None else latency.run_json(),
         "cells": list(cells.values()),
         "plugin_level": [] if conformance is None else _check_entries(conformance.get("plugin_level", [])),
         "baseline": None,
     }
+    results["verdict"] = overall_verdict(results)
+    return results
+
+
+#: Load average per core above which a run's figures are called noisy in the verdict's reasons.
+NOISY_LOAD_PER_CORE = 0.7
+
+
+def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The one top-line verdict of a run, with the reasons a release manager needs.
+
+    ``failed`` (a conformance check or a cell failed or could not run) beats ``regressed`` (a
+    comparison's whole interval lies beyond the threshold), which beats ``inconclusive`` (some
+    comparison's interval straddles the threshold, or the runs are not comparable: measure again
+    on a quieter machine), which beats ``passed``.
+    """
+    reasons: list[str] = []
+    bad_cells = [c["id"] for c in results.get("cells", []) if c.get("status") in ("failed", "error")]
+    bad_plugin = [c["name"] for c in results.get("plugin_level", []) if c.get("outcome") != "passed"]
+    if bad_cells:
+        reasons.append(f"{plural(len(bad_cells), 'cell')} failed or errored: {', '.join(bad_cells)}")
+    if bad_plugin:
+        reasons.append(f"{plural(len(bad_plugin), 'plugin-level check')} failed: {', '.join(bad_plugin)}")
+    base = results.get("baseline")
+    env = results.get("environment") or {}
+    load = env.get("load_average") or []
+    cores = env.get("cores_available") or env.get("cores") or 0
+    noisy = bool(load and cores and load[0] / cores > NOISY_LOAD_PER_CORE)
+    regressions = list((base or {}).get("regressions", []))
+    inconclusive = list((base or {}).get("inconclusive", []))
+    if regressions:
+        reasons.append(f"{plural(len(regressions), 'regression')} against `{base['path']}`")  # type: ignore[index]
+    if base and not base.get("comparable", True):
+        reasons.append("the baseline's figures were not taken the same way (pinning): nothing compared")
+    if inconclusive:
+        reasons.append(
+            f"{plural(len(inconclusive), 'comparison')} inconclusive: the interval straddles the threshold"
+        )
+    if noisy:
+        reasons.append(f"the machine was busy: load average {load[0]} on {plural(int(cores), 'core')}")
+    if base is None:
+        reasons.append("no baseline to compare with")
+    if bad_cells or bad_plugin:
+        verdict = "failed"
+    elif regressions:
+        verdict = "regressed"
+    elif inconclusive or (base is not None and not base.get("comparable", True)):
+        verdict = "inconclusive"
+    else:
+        verdict = "passed"
+    return {"verdict": verdict, "reasons": reasons}
 
 
 # --- baseline ------------------------------------------------------------------------------
 
 
-def _methods_by_key(results: Mapping[str, Any]) -> dict[tuple[str, str], Mapping[str, Any]]:
+def _run_pinned(results: Mapping[str, Any]) -> bool:
+    """True when the run's main figures were taken pinned (``--pin``: no unpinned figures)."""
+    return bool((results.get("latency") or {}).get("pinned"))
+
+
+def _figures(method: Mapping[str, Any], run_pinned: bool, want_pinned: bool) -> Mapping[str, Any] | None:
+    """The method's pinned or unpinned figures (stats, floor, budget, repeats), if it has them."""
+    if want_pinned:
+        found = method if run_pinned else method.get("pinned")
+    else:
+        found = None if run_pinned else method
+    if found is None or not found.get("stats"):
+        return None
+    return found
+
+
+def _methods_by_key(
+    results: Mapping[str, Any], want_pinned: bool
+) -> dict[tuple[str, str], Mapping[str, Any]]:
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
+    run_pinned = _run_pinned(results)
     for cell in results.get("cells", []):
         lat = cell.get("latency")
         if not lat:
             continue
         for method in lat.get("methods", []):
-            if method.get("stats"):
-                out[(cell["id"], method["key"])] = method
+            figures = _figures(method, run_pinned, want_pinned)
+            if figures is not None:
+                out[(cell["id"], method["key"])] = figures
     return out
+
+
+def _groups(figures: Mapping[str, Any]) -> list[SampleGroup]:
+    """The repeats of a measurement as sample groups; one coarse group from its stats if none."""
+    repeats = figures.get("repeats") or []
+    if repeats:
+        return [SampleGroup.from_sketch(int(r["n"]), r["quantiles_ns"]) for r in repeats]
+    return [SampleGroup.from_stats(figures["stats"])]
+
+
+def _has_figures(results: Mapping[str, Any], pinned_figures: bool) -> bool:
+    return bool(_methods_by_key(results, pinned_figures))
 
 
 def compare_to_baseline(
@@ -373,79 +498,127 @@ def compare_to_baseline(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     baseline_path: str = "",
+    confidence: float = DEFAULT_CONFIDENCE,
+    resamples: int = DEFAULT_RESAMPLES,
 ) -> dict[str, Any]:
     """Compare the latency of two results documents (see the module docstring for the rule).
 
-    Returns the results.json ``baseline`` member: every comparison, and the keys of regressions,
-    improvements and (cell, method) pairs measured in the baseline but not now.
+    Returns the results.json ``baseline`` member: every comparison with its bootstrap interval
+    and verdict, the keys of regressions, improvements and inconclusive comparisons, (cell,
+    method) pairs of cells run now that the baseline measured but this run did not, and the
+    baseline's cells this run did not include.
     """
     if threshold <= 1.0:
         raise ReportError(f"regression threshold must be > 1.0, received {threshold!r}")
-    cur_lat = current.get("latency") or {}
-    base_lat = baseline.get("latency") or {}
     comparable = True
     notes: list[str] = []
-    if cur_lat.get("pinned") != base_lat.get("pinned"):
+    if current.get("matrix") and baseline.get("matrix") and current["matrix"] != baseline["matrix"]:
+        notes.append(
+            f"the baseline is of matrix `{baseline['matrix']}`, this run of `{current['matrix']}`: "
+            "only the cells both measured are compared"
+        )
+    if _has_figures(current, True) and _has_figures(baseline, True):
+        figures = "pinned"
+    elif _has_figures(current, False) and _has_figures(baseline, False):
+        figures = "unpinned"
+        if _has_figures(current, True) or _has_figures(baseline, True):
+            notes.append("only one run has pinned figures: the (noisier) unpinned figures are compared")
+    else:
+        figures = "pinned" if _has_figures(current, True) else "unpinned"
         comparable = False
         notes.append(
-            f"pinning differs (baseline pinned={base_lat.get('pinned')}, "
-            f"now pinned={cur_lat.get('pinned')}): figures listed, nothing flagged"
+            f"pinning differs (baseline pinned={(baseline.get('latency') or {}).get('pinned')}, "
+            f"now pinned={(current.get('latency') or {}).get('pinned')}): no figures taken the same "
+            "way, nothing compared"
         )
-    cur = _methods_by_key(current)
-    base = _methods_by_key(baseline)
+    cur = _methods_by_key(current, figures == "pinned")
+    base = _methods_by_key(baseline, figures == "pinned")
     comparisons: list[dict[str, Any]] = []
-    regressions: list[str] = []
-    improvements: list[str] = []
-    for key in sorted(cur.keys() & base.keys()):
+    lists: dict[str, list[str]] = {"regression": [], "improvement": [], "inconclusive": []}
+    for key in sorted(cur.keys() & base.keys()) if comparable else []:
         c, b = cur[key], base[key]
-        c50, b50 = c["stats"]["p50_ns"], b["stats"]["p50_ns"]
-        c90, b90 = c["stats"]["p90_ns"], b["stats"]["p90_ns"]
-        c99, b99 = c["stats"]["p99_ns"], b["stats"]["p99_ns"]
-        change = c50 / b50 if b50 > 0 else None
+        label = f"{key[0]}::{key[1]}"
         c_ratio = (c.get("budget") or {}).get("ratio")
         b_ratio = (b.get("budget") or {}).get("ratio")
         floor_change = c_ratio / b_ratio if c_ratio and b_ratio else None
-        verdict = "same"
-        if change is not None and comparable:
-            if change >= threshold and c50 > b90 and (floor_change is None or floor_change >= threshold):
-                verdict = "regression"
-            elif (
-                change <= 1.0 / threshold
-                and c90 < b50
-                and (floor_change is None or floor_change <= 1.0 / threshold)
-            ):
-                verdict = "improvement"
-        label = f"{key[0]}::{key[1]}"
-        if verdict == "regression":
-            regressions.append(label)
-        elif verdict == "improvement":
-            improvements.append(label)
+        try:
+            change = compare_groups(
+                _groups(c),
+                _groups(b),
+                threshold=threshold,
+                confidence=confidence,
+                resamples=resamples,
+                key=label,
+            )
+        except ValueError as exc:
+            raise ReportError(f"{label}: cannot compare with the baseline: {exc}") from exc
+        verdict: str = change.verdict
+        # The floor measured in the same run moved as much: the machine, not the cell, changed.
+        if floor_change is not None and (
+            (verdict == "regression" and floor_change < threshold)
+            or (verdict == "improvement" and floor_change > 1.0 / threshold)
+        ):
+            verdict = "same"
+        if verdict in lists:
+            lists[verdict].append(label)
         comparisons.append(
             {
                 "cell": key[0],
                 "method": key[1],
-                "baseline_p50_ns": b50,
-                "baseline_p90_ns": b90,
-                "baseline_p99_ns": b99,
-                "p50_ns": c50,
-                "p99_ns": c99,
-                "change": change,
+                "figures": figures,
+                "baseline_p50_ns": b["stats"]["p50_ns"],
+                "baseline_p90_ns": b["stats"]["p90_ns"],
+                "baseline_p99_ns": b["stats"]["p99_ns"],
+                "p50_ns": c["stats"]["p50_ns"],
+                "p99_ns": c["stats"]["p99_ns"],
+                "change": change.ratio,
+                "ci_low": change.low,
+                "ci_high": change.high,
                 "floor_ratio_change": floor_change,
                 "verdict": verdict,
             }
         )
-    missing = sorted(f"{k[0]}::{k[1]}" for k in base.keys() - cur.keys())
+    current_cells = {cell["id"] for cell in current.get("cells", [])}
+    base_all = _methods_by_key(baseline, figures == "pinned")
+    missing = sorted(f"{k[0]}::{k[1]}" for k in base_all.keys() - cur.keys() if k[0] in current_cells)
+    not_run = sorted({k[0] for k in base_all} - current_cells)
     return {
         "path": baseline_path,
         "generated_at": baseline.get("generated_at"),
+        "matrix": baseline.get("matrix"),
+        "commit": (baseline.get("source") or {}).get("commit"),
         "threshold": threshold,
+        "confidence": confidence,
+        "figures": figures,
         "comparable": comparable,
         "notes": notes,
         "comparisons": comparisons,
-        "regressions": regressions,
-        "improvements": improvements,
+        "regressions": lists["regression"],
+        "improvements": lists["improvement"],
+        "inconclusive": lists["inconclusive"],
         "missing": missing,
+        "cells_not_run": not_run,
     }
+
+
+def baseline_path_for(matrix: str | None, root: Path | None = None) -> Path:
+    """Where the committed baseline of ``matrix`` lives: ``reports/baselines/<matrix>.json``.
+
+    A run is compared only with its own matrix's baseline. Until a ``full`` baseline is promoted
+    there, the older ``reports/baseline.json`` (a full-matrix run) stands in for it.
+    """
+    if root is None:
+        from testkit._toolchains import find_repo_root
+
+        root = find_repo_root()
+    name = matrix or "default"
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ReportError(f"matrix name {name!r} cannot name a baseline file (letters, digits, . _ -)")
+    path = root / "reports" / "baselines" / f"{name}.json"
+    legacy = root / "reports" / "baseline.json"
+    if name == "full" and not path.is_file() and legacy.is_file():
+        return legacy
+    return path
 
 
 def load_results(path: Path, what: str = "results") -> dict[str, Any]:
@@ -558,29 +731,60 @@ def _latency_budget_text(cell: Mapping[str, Any]) -> str:
     return _verdict(lat.get("met"))
 
 
+def _pin_text(lat: Mapping[str, Any]) -> str:
+    mode = lat.get("pin_mode") or ("only" if lat.get("pinned") else "off")
+    if mode == "only":
+        return f"pinned to CPU {lat.get('pinned_cpu')}"
+    if mode == "both":
+        return f"unpinned, and pinned to CPU {lat.get('pinned_cpu')} beside"
+    return "unpinned"
+
+
+def _source_text(source: Mapping[str, Any] | None) -> str | None:
+    if not source or not source.get("commit"):
+        return None
+    text = f"commit {str(source['commit'])[:12]}"
+    if source.get("branch"):
+        text += f" ({source['branch']})"
+    if source.get("dirty"):
+        text += " + uncommitted changes"
+    return text
+
+
 def _run_line(results: Mapping[str, Any]) -> str:
     lat = results.get("latency")
     env = results.get("environment") or {}
     parts = [f"run {results.get('generated_at', '?')}"]
+    src = _source_text(results.get("source"))
+    if src:
+        parts.append(src)
     if results.get("matrix"):
         parts.append(f"matrix `{results['matrix']}`")
     if lat:
-        pin = f"pinned to CPU {lat['pinned_cpu']}" if lat.get("pinned") else "unpinned"
+        repeats = int(lat.get("repeats") or 1)
         parts.append(
-            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up + {lat['iterations']} "
-            f"samples per method, {pin})"
+            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up + "
+            f"{plural(int(lat['iterations']), 'sample')} per method in "
+            f"{plural(repeats, 'interleaved repeat')}, {_pin_text(lat)})"
         )
     if env.get("cpu_model"):
-        parts.append(f"{env['cpu_model']}, {env.get('cores', '?')} cores")
+        parts.append(f"{env['cpu_model']}, {plural(int(env.get('cores') or 0), 'core')}")
     if env.get("load_average"):
         parts.append(f"load average {' '.join(str(x) for x in env['load_average'])}")
     return " · ".join(parts)
 
 
+def verdict_line(results: Mapping[str, Any]) -> str:
+    """``VERDICT: regressed (2 regressions against ...; ...)``: the run's one top-line answer."""
+    verdict = results.get("verdict") or overall_verdict(results)
+    reasons = "; ".join(verdict.get("reasons", []))
+    return f"VERDICT: {verdict['verdict']}" + (f" ({reasons})" if reasons else "")
+
+
 def render_summary(results: Mapping[str, Any]) -> str:
     """``summary.md``: matrix table, latency table, baseline comparison, failures."""
     env = results.get("environment") or {}
-    lines = ["# Interop matrix results", "", _run_line(results), ""]
+    lines = ["# Interop matrix results", "", f"**{verdict_line(results)}**", "", _run_line(results), ""]
     versions = ", ".join(
         f"{k} {env[k]}" for k in ("python", "node", "bun", "rustc", "rustc_wasm") if env.get(k)
     )
@@ -637,46 +841,83 @@ def render_summary(results: Mapping[str, Any]) -> str:
                     f"| {_ratio(b.get('ratio'))} | {b.get('max_floor_ratio', '-')}x "
                     f"| {_verdict(b.get('met'))} | {abs_text} |"
                 )
-    base = results.get("baseline")
     lines += ["", "## Against the baseline", ""]
-    if not base:
-        lines.append("No baseline given.")
-    else:
-        lines.append(
-            f"Baseline `{base['path']}` from {base.get('generated_at')}; flagged when p50 grew "
-            f"{base['threshold']}x, beyond the baseline p90, and (with floors) the ratio to the "
-            "floor grew as much."
-        )
-        for note in base.get("notes", []):
-            lines.append(f"- note: {note}")
-        lines.append("")
-        if base["regressions"]:
-            lines.append("**Regressions:** " + ", ".join(f"`{r}`" for r in base["regressions"]))
-        else:
-            lines.append("No regressions.")
-        if base["improvements"]:
-            lines.append("")
-            lines.append("Improvements: " + ", ".join(f"`{r}`" for r in base["improvements"]))
-        if base["missing"]:
-            lines.append("")
-            lines.append("Measured in the baseline, not now: " + ", ".join(f"`{r}`" for r in base["missing"]))
-        if base["comparisons"]:
-            lines += [
-                "",
-                "| cell | method | baseline p50 | p50 | change | floor-ratio change | verdict |",
-                "|---|---|---|---|---|---|---|",
-            ]
-            for c in base["comparisons"]:
-                lines.append(
-                    f"| `{c['cell']}` | {c['method']} | {format_ns(c['baseline_p50_ns'])} "
-                    f"| {format_ns(c['p50_ns'])} | {_ratio(c['change'])} "
-                    f"| {_ratio(c['floor_ratio_change'])} | {c['verdict']} |"
-                )
+    lines += baseline_lines(results.get("baseline"))
     problems = _problems(results)
     if problems:
         lines += ["", "## Failures and errors", ""]
         lines += [f"- {_md_escape(p)}" for p in problems]
     return "\n".join(lines) + "\n"
+
+
+def _ci(c: Mapping[str, Any]) -> str:
+    if c.get("ci_low") is None or c.get("ci_high") is None:
+        return "-"
+    return f"{c['ci_low']:.2f}x-{c['ci_high']:.2f}x"
+
+
+def baseline_lines(base: Mapping[str, Any] | None) -> list[str]:
+    """The Markdown of the baseline comparison (shared by summary.md and the HTML page's text)."""
+    if not base:
+        return ["No baseline given."]
+    where = f"`{base['path']}`"
+    if base.get("matrix"):
+        where += f" (matrix `{base['matrix']}`"
+        if base.get("commit"):
+            where += f", commit {str(base['commit'])[:12]}"
+        where += ")"
+    confidence = round(100 * float(base.get("confidence", 0.95)))
+    lines = [
+        f"Baseline {where} from {base.get('generated_at')}; {base.get('figures', 'unpinned')} figures "
+        f"compared. A (cell, method) is a regression when the whole {confidence} % bootstrap interval "
+        f"of p50 now / p50 then lies above {base['threshold']}x (and, with floors, the ratio to the "
+        "floor grew as much); inconclusive when the interval straddles it."
+    ]
+    lines += [f"- note: {note}" for note in base.get("notes", [])]
+    lines.append("")
+    regressions, improvements = base["regressions"], base["improvements"]
+    inconclusive = base.get("inconclusive", [])
+    if regressions:
+        lines.append(
+            f"**{plural(len(regressions), 'regression').capitalize()}:** "
+            + ", ".join(f"`{r}`" for r in regressions)
+        )
+    else:
+        lines.append("No regressions.")
+    if inconclusive:
+        lines += [
+            "",
+            f"{plural(len(inconclusive), 'inconclusive comparison').capitalize()} (measure again on a "
+            "quieter machine): " + ", ".join(f"`{r}`" for r in inconclusive),
+        ]
+    if improvements:
+        lines += [
+            "",
+            f"{plural(len(improvements), 'improvement').capitalize()}: "
+            + ", ".join(f"`{r}`" for r in improvements),
+        ]
+    if base["missing"]:
+        lines += [
+            "",
+            f"Measured in the baseline, not now ({plural(len(base['missing']), 'method')}): "
+            + ", ".join(f"`{r}`" for r in base["missing"]),
+        ]
+    not_run = base.get("cells_not_run", [])
+    if not_run:
+        lines += ["", f"{plural(len(not_run), 'cell')} of the baseline not in this run."]
+    if base["comparisons"]:
+        lines += [
+            "",
+            "| cell | method | baseline p50 | p50 | change | interval | floor-ratio change | verdict |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for c in base["comparisons"]:
+            lines.append(
+                f"| `{c['cell']}` | {c['method']} | {format_ns(c['baseline_p50_ns'])} "
+                f"| {format_ns(c['p50_ns'])} | {_ratio(c['change'])} | {_ci(c)} "
+                f"| {_ratio(c['floor_ratio_change'])} | {c['verdict']} |"
+            )
+    return lines
 
 
 def _md_escape(text: str) -> str:
@@ -737,11 +978,17 @@ def render_terminal(results: Mapping[str, Any]) -> str:
     base = results.get("baseline")
     if base:
         out.append(
-            f"baseline {base['path']}: {len(base['regressions'])} regression(s)"
+            f"baseline {base['path']}: {plural(len(base['regressions']), 'regression')}"
             + (": " + ", ".join(base["regressions"]) if base["regressions"] else "")
+            + (
+                f"; {plural(len(base.get('inconclusive', [])), 'inconclusive comparison')}"
+                if base.get("inconclusive")
+                else ""
+            )
         )
     for problem in _problems(results)[:20]:
         out.append(f"! {' '.join(problem.split())[:300]}")
+    out.append(verdict_line(results))
     return "\n".join(out)
 
 
@@ -856,6 +1103,7 @@ def render_reports(
         results["baseline"] = compare_to_baseline(
             results, base, threshold=threshold, baseline_path=_display_path(baseline)
         )
+    results["verdict"] = overall_verdict(results)
     validate_results(results, schema)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -885,14 +1133,17 @@ def write_reports(
     threshold: float = DEFAULT_THRESHOLD,
     echo: Callable[[str], None] | None = print,
     environment: Mapping[str, Any] | None = None,
+    source: Mapping[str, Any] | None = None,
 ) -> ReportPaths:
     """Write ``out_dir/results.json`` and ``out_dir/summary.md`` and print the terminal table.
 
     ``conformance_json`` is the pytest plugin's ``--interop-report`` file, ``latency`` the result
     of :func:`testkit._latency.run_latency`, ``baseline`` an earlier results.json to compare with.
-    ``echo=None`` prints nothing; ``environment`` replaces the probed machine description (tests).
+    ``echo=None`` prints nothing; ``environment`` and ``source`` replace the probed machine
+    description and git state (tests).
     """
     conformance = load_conformance(conformance_json) if conformance_json is not None else None
     env = dict(environment) if environment is not None else collect_environment(latency)
-    results = build_results(conformance=conformance, latency=latency, environment=env)
+    src = dict(source) if source is not None else collect_source()
+    results = build_results(conformance=conformance, latency=latency, environment=env, source=src)
     return render_reports(out_dir, results, baseline=baseline, threshold=threshold, echo=echo)
