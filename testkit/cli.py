@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"matrix": matrix.name, "path": str(matrix.path), "cells": rows}, indent=1))
         return 0
-    print(f"matrix {matrix.name} ({matrix.path}): {len(cells)} cell(s)")
+    print(f"matrix {matrix.name} ({matrix.path}): {len(cells)} {'cell' if len(cells) == 1 else 'cells'}")
     for row in rows:
         print(f"{'ready  ' if row['ready'] else 'MISSING'} {row['id']}")
         for need in row["needs"]:
@@ -102,7 +102,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if args.n is not None and args.n != 0:
         pytest_args += ["-n", str(args.n)]
     print(
-        f"[matrix] conformance: {len(cells)} cell(s) of {matrix.name}: {', '.join(c.id for c in cells)}",
+        f"[matrix] conformance: {len(cells)} {'cell' if len(cells) == 1 else 'cells'} of {matrix.name}: "
+        f"{', '.join(c.id for c in cells)}",
         flush=True,
     )
     started = time.monotonic()
@@ -123,7 +124,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         return status
     try:
         from testkit._latency import run_latency
-        from testkit._report import write_reports
+        from testkit._report import baseline_path_for, write_reports
     except ImportError as exc:
         _err(f"the latency/report modules are not importable: {exc}")
         return 2
@@ -132,7 +133,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print(f"[latency] {message}", flush=True)
 
     latency = run_latency(matrix, cells, args.bench_profile, out, progress)
-    baseline = find_repo_root() / "reports" / "baseline.json"
+    # A run is compared only with its own matrix's committed baseline.
+    baseline = baseline_path_for(matrix.name, find_repo_root())
     write_reports(
         out,
         conformance_json=conformance_json,
