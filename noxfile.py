@@ -8,6 +8,9 @@ Sessions (``nox -l`` lists them):
 - ``tests``: everything that can fail: unit tests of each runtime (pytest, ``cargo test``,
   ``node --test``, ``bun test``), the seed's examples, and the conformance suite over
   ``matrices/full.toml`` (every host x plugin x transport, Node and Bun).
+- ``elizaos``: the published elizaOS plugins (``@elizaos/plugin-bootstrap`` from npm, the PyPI
+  ``elizaos`` bootstrap plugin), installed from their pins in ``plugins/*/published/`` and served
+  as they are through every host: ``matrices/elizaos.toml`` (``tests`` runs it too).
 - ``lint``: ruff, mypy --strict, cargo fmt/clippy, tsc --noEmit.
 - ``build_python``, ``build_rust_ffi``, ``build_rust_ipc``, ``build_rust_wasm``,
   ``build_typescript``: the builds, also run by the sessions above. Builds are incremental
@@ -214,6 +217,37 @@ def _build_typescript(session: nox.Session) -> None:
     session.run(str(TS / "node_modules" / ".bin" / "tsc"), "--noEmit", "-p", str(TS), external=True)
 
 
+def _install_published(session: nox.Session) -> None:
+    """The pinned published packages: pip install -r into the session's venv, npm ci (stamped)."""
+    requirements = PY / "published" / "requirements.txt"
+    lock = TS / "published" / "package-lock.json"
+    for pin in (requirements, lock):
+        if not pin.is_file():
+            session.error(f"the pinned published packages need {pin}, which is missing")
+    session.install("-r", str(requirements))
+    _require(session, "npm", "install Node.js and npm")
+    stamp = TS / "published" / "node_modules" / ".ci-stamp"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text() != digest:
+        session.run("npm", "ci", "--no-audit", "--no-fund", "--prefix", str(TS / "published"), external=True)
+        stamp.write_text(digest)
+
+
+def _run_elizaos(session: nox.Session, env: dict[str, str], extra: list[str]) -> None:
+    """The conformance suite over matrices/elizaos.toml (a missing package fails its cells)."""
+    session.run(
+        "pytest",
+        "-n",
+        "auto",
+        f"--matrix={ROOT / 'matrices' / 'elizaos.toml'}",
+        f"--interop-report={ROOT / 'reports' / 'latest' / 'conformance-elizaos.json'}",
+        "--pyargs",
+        "testkit.suite",
+        *extra,
+        env=env,
+    )
+
+
 def _build_all(session: nox.Session) -> None:
     _build_rust_ffi(session)
     _build_rust_ipc(session)
@@ -333,6 +367,19 @@ def tests(session: nox.Session) -> None:
         *extra,
         env=env,
     )
+    # The published elizaOS plugins through every host.
+    _install_published(session)
+    _run_elizaos(session, env, list(extra))
+
+
+@nox.session(python=PYTHON)
+def elizaos(session: nox.Session) -> None:
+    """Published elizaOS plugins, pinned, served as they are through every host (matrices/elizaos.toml)."""
+    _install_python(session)
+    _build_rust_ipc(session)
+    _build_typescript(session)
+    _install_published(session)
+    _run_elizaos(session, _session_env(session), list(session.posargs))
 
 
 @nox.session(python=PYTHON)

@@ -194,11 +194,13 @@ class ExpectedCall:
 
 @dataclass(frozen=True)
 class Expectations:
-    """An expectation file: the manifest members that must be there and the calls."""
+    """An expectation file: the manifest members that must be there, the calls, and optionally
+    the World its ``world`` calls run with (else the one of the matrix's plugin table)."""
 
     path: Path
     manifest: dict[str, Any]
     calls: tuple[ExpectedCall, ...]
+    world: World | None = None
 
 
 def _fail(path: Path, where: str, expected: str, received: Any) -> ToolchainError:
@@ -211,8 +213,13 @@ def load_expectations(path: Path) -> Expectations:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ToolchainError(f"cannot read the expectation file {path}: {exc}") from exc
+    if isinstance(data, list):  # a bare list of calls
+        data = {"calls": data}
     if not isinstance(data, dict) or not isinstance(data.get("calls"), list):
-        raise _fail(path, "top level", 'an object with "calls": [...]', data)
+        raise _fail(path, "top level", 'an object with "calls": [...], or a list of calls', data)
+    world = data.get("world")
+    if world is not None and not isinstance(world, dict):
+        raise _fail(path, "world", "a World object (docs/schemas/runtime-world.schema.json)", world)
     manifest = data.get("manifest", {})
     if not isinstance(manifest, dict):
         raise _fail(path, "manifest", "an object (members the manifest must have)", manifest)
@@ -248,7 +255,7 @@ def load_expectations(path: Path) -> Expectations:
                 why=str(raw.get("why", "")),
             )
         )
-    return Expectations(path, manifest, tuple(calls))
+    return Expectations(path, manifest, tuple(calls), world)
 
 
 def load_world(reference: str, repo_root: Path) -> World:

@@ -158,10 +158,12 @@ def test_expected_calls(
     world: dict[str, Any] | None,
     request: pytest.FixtureRequest,
 ) -> None:
-    """Every call of the expectation file has its outcome; ``world`` calls run with the World as
-    the in-memory runtime (protocol.md 11.5), the others with no runtime."""
+    """Every call of the expectation file has its outcome; ``world`` calls run with the World (the
+    file's, else the plugin table's) as the in-memory runtime (protocol.md 11.5), the others with
+    no runtime."""
     failures: list[str] = []
     outcomes: dict[str, str] = {}
+    world = expectations.world if expectations.world is not None else world
     for call in expectations.calls:
         if call.world and world is None:
             failures.append(f"{call.id}: needs a World, and [plugin.{interop_cell.plugin}] has no 'world'")

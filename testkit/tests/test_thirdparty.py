@@ -175,3 +175,22 @@ def test_json_subset_and_judge() -> None:
     valid = next(c for c in expectations.calls if c.id == "validateAction(my-action)")
     assert judge(valid, CallOutcome(ok=True, value=True)) is None
     assert judge(valid, CallOutcome(ok=True, value={"valid": True})) is not None
+
+
+def test_elizaos_matrix_serves_both_packages_to_every_host() -> None:
+    matrix = load_matrix(ROOT / "matrices" / "elizaos.toml")
+    assert all(c.suite == "elizaos" for c in matrix.cells)
+    hosts = {p: {(c.host, c.host_runtime) for c in matrix.cells if c.plugin == p} for p in matrix.plugins}
+    everyone = {("python", None), ("rust", None), ("typescript", "node"), ("typescript", "bun")}
+    assert hosts == {"bootstrap-ts": everyone, "bootstrap-py": everyone}
+    assert {c.plugin_runtime for c in matrix.cells if c.plugin == "bootstrap-ts"} == {"node", "bun"}
+    for plugin in matrix.plugins.values():
+        assert plugin.expect.startswith("plugins/") and plugin.expect.endswith(".json"), plugin.expect
+
+
+def test_expectation_file_may_be_a_list_and_carry_a_world(tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_text(json.dumps([{"method": "getManifest", "expect": {"ok": True}}]))
+    assert [c.id for c in load_expectations(path).calls] == ["getManifest"]
+    path.write_text(json.dumps({"world": {"settings": {}}, "calls": []}))
+    assert load_expectations(path).world == {"settings": {}}
