@@ -185,7 +185,8 @@ def test_elizaos_matrix_serves_both_packages_to_every_host() -> None:
     assert hosts == {"bootstrap-ts": everyone, "bootstrap-py": everyone}
     assert {c.plugin_runtime for c in matrix.cells if c.plugin == "bootstrap-ts"} == {"node", "bun"}
     for plugin in matrix.plugins.values():
-        assert plugin.expect.startswith("plugins/") and plugin.expect.endswith(".json"), plugin.expect
+        assert plugin.expect.startswith("plugins/"), plugin.expect
+        assert plugin.expect.endswith(".json"), plugin.expect
 
 
 def test_expectation_file_may_be_a_list_and_carry_a_world(tmp_path: Path) -> None:
