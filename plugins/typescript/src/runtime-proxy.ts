@@ -5,7 +5,7 @@
  * bridge's line reader hands back through RuntimeChannel.deliver().
  */
 import { inspect } from "node:util";
-import { ErrorCode, checkJson, isObject, jsonTypeOf, type RequestId } from "./protocol.ts";
+import { EncodeError, ErrorCode, MAX_ENCODE_DEPTH, isObject, jsonTypeOf, type RequestId } from "./protocol.ts";
 import type { Config, JsonObject, JsonValue } from "./types.ts";
 
 /** Methods forwarded to the host (protocol.md 11.3), by their wire name without `runtime.`. */
@@ -99,6 +99,50 @@ export class RuntimeCallError extends Error {
   }
 }
 
+/**
+ * Converts one argument the way JSON.stringify would (toJSON, then the own enumerable members of
+ * any object, so a class instance or a Promise becomes a plain object; undefined, functions and
+ * symbols are left out of objects and become null in arrays), but refuses what JSON cannot carry
+ * exactly (protocol.md section 2): NaN/±Infinity, BigInt, lone surrogates, cycles.
+ */
+function toWire(value: unknown, path: string, depth: number): JsonValue {
+  switch (typeof value) {
+    case "string":
+      if (!value.isWellFormed()) throw new EncodeError(path, "string contains a lone surrogate");
+      return value;
+    case "boolean":
+      return value;
+    case "number":
+      if (!Number.isFinite(value)) throw new EncodeError(path, `number ${String(value)} is not JSON`);
+      return value;
+    case "bigint":
+      throw new EncodeError(path, "BigInt is not JSON (send big integers as strings)");
+    case "object": {
+      if (value === null) return null;
+      if (depth >= MAX_ENCODE_DEPTH) throw new EncodeError(path, `nesting deeper than ${MAX_ENCODE_DEPTH} (or a cycle)`);
+      const toJSON = (value as { toJSON?: unknown }).toJSON;
+      if (typeof toJSON === "function") return toWire((toJSON as () => unknown).call(value), path, depth + 1);
+      if (Array.isArray(value)) {
+        return value.map((item: unknown, i) => {
+          const t = typeof item;
+          return item === undefined || t === "function" || t === "symbol" ? null : toWire(item, `${path}[${i}]`, depth + 1);
+        });
+      }
+      const out: JsonObject = {};
+      for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key];
+        const t = typeof item;
+        if (item === undefined || t === "function" || t === "symbol") continue;
+        if (!key.isWellFormed()) throw new EncodeError(path, "member name contains a lone surrogate");
+        out[key] = toWire(item, `${path}.${key}`, depth + 1);
+      }
+      return out;
+    }
+    default:
+      throw new EncodeError(path, `${typeof value} is not JSON`);
+  }
+}
+
 interface Pending {
   method: string;
   resolve(value: JsonValue): void;
@@ -137,12 +181,11 @@ export class RuntimeChannel {
     }
     let end = args.length;
     while (end > 0 && args[end - 1] === undefined) end--;
-    const wireArgs: unknown[] = new Array<unknown>(end);
-    for (let i = 0; i < end; i++) wireArgs[i] = args[i] === undefined ? null : args[i];
     const id = `rt-${++this.next}`;
     let line: string;
     try {
-      checkJson(wireArgs, `runtime.${method} args`);
+      const wireArgs: JsonValue[] = new Array<JsonValue>(end);
+      for (let i = 0; i < end; i++) wireArgs[i] = args[i] === undefined ? null : toWire(args[i], `runtime.${method} args[${i}]`, 0);
       line = JSON.stringify({ id, method: `runtime.${method}`, params: { call, args: wireArgs } });
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));

@@ -270,7 +270,27 @@ describe("runtime proxy in-process", () => {
   it("arguments JSON cannot carry are refused locally, with the path", async () => {
     const lines: string[] = [];
     const proxy = createRuntimeProxy(scope(lines), 3, {});
-    await assert.rejects(proxy.setCache("k", Number.NaN), /NaN/);
+    await assert.rejects(proxy.setCache("k", { a: [Number.NaN] }), /NaN.*args\[1\]\.a\[0\]/);
+    await assert.rejects(proxy.setCache("k", "\ud800"), /lone surrogate/);
+    const cycle: Record<string, unknown> = {};
+    cycle["self"] = cycle;
+    await assert.rejects(proxy.setCache("k", cycle), /cycle/);
     assert.equal(lines.length, 0);
+  });
+
+  it("arguments that are not plain data are converted as JSON.stringify would", () => {
+    const lines: string[] = [];
+    const proxy = createRuntimeProxy(scope(lines), 4, {});
+    class Point {
+      x = 1;
+      y = 2;
+      norm(): number {
+        return 0;
+      }
+    }
+    // a Promise passed where a number belongs (elizaOS calls getConversationLength() without await)
+    void proxy.getMemories({ roomId: "r", count: Promise.resolve(5), when: new Date(0), p: new Point(), f: () => 1, list: [undefined, () => 1, 2] });
+    const sent = JSON.parse(lines[0] as string) as RuntimeRequest;
+    assert.deepEqual(sent.params.args, [{ roomId: "r", count: {}, when: "1970-01-01T00:00:00.000Z", p: { x: 1, y: 2 }, list: [null, null, 2] }]);
   });
 });
