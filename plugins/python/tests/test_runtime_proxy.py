@@ -176,12 +176,13 @@ def test_snapshot_members_logger_and_local_members(capsys: pytest.CaptureFixture
     assert channel.sent == []
 
 
-def test_character_factory_converts_the_snapshot() -> None:
-    channel = Recorder()
+def test_the_session_view_wraps_the_character_and_results() -> None:
+    channel = Recorder({"id": "r-1"})
     session = RuntimeSession("p", channel)
-    session.character_factory = lambda data: ("converted", data["name"])
+    session.view = lambda data: ("viewed", data)
     p = RuntimeProxy(session, 1, {"character": {"name": "Eliza"}})
-    assert p.character == ("converted", "Eliza")
+    assert p.character == ("viewed", {"name": "Eliza"})
+    assert run(lambda: p.get_room("r-1")) == ("viewed", {"id": "r-1"})
 
 
 def test_unknown_attributes_raise_attribute_error_naming_the_known_methods() -> None:

@@ -184,7 +184,7 @@ class _Server:
         self.out_fd = out_fd
         self.max = max_message_bytes
         self.session = RuntimeSession(plugin.name, self)
-        self.session.character_factory = plugin.character_factory
+        self.session.view = plugin.runtime_view
         self.runtime = RuntimeProxy(self.session)  # the host-less proxy, shared by every call
         self.manifest = plugin.manifest()
         # Runtime requests this plugin sent (protocol.md 11.2), by id, awaiting the host.

@@ -280,9 +280,6 @@ class _Adapter:
         pb = _protobuf()
         return pb.to_message(options, pb.HandlerOptions, "options")
 
-    def character(self, data: JsonObject) -> Any:
-        return JsonView(data)
-
     # the wrapped functions
     def validate(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         async def validate(runtime: Any, memory: JsonObject, state: JsonObject) -> bool:
@@ -497,5 +494,5 @@ def adapt_plugin(obj: Any, module_name: str | None = None) -> Plugin:
         evaluators=evaluators,
         init=adapter.init(init) if callable(init) else None,
         extra=members,
-        character_factory=adapter.character,
+        runtime_view=_viewed,
     )

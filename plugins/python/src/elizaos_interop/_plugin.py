@@ -141,8 +141,9 @@ class Plugin:
     init: InitHandler | None = None
     extra: JsonObject = field(default_factory=dict)
     """More manifest members (``services``, ``config``, ``dependencies`` ...), sent as they are."""
-    character_factory: Callable[[JsonObject], Any] | None = None
-    """Turns the host's ``character`` snapshot into what the handlers expect (default: the dict)."""
+    runtime_view: Callable[[Any], Any] | None = None
+    """Wraps what the runtime proxy hands to handlers (the ``character`` snapshot, the results
+    of runtime calls) in the shape they expect; by default they get plain JSON values."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):

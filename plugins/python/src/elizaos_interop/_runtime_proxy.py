@@ -148,7 +148,9 @@ def camel_case(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-_SNAKE_TO_WIRE: dict[str, str] = {snake_case(n): n for n in FORWARDED_METHODS}
+_PYTHON_ALIASES: dict[str, str] = {"get_entity": "getEntityById"}
+"""Other spellings the ``elizaos`` Python runtime gives a method of 11.3."""
+_SNAKE_TO_WIRE: dict[str, str] = {snake_case(n): n for n in FORWARDED_METHODS} | _PYTHON_ALIASES
 _KNOWN_NAMES = ", ".join(sorted([*FORWARDED_METHODS, *LOCAL_METHODS]))
 
 
@@ -324,8 +326,8 @@ class RuntimeSession:
 
     ``channel`` sends runtime requests (``None``: nothing to send them on), ``config`` is the
     config of the last successful ``init``, and the registries hold what the local methods of
-    11.3 keep on the plugin side. ``character_factory`` (set by the elizaOS adapter) turns the
-    snapshot's ``character`` dict into the type the plugin's handlers expect.
+    11.3 keep on the plugin side. ``view`` (the plugin's ``runtime_view``, set by the elizaOS
+    adapter) wraps the ``character`` snapshot and runtime results for the plugin's handlers.
     """
 
     def __init__(self, plugin_name: str, channel: RuntimeChannel | None = None) -> None:
@@ -335,7 +337,7 @@ class RuntimeSession:
         self.logger = _StderrLogger(plugin_name)
         self.task_workers: dict[str, Any] = {}
         self.events: dict[str, list[Any]] = {}
-        self.character_factory: Callable[[dict[str, Any]], Any] | None = None
+        self.view: Callable[[Any], Any] | None = None
 
 
 def _place_args(wire: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
@@ -436,8 +438,8 @@ class RuntimeProxy:
         if self._character is None and self._context is not None:
             value = self._context.get("character")
             if isinstance(value, dict):
-                factory = self._session.character_factory
-                self._character = factory(value) if factory is not None else value
+                view = self._session.view
+                self._character = view(value) if view is not None else value
         return self._character
 
     @property
@@ -496,7 +498,7 @@ class RuntimeProxy:
             future = channel.send_runtime_request(call, wire, wire_args)
         except Exception as exc:
             return _raise(exc)
-        return _await(future)
+        return _await(future, self._session.view)
 
     def __getattr__(self, name: str) -> Any:
         wire = name if name in FORWARDED_METHODS else _SNAKE_TO_WIRE.get(name)
@@ -525,5 +527,6 @@ async def _raise(exc: BaseException) -> Any:
     raise exc
 
 
-async def _await(future: asyncio.Future[Any]) -> Any:
-    return await future
+async def _await(future: asyncio.Future[Any], view: Callable[[Any], Any] | None) -> Any:
+    value = await future
+    return value if view is None else view(value)
