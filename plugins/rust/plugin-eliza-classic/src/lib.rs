@@ -11,18 +11,19 @@ use elizaos::interop::{
 };
 use engine::Eliza;
 use serde_json::Value;
+use std::sync::Mutex;
 
 /// The eliza-classic plugin: one ELIZA conversation.
 #[derive(Debug, Default)]
 pub struct ElizaClassic {
-    conversation: Eliza,
+    conversation: Mutex<Eliza>,
 }
 
 impl ElizaClassic {
     /// A plugin with a fresh conversation.
     pub fn new() -> Self {
         ElizaClassic {
-            conversation: Eliza::new(),
+            conversation: Mutex::new(Eliza::new()),
         }
     }
 }
@@ -47,7 +48,7 @@ impl Plugin for ElizaClassic {
     }
 
     fn invoke_action(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         _state: &Value,
@@ -55,7 +56,11 @@ impl Plugin for ElizaClassic {
     ) -> Result<ActionResult, PluginError> {
         match name {
             "generate-response" => {
-                let reply = self.conversation.respond(memory_text(memory).unwrap_or(""));
+                let reply = self
+                    .conversation
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .respond(memory_text(memory).unwrap_or(""));
                 Ok(ActionResult::success().with_text(reply))
             }
             other => Err(PluginError::new(format!(
@@ -65,7 +70,7 @@ impl Plugin for ElizaClassic {
     }
 
     fn get_provider(
-        &mut self,
+        &self,
         name: &str,
         _memory: &Value,
         _state: &Value,

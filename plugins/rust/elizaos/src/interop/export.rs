@@ -86,13 +86,16 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The message of a panic whose payload is not a string.
+const NON_STRING_PAYLOAD: &str = "panic with a non-string payload";
+
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "panic with a non-string payload".to_string()
+        NON_STRING_PAYLOAD.to_string()
     }
 }
 
@@ -142,9 +145,13 @@ fn guarded<R>(
     match outcome {
         Ok(r) => r,
         Err(payload) => {
-            let message = lock(&LAST_PANIC)
-                .take()
-                .unwrap_or_else(|| payload_message(payload.as_ref()));
+            // The payload is this panic's own; the hook's copy in LAST_PANIC may come from a
+            // panic on another thread, so it is only the fallback.
+            let recorded = lock(&LAST_PANIC).take();
+            let message = match payload_message(payload.as_ref()) {
+                m if m == NON_STRING_PAYLOAD => recorded.unwrap_or(m),
+                m => m,
+            };
             let owned = call.map(|(k, n)| (k, n.to_string()));
             Err(panic_error(owned.as_ref(), &message))
         }
@@ -185,8 +192,8 @@ fn lifecycle_error(e: PluginError) -> RpcError {
 pub struct Bridge<P: Plugin> {
     plugin: P,
     transport: Transport,
-    manifest: Option<CachedManifest>,
-    initialized: bool,
+    manifest: std::cell::OnceCell<CachedManifest>,
+    initialized: std::cell::Cell<bool>,
 }
 
 /// The protocol version our SDK speaks (protocol.md section 12).
@@ -218,18 +225,18 @@ impl<P: Plugin> Bridge<P> {
         Bridge {
             plugin,
             transport,
-            manifest: None,
-            initialized: false,
+            manifest: std::cell::OnceCell::new(),
+            initialized: std::cell::Cell::new(false),
         }
     }
 
     /// The plugin itself.
-    pub fn plugin_mut(&mut self) -> &mut P {
-        &mut self.plugin
+    pub fn plugin(&self) -> &P {
+        &self.plugin
     }
 
-    fn load_manifest(&mut self) -> Result<&CachedManifest, RpcError> {
-        if self.manifest.is_none() {
+    fn load_manifest(&self) -> Result<&CachedManifest, RpcError> {
+        if self.manifest.get().is_none() {
             let plugin = &self.plugin;
             let manifest = guarded(None, || Ok(plugin.manifest()))?;
             let cannot = |e: serde_json::Error| {
@@ -247,29 +254,30 @@ impl<P: Plugin> Bridge<P> {
             let json = serde_json::to_vec(&value)
                 .map_err(cannot)?
                 .into_boxed_slice();
-            self.manifest = Some(CachedManifest {
+            // A nested call made while the manifest was computed may have set it first.
+            let _ = self.manifest.set(CachedManifest {
                 manifest,
                 value,
                 json,
             });
         }
         self.manifest
-            .as_ref()
+            .get()
             .ok_or_else(|| RpcError::internal("manifest unavailable"))
     }
 
     /// `getManifest`: the manifest as JSON.
-    pub fn manifest(&mut self) -> Result<Value, RpcError> {
+    pub fn manifest(&self) -> Result<Value, RpcError> {
         Ok(self.load_manifest()?.value.clone())
     }
 
     /// `getManifest`: the manifest as serialised JSON text, computed once and then borrowed.
-    pub fn manifest_json(&mut self) -> Result<&[u8], RpcError> {
+    pub fn manifest_json(&self) -> Result<&[u8], RpcError> {
         Ok(&self.load_manifest()?.json)
     }
 
     /// `init`: configure the plugin; `config` must be an object.
-    pub fn init(&mut self, config: &Value) -> Result<(), RpcError> {
+    pub fn init(&self, config: &Value) -> Result<(), RpcError> {
         if !config.is_object() {
             return Err(RpcError::invalid_param(
                 "config",
@@ -277,20 +285,20 @@ impl<P: Plugin> Bridge<P> {
                 crate::interop::protocol::json_type_name(config),
             ));
         }
-        let plugin = &mut self.plugin;
+        let plugin = &self.plugin;
         guarded(None, || plugin.init(config).map_err(lifecycle_error))?;
-        self.initialized = true;
+        self.initialized.set(true);
         Ok(())
     }
 
-    fn ensure_init(&mut self) -> Result<(), RpcError> {
-        if !self.initialized {
+    fn ensure_init(&self) -> Result<(), RpcError> {
+        if !self.initialized.get() {
             self.init(&Value::Object(Map::new()))?;
         }
         Ok(())
     }
 
-    fn check_name(&mut self, kind: Kind, name: &str) -> Result<(), RpcError> {
+    fn check_name(&self, kind: Kind, name: &str) -> Result<(), RpcError> {
         let manifest = &self.load_manifest()?.manifest;
         let known = match kind {
             Kind::Action => manifest.actions.iter().any(|a| a.name == name),
@@ -305,10 +313,10 @@ impl<P: Plugin> Bridge<P> {
     }
 
     /// `validateAction` (`Kind::Action`) or `validateEvaluator` (`Kind::Evaluator`).
-    pub fn validate(&mut self, kind: Kind, args: &CallArgs) -> Result<bool, RpcError> {
+    pub fn validate(&self, kind: Kind, args: &CallArgs) -> Result<bool, RpcError> {
         self.check_name(kind, &args.name)?;
         self.ensure_init()?;
-        let plugin = &mut self.plugin;
+        let plugin = &self.plugin;
         let name = args.name.as_str();
         guarded(Some((kind, name)), || {
             let r = match kind {
@@ -321,10 +329,10 @@ impl<P: Plugin> Bridge<P> {
 
     /// `invokeAction`, `getProvider` or `invokeEvaluator`, by `kind`; the result is checked and
     /// canonicalised (-32003 when invalid).
-    pub fn invoke(&mut self, kind: Kind, args: &CallArgs) -> Result<Value, RpcError> {
+    pub fn invoke(&self, kind: Kind, args: &CallArgs) -> Result<Value, RpcError> {
         self.check_name(kind, &args.name)?;
         self.ensure_init()?;
-        let plugin = &mut self.plugin;
+        let plugin = &self.plugin;
         let name = args.name.as_str();
         let raw = guarded(Some((kind, name)), || {
             let r = match kind {
@@ -346,11 +354,7 @@ impl<P: Plugin> Bridge<P> {
 
     /// Answer one IPC method with its params (section 3.3). `shutdown` is the server's business
     /// and answers `{}` here.
-    pub fn dispatch(
-        &mut self,
-        method: &str,
-        params: &Map<String, Value>,
-    ) -> Result<Value, RpcError> {
+    pub fn dispatch(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
         match method {
             methods::GET_MANIFEST => self.manifest(),
             methods::INIT => {
@@ -1328,7 +1332,7 @@ mod tests {
     /// A plugin exercising every outcome a handler can have.
     #[derive(Default)]
     struct Probe {
-        inits: Vec<Value>,
+        inits: std::sync::Mutex<Vec<Value>>,
     }
 
     impl Plugin for Probe {
@@ -1347,20 +1351,18 @@ mod tests {
             }
         }
 
-        fn init(&mut self, config: &Value) -> Result<(), PluginError> {
+        fn init(&self, config: &Value) -> Result<(), PluginError> {
             if config.get("fail").is_some() {
                 return Err(PluginError::new("bad config").with_exception("ConfigError"));
             }
-            self.inits.push(config.clone());
+            self.inits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(config.clone());
             Ok(())
         }
 
-        fn validate_action(
-            &mut self,
-            name: &str,
-            _m: &Value,
-            _s: &Value,
-        ) -> Result<bool, PluginError> {
+        fn validate_action(&self, name: &str, _m: &Value, _s: &Value) -> Result<bool, PluginError> {
             match name {
                 "boom" => Err(PluginError::new("validate failed")),
                 "panic" => panic!("validate panic"),
@@ -1369,7 +1371,7 @@ mod tests {
         }
 
         fn invoke_action(
-            &mut self,
+            &self,
             name: &str,
             _m: &Value,
             _s: &Value,
@@ -1380,13 +1382,14 @@ mod tests {
                 "boom" => Err(PluginError::new("boom").with_exception("Boom")),
                 "panic" => panic!("handler panic {}", 7),
                 "unsupported" => Err(PluginError::not_supported("nope")),
-                "inits" => Ok(ActionResult::success().with_text(self.inits.len().to_string())),
+                "inits" => Ok(ActionResult::success()
+                    .with_text(self.inits.lock().map(|i| i.len()).unwrap_or(0).to_string())),
                 _ => Err(PluginError::new("unexpected")),
             }
         }
 
         fn invoke_action_json(
-            &mut self,
+            &self,
             name: &str,
             m: &Value,
             s: &Value,
@@ -1415,7 +1418,7 @@ mod tests {
 
     #[test]
     fn first_call_initialises_with_an_empty_config_once() {
-        let mut b = Bridge::new(Probe::default(), Transport::Ffi);
+        let b = Bridge::new(Probe::default(), Transport::Ffi);
         assert_eq!(
             b.invoke(Kind::Action, &args("inits")).ok(),
             Some(json!({"success": true, "text": "1"}))
@@ -1424,9 +1427,12 @@ mod tests {
             b.invoke(Kind::Action, &args("inits")).ok(),
             Some(json!({"success": true, "text": "1"}))
         );
-        assert_eq!(b.plugin_mut().inits, vec![json!({})]);
+        assert_eq!(*b.plugin().inits.lock().unwrap(), vec![json!({})]);
         assert!(b.init(&json!({"a": 1})).is_ok());
-        assert_eq!(b.plugin_mut().inits.last(), Some(&json!({"a": 1})));
+        assert_eq!(
+            b.plugin().inits.lock().unwrap().last(),
+            Some(&json!({"a": 1}))
+        );
         let e = b.init(&json!({"fail": true})).err();
         assert_eq!(
             e.map(|e| (e.code, e.data)),
@@ -1436,7 +1442,7 @@ mod tests {
 
     #[test]
     fn panics_errors_and_invalid_results_map_to_codes_and_the_bridge_keeps_serving() {
-        let mut b = Bridge::new(Probe::default(), Transport::Ffi);
+        let b = Bridge::new(Probe::default(), Transport::Ffi);
         for _ in 0..3 {
             let e = b.invoke(Kind::Action, &args("panic")).err();
             assert_eq!(
@@ -1480,7 +1486,7 @@ mod tests {
 
     #[test]
     fn dispatch_routes_methods_and_rejects_unknown_ones() {
-        let mut b = Bridge::new(Probe::default(), Transport::Ipc);
+        let b = Bridge::new(Probe::default(), Transport::Ipc);
         let params = |v: Value| v.as_object().cloned().unwrap_or_default();
         assert_eq!(
             b.dispatch("getManifest", &Map::new())

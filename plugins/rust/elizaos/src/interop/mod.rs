@@ -9,6 +9,7 @@ pub mod export;
 pub mod host;
 pub mod plugin;
 pub mod protocol;
+pub mod runtime;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod server;
 
@@ -16,3 +17,7 @@ pub mod server;
 pub use host::*;
 pub use plugin::*;
 pub use protocol::*;
+pub use runtime::{
+    current_runtime, is_runtime_method, runtime_context, AgentRuntime, RuntimeError, RuntimeProxy,
+    RUNTIME_METHODS,
+};

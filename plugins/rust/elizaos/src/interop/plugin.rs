@@ -314,6 +314,11 @@ impl From<ProviderResult> for Value {
 
 /// A plugin implemented in Rust.
 ///
+/// Handlers take `&self`: while a handler waits for its runtime (protocol.md 11.4) the host may
+/// call back into the same plugin (elizaOS `composeState` runs its providers), so a plugin keeps
+/// mutable state behind a `Mutex` or atomics, never borrowed across a runtime call. A handler
+/// reaches the host's runtime with [`current_runtime`](crate::interop::current_runtime).
+///
 /// The SDK serialises every call (one at a time, behind a mutex for FFI), checks `name` against
 /// the manifest before calling a handler (unknown names are -32001), validates params (-32602),
 /// turns `Err` and panics into -32000, and validates the wire result (-32003).
@@ -327,14 +332,14 @@ pub trait Plugin {
     fn manifest(&self) -> Manifest;
 
     /// Configure the plugin. May be called more than once; the last config wins.
-    fn init(&mut self, config: &Value) -> Result<(), PluginError> {
+    fn init(&self, config: &Value) -> Result<(), PluginError> {
         let _ = config;
         Ok(())
     }
 
     /// Whether an action applies to `memory`. Defaults to `true`.
     fn validate_action(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -345,7 +350,7 @@ pub trait Plugin {
 
     /// Run an action.
     fn invoke_action(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -354,7 +359,7 @@ pub trait Plugin {
 
     /// Run a provider. Defaults to -32002 (a plugin with providers overrides it).
     fn get_provider(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -367,7 +372,7 @@ pub trait Plugin {
 
     /// Whether an evaluator applies to `memory`. Defaults to `true`.
     fn validate_evaluator(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -378,7 +383,7 @@ pub trait Plugin {
 
     /// Run an evaluator; `None` means it had nothing to say (`null` on the wire). Defaults to -32002.
     fn invoke_evaluator(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -391,7 +396,7 @@ pub trait Plugin {
 
     /// Raw form of [`Plugin::invoke_action`]: the JSON the SDK validates and sends.
     fn invoke_action_json(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -403,7 +408,7 @@ pub trait Plugin {
 
     /// Raw form of [`Plugin::get_provider`].
     fn get_provider_json(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,
@@ -413,7 +418,7 @@ pub trait Plugin {
 
     /// Raw form of [`Plugin::invoke_evaluator`].
     fn invoke_evaluator_json(
-        &mut self,
+        &self,
         name: &str,
         memory: &Value,
         state: &Value,

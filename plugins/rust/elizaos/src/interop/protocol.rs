@@ -674,10 +674,19 @@ pub struct Response {
 
 /// Parse one response line (host side). `Err` says why the line is not a valid response.
 pub fn parse_response(line: &[u8]) -> Result<Response, String> {
+    response_from_value(parse_line(line)?)
+}
+
+/// Decode one line (without its terminator; a trailing `\r` is tolerated) as strict JSON: not
+/// UTF-8, not JSON (NaN, infinities, lone surrogate escapes) is `Err` with the reason.
+pub fn parse_line(line: &[u8]) -> Result<Value, String> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     let text = std::str::from_utf8(line).map_err(|e| format!("response is not UTF-8 ({e})"))?;
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| format!("response is not JSON ({e})"))?;
+    serde_json::from_str(text).map_err(|e| format!("response is not JSON ({e})"))
+}
+
+/// Validate a JSON value as a response (section 3.2).
+pub fn response_from_value(value: Value) -> Result<Response, String> {
     let Value::Object(mut obj) = value else {
         return Err(format!(
             "response must be an object, received {}",

@@ -1,15 +1,22 @@
 //! The IPC server of protocol.md section 3: newline-delimited JSON-RPC over stdin/stdout.
 //!
 //! Requests are answered one at a time, in order (allowed by 3.4). Every response is written in
-//! one buffered write and flushed. `shutdown` answers `{}` and returns; stdin EOF returns. Bad lines
+//! one buffered write and flushed. A handler's runtime call (section 11) writes a `runtime.<name>`
+//! request and reads on until its answer arrives, serving host requests that come meanwhile
+//! (nested), so a host may call back into the plugin (11.4). `shutdown` answers `{}` and returns; stdin EOF returns. Bad lines
 //! get -32700/-32600 and the server keeps serving; a line over the size limit is discarded and
 //! answered with `{"id": null, "error": {"code": -32600, "message": "request exceeds N bytes"}}`.
 
 use crate::interop::export::{Bridge, Transport};
 use crate::interop::plugin::Plugin;
-use crate::interop::protocol::{methods, parse_request, RpcError, DEFAULT_MAX_MESSAGE_BYTES};
+use crate::interop::protocol::{
+    codes, methods, request_from_value, BadRequest, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
+};
+use crate::interop::runtime::{error_from_answer, ChannelGuard, RuntimeChannel, RuntimeError};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 
@@ -72,7 +79,7 @@ pub enum LineRead {
 
 /// Read one `\n`-terminated line into `buf` (cleared first) without ever holding more than
 /// `limit` bytes of it. A trailing `\r` is left for the request parser, which tolerates it.
-pub fn read_line_limited<R: BufRead>(
+pub fn read_line_limited<R: BufRead + ?Sized>(
     reader: &mut R,
     buf: &mut Vec<u8>,
     limit: usize,
@@ -137,7 +144,7 @@ struct ResponseOut<'a> {
     error: Option<Value>,
 }
 
-fn write_response<W: Write>(
+fn write_response<W: Write + ?Sized>(
     out: &mut W,
     id: &Value,
     outcome: &Result<Value, RpcError>,
@@ -159,41 +166,252 @@ fn write_response<W: Write>(
     out.flush()
 }
 
+/// Answers one host request (the bridge's `dispatch`).
+type Dispatch<'a> = dyn Fn(&str, &Map<String, Value>) -> Result<Value, RpcError> + 'a;
+
+/// One call being served: its request id and its `params.runtime` snapshot.
+struct Frame {
+    call: Value,
+    runtime: Option<Value>,
+}
+
+/// The server's state, shared by the main loop and by runtime calls made from handlers, which
+/// read on (serving host requests nested) until their answer arrives (protocol.md 11.4).
+struct Server<'a> {
+    input: RefCell<&'a mut dyn BufRead>,
+    output: RefCell<&'a mut dyn Write>,
+    options: ServeOptions,
+    dispatch: &'a Dispatch<'a>,
+    frames: RefCell<Vec<Frame>>,
+    next_runtime_id: Cell<u64>,
+    /// Runtime requests sent and not yet answered.
+    waiting: RefCell<HashSet<String>>,
+    /// Answers received for runtime requests, not yet taken by their waiter.
+    answers: RefCell<HashMap<String, Result<Value, RpcError>>>,
+    /// Set when the server must stop: `shutdown` answered, stdin EOF, or an I/O error.
+    ended: Cell<Option<ServeEnd>>,
+    /// The I/O error that ended the server, reported by [`serve_on`].
+    failure: RefCell<Option<io::Error>>,
+}
+
+impl Server<'_> {
+    fn write(&self, id: &Value, outcome: &Result<Value, RpcError>) {
+        let written = write_response(&mut **self.output.borrow_mut(), id, outcome);
+        if let Err(e) = written {
+            self.fail(e);
+        }
+    }
+
+    fn fail(&self, e: io::Error) {
+        self.ended.set(Some(ServeEnd::Eof));
+        self.failure.borrow_mut().get_or_insert(e);
+    }
+
+    /// Reads and handles one message. Returns once something was read (or the input ended).
+    fn step(&self) {
+        if self.ended.get().is_some() {
+            return;
+        }
+        let mut line = Vec::new();
+        let read = read_line_limited(
+            &mut **self.input.borrow_mut(),
+            &mut line,
+            self.options.max_message_bytes,
+        );
+        match read {
+            Err(e) => self.fail(e),
+            Ok(LineRead::Eof) => self.ended.set(Some(ServeEnd::Eof)),
+            Ok(LineRead::Oversize) => self.write(
+                &Value::Null,
+                &Err(RpcError::oversize(self.options.max_message_bytes)),
+            ),
+            Ok(LineRead::Line) => {
+                if !line.iter().all(u8::is_ascii_whitespace) {
+                    self.handle(&line);
+                }
+            }
+        }
+    }
+
+    fn handle(&self, line: &[u8]) {
+        let value = match parse_json_line(line) {
+            Ok(v) => v,
+            Err(bad) => return self.write(&bad.id, &Err(bad.error)),
+        };
+        if is_response(&value) {
+            return self.answer_received(value);
+        }
+        let request = match request_from_value(value) {
+            Ok(r) => r,
+            Err(bad) => return self.write(&bad.id, &Err(bad.error)),
+        };
+        let runtime = match request.params.get("runtime") {
+            Some(v @ Value::Object(_)) => Some(v.clone()),
+            _ => None,
+        };
+        self.frames.borrow_mut().push(Frame {
+            call: request.id.clone(),
+            runtime,
+        });
+        let outcome = (self.dispatch)(&request.method, &request.params);
+        self.frames.borrow_mut().pop();
+        self.write(&request.id, &outcome);
+        if request.method == methods::SHUTDOWN {
+            self.ended.set(Some(ServeEnd::Shutdown));
+        }
+    }
+
+    /// A response from the host: the answer to one of our runtime requests.
+    fn answer_received(&self, value: Value) {
+        let Value::Object(mut obj) = value else {
+            return;
+        };
+        let id = match obj.remove("id") {
+            Some(Value::String(id)) if self.waiting.borrow().contains(&id) => id,
+            other => {
+                eprintln!(
+                    "elizaos: ignoring a response for no pending runtime request (id {})",
+                    other.unwrap_or(Value::Null)
+                );
+                return;
+            }
+        };
+        let outcome = match (obj.remove("result"), obj.remove("error")) {
+            (Some(result), None) => Ok(result),
+            (None, Some(error)) => Err(RpcError::from_value(&error).unwrap_or_else(|reason| {
+                RpcError::internal(format!("the host's error answer is malformed: {reason}"))
+            })),
+            _ => Err(RpcError::internal(
+                "the host's answer has both or neither of \"result\" and \"error\"",
+            )),
+        };
+        self.waiting.borrow_mut().remove(&id);
+        self.answers.borrow_mut().insert(id, outcome);
+    }
+
+    /// Serve until `shutdown` or EOF.
+    fn run(&self) -> ServeEnd {
+        loop {
+            if let Some(end) = self.ended.get() {
+                return end;
+            }
+            self.step();
+        }
+    }
+}
+
+impl RuntimeChannel for Server<'_> {
+    fn frame(&self) -> Option<(Value, Option<Value>)> {
+        self.frames
+            .borrow()
+            .last()
+            .map(|f| (f.call.clone(), f.runtime.clone()))
+    }
+
+    fn send(&self, call: &Value, method: &str, args: Vec<Value>) -> Result<String, RuntimeError> {
+        if self.ended.get().is_some() {
+            return Err(host_closed());
+        }
+        let n = self.next_runtime_id.get() + 1;
+        self.next_runtime_id.set(n);
+        let id = format!("rt-{n}");
+        let request = serde_json::json!({
+            "id": id,
+            "method": format!("runtime.{method}"),
+            "params": {"call": call, "args": args},
+        });
+        let mut out = self.output.borrow_mut();
+        let written = serde_json::to_writer(&mut **out, &request)
+            .map_err(io::Error::other)
+            .and_then(|()| out.write_all(b"\n"))
+            .and_then(|()| out.flush());
+        drop(out);
+        match written {
+            Ok(()) => {
+                self.waiting.borrow_mut().insert(id.clone());
+                Ok(id)
+            }
+            Err(e) => {
+                self.fail(e);
+                Err(host_closed())
+            }
+        }
+    }
+
+    fn wait(&self, id: &str, method: &str) -> Result<Value, RuntimeError> {
+        loop {
+            if let Some(outcome) = self.answers.borrow_mut().remove(id) {
+                return outcome.map_err(|e| error_from_answer(method, e.code, e.message, e.data));
+            }
+            if self.ended.get().is_some() {
+                self.waiting.borrow_mut().remove(id);
+                return Err(host_closed());
+            }
+            self.step();
+        }
+    }
+}
+
+/// -32603 "host closed": the host went away while a runtime request was pending (11.4).
+fn host_closed() -> RuntimeError {
+    RuntimeError::Call {
+        code: codes::INTERNAL_ERROR,
+        message: "host closed".into(),
+        data: None,
+    }
+}
+
+/// A message without `method` and with `result` or `error` is a response (section 3.2): the
+/// host's answer to a runtime request.
+fn is_response(value: &Value) -> bool {
+    value.as_object().is_some_and(|o| {
+        !o.contains_key("method") && (o.contains_key("result") || o.contains_key("error"))
+    })
+}
+
+/// Decode one line as JSON: -32700 when it is not UTF-8 or not JSON.
+fn parse_json_line(line: &[u8]) -> Result<Value, BadRequest> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line).map_err(|e| BadRequest {
+        id: Value::Null,
+        error: RpcError::parse_error(format!("request is not UTF-8 ({e})")),
+    })?;
+    serde_json::from_str(text).map_err(|e| BadRequest {
+        id: Value::Null,
+        error: RpcError::parse_error(format!("request is not JSON ({e})")),
+    })
+}
+
 /// Serve `plugin` over `input`/`output` until `shutdown` or EOF (the testable core of [`serve`]).
+/// Handlers reach the host's runtime through [`current_runtime`](crate::interop::current_runtime)
+/// while they run.
 pub fn serve_on<P: Plugin, R: BufRead, W: Write>(
     plugin: P,
     input: &mut R,
     output: &mut W,
     options: ServeOptions,
 ) -> io::Result<ServeEnd> {
-    let mut bridge = Bridge::new(plugin, Transport::Ipc);
-    let mut line = Vec::new();
-    loop {
-        match read_line_limited(input, &mut line, options.max_message_bytes)? {
-            LineRead::Eof => return Ok(ServeEnd::Eof),
-            LineRead::Oversize => {
-                write_response(
-                    output,
-                    &Value::Null,
-                    &Err(RpcError::oversize(options.max_message_bytes)),
-                )?;
-            }
-            LineRead::Line => {
-                if line.iter().all(u8::is_ascii_whitespace) {
-                    continue; // blank lines carry no request
-                }
-                match parse_request(&line) {
-                    Err(bad) => write_response(output, &bad.id, &Err(bad.error))?,
-                    Ok(request) => {
-                        let outcome = bridge.dispatch(&request.method, &request.params);
-                        write_response(output, &request.id, &outcome)?;
-                        if request.method == methods::SHUTDOWN {
-                            return Ok(ServeEnd::Shutdown);
-                        }
-                    }
-                }
-            }
-        }
+    let bridge = Bridge::new(plugin, Transport::Ipc);
+    let dispatch = |method: &str, params: &Map<String, Value>| bridge.dispatch(method, params);
+    let server = Server {
+        input: RefCell::new(input),
+        output: RefCell::new(output),
+        options,
+        dispatch: &dispatch,
+        frames: RefCell::new(Vec::new()),
+        next_runtime_id: Cell::new(0),
+        waiting: RefCell::new(HashSet::new()),
+        answers: RefCell::new(HashMap::new()),
+        ended: Cell::new(None),
+        failure: RefCell::new(None),
+    };
+    let end = {
+        let _active = ChannelGuard::enter(&server);
+        server.run()
+    };
+    match server.failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(end),
     }
 }
 

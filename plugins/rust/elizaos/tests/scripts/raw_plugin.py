@@ -10,8 +10,8 @@ With RAW_PLUGIN_LOG set, every host request is also appended to that file.
 - surrogate / nan / string-id / float-id: invokeAction answers with a lone surrogate escape,
   a NaN, the id as a string, or the id as a float.
 - runtime: declares the "runtime" capability. invokeAction sends the runtime requests listed in
-  options.calls ([{"method", "args", "call"?}], "call" overriding params.call, "rawParams"
-  replacing params), waits for every answer, and returns them in data.answers (the whole
+  options.calls ([{"method", "args", "call"?, "rawArgs"?}], "call" overriding params.call,
+  "rawArgs" replacing params.args with any JSON value), waits for every answer, and returns them in data.answers (the whole
   response objects, in order). Host requests that arrive meanwhile are answered at once
   (getProvider "echo-runtime" returns the runtime context it received).
 """
@@ -98,7 +98,9 @@ def run_runtime_calls(rid: object, params: dict) -> None:
     for n, c in enumerate(calls):
         rt_id = "rt-%d" % (n + 1)
         ids.append(rt_id)
-        p = c.get("rawParams", {"call": c.get("call", rid), "args": c.get("args", [])})
+        p = {"call": c.get("call", rid), "args": c.get("args", [])}
+        if "rawArgs" in c:
+            p["args"] = c["rawArgs"]
         send({"id": rt_id, "method": "runtime." + c["method"], "params": p})
     answers = {}
     while len(answers) < len(ids):

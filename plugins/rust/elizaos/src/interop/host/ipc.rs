@@ -15,7 +15,7 @@ use std::io::Write as _;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -27,7 +27,11 @@ use super::pipe::{
     fd_of, kill_and_reap, set_nonblocking, signal_child, wait_until, write_all_deadline,
     LineReader, ReadOutcome, StderrTail, WriteFailure,
 };
-use crate::interop::protocol::{methods, parse_response, RpcError, DEFAULT_MAX_MESSAGE_BYTES};
+use crate::interop::protocol::{
+    codes, is_valid_id, json_type_name, methods, parse_line, response_from_value, response_line,
+    RpcError, DEFAULT_MAX_MESSAGE_BYTES,
+};
+use crate::interop::runtime::{AgentRuntime, RuntimeError};
 
 /// Settings of an IPC plugin process. Every loader exposes them as builder methods.
 #[derive(Debug, Clone)]
@@ -114,6 +118,9 @@ struct State {
     waiters: usize,
     /// Set once: every later call fails with "plugin is closed".
     closed: Option<Fault>,
+    /// The runtime of each pending call that has one (section 11): the plugin's
+    /// runtime requests name their call by id.
+    runtimes: HashMap<u64, Arc<dyn AgentRuntime>>,
 }
 
 /// A live plugin child process.
@@ -126,7 +133,8 @@ pub(crate) struct IpcConnection {
     options: IpcOptions,
     pid: u32,
     child: Mutex<Child>,
-    stdin: Mutex<Option<ChildStdin>>,
+    /// Shared with the threads that answer runtime requests.
+    stdin: Arc<Mutex<Option<ChildStdin>>>,
     reader: Mutex<LineReader>,
     /// Owns the fd the reader polls; kept open for the connection's life.
     _stdout: ChildStdout,
@@ -216,7 +224,7 @@ impl IpcConnection {
             capabilities: OnceLock::new(),
             pid,
             child: Mutex::new(child),
-            stdin: Mutex::new(Some(stdin)),
+            stdin: Arc::new(Mutex::new(Some(stdin))),
             reader: Mutex::new(reader),
             _stdout: stdout,
             state: Mutex::new(State {
@@ -225,6 +233,7 @@ impl IpcConnection {
                 leader: false,
                 waiters: 0,
                 closed: None,
+                runtimes: HashMap::new(),
             }),
             wake: Condvar::new(),
             stderr: tail,
@@ -292,7 +301,26 @@ impl IpcConnection {
         params: &P,
         timeout: Option<Duration>,
     ) -> Result<Value, InteropError> {
-        self.call_inner(method, target, params, timeout, true)
+        self.call_inner(method, target, params, timeout, true, None)
+    }
+
+    /// [`IpcConnection::call`] for a call whose handler may call `runtime`
+    /// (section 11): the plugin's runtime requests naming this call are
+    /// answered from it until the call ends. `params` carry the runtime context.
+    pub(crate) fn call_with_runtime<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        params: &P,
+        timeout: Option<Duration>,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<Value, InteropError> {
+        self.call_inner(method, target, params, timeout, true, Some(runtime))
+    }
+
+    /// Whether the plugin declared the `"runtime"` capability (section 12).
+    pub(crate) fn accepts_runtime(&self) -> bool {
+        self.capabilities().runtime
     }
 
     /// [`IpcConnection::call`]; `wedge` says whether a time-out kills the
@@ -305,6 +333,7 @@ impl IpcConnection {
         params: &P,
         timeout: Option<Duration>,
         wedge: bool,
+        runtime: Option<&Arc<dyn AgentRuntime>>,
     ) -> Result<Value, InteropError> {
         let timeout = timeout.unwrap_or(self.options.call_timeout);
         let id = {
@@ -317,12 +346,18 @@ impl IpcConnection {
             let id = st.next_id;
             st.next_id += 1;
             st.pending.insert(id, Slot::Waiting);
+            if let Some(runtime) = runtime {
+                st.runtimes.insert(id, Arc::clone(runtime));
+            }
             id
         };
         let line = match self.encode(id, method, params) {
             Ok(line) => line,
             Err(reason) => {
-                lock(&self.state).pending.remove(&id);
+                let mut st = lock(&self.state);
+                st.pending.remove(&id);
+                st.runtimes.remove(&id);
+                drop(st);
                 return Err(InteropError::InvalidPayload {
                     context: self.context(method, target),
                     path: "params".into(),
@@ -353,7 +388,12 @@ impl IpcConnection {
             Err(WriteFailure::Io(_)) => self.child_gone(),
         }
         drop(line);
-        match self.wait_for(id, deadline, &describe, wedge) {
+        let outcome = self.wait_for(id, deadline, &describe, wedge);
+        if runtime.is_some() {
+            // Later runtime requests for this call get -32602 (11.4).
+            lock(&self.state).runtimes.remove(&id);
+        }
+        match outcome {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => Err(InteropError::Call {
                 context: self.context(method, target),
@@ -501,8 +541,17 @@ impl IpcConnection {
     /// Handles one response line. Returns true when it resolved `own` (or a
     /// fault resolved everything).
     fn dispatch(&self, own: u64, line: &[u8]) -> bool {
-        let response = match parse_response(line) {
-            Ok(r) => r,
+        let parsed = parse_line(line).and_then(|value| {
+            if value.get("method").is_some() {
+                self.runtime_request(value).map(|()| None)
+            } else {
+                response_from_value(value).map(Some)
+            }
+        });
+        let response = match parsed {
+            Ok(Some(r)) => r,
+            // A runtime request, handed to a thread of its own.
+            Ok(None) => return false,
             Err(reason) => {
                 self.fail_all(Fault::Protocol {
                     reason,
@@ -547,6 +596,107 @@ impl IpcConnection {
                     excerpt: excerpt(line),
                 });
                 true
+            }
+        }
+    }
+
+    /// A request from the plugin (section 11.2): checks it, then answers it
+    /// from the runtime of the call it names on a thread of its own, so the
+    /// reader keeps reading while the runtime runs (11.4; the runtime may call
+    /// back into this plugin). `Err` is a protocol fault: a request without a
+    /// usable id cannot be answered.
+    fn runtime_request(&self, value: Value) -> Result<(), String> {
+        let Value::Object(mut request) = value else {
+            return Err("a request from the plugin is not an object".into());
+        };
+        let id = match request.remove("id") {
+            Some(id) if is_valid_id(&id) => id,
+            other => {
+                return Err(format!(
+                    "a request from the plugin has no valid id (received {})",
+                    other.map_or_else(|| "none".to_string(), |v| v.to_string())
+                ))
+            }
+        };
+        let method = request
+            .remove("method")
+            .and_then(|m| m.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let params = request.remove("params").unwrap_or(Value::Null);
+        let job = match method.strip_prefix("runtime.") {
+            None => Err(RpcError::with_data(
+                codes::METHOD_NOT_FOUND,
+                format!("method not found: {method:?} (a plugin may only call runtime.<method>)"),
+                serde_json::json!({ "method": method }),
+            )),
+            Some(name) => self.runtime_job(name, &params),
+        };
+        let stdin = Arc::clone(&self.stdin);
+        let deadline = Instant::now() + self.options.call_timeout;
+        let limit = self.options.max_message_bytes;
+        let name = method
+            .strip_prefix("runtime.")
+            .unwrap_or(&method)
+            .to_owned();
+        let spawned = std::thread::Builder::new()
+            .name(format!("elizaos-runtime-{}", self.pid))
+            .spawn(move || {
+                let outcome = match job {
+                    Ok((runtime, args)) => run_runtime_method(runtime.as_ref(), &name, args),
+                    Err(e) => Err(e),
+                };
+                let mut line = response_line(&id, &outcome).into_bytes();
+                if line.len() > limit {
+                    let err = RpcError::with_data(
+                        codes::INTERNAL_ERROR,
+                        format!(
+                            "runtime.{name} returned a value that is not JSON: {} bytes exceed the message limit of {limit} bytes",
+                            line.len()
+                        ),
+                        serde_json::json!({ "method": name }),
+                    );
+                    line = response_line(&id, &Err(err)).into_bytes();
+                }
+                line.push(b'\n');
+                let stdin = lock(&stdin);
+                if let Some(pipe) = stdin.as_ref() {
+                    // A plugin that is gone or wedged is the caller's time-out to report.
+                    let _ = write_all_deadline(fd_of(pipe), &line, Some(deadline));
+                }
+            });
+        spawned
+            .map(|_| ())
+            .map_err(|e| format!("cannot start a thread for a runtime request: {e}"))
+    }
+
+    /// The runtime and arguments of a runtime request, or the error to answer (11.2).
+    #[allow(clippy::type_complexity)]
+    fn runtime_job(
+        &self,
+        name: &str,
+        params: &Value,
+    ) -> Result<(Arc<dyn AgentRuntime>, Vec<Value>), RpcError> {
+        let call = params.get("call");
+        let runtime = call
+            .and_then(Value::as_u64)
+            .and_then(|c| lock(&self.state).runtimes.get(&c).cloned());
+        let Some(runtime) = runtime else {
+            let shown = call.map_or_else(|| "(none)".to_string(), Value::to_string);
+            return Err(RpcError::with_data(
+                codes::INVALID_PARAMS,
+                format!("runtime call for unknown call {shown}"),
+                serde_json::json!({ "param": "call" }),
+            ));
+        };
+        match params.get("args") {
+            Some(Value::Array(args)) => Ok((runtime, args.clone())),
+            other => {
+                let received = other.map_or("missing", json_type_name);
+                Err(RpcError::with_data(
+                    codes::INVALID_PARAMS,
+                    format!("invalid params: \"args\" of runtime.{name} must be an array, received {received}"),
+                    serde_json::json!({ "param": "args", "expected": "array", "received": received }),
+                ))
             }
         }
     }
@@ -665,6 +815,7 @@ impl IpcConnection {
                 &serde_json::json!({}),
                 Some(grace),
                 false,
+                None,
             );
         }
         {
@@ -677,6 +828,7 @@ impl IpcConnection {
                     *slot = Slot::Failed(Fault::Closed);
                 }
             }
+            st.runtimes.clear();
             self.wake.notify_all();
         }
         // Closing stdin is the EOF signal of 3.4.
@@ -706,6 +858,52 @@ impl IpcConnection {
 impl Drop for IpcConnection {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+/// Calls one runtime method and turns its outcome into the answer of 11.2.
+/// A panicking runtime is a failed method (-32000), never a dead reader.
+fn run_runtime_method(
+    runtime: &dyn AgentRuntime,
+    method: &str,
+    args: Vec<Value>,
+) -> Result<Value, RpcError> {
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| runtime.call(method, args)));
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(RuntimeError::NotProvided { .. })) => Err(RpcError::with_data(
+            codes::METHOD_NOT_FOUND,
+            format!("runtime.{method} is not provided by the host"),
+            serde_json::json!({ "method": method }),
+        )),
+        Ok(Err(RuntimeError::Call {
+            code,
+            message,
+            data,
+        })) => {
+            let data = data.or_else(|| {
+                (code == codes::HANDLER_FAILED)
+                    .then(|| serde_json::json!({ "method": method, "exception": "RuntimeError" }))
+            });
+            Err(RpcError {
+                code,
+                message,
+                data,
+            })
+        }
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| format!("runtime.{method} panicked"));
+            Err(RpcError::with_data(
+                codes::HANDLER_FAILED,
+                message,
+                serde_json::json!({ "method": method, "exception": "panic" }),
+            ))
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! results are checked and put in canonical form (null optional members
 //! removed) before user code sees them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,6 +14,7 @@ use super::error::{excerpt, ErrorContext, InteropError, Transport};
 use super::ffi::FfiPlugin;
 use super::ipc::IpcConnection;
 use crate::interop::protocol::{json_type_name, methods};
+use crate::interop::runtime::{runtime_context, AgentRuntime};
 
 /// Deepest params nesting the host sends (the params object counts as 1).
 /// protocol.md section 2 guarantees 64; deeper payloads MAY be refused. The
@@ -63,6 +65,9 @@ struct HandlerParams<'a> {
     state: &'a Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     options: Option<&'a Value>,
+    /// The call context of section 11.1, when the call passes a runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<&'a Value>,
 }
 
 /// Checks that a manifest follows manifest.schema.json and the section 1
@@ -339,6 +344,18 @@ fn check_result(method: &str, value: Value) -> Result<Value, String> {
     }
 }
 
+/// The four call methods that may carry a runtime (section 3.3).
+fn is_handler_method(method: &str) -> bool {
+    matches!(
+        method,
+        methods::VALIDATE_ACTION
+            | methods::INVOKE_ACTION
+            | methods::GET_PROVIDER
+            | methods::VALIDATE_EVALUATOR
+            | methods::INVOKE_EVALUATOR
+    )
+}
+
 /// Name of the target a handler method addresses, when `params.name` is a string.
 fn target_of(params: &Value) -> Option<&str> {
     params.get("name").and_then(Value::as_str)
@@ -540,6 +557,7 @@ impl LoadedPlugin {
         TimedCalls {
             plugin: self,
             timeout: Some(timeout),
+            runtime: None,
         }
     }
 
@@ -547,6 +565,7 @@ impl LoadedPlugin {
         TimedCalls {
             plugin: self,
             timeout: None,
+            runtime: None,
         }
     }
 
@@ -617,8 +636,97 @@ impl LoadedPlugin {
         TimedCalls {
             plugin: self,
             timeout,
+            runtime: None,
         }
         .call_method(method, params)
+    }
+
+    /// [`LoadedPlugin::call_method`] with the runtime the plugin's handler
+    /// may call (section 11); `None` passes no runtime.
+    pub fn call_method_with_runtime(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Option<Duration>,
+        runtime: Option<&Arc<dyn AgentRuntime>>,
+    ) -> Result<Value, InteropError> {
+        TimedCalls {
+            plugin: self,
+            timeout,
+            runtime,
+        }
+        .call_method(method, params)
+    }
+
+    /// A view whose calls pass `runtime` to the plugin (section 11): over IPC
+    /// the handler's runtime calls are answered from it; over FFI it is
+    /// accepted and not sent (11.6).
+    pub fn with_runtime<'a>(&'a self, runtime: &'a Arc<dyn AgentRuntime>) -> TimedCalls<'a> {
+        TimedCalls {
+            plugin: self,
+            timeout: None,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `validateAction` with a runtime (see [`LoadedPlugin::with_runtime`]).
+    pub fn validate_action_with_runtime(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<bool, InteropError> {
+        self.with_runtime(runtime)
+            .validate_action(name, memory, state)
+    }
+
+    /// `invokeAction` with a runtime (see [`LoadedPlugin::with_runtime`]).
+    pub fn invoke_action_with_runtime(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: &Value,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<Value, InteropError> {
+        self.with_runtime(runtime)
+            .invoke_action(name, memory, state, options)
+    }
+
+    /// `getProvider` with a runtime (see [`LoadedPlugin::with_runtime`]).
+    pub fn get_provider_with_runtime(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<Value, InteropError> {
+        self.with_runtime(runtime).get_provider(name, memory, state)
+    }
+
+    /// `validateEvaluator` with a runtime (see [`LoadedPlugin::with_runtime`]).
+    pub fn validate_evaluator_with_runtime(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<bool, InteropError> {
+        self.with_runtime(runtime)
+            .validate_evaluator(name, memory, state)
+    }
+
+    /// `invokeEvaluator` with a runtime (see [`LoadedPlugin::with_runtime`]).
+    pub fn invoke_evaluator_with_runtime(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        runtime: &Arc<dyn AgentRuntime>,
+    ) -> Result<Option<Value>, InteropError> {
+        self.with_runtime(runtime)
+            .invoke_evaluator(name, memory, state)
     }
 
     /// One no-op round trip through the transport's cheapest call, the
@@ -651,9 +759,30 @@ impl LoadedPlugin {
 pub struct TimedCalls<'a> {
     plugin: &'a LoadedPlugin,
     timeout: Option<Duration>,
+    runtime: Option<&'a Arc<dyn AgentRuntime>>,
 }
 
-impl TimedCalls<'_> {
+impl<'a> TimedCalls<'a> {
+    /// The same calls with a per-call time-out of `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The same calls passing `runtime` (see [`LoadedPlugin::with_runtime`]).
+    pub fn with_runtime(mut self, runtime: &'a Arc<dyn AgentRuntime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// The runtime to send with a handler call: only to a plugin that
+    /// declared the `"runtime"` capability (section 12), only over IPC.
+    fn runtime_for_call(&self) -> Option<&'a Arc<dyn AgentRuntime>> {
+        match &self.plugin.backend {
+            Backend::Ipc(conn) if conn.accepts_runtime() => self.runtime,
+            _ => None,
+        }
+    }
     fn context(&self, method: &str, target: Option<&str>) -> Box<ErrorContext> {
         ErrorContext::boxed(
             self.plugin.name.as_str(),
@@ -671,9 +800,12 @@ impl TimedCalls<'_> {
         params: &P,
         ffi: impl FnOnce(&FfiPlugin) -> Result<Value, InteropError>,
     ) -> Result<Value, InteropError> {
-        let raw = match &self.plugin.backend {
-            Backend::Ipc(conn) => conn.call(method, target, params, self.timeout)?,
-            Backend::Ffi(lib) => ffi(lib)?,
+        let raw = match (&self.plugin.backend, self.runtime_for_call()) {
+            (Backend::Ipc(conn), Some(runtime)) if is_handler_method(method) => {
+                conn.call_with_runtime(method, target, params, self.timeout, runtime)?
+            }
+            (Backend::Ipc(conn), _) => conn.call(method, target, params, self.timeout)?,
+            (Backend::Ffi(lib), _) => ffi(lib)?,
         };
         check_result(method, raw).map_err(|reason| InteropError::Protocol {
             context: self.context(method, target),
@@ -719,11 +851,15 @@ impl TimedCalls<'_> {
                 ("options", options.unwrap_or(&empty)),
             ],
         )?;
+        let context = self
+            .runtime_for_call()
+            .map(|rt| runtime_context(rt.as_ref()));
         let params = HandlerParams {
             name,
             memory,
             state,
             options,
+            runtime: context.as_ref(),
         };
         self.send(method, Some(name), &params, |lib| {
             lib.call_handler(method, name, memory, state, options)
@@ -818,7 +954,16 @@ impl TimedCalls<'_> {
                 reason,
             }
         })?;
-        self.send(method, target, params, |lib| lib.call(method, params))
+        match self.runtime_for_call() {
+            Some(rt) if is_handler_method(method) && params.is_object() => {
+                let mut with_context = params.clone();
+                with_context["runtime"] = runtime_context(rt.as_ref());
+                self.send(method, target, &with_context, |lib| {
+                    lib.call(method, params)
+                })
+            }
+            _ => self.send(method, target, params, |lib| lib.call(method, params)),
+        }
     }
 }
 

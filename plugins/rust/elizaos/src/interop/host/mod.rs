@@ -6,10 +6,14 @@
 //!   a child process speaking newline-delimited JSON-RPC (section 3).
 //! - [`FfiPluginLoader`]: a shared library through the C ABI (section 6).
 //!
+//! - [`InMemoryRuntime`]: an agent runtime over in-memory tables (section 11.5)
+//!   to pass with calls whose handlers call their runtime.
+//!
 //! Every failure is an [`InteropError`] naming the plugin, method and transport.
 
 mod error;
 mod ffi;
+mod in_memory;
 mod ipc;
 mod loaded;
 mod loaders;
@@ -17,6 +21,7 @@ mod pipe;
 
 pub use error::{excerpt, ErrorContext, ExitState, InteropError, Transport, EXCERPT_BYTES};
 pub use ffi::FfiPluginLoader;
+pub use in_memory::InMemoryRuntime;
 pub use ipc::{IpcOptions, PipeProbe};
 pub use loaded::{
     manifest_problems, Descriptor, LoadedPlugin, TimedCalls, HOST_PROTOCOL_VERSION,

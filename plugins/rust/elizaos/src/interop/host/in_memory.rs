@@ -1,0 +1,763 @@
+//! [`InMemoryRuntime`]: an agent runtime over in-memory tables (protocol.md 11.5), for tests and
+//! for trying a plugin without an elizaOS agent. Built from a World
+//! (`runtime-world.schema.json`), it implements every method of 11.3, records every call, fails
+//! the methods the World lists in `fail` and lacks those in `omit`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{json, Map, Value};
+
+use super::loaded::LoadedPlugin;
+use crate::interop::protocol::json_type_name;
+use crate::interop::runtime::{AgentRuntime, RuntimeError};
+
+/// The default of `getConversationLength` (elizaOS's `conversationLength`).
+const DEFAULT_CONVERSATION_LENGTH: u64 = 32;
+
+/// The tables behind an [`InMemoryRuntime`].
+#[derive(Debug, Default)]
+struct Tables {
+    settings: Map<String, Value>,
+    cache: Map<String, Value>,
+    rooms: Vec<Value>,
+    worlds: Vec<Value>,
+    entities: Vec<Value>,
+    /// Each memory with the table it lives in (`messages` for the World's own).
+    memories: Vec<(String, Value)>,
+    tasks: Vec<Value>,
+    components: Vec<Value>,
+    relationships: Vec<Value>,
+    /// Room id -> participant entity ids, in join order.
+    participants: HashMap<String, Vec<String>>,
+    /// (room id, entity id) -> user state (`FOLLOWED`, `MUTED`, ...).
+    user_states: HashMap<(String, String), Value>,
+    events: Vec<Value>,
+    logs: Vec<Value>,
+    calls: Vec<Value>,
+    next_id: u64,
+}
+
+/// An in-memory elizaOS agent runtime (protocol.md 11.5). Cheap to share: wrap it in an `Arc` and
+/// pass it as the runtime of plugin calls.
+#[derive(Debug)]
+pub struct InMemoryRuntime {
+    agent_id: Option<String>,
+    character: Option<Value>,
+    models: Map<String, Value>,
+    fail: HashMap<String, String>,
+    omit: HashSet<String>,
+    tables: Mutex<Tables>,
+    plugins: Mutex<Vec<Arc<LoadedPlugin>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn objects(world: &Map<String, Value>, key: &str) -> Result<Vec<Value>, String> {
+    match world.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                if !item.get("id").is_some_and(Value::is_string) {
+                    return Err(format!("world.{key}[{i}] needs a string \"id\""));
+                }
+            }
+            Ok(items.clone())
+        }
+        Some(other) => Err(format!(
+            "world.{key} must be an array, received {}",
+            json_type_name(other)
+        )),
+    }
+}
+
+fn object(world: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, String> {
+    match world.get(key) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(format!(
+            "world.{key} must be an object, received {}",
+            json_type_name(other)
+        )),
+    }
+}
+
+fn id_of(value: &Value) -> Option<&str> {
+    value.get("id").and_then(Value::as_str)
+}
+
+fn str_arg(args: &[Value], i: usize) -> Option<&str> {
+    args.get(i).and_then(Value::as_str)
+}
+
+fn arg(args: &[Value], i: usize) -> Value {
+    args.get(i).cloned().unwrap_or(Value::Null)
+}
+
+fn find(items: &[Value], id: Option<&str>) -> Value {
+    id.and_then(|id| items.iter().find(|item| id_of(item) == Some(id)))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// Replace (by `id`) or append `item`.
+fn upsert(items: &mut Vec<Value>, item: Value) {
+    match items
+        .iter_mut()
+        .find(|x| id_of(x).is_some() && id_of(x) == id_of(&item))
+    {
+        Some(slot) => *slot = item,
+        None => items.push(item),
+    }
+}
+
+/// Merge the members of `patch` into the object with `id`; false when there is none.
+fn merge(items: &mut [Value], id: Option<&str>, patch: &Value) -> bool {
+    let Some(target) = id.and_then(|id| items.iter_mut().find(|x| id_of(x) == Some(id))) else {
+        return false;
+    };
+    if let (Value::Object(t), Value::Object(p)) = (target, patch) {
+        for (k, v) in p {
+            t.insert(k.clone(), v.clone());
+        }
+    }
+    true
+}
+
+fn has_tags(item: &Value, tags: &Value) -> bool {
+    let Some(wanted) = tags.as_array() else {
+        return true;
+    };
+    let have = item.get("tags").and_then(Value::as_array);
+    wanted.iter().all(|t| have.is_some_and(|h| h.contains(t)))
+}
+
+fn field_matches(item: &Value, params: &Value, key: &str) -> bool {
+    match params.get(key) {
+        None | Some(Value::Null) => true,
+        Some(want) => item.get(key) == Some(want),
+    }
+}
+
+impl InMemoryRuntime {
+    /// A runtime holding the tables of `world` (`runtime-world.schema.json`). A World whose
+    /// members have the wrong type is an error naming the member.
+    pub fn new(world: &Value) -> Result<Self, String> {
+        let Some(w) = world.as_object() else {
+            return Err(format!(
+                "a World must be an object, received {}",
+                json_type_name(world)
+            ));
+        };
+        let agent_id = match w.get("agentId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                return Err(format!(
+                    "world.agentId must be a string, received {}",
+                    json_type_name(other)
+                ))
+            }
+        };
+        let character = match w.get("character") {
+            None | Some(Value::Null) => None,
+            Some(c @ Value::Object(_)) => Some(c.clone()),
+            Some(other) => {
+                return Err(format!(
+                    "world.character must be an object, received {}",
+                    json_type_name(other)
+                ))
+            }
+        };
+        let fail = object(w, "fail")?
+            .into_iter()
+            .map(|(k, v)| match v {
+                Value::String(message) => Ok((k, message)),
+                other => Err(format!(
+                    "world.fail.{k} must be a string, received {}",
+                    json_type_name(&other)
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+        let omit = match w.get("omit") {
+            None | Some(Value::Null) => HashSet::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| "world.omit must be an array of strings".to_string())
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(format!(
+                    "world.omit must be an array, received {}",
+                    json_type_name(other)
+                ))
+            }
+        };
+        let mut tables = Tables {
+            settings: object(w, "settings")?,
+            cache: object(w, "cache")?,
+            rooms: objects(w, "rooms")?,
+            worlds: objects(w, "worlds")?,
+            entities: objects(w, "entities")?,
+            memories: objects(w, "memories")?
+                .into_iter()
+                .map(|m| ("messages".to_string(), m))
+                .collect(),
+            tasks: objects(w, "tasks")?,
+            ..Tables::default()
+        };
+        // Authors of the World's memories are participants of their rooms.
+        let joins: Vec<(String, String)> = tables
+            .memories
+            .iter()
+            .filter_map(|(_, m)| {
+                let room = m.get("roomId")?.as_str()?;
+                let entity = m.get("entityId")?.as_str()?;
+                Some((room.to_owned(), entity.to_owned()))
+            })
+            .collect();
+        for (room, entity) in joins {
+            let members = tables.participants.entry(room).or_default();
+            if !members.contains(&entity) {
+                members.push(entity);
+            }
+        }
+        Ok(InMemoryRuntime {
+            agent_id,
+            character,
+            models: object(w, "models")?,
+            fail,
+            omit,
+            tables: Mutex::new(tables),
+            plugins: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Registers a loaded plugin: `composeState` runs its providers.
+    pub fn register_plugin(&self, plugin: Arc<LoadedPlugin>) {
+        lock(&self.plugins).push(plugin);
+    }
+
+    /// Every call made so far, in order, as `{"method", "args"}`.
+    pub fn calls(&self) -> Vec<Value> {
+        lock(&self.tables).calls.clone()
+    }
+
+    /// The events emitted with `emitEvent`, as `{"event", "params"}`.
+    pub fn events(&self) -> Vec<Value> {
+        lock(&self.tables).events.clone()
+    }
+
+    fn fresh_id(tables: &mut Tables, prefix: &str) -> String {
+        tables.next_id += 1;
+        format!("{prefix}-{}", tables.next_id)
+    }
+
+    fn join(tables: &mut Tables, room: &str, entity: &str) {
+        let members = tables.participants.entry(room.to_owned()).or_default();
+        if !members.iter().any(|m| m == entity) {
+            members.push(entity.to_owned());
+        }
+    }
+
+    fn ensure_connection(tables: &mut Tables, params: &Value) {
+        let entity = params.get("entityId").and_then(Value::as_str);
+        let room = params.get("roomId").and_then(Value::as_str);
+        let world = params.get("worldId").and_then(Value::as_str);
+        if let Some(world) = world {
+            if find(&tables.worlds, Some(world)).is_null() {
+                tables.worlds.push(json!({ "id": world }));
+            }
+        }
+        if let Some(room_id) = room {
+            if find(&tables.rooms, Some(room_id)).is_null() {
+                let mut r = json!({ "id": room_id });
+                for key in ["worldId", "source", "type", "channelId", "serverId"] {
+                    if let Some(v) = params.get(key) {
+                        r[key] = v.clone();
+                    }
+                }
+                tables.rooms.push(r);
+            }
+        }
+        if let Some(entity_id) = entity {
+            if find(&tables.entities, Some(entity_id)).is_null() {
+                let names: Vec<Value> = ["name", "userName"]
+                    .iter()
+                    .filter_map(|k| params.get(*k).filter(|v| v.is_string()).cloned())
+                    .collect();
+                tables
+                    .entities
+                    .push(json!({ "id": entity_id, "names": names }));
+            }
+            if let Some(room_id) = room {
+                Self::join(tables, room_id, entity_id);
+            }
+        }
+    }
+
+    fn memories(tables: &Tables, params: &Value, rooms: Option<&[Value]>) -> Vec<Value> {
+        let table = params.get("tableName").and_then(Value::as_str);
+        let mut found: Vec<(usize, &Value)> = tables
+            .memories
+            .iter()
+            .enumerate()
+            .filter(|(_, (t, m))| {
+                table.map_or(true, |want| want == t)
+                    && field_matches(m, params, "roomId")
+                    && field_matches(m, params, "entityId")
+                    && field_matches(m, params, "agentId")
+                    && rooms.map_or(true, |r| m.get("roomId").is_some_and(|id| r.contains(id)))
+            })
+            .map(|(i, (_, m))| (i, m))
+            .collect();
+        // Newest first: by createdAt, later insertions first among equals.
+        found.sort_by(|(ia, a), (ib, b)| {
+            let ca = a.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
+            let cb = b.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
+            cb.total_cmp(&ca).then(ib.cmp(ia))
+        });
+        let count = params
+            .get("count")
+            .or_else(|| params.get("limit"))
+            .and_then(Value::as_u64)
+            .map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX));
+        found
+            .into_iter()
+            .take(count)
+            .map(|(_, m)| m.clone())
+            .collect()
+    }
+
+    fn compose_state(&self, message: &Value, args: &[Value]) -> Result<Value, RuntimeError> {
+        let include: Option<Vec<&str>> = args
+            .get(1)
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).collect());
+        let only = args.get(2).and_then(Value::as_bool).unwrap_or(false);
+        let plugins = lock(&self.plugins).clone();
+        let mut texts = Vec::new();
+        let mut values = Map::new();
+        let mut data = Map::new();
+        let state = json!({});
+        for plugin in &plugins {
+            for provider in plugin.provider_names() {
+                if only && !include.as_ref().is_some_and(|i| i.contains(&provider)) {
+                    continue;
+                }
+                // A failing provider is left out, as elizaOS's composeState does.
+                let Ok(result) = plugin.get_provider(provider, message, &state) else {
+                    continue;
+                };
+                if let Some(text) = result.get("text").and_then(Value::as_str) {
+                    if !text.is_empty() {
+                        texts.push(text.to_owned());
+                    }
+                }
+                for (target, key) in [(&mut values, "values"), (&mut data, "data")] {
+                    if let Some(Value::Object(members)) = result.get(key) {
+                        for (k, v) in members {
+                            target.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+        }
+        Ok(json!({ "text": texts.join("\n"), "values": values, "data": data }))
+    }
+
+    /// One method of 11.3 over the tables.
+    fn dispatch(&self, method: &str, args: &[Value]) -> Result<Value, RuntimeError> {
+        if method == "useModel" {
+            let kind = str_arg(args, 0).unwrap_or("");
+            return self
+                .models
+                .get(kind)
+                .or_else(|| self.models.get("default"))
+                .cloned()
+                .ok_or_else(|| RuntimeError::failed(format!("no canned model for {kind}")));
+        }
+        if method == "composeState" {
+            return self.compose_state(&arg(args, 0), args);
+        }
+        let mut guard = lock(&self.tables);
+        let t = &mut *guard;
+        let a0 = || str_arg(args, 0);
+        let value = match method {
+            "getSetting" => a0()
+                .and_then(|k| t.settings.get(k).cloned())
+                .unwrap_or(Value::Null),
+            "setSetting" => {
+                if let Some(k) = a0() {
+                    t.settings.insert(k.to_owned(), arg(args, 1));
+                }
+                Value::Null
+            }
+            "getCache" => a0()
+                .and_then(|k| t.cache.get(k).cloned())
+                .unwrap_or(Value::Null),
+            "setCache" => {
+                if let Some(k) = a0() {
+                    t.cache.insert(k.to_owned(), arg(args, 1));
+                }
+                Value::Bool(true)
+            }
+            "deleteCache" => {
+                if let Some(k) = a0() {
+                    t.cache.remove(k);
+                }
+                Value::Bool(true)
+            }
+            "getRoom" => find(&t.rooms, a0()),
+            "getRooms" => Value::Array(
+                t.rooms
+                    .iter()
+                    .filter(|r| r.get("worldId").and_then(Value::as_str) == a0())
+                    .cloned()
+                    .collect(),
+            ),
+            "getRoomsForParticipant" | "getRoomsForParticipants" => {
+                let wanted: Vec<&str> = match args.first() {
+                    Some(Value::Array(ids)) => ids.iter().filter_map(Value::as_str).collect(),
+                    Some(Value::String(id)) => vec![id.as_str()],
+                    _ => Vec::new(),
+                };
+                let mut rooms: Vec<&String> = t
+                    .participants
+                    .iter()
+                    .filter(|(_, members)| members.iter().any(|m| wanted.contains(&m.as_str())))
+                    .map(|(room, _)| room)
+                    .collect();
+                rooms.sort();
+                json!(rooms)
+            }
+            "getParticipantsForRoom" => json!(a0()
+                .and_then(|r| t.participants.get(r))
+                .cloned()
+                .unwrap_or_default()),
+            "getParticipantUserState" => match (str_arg(args, 0), str_arg(args, 1)) {
+                (Some(r), Some(e)) => t
+                    .user_states
+                    .get(&(r.to_owned(), e.to_owned()))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            },
+            "setParticipantUserState" => {
+                if let (Some(r), Some(e)) = (str_arg(args, 0), str_arg(args, 1)) {
+                    t.user_states
+                        .insert((r.to_owned(), e.to_owned()), arg(args, 2));
+                }
+                Value::Null
+            }
+            "getWorld" => find(&t.worlds, a0()),
+            "updateWorld" => {
+                upsert(&mut t.worlds, arg(args, 0));
+                Value::Null
+            }
+            "ensureWorldExists" | "ensureRoomExists" => {
+                let item = arg(args, 0);
+                let table = if method == "ensureWorldExists" {
+                    &mut t.worlds
+                } else {
+                    &mut t.rooms
+                };
+                if find(table, id_of(&item)).is_null() && id_of(&item).is_some() {
+                    table.push(item);
+                }
+                Value::Null
+            }
+            "ensureConnection" => {
+                Self::ensure_connection(t, &arg(args, 0));
+                Value::Null
+            }
+            "ensureConnections" => {
+                let world = arg(args, 3);
+                if id_of(&world).is_some() && find(&t.worlds, id_of(&world)).is_null() {
+                    t.worlds.push(world);
+                }
+                for room in args.get(1).and_then(Value::as_array).into_iter().flatten() {
+                    if id_of(room).is_some() && find(&t.rooms, id_of(room)).is_null() {
+                        t.rooms.push(room.clone());
+                    }
+                }
+                let rooms: Vec<String> = args
+                    .get(1)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| id_of(r).map(str::to_owned))
+                    .collect();
+                for entity in args.first().and_then(Value::as_array).into_iter().flatten() {
+                    if let Some(id) = id_of(entity).map(str::to_owned) {
+                        if find(&t.entities, Some(&id)).is_null() {
+                            t.entities.push(entity.clone());
+                        }
+                        for room in &rooms {
+                            Self::join(t, room, &id);
+                        }
+                    }
+                }
+                Value::Null
+            }
+            "getEntityById" => find(&t.entities, a0()),
+            "getEntitiesForRoom" => {
+                let members = a0()
+                    .and_then(|r| t.participants.get(r))
+                    .cloned()
+                    .unwrap_or_default();
+                Value::Array(
+                    members
+                        .iter()
+                        .map(|m| find(&t.entities, Some(m)))
+                        .filter(|e| !e.is_null())
+                        .collect(),
+                )
+            }
+            "updateEntity" => {
+                upsert(&mut t.entities, arg(args, 0));
+                Value::Null
+            }
+            "getComponent" | "getComponents" => {
+                let single = method == "getComponent";
+                let (world_at, source_at) = if single { (2, 3) } else { (1, 2) };
+                let matches: Vec<Value> = t
+                    .components
+                    .iter()
+                    .filter(|c| {
+                        c.get("entityId").and_then(Value::as_str) == a0()
+                            && (!single
+                                || c.get("type").and_then(Value::as_str) == str_arg(args, 1))
+                            && str_arg(args, world_at).map_or(true, |w| {
+                                c.get("worldId").and_then(Value::as_str) == Some(w)
+                            })
+                            && str_arg(args, source_at).map_or(true, |s| {
+                                c.get("sourceEntityId").and_then(Value::as_str) == Some(s)
+                            })
+                    })
+                    .cloned()
+                    .collect();
+                if single {
+                    matches.into_iter().next().unwrap_or(Value::Null)
+                } else {
+                    Value::Array(matches)
+                }
+            }
+            "createComponent" => {
+                let mut c = arg(args, 0);
+                if id_of(&c).is_none() && c.is_object() {
+                    c["id"] = Value::String(Self::fresh_id(t, "component"));
+                }
+                t.components.push(c);
+                Value::Bool(true)
+            }
+            "updateComponent" => {
+                upsert(&mut t.components, arg(args, 0));
+                Value::Null
+            }
+            "getRelationships" => {
+                let params = arg(args, 0);
+                let entity = params.get("entityId").and_then(Value::as_str);
+                let tags = params.get("tags").cloned().unwrap_or(Value::Null);
+                Value::Array(
+                    t.relationships
+                        .iter()
+                        .filter(|r| {
+                            let side = |k: &str| r.get(k).and_then(Value::as_str);
+                            (entity.is_none()
+                                || side("sourceEntityId") == entity
+                                || side("targetEntityId") == entity)
+                                && has_tags(r, &tags)
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            }
+            "createRelationship" => {
+                let mut r = arg(args, 0);
+                if id_of(&r).is_none() && r.is_object() {
+                    r["id"] = Value::String(Self::fresh_id(t, "relationship"));
+                }
+                t.relationships.push(r);
+                Value::Bool(true)
+            }
+            "updateRelationship" => {
+                upsert(&mut t.relationships, arg(args, 0));
+                Value::Null
+            }
+            "getMemories" => Value::Array(Self::memories(t, &arg(args, 0), None)),
+            "getMemoryById" => t
+                .memories
+                .iter()
+                .map(|(_, m)| m)
+                .find(|m| id_of(m).is_some() && id_of(m) == a0())
+                .cloned()
+                .unwrap_or(Value::Null),
+            "getMemoriesByRoomIds" => {
+                let params = arg(args, 0);
+                let rooms = params
+                    .get("roomIds")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                Value::Array(Self::memories(t, &params, Some(&rooms)))
+            }
+            "searchMemories" => {
+                let params = arg(args, 0);
+                let query = params.get("query").and_then(Value::as_str);
+                Value::Array(
+                    Self::memories(t, &params, None)
+                        .into_iter()
+                        .filter(|m| {
+                            query.map_or(true, |q| {
+                                m["content"]["text"].as_str().is_some_and(|s| s.contains(q))
+                            })
+                        })
+                        .collect(),
+                )
+            }
+            "createMemory" => {
+                let mut memory = arg(args, 0);
+                let table = str_arg(args, 1).unwrap_or("messages").to_owned();
+                if !memory.is_object() {
+                    return Err(RuntimeError::failed(format!(
+                        "createMemory needs a memory object, received {}",
+                        json_type_name(&memory)
+                    )));
+                }
+                let id = match id_of(&memory) {
+                    Some(id) => id.to_owned(),
+                    None => {
+                        let id = Self::fresh_id(t, "memory");
+                        memory["id"] = Value::String(id.clone());
+                        id
+                    }
+                };
+                if memory.get("createdAt").is_none() {
+                    let newest = t
+                        .memories
+                        .iter()
+                        .filter_map(|(_, m)| m.get("createdAt").and_then(Value::as_i64))
+                        .max()
+                        .unwrap_or(0);
+                    memory["createdAt"] = json!(newest + 1);
+                }
+                t.memories.push((table, memory));
+                Value::String(id)
+            }
+            "updateMemory" => {
+                let patch = arg(args, 0);
+                let id = id_of(&patch).map(str::to_owned);
+                let mut items: Vec<Value> = t.memories.iter().map(|(_, m)| m.clone()).collect();
+                let found = merge(&mut items, id.as_deref(), &patch);
+                for ((_, m), updated) in t.memories.iter_mut().zip(items) {
+                    *m = updated;
+                }
+                Value::Bool(found)
+            }
+            "deleteMemory" => {
+                t.memories
+                    .retain(|(_, m)| id_of(m).is_none() || id_of(m) != a0());
+                Value::Null
+            }
+            "getConversationLength" => t
+                .settings
+                .get("CONVERSATION_LENGTH")
+                .cloned()
+                .unwrap_or_else(|| json!(DEFAULT_CONVERSATION_LENGTH)),
+            "queueEmbeddingGeneration" | "log" => {
+                if method == "log" {
+                    t.logs.push(arg(args, 0));
+                }
+                Value::Null
+            }
+            "getTasks" => {
+                let params = arg(args, 0);
+                let tags = params.get("tags").cloned().unwrap_or(Value::Null);
+                Value::Array(
+                    t.tasks
+                        .iter()
+                        .filter(|task| {
+                            field_matches(task, &params, "roomId")
+                                && field_matches(task, &params, "entityId")
+                                && has_tags(task, &tags)
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            }
+            "getTask" => find(&t.tasks, a0()),
+            "getTasksByName" => Value::Array(
+                t.tasks
+                    .iter()
+                    .filter(|task| task.get("name").and_then(Value::as_str) == a0())
+                    .cloned()
+                    .collect(),
+            ),
+            "createTask" => {
+                let mut task = arg(args, 0);
+                if !task.is_object() {
+                    return Err(RuntimeError::failed(format!(
+                        "createTask needs a task object, received {}",
+                        json_type_name(&task)
+                    )));
+                }
+                let id = match id_of(&task) {
+                    Some(id) => id.to_owned(),
+                    None => {
+                        let id = Self::fresh_id(t, "task");
+                        task["id"] = Value::String(id.clone());
+                        id
+                    }
+                };
+                t.tasks.push(task);
+                Value::String(id)
+            }
+            "updateTask" => {
+                let id = a0().map(str::to_owned);
+                merge(&mut t.tasks, id.as_deref(), &arg(args, 1));
+                Value::Null
+            }
+            "deleteTask" => {
+                t.tasks
+                    .retain(|task| id_of(task).is_none() || id_of(task) != a0());
+                Value::Null
+            }
+            "emitEvent" => {
+                t.events
+                    .push(json!({ "event": arg(args, 0), "params": arg(args, 1) }));
+                Value::Null
+            }
+            _ => return Err(RuntimeError::not_provided(method)),
+        };
+        Ok(value)
+    }
+}
+
+impl AgentRuntime for InMemoryRuntime {
+    fn call(&self, method: &str, args: Vec<Value>) -> Result<Value, RuntimeError> {
+        lock(&self.tables)
+            .calls
+            .push(json!({ "method": method, "args": args }));
+        if self.omit.contains(method) {
+            return Err(RuntimeError::not_provided(method));
+        }
+        if let Some(message) = self.fail.get(method) {
+            return Err(RuntimeError::failed(message.clone()));
+        }
+        self.dispatch(method, &args)
+    }
+
+    fn agent_id(&self) -> Option<String> {
+        self.agent_id.clone()
+    }
+
+    fn character(&self) -> Option<Value> {
+        self.character.clone()
+    }
+}
