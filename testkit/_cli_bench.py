@@ -187,7 +187,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except (LatencyError, ReportError) as exc:
         _err(str(exc))
         return 2
-    print(f"wrote {paths.results_json} and {paths.summary_md}")
+    print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
     status = 0
     if not latency.ok:
         _err("some cells could not be measured (see above)")
@@ -226,7 +226,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             baseline=baseline,
             threshold=args.threshold or DEFAULT_THRESHOLD,
         )
-        print(f"wrote {paths.results_json} and {paths.summary_md}")
+        print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
         if args.update_readme is not None:
             changed = update_readme(args.update_readme, results)
             print(f"{args.update_readme}: matrix status {'updated' if changed else 'already up to date'}")

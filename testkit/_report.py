@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
+from testkit._html import render_html
+from testkit._junit import render_junit
 from testkit._latency import LatencyResults
 from testkit._stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, SampleGroup, compare_groups, plural
 from testkit._stats import DEFAULT_THRESHOLD as _DEFAULT_CHANGE_THRESHOLD
@@ -1085,6 +1087,8 @@ class ReportPaths:
     summary_md: Path
     terminal: str
     regressions: tuple[str, ...]
+    html: Path | None = None
+    junit: Path | None = None
 
 
 def render_reports(
@@ -1096,7 +1100,10 @@ def render_reports(
     echo: Callable[[str], None] | None = print,
     schema: Path | None = None,
 ) -> ReportPaths:
-    """Add the baseline comparison to ``results``, validate, and write results.json + summary.md."""
+    """Add the baseline comparison to ``results``, validate, and write the run's files.
+
+    ``results.json``, ``summary.md``, ``report.html`` (self-contained page) and ``junit.xml``.
+    """
     results["baseline"] = None
     if baseline is not None:
         base = load_results(baseline, "baseline")
@@ -1109,12 +1116,21 @@ def render_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     results_path = out_dir / "results.json"
     summary_path = out_dir / "summary.md"
+    html_path = out_dir / "report.html"
+    junit_path = out_dir / "junit.xml"
     results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     summary_path.write_text(render_summary(results), encoding="utf-8")
+    html_path.write_text(
+        render_html(results, run_line=_run_line(results)),
+        encoding="utf-8",
+    )
+    junit_path.write_text(render_junit(results), encoding="utf-8")
     if echo is not None:
         print_table(results, echo)
     regressions = tuple(results["baseline"]["regressions"]) if results["baseline"] else ()
-    return ReportPaths(results_path, summary_path, render_terminal(results), regressions)
+    return ReportPaths(
+        results_path, summary_path, render_terminal(results), regressions, html_path, junit_path
+    )
 
 
 def _display_path(path: Path) -> str:

@@ -105,6 +105,10 @@ class SampleGroup:
     n: int
     probs: tuple[float, ...]
     values: tuple[float, ...]
+    #: Rebuilt from five percentiles: the shape near the median is unknown (a line from p50 to
+    #: p90 would overstate the median's spread many times), so the median is taken as exact and
+    #: the run's noise comes from the other run's repeats (see :func:`compare_groups`).
+    coarse: bool = False
 
     def __post_init__(self) -> None:
         if self.n < 1:
@@ -149,7 +153,7 @@ class SampleGroup:
         values: list[float] = []
         for _p, v in points:  # clamp, in case rounding left a summary out of order
             values.append(max(v, values[-1]) if values else v)
-        return cls(int(stats["n"]), tuple(p for p, _v in points), tuple(values))
+        return cls(int(stats["n"]), tuple(p for p, _v in points), tuple(values), coarse=True)
 
     def quantile(self, q: float) -> float:
         """The value at probability ``q`` (0..1), linear between the stored points."""
@@ -169,6 +173,8 @@ class SampleGroup:
 
     def draw_median(self, rng: random.Random) -> float:
         """The median of one bootstrap resample of the group's ``n`` samples."""
+        if self.coarse:
+            return self.median
         a = (self.n + 1) / 2.0
         return self.quantile(rng.betavariate(a, a))
 

@@ -394,9 +394,20 @@ def test_slower_machine_floor_included_is_not_a_regression() -> None:
 def test_change_within_the_baseline_spread_is_noise() -> None:
     base = _results(ipc_p50=60_000.0)
     for method in next(c for c in base["cells"] if c["id"] == "py-host/ts-plugin/ipc")["latency"]["methods"]:
-        method["stats"]["p90_ns"] = 500_000.0  # a very noisy baseline
+        # A very noisy baseline: its repeats' medians lie from 30 to 120 us.
+        method["repeats"] = [
+            {
+                "n": 100,
+                "p50_ns": m,
+                "floor_p50_ns": 50_000.0,
+                "quantiles_ns": [m * (0.9 + i / 500) for i in range(101)],
+            }
+            for m in (30_000.0, 60_000.0, 120_000.0)
+        ]
     now = _results(ipc_p50=120_000.0)
-    assert compare_to_baseline(now, base)["regressions"] == []
+    comparison = compare_to_baseline(now, base)
+    assert comparison["regressions"] == []
+    assert len(comparison["inconclusive"]) == 4
 
 
 def test_faster_cell_is_an_improvement() -> None:

@@ -135,6 +135,9 @@ def test_group_from_a_summary_of_an_older_results_file() -> None:
     )
     assert group.median == 20.0
     assert group.values[-1] == 90.0  # max below p99 (rounding) is clamped, never decreasing
+    # Identical summaries compare as identical: the line from p50 to p90 says nothing of the spread.
+    result = compare_groups([group], [group])
+    assert (result.low, result.high, result.verdict) == (1.0, 1.0, "same")
 
 
 @pytest.mark.parametrize(
