@@ -132,6 +132,21 @@ def _ensure_wasm_toolchain(session: nox.Session) -> None:
     )
 
 
+def _ensure_chromium(session: nox.Session) -> None:
+    """Headless Chromium for the report page's test (Debian's ``chromium``, installed when root)."""
+    if any(shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")):
+        return
+    apt = shutil.which("apt-get")
+    if apt and os.geteuid() == 0 and not os.environ.get("ELIZAOS_NO_APT"):
+        session.log("no headless Chromium found: installing Debian's chromium for the report page test")
+        session.run(apt, "update", "-qq", external=True)
+        session.run(
+            apt, "install", "-y", "-qq", "chromium", external=True, env={"DEBIAN_FRONTEND": "noninteractive"}
+        )
+        return
+    session.error("the report page test needs headless Chromium: `apt-get install -y chromium`")
+
+
 def _build_rust_native(session: nox.Session) -> None:
     """FFI libraries, IPC servers, the host driver and the seed's examples in ONE cargo call.
 
@@ -333,7 +348,10 @@ def tests(session: nox.Session) -> None:
     """
     _install_python(session)
     _build_all(session)
+    _ensure_chromium(session)
     env = _session_env(session)
+    # The report page test keeps its Chromium screenshot here.
+    env["INTEROP_TEST_ARTEFACTS"] = str(ROOT / "reports" / "latest" / "test-artefacts")
     extra = session.posargs
     # Rust: unit and integration tests (they use the release artifacts built above).
     session.run(
