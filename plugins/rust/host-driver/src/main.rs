@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use elizaos::interop::{
-    FfiPluginLoader, InteropError, IpcPluginLoader, LoadedPlugin, PipeProbe, PythonPluginLoader,
-    RpcError, TsRuntime, TypeScriptPluginLoader,
+    AgentRuntime, FfiPluginLoader, InMemoryRuntime, InteropError, IpcPluginLoader, LoadedPlugin,
+    PipeProbe, PythonPluginLoader, RpcError, TsRuntime, TypeScriptPluginLoader,
 };
 use serde_json::{json, Map, Value};
 
@@ -59,18 +60,46 @@ fn argv_param(params: &Map<String, Value>, key: &str) -> Result<Option<Vec<Strin
     }
 }
 
+/// A loaded plugin and the in-memory runtime its calls get (`load.agentRuntime`), if any.
+struct Handle {
+    /// Dropped before the plugin: it holds the plugin for `composeState`.
+    runtime: Option<Arc<InMemoryRuntime>>,
+    plugin: Arc<LoadedPlugin>,
+}
+
 /// The driver's state: loaded plugins by handle.
 struct Driver {
-    plugins: HashMap<String, LoadedPlugin>,
+    plugins: HashMap<String, Handle>,
     next_handle: u64,
 }
 
+/// An `InMemoryRuntime` built from `params.agentRuntime` (a World, protocol.md 11.5) with
+/// `plugin` registered in it, or `None` when the param is absent.
+fn world_runtime(
+    params: &Map<String, Value>,
+    plugin: &Arc<LoadedPlugin>,
+) -> Result<Option<Arc<InMemoryRuntime>>, RpcError> {
+    match params.get("agentRuntime") {
+        None | Some(Value::Null) => Ok(None),
+        Some(world) => {
+            let runtime = InMemoryRuntime::new(world)
+                .map_err(|e| invalid(format!("params.agentRuntime is not a valid World: {e}")))?;
+            runtime.register_plugin(Arc::clone(plugin));
+            Ok(Some(Arc::new(runtime)))
+        }
+    }
+}
+
 impl Driver {
-    fn plugin(&self, params: &Map<String, Value>) -> Result<&LoadedPlugin, RpcError> {
+    fn handle_of(&self, params: &Map<String, Value>) -> Result<&Handle, RpcError> {
         let handle = str_param(params, "plugin")?;
         self.plugins
             .get(handle)
             .ok_or_else(|| invalid(format!("unknown plugin handle {handle:?}")))
+    }
+
+    fn plugin(&self, params: &Map<String, Value>) -> Result<&LoadedPlugin, RpcError> {
+        Ok(&self.handle_of(params)?.plugin)
     }
 
     fn hello(&self) -> DriverResult {
@@ -142,20 +171,34 @@ impl Driver {
             }
             other => return Err(invalid(format!("unknown transport {other:?}"))),
         };
-        let plugin = loaded.map_err(|e| RpcError::new(LOAD_FAILED, e.to_string()))?;
+        let plugin = Arc::new(loaded.map_err(|e| RpcError::new(LOAD_FAILED, e.to_string()))?);
+        let runtime = world_runtime(params, &plugin)?;
         self.next_handle += 1;
         let handle = format!("p{}", self.next_handle);
         let manifest = plugin.manifest().clone();
-        self.plugins.insert(handle.clone(), plugin);
+        self.plugins
+            .insert(handle.clone(), Handle { runtime, plugin });
         Ok(json!({ "plugin": handle, "manifest": manifest }))
     }
 
     fn call(&self, params: &Map<String, Value>) -> DriverResult {
-        let plugin = self.plugin(params)?;
+        let handle = self.handle_of(params)?;
         let method = str_param(params, "method")?;
         let call_params = params.get("params").cloned().unwrap_or_else(|| json!({}));
         let timeout = uint_param(params, "timeoutMs")?.map(Duration::from_millis);
-        Ok(match plugin.call_method(method, &call_params, timeout) {
+        // A call's own World wins over the one given at load (protocol.md section 8).
+        let runtime: Option<Arc<dyn AgentRuntime>> = match world_runtime(params, &handle.plugin)? {
+            Some(fresh) => Some(fresh),
+            None => handle
+                .runtime
+                .clone()
+                .map(|r| -> Arc<dyn AgentRuntime> { r }),
+        };
+        let outcome =
+            handle
+                .plugin
+                .call_method_with_runtime(method, &call_params, timeout, runtime.as_ref());
+        Ok(match outcome {
             Ok(value) => json!({ "ok": true, "value": value }),
             Err(err) => json!({ "ok": false, "error": error_json(&err) }),
         })
@@ -248,11 +291,16 @@ impl Driver {
 
     fn unload(&mut self, params: &Map<String, Value>) -> DriverResult {
         let handle = str_param(params, "plugin")?;
-        let plugin = self
+        let Handle { runtime, plugin } = self
             .plugins
             .remove(handle)
             .ok_or_else(|| invalid(format!("unknown plugin handle {handle:?}")))?;
-        plugin.close();
+        // The runtime holds the plugin: drop it first, so the plugin closes here.
+        drop(runtime);
+        match Arc::try_unwrap(plugin) {
+            Ok(plugin) => plugin.close(),
+            Err(shared) => drop(shared),
+        }
         Ok(json!({}))
     }
 
@@ -281,9 +329,17 @@ fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The `error` member of a failed `call` (section 8).
+/// The `error` member of a failed `call` (section 8), with the plugin's `data` when it sent one.
 fn error_json(err: &InteropError) -> Value {
-    json!({ "type": err.type_name(), "code": err.code(), "message": err.to_string() })
+    let mut error =
+        json!({ "type": err.type_name(), "code": err.code(), "message": err.to_string() });
+    if let InteropError::Call {
+        data: Some(data), ..
+    } = err
+    {
+        error["data"] = data.clone();
+    }
+    error
 }
 
 fn main() -> ExitCode {
@@ -323,7 +379,11 @@ fn main() -> ExitCode {
             break;
         }
     }
-    // Stdin EOF: close every plugin (children reaped) and exit 0.
+    // Stdin EOF: close every plugin (children reaped) and exit 0; runtimes first, as they hold
+    // their plugins.
+    for handle in driver.plugins.values_mut() {
+        handle.runtime = None;
+    }
     driver.plugins.clear();
     ExitCode::SUCCESS
 }

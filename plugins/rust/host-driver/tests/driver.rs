@@ -176,3 +176,61 @@ fn every_driver_method_and_clean_exit_on_eof() {
     let status = d.child.wait().expect("wait");
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn agent_runtime_worlds_answer_the_plugins_runtime_calls() {
+    let ipc = artifact(
+        "conformance-ipc",
+        "cargo build --release -p plugin-conformance",
+    );
+    let mut d = Driver::start();
+    let world = json!({"agentId": "agent-7", "settings": {"K": "at load"}, "omit": ["getRoom"]});
+    let loaded = d.result(
+        "load",
+        json!({"transport": "ipc", "command": [ipc], "agentRuntime": world}),
+    );
+    let p = loaded["plugin"].as_str().expect("handle").to_string();
+    let m = json!({"content": {"text": "hi"}});
+    let calls = json!([
+        {"method": "getSetting", "args": ["K"]},
+        {"method": "getRoom", "args": ["r"]},
+        {"method": "composeState", "args": [m]},
+    ]);
+    let r = d.result(
+        "call",
+        json!({"plugin": p, "method": "invokeAction", "params": {"name": "runtime", "memory": m, "options": {"calls": calls}}}),
+    );
+    assert_eq!(r["ok"], true, "{r}");
+    let results = &r["value"]["data"]["results"];
+    assert_eq!(results[0], json!({"ok": "at load"}));
+    assert_eq!(results[1]["error"]["code"], -32601);
+    assert_eq!(
+        results[2]["ok"]["values"]["answer"], 42,
+        "composeState ran the plugin's providers: {r}"
+    );
+    assert_eq!(r["value"]["values"]["agentId"], "agent-7");
+    // A call's own World replaces the one given at load.
+    let r = d.result(
+        "call",
+        json!({"plugin": p, "method": "invokeAction", "agentRuntime": {"settings": {"K": "per call"}},
+               "params": {"name": "runtime", "memory": m, "options": {"calls": [{"method": "getSetting", "args": ["K"]}]}}}),
+    );
+    assert_eq!(
+        r["value"]["data"]["results"],
+        json!([{"ok": "per call"}]),
+        "{r}"
+    );
+    assert_eq!(r["value"]["values"]["agentId"], Value::Null);
+    // Errors carry the plugin's data.
+    let unknown = d.result(
+        "call",
+        json!({"plugin": p, "method": "getProvider", "params": {"name": "nope", "memory": m}}),
+    );
+    assert_eq!(
+        unknown["error"]["data"],
+        json!({"kind": "provider", "name": "nope"})
+    );
+    assert_eq!(d.result("unload", json!({"plugin": p})), json!({}));
+    d.stdin.take();
+    assert!(d.child.wait().expect("wait").success());
+}
