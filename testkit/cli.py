@@ -82,6 +82,20 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if not cells:
         _err(f"--cells {args.cells!r} matches no cell of {matrix.path}: {[c.id for c in matrix.cells]}")
         return 2
+    cell_pattern = args.cells
+    if getattr(args, "shard", None):
+        from testkit._shard import ShardError, exact_pattern, parse_shard, shard_cells
+
+        try:
+            index, count = parse_shard(args.shard)
+        except ShardError as exc:
+            _err(str(exc))
+            return 2
+        cells = shard_cells(cells, index, count)
+        if not cells:
+            print(f"[matrix] shard {index}/{count} has no cells of {matrix.name}: nothing to run", flush=True)
+            return 0
+        cell_pattern = exact_pattern([c.id for c in cells])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     conformance_json = out / "conformance.json"
@@ -97,8 +111,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         "-q",
         "-rfE",
     ]
-    if args.cells:
-        pytest_args.append(f"--cells={args.cells}")
+    if cell_pattern:
+        pytest_args.append(f"--cells={cell_pattern}")
     if args.n is not None and args.n != 0:
         pytest_args += ["-n", str(args.n)]
     print(
@@ -217,6 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_matrix.add_argument("--fuzz-profile", choices=("quick", "ci", "long"), default="ci")
     p_matrix.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
     p_matrix.add_argument("--skip-latency", action="store_true", help="conformance only")
+    p_matrix.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="run shard I of N (cells sorted by id, dealt round-robin); join with `report merge`",
+    )
     p_matrix.set_defaults(func=cmd_matrix)
 
     p_cert = sub.add_parser("certify", help="run the plugin-level checks against one plugin")
