@@ -83,6 +83,14 @@ def register(subparsers: Any) -> None:
         "update the README's matrix-status block, or promote the run to the baseline.",
     )
     report.add_argument(
+        "action",
+        nargs="?",
+        choices=("merge",),
+        help="merge: join the results.json of shards (DIR...) into one report in --out",
+    )
+    report.add_argument("dirs", nargs="*", type=Path, metavar="DIR", help="shard output directories")
+    report.add_argument("--out", type=Path, help="where `merge` writes (default: reports/latest)")
+    report.add_argument(
         "--results", type=Path, help="results.json of a run (default: reports/latest/results.json)"
     )
     report.add_argument(
@@ -201,6 +209,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return status
 
 
+def _merge(args: argparse.Namespace, root: Path) -> Path:
+    """``report merge DIR...``: the shards' results joined into ``--out``/results.json (returned)."""
+    from testkit._report import ReportError, load_results, validate_results
+    from testkit._shard import ShardError, merge_results
+    from testkit._stats import plural
+
+    if not args.dirs:
+        raise ReportError("report merge needs the output directories (or results.json files) of the shards")
+    docs = []
+    for item in args.dirs:
+        path = item / "results.json" if item.is_dir() else item
+        doc = load_results(path)
+        validate_results(doc)
+        docs.append((path, doc))
+    try:
+        merged = merge_results(docs)
+    except ShardError as exc:
+        raise ReportError(str(exc)) from exc
+    out: Path = args.out or root / "reports" / "latest"
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "results.json"
+    target.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"merged {plural(len(docs), 'shard')} ({plural(len(merged['cells']), 'cell')}) into {target}")
+    return target
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """``interop-testkit report``: re-render, compare, update the README, promote to baseline."""
     from testkit._report import (
@@ -216,6 +250,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     try:
         root = _root()
+        if args.action == "merge":
+            args.results = _merge(args, root)
+        elif args.dirs:
+            raise ReportError(
+                f"unexpected arguments {[str(d) for d in args.dirs]}: only `report merge` takes DIRs"
+            )
         results_path: Path = args.results or root / "reports" / "latest" / "results.json"
         results = load_results(results_path)
         validate_results(results)
