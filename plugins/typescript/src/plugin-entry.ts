@@ -134,30 +134,94 @@ export function resolveEntry(spec: string, cwd: string): PluginEntry {
 /** `import`/`export` statements at the start of a line: the source is an ES module. */
 const ESM_SYNTAX = /^[ \t]*(?:import[ \t]*[\w*{"'$]|export[ \t]+(?:\{|\*|default|const|let|var|function|async|class|type|interface|enum|declare|abstract))/m;
 
+/** `import Default, { a, b as c } from "x";` (not `import type`, not `import * as ns`). */
+const IMPORT_DECL = /^([ \t]*)import[ \t]+(?!type[ \t{])((?:[\w$]+[ \t]*,?[ \t]*)?(?:\{[^}]*\})?)[ \t]*from[ \t]*(["'][^"'\n]+["'])[ \t]*;?/gm;
+/** Any import declaration, to leave them out when looking for value uses of a binding. */
+const ANY_IMPORT = /^[ \t]*import\b[^;'"]*?(?:from[ \t]*)?["'][^"'\n]+["'][ \t]*;?/gm;
+
+type StripTypes = (code: string, options?: { mode?: "strip" | "transform" }) => string;
+
+/**
+ * TypeScript's import elision, for sources Node runs by stripping types (which keeps every import):
+ * a binding that the code never uses as a value is removed from its import, and an import left
+ * with no bindings goes away, as `tsc` and Bun do. So `import { Plugin, Action } from "@elizaos/core"`
+ * used only in type positions, as the seed's example plugin is written, loads on Node, with or
+ * without @elizaos/core installed. A binding named anywhere in the code (even in a string or a
+ * comment) is kept, so a value import is never dropped.
+ */
+export function elideTypeOnlyImports(source: string, stripTypes: StripTypes): string {
+  if (!IMPORT_DECL.test(source)) return source;
+  IMPORT_DECL.lastIndex = 0;
+  let code: string;
+  try {
+    code = stripTypes(source, { mode: "strip" }).replace(ANY_IMPORT, "");
+  } catch {
+    return source; // not valid TypeScript: let Node report it
+  }
+  const used = (name: string): boolean => new RegExp(`(?<![\\w$])${name.replace(/\$/g, "\\$")}(?![\\w$])`).test(code);
+  return source.replace(IMPORT_DECL, (decl: string, indent: string, clause: string, from: string) => {
+    const brace = clause.indexOf("{");
+    const defaultName = (brace === -1 ? clause : clause.slice(0, brace)).replace(/[\s,]/g, "");
+    const named = brace === -1 ? [] : clause.slice(brace + 1, clause.lastIndexOf("}")).split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+    const keptNamed = named.filter((spec) => {
+      if (/^type\s/.test(spec)) return false;
+      const local = spec.split(/\s+as\s+/).pop() as string;
+      return used(local);
+    });
+    const keepDefault = defaultName.length > 0 && used(defaultName);
+    if (keepDefault === (defaultName.length > 0) && keptNamed.length === named.length) return decl;
+    const newlines = "\n".repeat(decl.split("\n").length - 1);
+    if (!keepDefault && keptNamed.length === 0) return newlines;
+    const parts = [...(keepDefault ? [defaultName] : []), ...(keptNamed.length > 0 ? [`{ ${keptNamed.join(", ")} }`] : [])];
+    return `${indent}import ${parts.join(", ")} from ${from};${newlines}`;
+  });
+}
+
 type LoadResult = { format?: string | null | undefined; source?: string | ArrayBuffer | ArrayBufferView | null | undefined; shortCircuit?: boolean };
 type RegisterHooks = (hooks: { load(url: string, context: { format?: string | null | undefined }, nextLoad: (url: string, context?: object) => LoadResult): LoadResult }) => unknown;
 
+/** This package's own directory: its sources are written for Node already and are left alone. */
+const OWN_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+
 /**
- * Node only: files of the user's own code (outside node_modules) that Node would load as CommonJS
- * because their package says `"type": "commonjs"` (what `npm init -y` writes), but that are written
- * with `import`/`export`, are loaded as ES modules (TypeScript: `module-typescript`). Bun loads
- * such files as they are and needs no hook.
+ * Node only: makes the user's own code (outside node_modules) load as `tsc` and Bun would load it.
+ * (1) Files that Node would load as CommonJS because their package says `"type": "commonjs"` (what
+ * `npm init -y` writes), but that are written with `import`/`export`, are loaded as ES modules
+ * (TypeScript: `module-typescript`). (2) In TypeScript sources, imports used only as types are
+ * elided (elideTypeOnlyImports). Bun does both by itself and needs no hook.
  */
 export function forceEsmForCommonJsSources(): void {
   if (process.versions["bun"] !== undefined) return;
-  const registerHooks = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
+  const mod = nodeModule as unknown as { registerHooks?: RegisterHooks; stripTypeScriptTypes?: StripTypes };
+  const registerHooks = mod.registerHooks;
   if (typeof registerHooks !== "function") return; // Node < 22.15: such a package needs "type": "module"
+  const strip = mod.stripTypeScriptTypes;
+  // stripTypeScriptTypes warns that it is experimental; that warning is not the plugin's business
+  const stripTypes: StripTypes | undefined =
+    typeof strip !== "function"
+      ? undefined
+      : (code, options) => {
+          const emitWarning = process.emitWarning;
+          process.emitWarning = (() => undefined) as typeof process.emitWarning;
+          try {
+            return strip(code, options);
+          } finally {
+            process.emitWarning = emitWarning;
+          }
+        };
   const nodeModules = `${sep}node_modules${sep}`;
   registerHooks({
     load(url, context, nextLoad) {
       const result = nextLoad(url, context);
       const format = result.format;
-      if ((format !== "commonjs" && format !== "commonjs-typescript") || !url.startsWith("file:")) return result;
+      const typescript = format === "module-typescript" || format === "commonjs-typescript";
+      if ((!typescript && format !== "commonjs") || !url.startsWith("file:")) return result;
       const file = fileURLToPath(url);
-      if (file.includes(nodeModules)) return result;
-      const source = result.source == null ? readFileSync(file, "utf8") : typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8");
-      if (!ESM_SYNTAX.test(source)) return result;
-      return { format: format === "commonjs" ? "module" : "module-typescript", source, shortCircuit: true };
+      if (file.includes(nodeModules) || file.startsWith(OWN_DIR)) return result;
+      let source = result.source == null ? readFileSync(file, "utf8") : typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8");
+      if (format !== "module-typescript" && !ESM_SYNTAX.test(source)) return result;
+      if (typescript && stripTypes !== undefined) source = elideTypeOnlyImports(source, stripTypes);
+      return { format: typescript ? "module-typescript" : "module", source, shortCircuit: true };
     },
   });
 }

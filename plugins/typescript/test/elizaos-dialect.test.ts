@@ -12,7 +12,13 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as nodeModuleNs from "node:module";
 import { RUNTIME_NAMES, RawBridge, TEST_DIR, assertSchema, type Response } from "./helpers.ts";
+import { elideTypeOnlyImports } from "../src/plugin-entry.ts";
+
+type StripTypes = (code: string, options?: { mode?: "strip" | "transform" }) => string;
+/** Node's type stripper (Node >= 22.13); Bun has none. */
+const stripTypeScriptTypes = (nodeModuleNs as unknown as { stripTypeScriptTypes?: StripTypes }).stripTypeScriptTypes;
 
 const ELIZA_STYLE = join(TEST_DIR, "fixtures/eliza-style-plugin.ts");
 const mem = { content: { text: "yo" } };
@@ -51,7 +57,70 @@ function makeCommonJsPackage(): { root: string; pkgDir: string } {
   return { root, pkgDir };
 }
 
+/** The seed README's TypeScript plugin, verbatim: it imports types from @elizaos/core without `import type`. */
+const SEED_TS_PLUGIN = `// my-plugin/index.ts
+import { Plugin, Action } from "@elizaos/core";
+
+export const plugin: Plugin = {
+  name: "my-ts-plugin",
+  actions: [
+    {
+      name: "my-action",
+      handler: async (runtime, memory, state, options) => {
+        return { success: true, text: "Hello from TypeScript!" };
+      },
+      validate: async () => true,
+    },
+  ],
+};
+`;
+
+describe("import elision for sources Node strips (Node only: Bun elides by itself)", { skip: stripTypeScriptTypes === undefined ? "this runtime has no module.stripTypeScriptTypes" : false }, () => {
+  const strip: StripTypes = (code, options) => (stripTypeScriptTypes as StripTypes)(code, options);
+
+  it("drops an import whose bindings are used only as types, keeps value imports and their lines", () => {
+    const out = elideTypeOnlyImports(SEED_TS_PLUGIN, strip);
+    assert.ok(!out.includes("@elizaos/core"), out);
+    assert.equal(out.split("\n").length, SEED_TS_PLUGIN.split("\n").length, "line numbers are kept");
+  });
+
+  it("keeps the bindings used as values, in the same import", () => {
+    const src = 'import Def, { type T, A, B as Bee, C } from "x";\nimport { D } from "y";\nconst v: T & C = Bee(A);\nexport { v };\n';
+    assert.equal(elideTypeOnlyImports(src, strip), 'import { A, B as Bee } from "x";\n\nconst v: T & C = Bee(A);\nexport { v };\n');
+    const multi = 'import {\n  Plugin,\n  logger,\n} from "@elizaos/core";\nlogger.info("x");\nexport const p: Plugin = { name: "p" };\n';
+    assert.equal(elideTypeOnlyImports(multi, strip), 'import { logger } from "@elizaos/core";\n\n\n\nlogger.info("x");\nexport const p: Plugin = { name: "p" };\n');
+  });
+
+  it("leaves sources without droppable imports untouched", () => {
+    for (const src of ['import type { P } from "x";\nexport const a = 1;\n', 'import * as ns from "x";\nexport const a = 1;\n', 'import { f } from "x";\nf();\n', "export const a = 1;\n"]) {
+      assert.equal(elideTypeOnlyImports(src, strip), src);
+    }
+  });
+});
+
 for (const runtime of RUNTIME_NAMES) {
+  it(`the seed README's TypeScript plugin, verbatim, loads on ${runtime} without @elizaos/core installed`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), "interop-seed-"));
+    try {
+      mkdirSync(join(dir, "my-plugin"));
+      writeFileSync(join(dir, "my-plugin/index.ts"), SEED_TS_PLUGIN);
+      const b = new RawBridge(runtime, "./my-plugin/index.ts", [], { cwd: dir });
+      try {
+        const m = (await b.call(1, "getManifest")).result as Record<string, unknown> | undefined;
+        assert.ok(m, `no manifest; stderr: ${b.stderr}`);
+        assertSchema("manifest.schema.json", m);
+        assert.deepEqual([m["name"], m["version"], m["description"]], ["my-ts-plugin", "0.0.0", ""]);
+        assert.deepEqual(m["actions"], [{ name: "my-action", description: "" }]);
+        assert.deepEqual((await b.call(2, "invokeAction", { name: "my-action", memory: { content: { text: "hi" } } })).result, { success: true, text: "Hello from TypeScript!" });
+        assert.ok(!b.stderr.includes("ExperimentalWarning"), b.stderr);
+      } finally {
+        await b.kill();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe(`elizaOS-shaped plugin on ${runtime}`, () => {
     let b: RawBridge;
     let n = 0;
