@@ -31,7 +31,18 @@ fn report(label: &str, samples: &mut [u64]) -> f64 {
     median
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure in Display form (plugin, method, transport and cause), never as Debug.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rounds: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(20);
     let command: Vec<String> = match args.iter().position(|a| a == "--") {

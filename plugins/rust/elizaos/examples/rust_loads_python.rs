@@ -12,7 +12,18 @@ use std::path::{Path, PathBuf};
 use elizaos::interop::PythonPluginLoader;
 use serde_json::json;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// Prints a failure in Display form (plugin, method, transport and cause), never as Debug.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
         .nth(1)
         .map(PathBuf::from)

@@ -186,3 +186,26 @@ fn typescript_loader_reports_a_missing_plugin() {
     assert_eq!(value, json!("bun"));
     assert!("deno".parse::<TsRuntime>().is_err());
 }
+
+#[test]
+fn a_node_too_old_for_typescript_is_named_with_its_version_and_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let fake = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("node-20");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo v20.19.0; exit 0; fi\necho \"node: ERR_UNKNOWN_FILE_EXTENSION $1\" >&2\nexit 1\n",
+    )
+    .expect("write the fake node");
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let err = TypeScriptPluginLoader::new()
+        .runtime_binary(&fake)
+        .bridge(repo_file("plugins/typescript/src/bridge-server.ts"))
+        .load(repo_file("plugins/typescript/fixtures/conformance.ts"))
+        .expect_err("node 20 cannot run the bridge");
+    assert_eq!(err.type_name(), "PluginLoadError");
+    let expected = format!(
+        "hint: TypeScript plugins need Node >= 22.6 or Bun; found node v20.19.0 at {}; set ELIZAOS_NODE or install node@22",
+        fake.display()
+    );
+    assert!(err.to_string().contains(&expected), "{err}");
+}

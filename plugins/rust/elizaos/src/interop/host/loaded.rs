@@ -255,11 +255,9 @@ fn check_depth(value: &Value, path: &mut String, depth: usize) -> Result<(), (St
 
 /// A hint for the usual toolchain mistakes, recognised in a bridge's stderr.
 fn toolchain_hint(stderr: &str) -> Option<&'static str> {
-    if stderr.contains("ERR_UNKNOWN_FILE_EXTENSION") {
-        Some(
-            "this Node cannot run .ts files; TypeScript plugins need Node >= 22 (set ELIZAOS_NODE)",
-        )
-    } else if stderr.contains("No module named 'elizaos_interop'")
+    // A Node too old for TypeScript is diagnosed by the TypeScript loader,
+    // which names the version and the binary.
+    if stderr.contains("No module named 'elizaos_interop'")
         || stderr.contains("No module named elizaos_interop")
     {
         Some("the interpreter cannot import elizaos_interop; install it or set ELIZAOS_PYTHON")

@@ -262,12 +262,73 @@ impl FromStr for TsRuntime {
     }
 }
 
-/// Where the bridge script is looked for, relative to each directory above
-/// the plugin and the current directory.
-const BRIDGE_CANDIDATES: [&str; 2] = [
-    "plugins/typescript/src/bridge-server.ts",
-    "node_modules/@elizaos/interop/src/bridge-server.ts",
-];
+/// The bridge of an installed `@elizaos/interop` package, looked for in every
+/// directory above the plugin, then above the current directory.
+const INSTALLED_BRIDGE: &str = "node_modules/@elizaos/interop/dist/bridge-server.js";
+
+/// The bridge of a checkout of this repository, looked for the same way when
+/// no installed package is found.
+const CHECKOUT_BRIDGE: &str = "plugins/typescript/src/bridge-server.ts";
+
+/// The bridge found by searching (no explicit setting): an installed package
+/// above the plugin or the current directory, else a checkout's source.
+fn search_bridge(plugin: &Path) -> Option<PathBuf> {
+    let roots = search_roots(plugin);
+    search_upward(&roots, &[INSTALLED_BRIDGE]).or_else(|| search_upward(&roots, &[CHECKOUT_BRIDGE]))
+}
+
+/// `node_modules/.bin/<name>` in the nearest directory above `bridge` that has it.
+fn binary_beside(bridge: &Path, name: &str) -> Option<PathBuf> {
+    let beside = format!("node_modules/.bin/{name}");
+    search_upward(&[bridge.parent()?.to_path_buf()], &[&beside])
+}
+
+/// The oldest Node that runs TypeScript files without flags (type stripping).
+const MIN_NODE: (u64, u64) = (22, 6);
+
+/// `vX.Y.Z` (as `node --version` prints it) as `(X, Y)`.
+fn parse_node_version(text: &str) -> Option<(u64, u64)> {
+    let mut parts = text.trim().trim_start_matches('v').split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+/// Where `binary` runs from: itself when it names a path, else its first
+/// match on `PATH`.
+fn resolve_binary(binary: &OsStr) -> Option<PathBuf> {
+    let path = Path::new(binary);
+    if path.components().count() > 1 {
+        return Some(path.to_path_buf());
+    }
+    env::split_paths(&env::var_os("PATH")?)
+        .map(|dir| dir.join(binary))
+        .find(|candidate| candidate.is_file())
+}
+
+/// The common sentence for a Node too old (or missing) to run a TypeScript
+/// plugin, or `None` when `binary` is a Node >= 22.6.
+fn node_hint(binary: &OsStr) -> Option<String> {
+    let shown = resolve_binary(binary).map_or_else(
+        || binary.to_string_lossy().into_owned(),
+        |p| p.display().to_string(),
+    );
+    let version = std::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|v| v.trim().to_owned());
+    match version.as_deref().and_then(parse_node_version) {
+        Some(v) if v >= MIN_NODE => None,
+        _ => Some(format!(
+            "TypeScript plugins need Node >= 22.6 or Bun; found node {} at {shown}; set ELIZAOS_NODE or install node@22",
+            version.as_deref().unwrap_or("(none)")
+        )),
+    }
+}
 
 /// Loads TypeScript plugins through the `@elizaos/interop` bridge server.
 #[derive(Debug, Clone, Default)]
@@ -304,8 +365,10 @@ impl TypeScriptPluginLoader {
         self
     }
 
-    /// The bridge script: explicit, `$ELIZAOS_TS_BRIDGE`, or found upward
-    /// from the plugin and the current directory.
+    /// The bridge script: explicit, `$ELIZAOS_TS_BRIDGE`, an installed
+    /// `@elizaos/interop` (`node_modules/@elizaos/interop/dist/bridge-server.js`
+    /// above the plugin, then above the current directory), else this
+    /// repository's `plugins/typescript/src/bridge-server.ts`.
     fn find_bridge(&self, plugin: &Path, label: &str) -> Result<PathBuf, InteropError> {
         if let Some(bridge) = &self.bridge {
             return Ok(bridge.clone());
@@ -323,17 +386,32 @@ impl TypeScriptPluginLoader {
             }
             return Ok(bridge);
         }
-        search_upward(&search_roots(plugin), &BRIDGE_CANDIDATES).ok_or_else(|| {
-            load_error(
-                label,
-                format!(
-                    "cannot find the TypeScript bridge server: set ELIZAOS_TS_BRIDGE, or install @elizaos/interop \
-                     (looked for {} above {} and the current directory)",
-                    BRIDGE_CANDIDATES.join(" and "),
-                    plugin.display()
-                ),
+        search_bridge(plugin).ok_or_else(|| {
+                load_error(
+                    label,
+                    format!(
+                        "cannot find the TypeScript bridge server: set ELIZAOS_TS_BRIDGE, or install @elizaos/interop \
+                         (looked for {INSTALLED_BRIDGE} and {CHECKOUT_BRIDGE} above {} and the current directory)",
+                        plugin.display()
+                    ),
             )
         })
+    }
+
+    /// The runtime binary: explicit, `$ELIZAOS_NODE`/`$ELIZAOS_BUN`, the
+    /// `node_modules/.bin/<runtime>` nearest above the bridge, else the name on `PATH`.
+    fn find_binary(&self, bridge: &Path) -> OsString {
+        if let Some(binary) = &self.binary {
+            return binary.clone();
+        }
+        let (var, name) = match self.runtime {
+            TsRuntime::Node => ("ELIZAOS_NODE", "node"),
+            TsRuntime::Bun => ("ELIZAOS_BUN", "bun"),
+        };
+        if let Some(set) = env::var_os(var).filter(|v| !v.is_empty()) {
+            return set;
+        }
+        binary_beside(bridge, name).map_or_else(|| name.into(), PathBuf::into_os_string)
     }
 
     /// Loads the plugin module at `path` (`plugin.ts`; its `plugin` export,
@@ -348,11 +426,72 @@ impl TypeScriptPluginLoader {
             ));
         }
         let bridge = self.find_bridge(path, &label)?;
-        let binary = self.binary.clone().unwrap_or_else(|| match self.runtime {
-            TsRuntime::Node => env_or("ELIZAOS_NODE", "node"),
-            TsRuntime::Bun => env_or("ELIZAOS_BUN", "bun"),
-        });
-        let argv = vec![binary, bridge.into_os_string(), path.as_os_str().to_owned()];
-        start(argv, self.options.clone(), label)
+        let binary = self.find_binary(&bridge);
+        let argv = vec![
+            binary.clone(),
+            bridge.into_os_string(),
+            path.as_os_str().to_owned(),
+        ];
+        match start(argv, self.options.clone(), label) {
+            // A Node that cannot run the bridge is the usual cause: say so in full.
+            Err(InteropError::Load { context, cause }) if self.runtime == TsRuntime::Node => {
+                let cause = match node_hint(&binary) {
+                    Some(hint) => format!("{cause}\nhint: {hint}"),
+                    None => cause,
+                };
+                Err(InteropError::Load { context, cause })
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions_are_read_and_compared() {
+        assert_eq!(parse_node_version("v22.6.0\n"), Some((22, 6)));
+        assert_eq!(parse_node_version("v20.19.1"), Some((20, 19)));
+        assert_eq!(parse_node_version("bun"), None);
+        assert!(parse_node_version("v22.5.1").is_some_and(|v| v < MIN_NODE));
+        assert!(parse_node_version("v23.0.0").is_some_and(|v| v >= MIN_NODE));
+    }
+
+    #[test]
+    fn an_installed_bridge_wins_over_the_checkout_and_node_is_taken_beside_it() {
+        let root = env::temp_dir().join(format!("elizaos-bridge-search-{}", std::process::id()));
+        let project = root.join("plugins/typescript/src");
+        let installed = root.join("app/node_modules/@elizaos/interop/dist");
+        let bin = root.join("app/node_modules/.bin");
+        for dir in [&project, &installed, &bin, &root.join("app/src")] {
+            std::fs::create_dir_all(dir).expect("mkdir");
+        }
+        std::fs::write(project.join("bridge-server.ts"), "").expect("write");
+        std::fs::write(installed.join("bridge-server.js"), "").expect("write");
+        std::fs::write(bin.join("node"), "").expect("write");
+        std::fs::write(root.join("app/src/plugin.ts"), "").expect("write");
+        let found = search_bridge(&root.join("app/src/plugin.ts"));
+        assert_eq!(found, Some(installed.join("bridge-server.js")));
+        assert_eq!(
+            binary_beside(&installed.join("bridge-server.js"), "node"),
+            Some(bin.join("node"))
+        );
+        // Without an installed package, the checkout's source is used.
+        std::fs::create_dir_all(root.join("other")).expect("mkdir");
+        std::fs::write(root.join("other/plugin.ts"), "").expect("write");
+        let checkout = search_bridge(&root.join("other/plugin.ts"));
+        assert_eq!(checkout, Some(project.join("bridge-server.ts")));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_missing_node_gets_the_common_sentence() {
+        let hint = node_hint(OsStr::new("/nonexistent/node")).expect("a hint");
+        assert_eq!(
+            hint,
+            "TypeScript plugins need Node >= 22.6 or Bun; found node (none) at /nonexistent/node; set ELIZAOS_NODE or install node@22"
+        );
     }
 }
