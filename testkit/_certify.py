@@ -1,71 +1,200 @@
-"""``interop-testkit certify``: the plugin-level checks against ONE plugin, through the Python host.
+"""``interop-testkit certify``: a verdict on ONE plugin that its author can trust, both ways.
 
-A plugin author points it at a ``.wasm``, a ``.so``, a ``.py`` file or package directory, a
-``.ts``/``.js`` file, or any IPC command line. Each named check gives PASS or FAIL with a message;
-a certificate JSON records them with the plugin's identity and an overall verdict.
+It never rejects a correct plugin (must-ignore, the seed's answer shapes, MUST vs SHOULD) and never
+passes a broken one (every declared item is exercised with ordinary, edge-case and generated
+inputs; a crash, a hang, NaN, a wrong id, garbage on stdout or an unknown-name answer to a declared
+name each fail their own check). Every check has a stable id, a level and the protocol.md section
+it enforces (:mod:`testkit._certify_checks`).
+
+Flow: resolve the target; talk to it directly (IPC: :class:`RawChannel`, every byte inspected;
+WASM/FFI: the Python host); read and check the manifest; run the corpus through every declared
+action, provider and evaluator; probe the protocol conventions; load it through every selected host
+and compare their answers; grade. Any plugin behaviour becomes FAIL lines, never a traceback;
+unusable input raises :class:`UnusableInput` (exit status 2).
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as _dt
+import contextlib
 import json
 import os
+import re
 import shlex
+import shutil
+import subprocess
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import elizaos_interop as api
-
 from testkit import __version__
-from testkit._jsonprofile import load_edge_cases
-from testkit._rawipc import RawIpc, RawIpcError
-from testkit._schemas import SchemaSet, schemas
-from testkit._toolchains import Toolchains, find_repo_root
+from testkit._certify_channel import Finding, HostChannel, RawChannel, Reply, cap, json_type
+from testkit._certify_checks import CHECKS, check_spec
+from testkit._certify_corpus import Input, build_corpus, memory_for, ordinary_inputs
+from testkit._drivers import DriverError, HostDriver, PluginSpec, PythonDriver, SubprocessDriver
+from testkit._jsonprofile import json_diff
+from testkit._rawipc import RawIpcError
+from testkit._resources import repo_root_or_none, schemas_dir, ts_dir
+from testkit._schemas import SchemaSet
+from testkit._toolchains import ToolchainError, Toolchains
 
-__all__ = ["Certification", "Check", "certify", "describe_target"]
+__all__ = [
+    "HOSTS",
+    "Certification",
+    "CertifyOptions",
+    "CheckResult",
+    "Target",
+    "UnusableInput",
+    "certify",
+    "resolve_target",
+]
 
-GENERIC_MEMORY: dict[str, Any] = {
-    "id": "certify-memory",
-    "entityId": "certify-user",
-    "roomId": "certify-room",
-    "content": {"text": "Hello, I would like some help with my problem.", "source": "certify"},
-}
-GENERIC_STATE: dict[str, Any] = {"values": {}, "data": {}, "text": ""}
+#: Host names accepted by ``--hosts``.
+HOSTS: tuple[str, ...] = ("python", "node", "bun", "rust")
+KINDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("actions", "action", ("validateAction", "invokeAction")),
+    ("providers", "provider", ("getProvider",)),
+    ("evaluators", "evaluator", ("validateEvaluator", "invokeEvaluator")),
+)
+UNKNOWN_NAME = "certify-no-such-name"
+_UNKNOWN_RE = re.compile(
+    r"\b(unknown|no such|not found|not registered|does not exist)\b.{0,40}\b(action|provider|evaluator|name)"
+    r"|\b(action|provider|evaluator)\b.{0,60}\b(unknown|not found|not registered|does not exist)\b",
+    re.IGNORECASE,
+)
+_GAP_METHOD_RE = re.compile(r"runtime\.(\w+)")
+_MAX_HANGS = 2
+_MAX_CRASHES = 5
+
+
+class UnusableInput(Exception):
+    """The target cannot be certified at all (missing file, not a plugin, no manifest): exit 2."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is certified and how it is reached."""
+
+    text: str
+    transport: str
+    language: str
+    argv: tuple[str, ...] | None = None
+    path: str | None = None
+    spec: PluginSpec | None = None
+    cli: str = ""
 
 
 @dataclass
-class Check:
-    """One named check and its outcome."""
+class CertifyOptions:
+    """Everything a certify run can be told (the CLI flags)."""
 
-    name: str
-    passed: bool
-    message: str = ""
-    skipped: bool = False
+    timeout_s: float = 10.0
+    start_timeout_s: float = 10.0
+    skip: Sequence[str] = ()
+    only: Sequence[str] = ()
+    hosts: Sequence[str] | None = None
+    runtime_world: str | None = None
+    fuzz_examples: int = 40
+    seed: int = 0
+    soak_s: float = 0.0
+    strict: bool = False
+    expected_failures: Sequence[str] = ()
+
+
+@dataclass
+class FindingGroup:
+    """Repeats of one problem, reported once with a count and the first example's evidence."""
+
+    summary: str
+    count: int
+    first: Finding
+    inputs: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        outcome = "skipped" if self.skipped else ("pass" if self.passed else "fail")
-        return {"name": self.name, "outcome": outcome, "message": self.message}
+        """The certificate form."""
+        return {
+            "summary": self.summary,
+            "count": self.count,
+            "inputs": self.inputs[:20],
+            "host": self.first.host or None,
+            "request": self.first.request,
+            "received": self.first.received,
+            "stderr_tail": self.first.stderr,
+        }
+
+
+@dataclass
+class CheckResult:
+    """The outcome of one check."""
+
+    id: str
+    level: str
+    section: str
+    summary: str
+    outcome: str = "pass"  # pass | fail | skip | xfail | xpass
+    message: str = ""
+    groups: list[FindingGroup] = field(default_factory=list)
+    duration_s: float = 0.0
+    repro: str = ""
+
+    @property
+    def failed(self) -> bool:
+        """True for a failure that was not expected (or an expected failure that passed)."""
+        return self.outcome in ("fail", "xpass")
+
+    def to_json(self) -> dict[str, Any]:
+        """The certificate form."""
+        return {
+            "id": self.id,
+            "level": self.level,
+            "section": self.section,
+            "verdict": self.outcome,
+            "message": self.message,
+            "duration_s": round(self.duration_s, 3),
+            "findings": [g.to_json() for g in self.groups],
+            "reproduce": self.repro if self.outcome in ("fail", "xpass", "xfail") else "",
+        }
 
 
 @dataclass
 class Certification:
-    """All checks of one certification run and what was certified."""
+    """A whole run: the plugin, the hosts, every check, and the verdict."""
 
     target: str
     transport: str
+    strict: bool = False
     plugin: dict[str, Any] = field(default_factory=dict)
-    checks: list[Check] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
+    hosts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: int = 0
+    duration_s: float = 0.0
+    soak: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        """True when every check passed (skipped-on-request checks do not fail it)."""
-        return bool(self.checks) and all(c.passed or c.skipped for c in self.checks)
+        """True when no MUST check failed (no SHOULD either under ``--strict``) and no expected
+        failure passed."""
+        for check in self.checks:
+            if check.outcome == "xpass":
+                return False
+            if check.outcome == "fail" and (
+                check.level == "MUST" or (self.strict and check.level == "SHOULD")
+            ):
+                return False
+        return bool(self.checks)
+
+    def check(self, check_id: str) -> CheckResult:
+        """The result of one check (KeyError when it was not run)."""
+        for result in self.checks:
+            if result.id == check_id:
+                return result
+        raise KeyError(check_id)
 
     def certificate(self) -> dict[str, Any]:
-        """The certificate document."""
+        """The certificate document (JSON)."""
         return {
             "certificate": "elizaos-interop plugin certification",
             "plugin": {
@@ -75,374 +204,1245 @@ class Certification:
             },
             "target": self.target,
             "transport": self.transport,
-            "checks": [c.to_json() for c in self.checks],
+            "hosts": self.hosts,
+            "strict": self.strict,
             "verdict": "PASS" if self.passed else "FAIL",
+            "calls": self.calls,
+            "duration_s": round(self.duration_s, 2),
+            "checks": [c.to_json() for c in self.checks],
+            "soak": self.soak,
+            "notes": self.notes,
             "testkit_version": __version__,
             "protocol": "docs/protocol.md",
-            "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
 
-def describe_target(
-    path: str | None, ipc: str | None, toolchains: Toolchains
-) -> tuple[str, list[str] | None]:
-    """(transport, IPC argv or None) of a certify target; raises ValueError for an unknown kind."""
-    if ipc is not None:
-        argv = shlex.split(ipc)
-        if not argv:
-            raise ValueError("--ipc needs a command line, received an empty string")
-        return "ipc", argv
-    if path is None:
-        raise ValueError("give a plugin path or --ipc COMMAND")
-    p = Path(path)
-    if not p.exists():
-        raise ValueError(f"{path}: no such file or directory")
-    suffix = p.suffix.lower()
-    if suffix == ".wasm":
-        return "wasm", None
-    if suffix in (".so", ".dylib", ".dll"):
-        return "ffi", None
-    if suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()):
-        return "ipc", [str(toolchains.python), "-m", "elizaos_interop.bridge_server", str(p.resolve())]
-    if suffix in (".ts", ".js", ".mjs", ".mts"):
-        return "ipc", [str(toolchains.node), str(toolchains.ts_bridge), str(p.resolve())]
-    raise ValueError(
-        f"{path}: cannot tell how to load it; expected .wasm, .so/.dylib, .py or a package directory, "
-        ".ts/.js, or --ipc COMMAND"
+# -- targets and toolchains ---------------------------------------------------------------------
+
+
+def toolchains_anywhere() -> Toolchains:
+    """Toolchains of the checkout, or (installed from a wheel) of the wheel's data and PATH."""
+    if repo_root_or_none() is not None:
+        return Toolchains.discover(repo_root_or_none())
+    env = os.environ
+    ts = ts_dir()
+
+    def tool(var: str, name: str) -> Path:
+        value = env.get(var)
+        return Path(shutil.which(value) or value) if value else Path(shutil.which(name) or name)
+
+    target = env.get("ELIZAOS_RUST_TARGET_DIR") or str(Path.home() / ".cache" / "elizaos-interop" / "target")
+    import sys
+
+    return Toolchains(
+        repo_root=ts.parent,
+        python=Path(sys.executable),
+        node=tool("ELIZAOS_NODE", "node"),
+        bun=tool("ELIZAOS_BUN", "bun"),
+        ts_bridge=Path(env.get("ELIZAOS_TS_BRIDGE") or ts / "src" / "bridge-server.ts"),
+        ts_host_driver=ts / "driver" / "host-driver.ts",
+        rust_target_dir=Path(target),
     )
+
+
+def resolve_target(path: str | None, ipc: str | None, toolchains: Toolchains) -> Target:
+    """The Target of a PATH or ``--ipc`` command; UnusableInput for anything certify cannot load."""
+    if (path is None) == (ipc is None):
+        raise UnusableInput("certify needs exactly one of PATH or --ipc COMMAND")
+    if ipc is not None:
+        words = shlex.split(ipc)
+        if not words:
+            raise UnusableInput("--ipc needs a command line, received an empty string")
+        if shutil.which(words[0]) is None and not Path(words[0]).is_file():
+            raise UnusableInput(f"--ipc {ipc!r}: command not found: {words[0]}")
+        spec = PluginSpec(transport="ipc", language="unknown", command=tuple(words))
+        return Target(ipc, "ipc", "unknown", argv=tuple(words), spec=spec, cli=f"--ipc {shlex.quote(ipc)}")
+    assert path is not None
+    p = Path(path)
+    cli = shlex.quote(path)
+    if not p.exists():
+        raise UnusableInput(f"{path}: no such file or directory")
+    suffix = p.suffix.lower()
+    resolved = str(p.resolve())
+    if suffix == ".wasm":
+        _preflight_wasm(p)
+        return Target(
+            path, "wasm", "rust", path=resolved, spec=PluginSpec("wasm", "rust", path=resolved), cli=cli
+        )
+    if suffix in (".so", ".dylib", ".dll"):
+        _preflight_ffi(p)
+        return Target(
+            path, "ffi", "rust", path=resolved, spec=PluginSpec("ffi", "rust", path=resolved), cli=cli
+        )
+    if suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()):
+        argv: tuple[str, ...] = (str(toolchains.python), "-m", "elizaos_interop.bridge_server", resolved)
+        spec = PluginSpec("ipc", "python", path=resolved)
+        return Target(path, "ipc", "python", argv=argv, path=resolved, spec=spec, cli=cli)
+    if suffix in (".ts", ".js", ".mjs", ".mts", ".cjs"):
+        argv = (str(toolchains.node), str(toolchains.ts_bridge), resolved)
+        spec = PluginSpec("ipc", "typescript", path=resolved, runtime="node")
+        return Target(path, "ipc", "typescript", argv=argv, path=resolved, spec=spec, cli=cli)
+    raise UnusableInput(
+        f"{path}: not a plugin certify can load; expected a .wasm module, a .so/.dylib library, a .py file "
+        "or package directory, a .ts/.js file, or --ipc COMMAND"
+    )
+
+
+def _preflight_ffi(path: Path) -> None:
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL(str(path.resolve()))
+    except OSError as exc:
+        raise UnusableInput(
+            f"{path}: cannot load this shared library ({exc}); is it built for this machine's architecture?"
+        ) from exc
+    missing = [name for name in ("elizaos_get_manifest", "elizaos_free_string") if not hasattr(lib, name)]
+    if missing:
+        raise UnusableInput(f"{path}: not an FFI plugin: the library does not export {', '.join(missing)}")
+
+
+def _preflight_wasm(path: Path) -> None:
+    try:
+        import wasmtime
+    except ImportError as exc:
+        raise UnusableInput(f"{path}: certifying a WASM module needs wasmtime: pip install wasmtime") from exc
+    try:
+        module = wasmtime.Module.from_file(wasmtime.Engine(), str(path))
+    except Exception as exc:
+        raise UnusableInput(f"{path}: not a WebAssembly module wasmtime can compile: {exc}") from exc
+    exports = {e.name for e in module.exports}
+    missing = [n for n in ("memory", "alloc", "dealloc", "get_manifest") if n not in exports]
+    if missing:
+        raise UnusableInput(
+            f"{path}: not a WASM plugin: it does not export {', '.join(missing)} (protocol.md 5.1); "
+            f"exports: {sorted(exports)[:12]}"
+        )
+
+
+def _node_ok(node: Path) -> str:
+    """'' when ``node`` runs TypeScript (Node >= 22), else why not."""
+    try:
+        out = subprocess.run(
+            [str(node), "--version"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"cannot run {node}: {exc}"
+    match = re.match(r"v(\d+)", out.stdout.strip())
+    if not match or int(match.group(1)) < 22:
+        found = out.stdout.strip() or "not Node"
+        return f"{node} is {found}; the TypeScript host needs Node >= 22 (set ELIZAOS_NODE)"
+    return ""
+
+
+def rust_host_driver(toolchains: Toolchains) -> tuple[Path | None, str]:
+    """(path, where it came from) of the Rust host driver, or (None, why not)."""
+    env = os.environ.get("ELIZAOS_HOST_DRIVER")
+    if env:
+        found = shutil.which(env) or env
+        if Path(found).is_file():
+            return Path(found), "ELIZAOS_HOST_DRIVER"
+        return None, f"ELIZAOS_HOST_DRIVER={env} does not exist"
+    on_path = shutil.which("elizaos-host-driver")
+    if on_path:
+        return Path(on_path), "PATH"
+    built = toolchains.rust_host_driver
+    if built.is_file() and os.access(built, os.X_OK):
+        return built, "the checkout's build"
+    root = repo_root_or_none()
+    cargo = shutil.which("cargo")
+    if root is not None and cargo and (root / "plugins" / "rust" / "Cargo.toml").is_file():
+        return (
+            None,
+            f"not built; build it with: {cargo} build --release --manifest-path plugins/rust/Cargo.toml",
+        )
+    return None, "not found: set ELIZAOS_HOST_DRIVER or put elizaos-host-driver on PATH"
+
+
+def open_host(host: str, toolchains: Toolchains) -> tuple[HostDriver | None, str]:
+    """(driver, description) for a host name, or (None, why it is unavailable)."""
+    env = toolchains.env()
+    if host == "python":
+        try:
+            return PythonDriver(toolchains), "python host in-process"
+        except Exception as exc:
+            return None, f"the Python host is unavailable: {type(exc).__name__}: {exc}"
+    if host in ("node", "bun"):
+        binary = toolchains.ts_runtime(host)
+        if host == "node":
+            why = _node_ok(binary)
+            if why:
+                return None, why
+        elif shutil.which(str(binary)) is None and not binary.is_file():
+            return None, f"bun not found at {binary} (set ELIZAOS_BUN)"
+        if not toolchains.ts_host_driver.is_file():
+            return None, f"the TypeScript host driver is missing at {toolchains.ts_host_driver}"
+        argv = [str(binary), str(toolchains.ts_host_driver)]
+        try:
+            return SubprocessDriver(argv, host=host, env=env, cwd=toolchains.repo_root), f"{host}: {binary}"
+        except DriverError as exc:
+            return None, str(exc).splitlines()[0]
+    if host == "rust":
+        path, where = rust_host_driver(toolchains)
+        if path is None:
+            return None, f"the Rust host driver is {where}"
+        try:
+            return SubprocessDriver([str(path)], host="rust", env=env, cwd=toolchains.repo_root), (
+                f"rust: {path} (from {where})"
+            )
+        except DriverError as exc:
+            return None, str(exc).splitlines()[0]
+    raise UnusableInput(f"unknown host {host!r}; expected one of {', '.join(HOSTS)}")
+
+
+# -- the certifier --------------------------------------------------------------------------------
+
+
+def _is_gap(reply: Reply) -> str:
+    """The runtime method a handler error says the host lacks ('?' if unnamed), or ''."""
+    message = reply.message or ""
+    data = reply.data if isinstance(reply.data, dict) else {}
+    exception = str(data.get("exception", ""))
+    low = message.lower()
+    gap = (
+        "is not provided by the host" in message
+        or exception == "RuntimeUnavailableError"
+        or ("is not a function" in message and "runtime" in low)
+        or (
+            ("has no attribute" in message or exception in ("AttributeError", "TypeError"))
+            and "runtime" in low
+        )
+        or ("cannot read properties of undefined" in low and "runtime" in low)
+    )
+    if not gap:
+        return ""
+    match = _GAP_METHOD_RE.search(message)
+    return match.group(1) if match else "?"
+
+
+def _normalise(reply: Reply, method: str) -> Any:
+    """A reply as a comparable JSON value (protocol.md 2: -0.0 and 0, null optional members)."""
+    if reply.kind != "result":
+        return {"<outcome>": reply.kind, "code": reply.code}
+    value = reply.value
+    if method.startswith("validate") and isinstance(value, dict) and isinstance(value.get("valid"), bool):
+        return value["valid"]
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, float) and v == 0:
+            return 0
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        return v
+
+    if isinstance(value, dict):
+        value = {k: v for k, v in value.items() if v is not None}
+    return walk(value)
 
 
 class _Certifier:
     def __init__(
-        self,
-        path: str | None,
-        ipc: str | None,
-        timeout_s: float,
-        skip: Sequence[str],
-        toolchains: Toolchains,
-        echo: Callable[[str], None],
+        self, target: Target, options: CertifyOptions, toolchains: Toolchains, echo: Callable[[str], None]
     ) -> None:
-        self.path = path
-        self.ipc = ipc
-        self.timeout = timeout_s
-        self.skip = set(skip)
+        self.target = target
+        self.options = options
         self.toolchains = toolchains
         self.echo = echo
-        self.transport, self.argv = describe_target(path, ipc, toolchains)
-        self.result = Certification(target=ipc if ipc is not None else str(path), transport=self.transport)
-        self.loop = asyncio.new_event_loop()
-        self.plugin: Any = None
-        self.schemas: SchemaSet = schemas(find_repo_root() / "docs" / "schemas")
-        self.timeouts: list[str] = []
+        self.schemas = SchemaSet(schemas_dir())
+        self.findings: list[Finding] = []
+        self.ran: set[str] = set()
+        self.skipped: dict[str, str] = {}
+        self.notes_by_check: dict[str, str] = {}
+        self.durations: dict[str, float] = {}
+        self.result = Certification(target=target.text, transport=target.transport, strict=options.strict)
+        self.manifest: Any = None
+        self.items: dict[str, list[str]] = {}
+        self.capabilities: list[str] = []
+        self.world: dict[str, Any] | None = None
+        self.runtime_obj: Any = None
+        self.channel: RawChannel | HostChannel | None = None
+        self.py_driver: PythonDriver | None = None
+        self.calls = 0
+        if options.runtime_world:
+            try:
+                world = json.loads(Path(options.runtime_world).read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise UnusableInput(f"--runtime {options.runtime_world}: cannot read a World: {exc}") from exc
+            if not isinstance(world, dict):
+                raise UnusableInput(
+                    f"--runtime {options.runtime_world}: a World is a JSON object, got {json_type(world)}"
+                )
+            self.world = world
 
     # -- plumbing -----------------------------------------------------------------------------
-    def record(self, name: str, problems: list[str], ok_message: str = "", skipped: bool = False) -> None:
-        check = Check(name, not problems, "; ".join(problems)[:4000] if problems else ok_message, skipped)
-        self.result.checks.append(check)
-        label = "SKIP" if skipped else ("PASS" if check.passed else "FAIL")
-        self.echo(f"{label}  {name}" + (f": {check.message}" if check.message else ""))
+    def wanted(self, *check_ids: str) -> bool:
+        """True when one of the checks is selected (``--only``) and so its phase must run."""
+        return not self.options.only or any(c in self.options.only for c in check_ids)
 
-    def load(self) -> Any:
-        env = self.toolchains.env()
-        if self.transport == "wasm":
-            return api.load_wasm_plugin(str(self.path))
-        if self.transport == "ffi":
-            return api.load_rust_plugin(str(self.path))
-        assert self.argv is not None
-        return api.load_ipc_plugin(self.argv, env=env, start_timeout=self.timeout, timeout=self.timeout)
+    def add(self, finding: Finding) -> None:
+        self.findings.append(finding)
 
-    def reload(self) -> None:
-        """After a crash or wedge: a fresh instance for the remaining checks."""
-        if self.plugin is not None:
-            self.plugin.close()
-        self.plugin = self.load()
+    def finding(self, check: str, summary: str, **evidence: str) -> None:
+        self.findings.append(Finding(check, summary, **evidence))
 
-    def call(self, method: str, params: dict[str, Any]) -> tuple[Any, BaseException | None]:
-        """(result, None) or (None, error) for one raw call through the host's transport."""
+    def phase(self, checks: Sequence[str], func: Callable[[], None], always: bool = False) -> None:
+        """Run one phase; whatever it raises becomes a finding of its checks, never a traceback."""
+        if not always and not self.wanted(*checks):
+            return
+        started = time.monotonic()
         try:
-            value = self.loop.run_until_complete(self.plugin.transport.call(method, params, self.timeout))
-            return value, None
-        except api.InteropError as exc:
-            if isinstance(exc, api.PluginTimeoutError):
-                self.timeouts.append(f"{method}({params.get('name', '')})")
-            if isinstance(exc, api.PluginCrashError | api.PluginTimeoutError | api.PluginProtocolError):
-                self.reload()
-            return None, exc
-
-    def judge(self, method: str, params: dict[str, Any], label: str) -> str | None:
-        """None if the call gave a schema-valid result or a typed PluginCallError; else the problem."""
-        value, error = self.call(method, params)
-        if error is None:
-            problems = self.schemas.validate_result(method, value)
-            return f"{label}: result invalid against its schema: {problems}" if problems else None
-        if isinstance(error, api.PluginCallError):
-            if -32099 <= error.code <= -32000 or error.code in (-32602, -32603):
-                return None
-            return f"{label}: unexpected error code {error.code}: {error.message}"
-        return f"{label}: {type(error).__name__}: {error}"
-
-    # -- checks -------------------------------------------------------------------------------
-    def run(self) -> Certification:
-        try:
-            self.check_load()
-            if self.plugin is not None:
-                self.check_declared()
-                self.check_edge_cases()
-                self.check_unknown_names()
-                self.check_invalid_params()
-            if self.argv is not None:
-                self.check_raw_ipc()
-            self.record(
-                "timeouts-bounded",
-                [f"calls that hit the {self.timeout:g} s time-out: {self.timeouts}"] if self.timeouts else [],
-                f"every call answered within {self.timeout:g} s",
-            )
+            func()
+        except UnusableInput:
+            raise
+        except Exception as exc:
+            tb = traceback.format_exc(limit=3)
+            for check in checks:
+                self.finding(
+                    check,
+                    f"the check could not complete: {type(exc).__name__}: {exc}",
+                    received=cap(tb, 1500),
+                    stderr=self._stderr(),
+                )
         finally:
-            if self.plugin is not None:
-                self.plugin.close()
-            self.loop.close()
+            elapsed = time.monotonic() - started
+            for check in checks:
+                self.ran.add(check)
+                self.durations[check] = self.durations.get(check, 0.0) + elapsed
+
+    def _stderr(self) -> str:
+        return self.channel.stderr_tail() if isinstance(self.channel, RawChannel) else ""
+
+    def call(self, method: str, params: Any, label: str = "", timeout_s: float | None = None) -> Reply:
+        assert self.channel is not None
+        self.calls += 1
+        return self.channel.call(method, params, label=label, timeout_s=timeout_s)
+
+    def request_text(self, method: str, params: Any) -> str:
+        return cap(json.dumps({"method": method, "params": params}, ensure_ascii=False, default=str))
+
+    def runtime_context(self) -> dict[str, Any] | None:
+        if self.world is None or "runtime" not in self.capabilities:
+            return None
+        context: dict[str, Any] = {}
+        for key in ("agentId", "character"):
+            if key in self.world:
+                context[key] = self.world[key]
+        return context
+
+    # -- run ----------------------------------------------------------------------------------
+    def run(self) -> Certification:
+        started = time.monotonic()
+        try:
+            self.open_primary()
+            self.phase(("manifest",), self.check_manifest, always=True)
+            self.phase(("capabilities",), self.check_capabilities)
+            self.init_plugin()
+            corpus_checks = (
+                "declared-actions",
+                "declared-providers",
+                "declared-evaluators",
+                "no-crash",
+                "no-hang",
+                "stdout-json",
+                "json-profile",
+                "response-envelope",
+                "response-ids",
+                "runtime-requests",
+                "runtime-calls",
+                "validate-boolean",
+                "unusual-inputs",
+                "runtime-gap",
+            )
+            self.phase(corpus_checks, self.run_corpus)
+            if self.options.soak_s > 0:
+                self.phase(("no-crash", "no-hang"), self.soak)
+            self.phase(("unknown-name-error",), self.check_unknown_names)
+            if isinstance(self.channel, RawChannel):
+                self.phase(("invalid-params-error",), self.check_invalid_params)
+                self.phase(("unknown-method",), self.check_unknown_method)
+                self.phase(("parse-error",), self.check_parse_error)
+                self.phase(("pipelining",), self.check_pipelining)
+                self.phase(("shutdown",), self.check_shutdown)
+                self.phase(("eof-exit",), self.check_eof)
+            else:
+                for check in (
+                    "invalid-params-error",
+                    "unknown-method",
+                    "parse-error",
+                    "pipelining",
+                    "shutdown",
+                    "eof-exit",
+                    "stdout-json",
+                    "response-ids",
+                    "runtime-requests",
+                ):
+                    self.skipped.setdefault(
+                        check, f"IPC only; this plugin is loaded over {self.target.transport}"
+                    )
+            self.phase(("host-load", "differential"), self.run_hosts)
+        finally:
+            self.close_primary()
+        self.result.calls = self.calls
+        self.grade()
+        self.result.duration_s = time.monotonic() - started
         return self.result
 
-    def _raw_manifest(self) -> Any:
-        assert self.argv is not None
-        with RawIpc(self.argv, env=self.toolchains.env()) as raw:
-            response = raw.request("getManifest", {}, timeout=self.timeout)
-        return response.get("result")
-
-    def check_load(self) -> None:
-        try:
-            self.plugin = self.load()
-        except api.InteropError as exc:
-            self.record("load", [f"{type(exc).__name__}: {exc}"])
-            if self.argv is not None:  # say what is wrong with the manifest, from the raw answer
-                try:
-                    manifest = self._raw_manifest()
-                except RawIpcError as raw_exc:
-                    self.record("manifest-schema", [f"no manifest: {raw_exc}"])
-                    return
-                if isinstance(manifest, dict):
-                    self.result.plugin = manifest
-                self.record("manifest-schema", self.schemas.validate("manifest.schema.json", manifest))
+    # -- primary channel ------------------------------------------------------------------------
+    def open_primary(self) -> None:
+        if self.target.transport == "ipc":
+            assert self.target.argv is not None
+            if self.world is not None:
+                self.runtime_obj = self._python_runtime(self.world)
+            self.channel = RawChannel(
+                self.target.argv,
+                env=self.toolchains.env(),
+                timeout_s=self.options.timeout_s,
+                sink=self.add,
+                runtime=self.runtime_obj,
+            )
+            try:
+                self.channel.ensure()
+            except RawIpcError as exc:
+                raise UnusableInput(str(exc)) from exc
             return
-        self.result.plugin = dict(self.plugin.manifest)
-        self.record(
-            "load",
-            [],
-            f"{self.plugin.name} {self.plugin.version} ({self.plugin.language}) over {self.transport}",
+        self.toolchains.apply_env()
+        self.py_driver = PythonDriver(self.toolchains)
+        assert self.target.spec is not None
+        try:
+            handle, manifest = self.py_driver.load(self.target.spec, int(self.options.start_timeout_s * 1000))
+        except DriverError as exc:
+            message = str(exc)
+            if "manifest" in message.lower():
+                self.manifest_load_error = message
+                self.channel = None
+                return
+            raise UnusableInput(f"{self.target.text}: the Python host cannot load it: {message}") from exc
+        self.manifest = manifest
+        self.channel = HostChannel(self.py_driver, handle, self.options.timeout_s)
+
+    def _python_runtime(self, world: dict[str, Any]) -> Any:
+        try:
+            import elizaos_interop
+        except ImportError:
+            return None
+        runtime_class = getattr(elizaos_interop, "InMemoryRuntime", None)
+        if runtime_class is None:
+            self.result.notes.append(
+                "elizaos_interop has no InMemoryRuntime: the direct IPC session answers runtime requests "
+                "with -32601; the hosts phase passes the World through the drivers"
+            )
+            return None
+        return runtime_class(world)
+
+    def close_primary(self) -> None:
+        if isinstance(self.channel, RawChannel):
+            with contextlib.suppress(Exception):
+                self.channel.close()
+        if self.py_driver is not None:
+            with contextlib.suppress(Exception):
+                self.py_driver.close()
+
+    # -- manifest -------------------------------------------------------------------------------
+    def check_manifest(self) -> None:
+        if self.channel is None:  # the Python host refused the manifest of an in-process plugin
+            self.finding(
+                "manifest", "the host refused the manifest", received=getattr(self, "manifest_load_error", "")
+            )
+            self.manifest = {}
+        elif isinstance(self.channel, RawChannel):
+            reply = self.call("getManifest", {}, "getManifest", timeout_s=self.options.start_timeout_s)
+            if reply.kind in ("crash", "hang"):
+                what = (
+                    f"nothing on stdout within the start time-out ({self.options.start_timeout_s:g} s)"
+                    if reply.kind == "hang"
+                    else reply.detail
+                )
+                raise UnusableInput(
+                    f"{self.target.text}: no manifest: {what}; is it an IPC plugin?\n"
+                    f"--- plugin stderr (tail) ---\n{reply.stderr[-1500:]}"
+                )
+            if reply.kind != "result":
+                self.finding(
+                    "manifest",
+                    "getManifest answered an error",
+                    request=self.request_text("getManifest", {}),
+                    received=reply.received or reply.describe(),
+                    stderr=reply.stderr,
+                )
+                self.manifest = {}
+            else:
+                self.manifest = reply.value
+        manifest = self.manifest
+        if isinstance(manifest, dict):
+            self.result.plugin = {
+                k: manifest.get(k) for k in ("name", "version", "language") if k in manifest
+            }
+        problems = self.schemas.validate("manifest.schema.json", manifest) if self.channel is not None else []
+        for problem in problems:
+            self.finding(
+                "manifest",
+                problem.split(":", 1)[0] + ": " + problem.split(":", 1)[-1].strip(),
+                received=cap(json.dumps(manifest, default=str)),
+            )
+        for plural, _kind, _methods in KINDS:
+            items = manifest.get(plural) if isinstance(manifest, dict) else None
+            names: list[str] = []
+            if isinstance(items, list):
+                for item in items:
+                    name = item.get("name") if isinstance(item, dict) else None
+                    if isinstance(name, str) and name:
+                        if name in names:
+                            self.finding(
+                                "manifest", f"{plural} declares {name!r} twice (names are unique per kind)"
+                            )
+                        names.append(name)
+            self.items[plural] = names
+        caps = manifest.get("capabilities") if isinstance(manifest, dict) else None
+        self.capabilities = [c for c in caps if isinstance(c, str)] if isinstance(caps, list) else []
+
+    def check_capabilities(self) -> None:
+        manifest = self.manifest if isinstance(self.manifest, dict) else {}
+        if "protocolVersion" not in manifest and "capabilities" not in manifest:
+            self.notes_by_check["capabilities"] = "seed dialect (no protocolVersion): nothing declared"
+            return
+        known = {"runtime", "shutdown"}
+        unknown = [c for c in self.capabilities if c not in known]
+        declared = ", ".join(self.capabilities) or "none"
+        self.notes_by_check["capabilities"] = (
+            f"protocolVersion {manifest.get('protocolVersion')!r}, capabilities: {declared}"
+            + (f" (not defined by protocol.md 12: {unknown})" if unknown else "")
         )
-        self.record("manifest-schema", self.schemas.validate("manifest.schema.json", self.plugin.manifest))
 
-    def _kinds(self) -> list[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-        manifest = self.result.plugin
-        out: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
-        for kind, calls in (
-            ("actions", ("validateAction", "invokeAction")),
-            ("providers", ("getProvider",)),
-            ("evaluators", ("validateEvaluator", "invokeEvaluator")),
-        ):
-            items: list[tuple[str, dict[str, Any]]] = []
-            for desc in manifest.get(kind, []):
-                name = desc.get("name")
-                for method in calls:
-                    params: dict[str, Any] = {"name": name, "memory": GENERIC_MEMORY, "state": GENERIC_STATE}
-                    if method == "invokeAction":
-                        params["options"] = {}
-                    items.append((method, params))
-            out.append((kind, items))
-        return out
+    def init_plugin(self) -> None:
+        if self.channel is None:
+            return
+        reply = self.call("init", {"config": {}}, "init({})")
+        if reply.kind == "crash":
+            self.finding(
+                "no-crash",
+                "exited on init({})",
+                request=self.request_text("init", {"config": {}}),
+                received=reply.detail,
+                stderr=reply.stderr,
+                input="init",
+            )
+        elif reply.kind == "hang":
+            self.finding(
+                "no-hang",
+                "init({}) was not answered",
+                request=self.request_text("init", {"config": {}}),
+                received=reply.detail,
+                stderr=reply.stderr,
+                input="init",
+            )
 
-    def check_declared(self) -> None:
-        for kind, calls in self._kinds():
-            problems: list[str] = []
-            skipped: list[str] = []
-            for method, params in calls:
-                if params["name"] in self.skip:
-                    skipped.append(f"{method}({params['name']})")
-                    continue
-                problem = self.judge(method, params, f"{method}({params['name']})")
-                if problem:
-                    problems.append(problem)
-            note = f"{len(calls) - len(skipped)} calls answered per spec"
+    # -- corpus ---------------------------------------------------------------------------------
+    def run_corpus(self) -> None:
+        if self.channel is None:
+            return
+        corpus = build_corpus(self.manifest, self.options.fuzz_examples, self.options.seed)
+        counts = [sum(i.kind == kind for i in corpus) for kind in ("ordinary", "edge", "fuzz")]
+        self.result.notes.append(
+            f"corpus: {counts[0]} ordinary, {counts[1]} edge-case, {counts[2]} generated inputs "
+            f"(--seed {self.options.seed})"
+        )
+        runtime_context = self.runtime_context() if isinstance(self.channel, RawChannel) else None
+        for plural, kind, methods in KINDS:
+            check = f"declared-{plural}"
+            skipped = [n for n in self.items.get(plural, []) if n in self.options.skip]
+            names = [n for n in self.items.get(plural, []) if n not in self.options.skip]
+            called = 0
+            for name in names:
+                for method in methods:
+                    called += self.exercise(check, kind, name, method, corpus, runtime_context)
+            note = f"{len(names)} declared, {called} calls"
             if skipped:
-                note += f"; not called on request: {', '.join(skipped)}"
-            self.record(f"declared-{kind}", problems, note)
+                note += f"; not called (--skip): {', '.join(skipped)}"
+            if not names and not skipped:
+                note = f"no {plural} declared"
+            self.notes_by_check[check] = note
 
-    def check_edge_cases(self) -> None:
-        cases = load_edge_cases(find_repo_root() / "docs" / "vectors" / "json-edge-cases.json")
-        actions = [a["name"] for a in self.result.plugin.get("actions", []) if a.get("name") not in self.skip]
-        problems: list[str] = []
-        for case in cases:
-            value = case["value"]
-            content: dict[str, Any] = {"value": value}
-            content["text"] = value if isinstance(value, str) else "edge case " + case["name"]
-            memory = {**GENERIC_MEMORY, "content": content}
-            for action in actions:
-                for method in ("validateAction", "invokeAction"):
-                    params: dict[str, Any] = {"name": action, "memory": memory, "state": {}}
-                    if method == "invokeAction":
-                        params["options"] = {}
-                    problem = self.judge(method, params, f"{method}({action}) with edge case {case['name']}")
-                    if problem:
-                        problems.append(problem)
-        self.record(
-            "edge-case-probes",
-            problems,
-            f"{len(cases)} payloads from docs/vectors/json-edge-cases.json x {len(actions)} actions",
-        )
+    def exercise(
+        self,
+        check: str,
+        kind: str,
+        name: str,
+        method: str,
+        corpus: Sequence[Input],
+        runtime: dict[str, Any] | None,
+    ) -> int:
+        """Every input through one item's method; returns the number of calls."""
+        hangs = crashes = calls = 0
+        ordinary_ok = ordinary_total = 0
+        errors: dict[Any, int] = {}
+        gaps = 0
+        for inp in corpus:
+            if hangs >= _MAX_HANGS or crashes >= _MAX_CRASHES:
+                reason = "time-outs" if hangs >= _MAX_HANGS else "crashes"
+                self.result.notes.append(
+                    f"{method}({name!r}): stopped after {hangs or crashes} {reason}; "
+                    "the remaining inputs were not sent"
+                )
+                break
+            params = inp.params(method, name)
+            if runtime is not None:
+                params["runtime"] = runtime
+            label = f"{method}({name!r}) with {inp.label}"
+            reply = self.call(method, params, label)
+            calls += 1
+            evidence = {
+                "request": self.request_text(method, params),
+                "received": reply.received or reply.describe(),
+                "stderr": reply.stderr,
+                "input": label,
+            }
+            if inp.ordinary:
+                ordinary_total += 1
+            if reply.kind == "crash":
+                crashes += 1
+                self.finding("no-crash", f"the plugin exited while answering {method}", **evidence)
+                continue
+            if reply.kind == "hang":
+                hangs += 1
+                self.finding(
+                    "no-hang", f"{method} was not answered within {self.options.timeout_s:g} s", **evidence
+                )
+                continue
+            if reply.kind == "host":
+                self.finding(
+                    "response-envelope", f"the host could not read the answer: {reply.detail}", **evidence
+                )
+                continue
+            if reply.kind == "error":
+                errors[reply.code] = errors.get(reply.code, 0) + 1
+                self.judge_error(check, kind, name, method, inp, reply, evidence)
+                if _is_gap(reply):
+                    gaps += 1
+                continue
+            if self.judge_result(check, method, reply, evidence) and inp.ordinary:
+                ordinary_ok += 1
+        if calls and ordinary_total and not ordinary_ok and errors:
+            codes = ", ".join(f"{code} x{n}" for code, n in errors.items())
+            if set(errors) != {-32002}:
+                why = (
+                    f"; {gaps} of them because the host lacks runtime methods (see runtime-gap: certify with "
+                    "--runtime WORLD.json)"
+                    if gaps
+                    else ""
+                )
+                self.finding(
+                    check,
+                    f"{method}({name!r}) never answered an ordinary input with a result "
+                    f"(errors: {codes}){why}",
+                    input=f"{method}({name!r})",
+                )
+        return calls
 
-    def _expect_code(self, method: str, params: dict[str, Any], code: int, label: str) -> str | None:
-        _value, error = self.call(method, params)
-        if error is None:
-            return f"{label}: expected error {code}, received a result"
-        if not isinstance(error, api.PluginCallError) or error.code != code:
-            return f"{label}: expected PluginCallError {code}, received {type(error).__name__}: {error}"
+    def judge_error(
+        self,
+        check: str,
+        kind: str,
+        name: str,
+        method: str,
+        inp: Input,
+        reply: Reply,
+        evidence: dict[str, str],
+    ) -> None:
+        gap = _is_gap(reply)
+        if gap:
+            self.finding(
+                "runtime-gap", f"a handler needs runtime.{gap}, which the host did not provide", **evidence
+            )
+            return
+        code = reply.code
+        if code == -32001 or (code is not None and _UNKNOWN_RE.search(reply.message or "")):
+            self.finding(
+                check,
+                f"{method} answers its own declared {kind} name {name!r} as unknown ({code})",
+                **evidence,
+            )
+        elif code == -32601:
+            self.finding(
+                check, f"{method} is answered 'method not found' although {kind}s are declared", **evidence
+            )
+        elif code is None:
+            pass  # a malformed error object: response-envelope already has it
+        elif inp.ordinary and code == -32003:
+            self.finding(
+                check,
+                f"{method} answers an ordinary input with -32003 (the handler's result is invalid)",
+                **evidence,
+            )
+        elif inp.ordinary and code in (-32600, -32602, -32700):
+            self.finding(
+                check, f"{method} rejects well-formed params of an ordinary input with {code}", **evidence
+            )
+        elif not inp.ordinary and code not in (-32000, -32002, -32602, -32700):
+            self.finding("unusual-inputs", f"{method} answers {inp.kind} inputs with {code}", **evidence)
+
+    def judge_result(self, check: str, method: str, reply: Reply, evidence: dict[str, str]) -> bool:
+        value = reply.value
+        if method.startswith("validate"):
+            if isinstance(value, bool):
+                return True
+            if isinstance(value, dict) and isinstance(value.get("valid"), bool):
+                self.finding(
+                    "validate-boolean", f'{method} answers {{"valid": bool}}, not a bare boolean', **evidence
+                )
+                return True
+            self.finding(check, f"{method} answers a JSON {json_type(value)}, expected a boolean", **evidence)
+            return False
+        problems = self.schemas.validate_result(method, value)
+        if problems:
+            self.finding(check, f"{method} result does not fit its schema: {problems[0]}", **evidence)
+            return False
+        return True
+
+    def soak(self) -> None:
+        """Ordinary inputs round and round for ``--soak`` seconds; RSS sampled once a second."""
+        ordinary = ordinary_inputs(self.manifest)
+        deadline = time.monotonic() + self.options.soak_s
+        samples: list[list[float]] = []
+        calls = lost = 0
+        started = time.monotonic()
+        next_sample = started
+        targets = [
+            (f"declared-{plural}", kind, name, method)
+            for plural, kind, methods in KINDS
+            for name in self.items.get(plural, [])
+            if name not in self.options.skip
+            for method in methods
+        ]
+        if not targets:
+            return
+        i = 0
+        while time.monotonic() < deadline:
+            _check, _kind, name, method = targets[i % len(targets)]
+            inp = ordinary[i % len(ordinary)]
+            reply = self.call(method, inp.params(method, name), f"soak {method}({name!r})")
+            calls += 1
+            i += 1
+            if reply.kind in ("crash", "hang"):
+                lost += 1
+                self.finding(
+                    "no-crash" if reply.kind == "crash" else "no-hang",
+                    f"a request was lost during the soak ({reply.kind})",
+                    request=self.request_text(method, inp.params(method, name)),
+                    received=reply.detail,
+                    stderr=reply.stderr,
+                    input=f"soak {method}({name!r})",
+                )
+            if time.monotonic() >= next_sample:
+                rss = self._rss_kb()
+                if rss is not None:
+                    samples.append([round(time.monotonic() - started, 1), rss])
+                next_sample += 1.0
+        self.result.soak = {"seconds": self.options.soak_s, "calls": calls, "lost": lost, "rss_kb": samples}
+        if samples:
+            self.result.notes.append(
+                f"soak: {calls} calls in {self.options.soak_s:g} s, {lost} lost, RSS {samples[0][1]:.0f} -> "
+                f"{samples[-1][1]:.0f} KiB"
+            )
+
+    def _rss_kb(self) -> float | None:
+        if isinstance(self.channel, RawChannel) and self.channel.raw is not None:
+            try:
+                status = Path(f"/proc/{self.channel.raw.proc.pid}/status").read_text()
+            except OSError:
+                return None
+            match = re.search(r"VmRSS:\s+(\d+)", status)
+            return float(match.group(1)) if match else None
         return None
 
+    # -- protocol probes --------------------------------------------------------------------------
     def check_unknown_names(self) -> None:
-        problems = [
-            p
-            for method in (
-                "invokeAction",
-                "getProvider",
-                "invokeEvaluator",
-                "validateAction",
-                "validateEvaluator",
-            )
-            if (
-                p := self._expect_code(
-                    method,
-                    {"name": "certify-no-such-name", "memory": GENERIC_MEMORY, "state": {}, "options": {}}
-                    if method == "invokeAction"
-                    else {"name": "certify-no-such-name", "memory": GENERIC_MEMORY, "state": {}},
-                    -32001,
-                    f"{method}(unknown name)",
-                )
-            )
-        ]
-        self.record("unknown-name", problems, "-32001 for every kind")
+        if self.channel is None:
+            return
+        for _plural, kind, methods in KINDS:
+            for method in methods:
+                params = {"name": UNKNOWN_NAME, "memory": memory_for("Hello", "unknown"), "state": {}}
+                if method == "invokeAction":
+                    params["options"] = {}
+                reply = self.call(method, params, f"{method}(unknown name)")
+                evidence = {
+                    "request": self.request_text(method, params),
+                    "received": reply.received or reply.describe(),
+                    "stderr": reply.stderr,
+                    "input": f"{method}(unknown name)",
+                }
+                if reply.kind == "crash":
+                    self.finding("no-crash", f"the plugin exited on {method} of an unknown name", **evidence)
+                elif reply.kind == "hang":
+                    self.finding("no-hang", f"{method} of an unknown name was not answered", **evidence)
+                elif reply.kind == "result":
+                    self.finding(
+                        "unknown-name-error",
+                        f"{method} of an unknown name answers a result, not an error",
+                        **evidence,
+                    )
+                elif reply.code != -32001:
+                    self.finding(
+                        "unknown-name-error",
+                        f"{method} of an unknown name answers {reply.code}, expected -32001 "
+                        "(hosts accept any error)",
+                        **evidence,
+                    )
+                elif not (
+                    isinstance(reply.data, dict)
+                    and reply.data.get("kind") == kind
+                    and reply.data.get("name") == UNKNOWN_NAME
+                ):
+                    self.finding(
+                        "unknown-name-error",
+                        f'-32001 without data {{"kind": "{kind}", "name": <name>}} on {method}',
+                        **evidence,
+                    )
+
+    def _first_name(self) -> tuple[str, str]:
+        for plural, _kind, methods in KINDS:
+            names = [n for n in self.items.get(plural, []) if n not in self.options.skip]
+            if names:
+                return methods[-1], names[0]
+        return "invokeAction", UNKNOWN_NAME
 
     def check_invalid_params(self) -> None:
-        first = next((a["name"] for a in self.result.plugin.get("actions", [])), "x")
-        cases: list[tuple[str, dict[str, Any], str]] = [
-            ("invokeAction", {"memory": GENERIC_MEMORY, "state": {}, "options": {}}, "missing name"),
-            ("invokeAction", {"name": first, "memory": "not an object"}, "memory not an object"),
-            ("getProvider", {"name": 5, "memory": GENERIC_MEMORY}, "name not a string"),
+        method, name = self._first_name()
+        memory = memory_for("Hello", "invalid-params")
+        cases: list[tuple[str, str, dict[str, Any]]] = [
+            ("name", "missing", {"memory": memory, "state": {}, "options": {}}),
+            ("name", "integer", {"name": 5, "memory": memory, "state": {}, "options": {}}),
+            ("memory", "string", {"name": name, "memory": "not an object", "state": {}, "options": {}}),
+            ("memory", "missing", {"name": name, "state": {}, "options": {}}),
         ]
-        problems = [
-            p for method, params, label in cases if (p := self._expect_code(method, params, -32602, label))
-        ]
-        self.record("invalid-params", problems, "-32602 for missing and mistyped params")
+        for param, received, params in cases:
+            reply = self.call(method, params, f"{method} with {param} {received}")
+            evidence = {
+                "request": self.request_text(method, params),
+                "received": reply.received or reply.describe(),
+                "stderr": reply.stderr,
+                "input": f"{param} {received}",
+            }
+            if reply.kind == "crash":
+                self.finding("no-crash", f"the plugin exited on {method} with {param} {received}", **evidence)
+            elif reply.kind == "hang":
+                self.finding("no-hang", f"{method} with {param} {received} was not answered", **evidence)
+            elif reply.kind == "result":
+                self.finding(
+                    "invalid-params-error",
+                    f"{param} {received} is answered with a result, expected -32602",
+                    **evidence,
+                )
+            elif reply.code != -32602:
+                self.finding(
+                    "invalid-params-error",
+                    f"{param} {received} is answered {reply.code}, expected -32602",
+                    **evidence,
+                )
+            elif not (isinstance(reply.data, dict) and reply.data.get("param") == param):
+                self.finding(
+                    "invalid-params-error",
+                    f'-32602 without data {{"param": "{param}", "expected", "received"}}',
+                    **evidence,
+                )
 
-    def check_raw_ipc(self) -> None:
-        assert self.argv is not None
-        env = self.toolchains.env()
-        checks: list[tuple[str, Callable[[RawIpc], list[str]]]] = [
-            ("unknown-method", self._raw_unknown_method),
-            ("parse-error", self._raw_parse_error),
-            ("pipelined-ids", self._raw_pipelined),
-        ]
-        for name, check in checks:
-            try:
-                with RawIpc(self.argv, env=env) as raw:
-                    problems = check(raw)
-            except RawIpcError as exc:
-                problems = [str(exc)]
-            self.record(name, problems)
-
-    def _raw_unknown_method(self, raw: RawIpc) -> list[str]:
-        msg_id = raw.send("certifyNoSuchMethod", {})
-        response = raw.read_response(self.timeout)
-        code = (response.get("error") or {}).get("code") if isinstance(response.get("error"), dict) else None
-        if response.get("id") != msg_id or code != -32601:
-            return [f"expected id {msg_id} with error -32601, received {str(response)[:300]}"]
-        return []
-
-    def _raw_parse_error(self, raw: RawIpc) -> list[str]:
-        raw.send_line(b'{"id": 1, "method": ')
-        response = raw.read_response(self.timeout)
-        error = response.get("error")
-        problems = []
-        if (
-            "id" not in response
-            or response["id"] is not None
-            or not isinstance(error, dict)
-            or error.get("code") != -32700
-        ):
-            problems.append(
-                f'expected {{"id": null, "error": {{"code": -32700}}}}, received {str(response)[:300]}'
+    def check_unknown_method(self) -> None:
+        reply = self.call("certifyNoSuchMethod", {}, "certifyNoSuchMethod")
+        evidence = {
+            "request": self.request_text("certifyNoSuchMethod", {}),
+            "received": reply.received or reply.describe(),
+            "stderr": reply.stderr,
+        }
+        if reply.kind == "crash":
+            self.finding("no-crash", "the plugin exited on an unknown method", **evidence)
+        elif reply.kind == "hang":
+            self.finding("no-hang", "an unknown method was not answered", **evidence)
+        elif reply.code != -32601:
+            self.finding(
+                "unknown-method",
+                f"an unknown method is answered {reply.describe()}, expected -32601",
+                **evidence,
             )
-        after = raw.request("getManifest", {}, timeout=self.timeout)
-        if "result" not in after:
-            problems.append(
-                f"the plugin should keep serving after a bad line; getManifest gave {str(after)[:300]}"
-            )
-        return problems
 
-    def _raw_pipelined(self, raw: RawIpc) -> list[str]:
-        """20 requests written at once (actions invoked, providers read), each with its own text;
-        every response must carry the id of a request that was sent, once, and answer that request
-        (a result quoting another request's text is answering the wrong one)."""
-        manifest = raw.request("getManifest", {}, timeout=self.timeout).get("result") or {}
-        actions = [a["name"] for a in manifest.get("actions", []) if a.get("name") not in self.skip]
-        providers = [p["name"] for p in manifest.get("providers", []) if p.get("name") not in self.skip]
-        sent: dict[int, tuple[str, str]] = {}
-        lines = []
-        for i in range(20):
-            msg_id = 1000 + i
-            memory = {**GENERIC_MEMORY, "content": {"text": f"pipelined request {msg_id}"}}
-            params: dict[str, Any] = {"memory": memory, "state": {}}
-            if actions and (i % 2 == 0 or not providers):
-                method, name = "invokeAction", actions[(i // 2) % len(actions)]
-                params["options"] = {}
-            elif providers:
-                method, name = "getProvider", providers[(i // 2) % len(providers)]
+    def check_parse_error(self) -> None:
+        channel = self.channel
+        assert isinstance(channel, RawChannel)
+        raw = channel.ensure()
+        bad = b'{"id": 1, "method": '
+        channel.current = (0, bad.decode(), "a line that is not JSON")
+        raw.send_line(bad)
+        evidence = {"request": bad.decode(), "input": "a line that is not JSON"}
+        try:
+            line = raw.read_line(self.options.timeout_s)
+        except RawIpcError as exc:
+            code = raw.proc.poll()
+            stderr = channel.stderr_tail()
+            if code is not None:
+                channel.kill()
+                self.finding(
+                    "parse-error",
+                    f"the plugin exited (status {code}) on a line that is not JSON",
+                    received=str(exc),
+                    stderr=stderr,
+                    **evidence,
+                )
             else:
-                method, name, params = "getManifest", "", {}
-            if name:
-                params["name"] = name
-            sent[msg_id] = (method, name)
-            lines.append(json.dumps({"id": msg_id, "method": method, "params": params}).encode())
+                self.finding(
+                    "parse-error",
+                    "a line that is not JSON got no answer (expected -32700 with id null)",
+                    received=str(exc),
+                    stderr=stderr,
+                    **evidence,
+                )
+                channel.kill()
+            return
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        error = message.get("error") if isinstance(message, dict) else None
+        if not (
+            isinstance(message, dict)
+            and message.get("id", "x") is None
+            and isinstance(error, dict)
+            and error.get("code") == -32700
+        ):
+            self.finding(
+                "parse-error",
+                'expected {"id": null, "error": {"code": -32700, ...}}',
+                received=cap(line.decode("utf-8", "replace")),
+                stderr=channel.stderr_tail(),
+                **evidence,
+            )
+        after = self.call("getManifest", {}, "getManifest after a bad line")
+        if after.kind != "result":
+            self.finding(
+                "parse-error",
+                "the plugin stopped serving after a bad line",
+                received=after.describe(),
+                stderr=after.stderr,
+                **evidence,
+            )
+
+    def check_pipelining(self) -> None:
+        channel = self.channel
+        assert isinstance(channel, RawChannel)
+        targets = [
+            (methods[-1], name)
+            for plural, _kind, methods in KINDS
+            for name in self.items.get(plural, [])
+            if name not in self.options.skip
+        ] or [("getManifest", "")]
+        raw = channel.ensure()
+        sent: dict[int, tuple[str, str, str]] = {}
+        lines: list[bytes] = []
+        for i in range(20):
+            method, name = targets[i % len(targets)]
+            channel.last_id += 1
+            msg_id = channel.last_id
+            text = f"pipelined request {msg_id}"
+            params: dict[str, Any] = {}
+            if method != "getManifest":
+                params = Input("pipelined", "ordinary", memory_for(text, text), {}, {}).params(method, name)
+            sent[msg_id] = (method, name, text)
+            lines.append(
+                json.dumps({"id": msg_id, "method": method, "params": params}, ensure_ascii=False).encode()
+            )
+        channel.current = (min(sent), b"\n".join(lines)[:600].decode(), "20 pipelined requests")
+        self.calls += len(lines)
         raw.send_line(b"\n".join(lines))
-        problems: list[str] = []
-        seen: set[object] = set()
-        for _ in range(20):
-            response = raw.read_response(self.timeout)
-            rid = response.get("id")
-            if not isinstance(rid, int) or rid not in sent:
-                problems.append(f"response with an id that was never sent: {str(response)[:200]}")
+        answered: set[int] = set()
+        strays = 0
+        deadline = time.monotonic() + self.options.timeout_s + 2.0
+        while len(answered) + strays < len(sent) and time.monotonic() < deadline:
+            try:
+                line = raw.read_line(max(0.01, deadline - time.monotonic()))
+            except RawIpcError:
+                break
+            message = channel._inspect(line, raw)
+            if not isinstance(message, dict) or "method" in message:
                 continue
-            if rid in seen:
-                problems.append(f"two responses for id {rid}")
-            seen.add(rid)
-            method, name = sent[rid]
-            if "result" in response:
-                if self.schemas.validate_result(method, response["result"]):
-                    problems.append(f"id {rid} ({method} {name}): the result does not fit that request")
-                text = json.dumps(response["result"])
-                others = [k for k in sent if k != rid and f"pipelined request {k}" in text]
+            rid = message.get("id")
+            received = cap(line.decode("utf-8", "replace"))
+            if not isinstance(rid, int) or isinstance(rid, bool) or rid not in sent:
+                strays += 1
+                self.finding(
+                    "response-ids",
+                    f"an answer to pipelined requests carries a {json_type(rid)} id that was not sent",
+                    received=received,
+                    stderr=channel.stderr_tail(),
+                    input="20 pipelined requests",
+                )
+                continue
+            if rid in answered:
+                self.finding(
+                    "response-ids",
+                    "a second answer to a pipelined request",
+                    received=received,
+                    input="20 pipelined requests",
+                )
+                continue
+            answered.add(rid)
+            channel.answered.add(rid)
+            method, name, text = sent[rid]
+            if "result" in message:
+                body = json.dumps(message["result"], ensure_ascii=False)
+                others = [k for k, v in sent.items() if k != rid and v[2] + '"' in body]
                 if others:
-                    problems.append(f"id {rid} ({method} {name}) answers request(s) {others}")
-        return problems
+                    self.finding(
+                        "pipelining",
+                        f"the answer to id {rid} quotes request(s) {others[:5]}: answers crossed",
+                        received=cap(body),
+                        input="20 pipelined requests",
+                    )
+        missing = sorted(set(sent) - answered)
+        if len(missing) > strays:
+            stderr = channel.stderr_tail()
+            self.finding(
+                "pipelining",
+                f"{len(missing)} of 20 pipelined requests got no answer "
+                f"(ids {missing[:8]}{'...' if len(missing) > 8 else ''})",
+                request=channel.current[1] if channel.current else "",
+                stderr=stderr,
+                input="20 pipelined requests",
+            )
+            channel.kill()
+
+    def check_shutdown(self) -> None:
+        assert isinstance(self.channel, RawChannel)
+        self.channel.close()  # a fresh process: the previous one is not disturbed
+        reply = self.call("shutdown", {}, "shutdown")
+        evidence = {
+            "request": self.request_text("shutdown", {}),
+            "received": reply.received or reply.describe(),
+            "stderr": reply.stderr,
+        }
+        if reply.kind != "result" or reply.value != {}:
+            declared = "shutdown" in self.capabilities
+            self.finding(
+                "shutdown",
+                f"shutdown is answered {reply.describe()}"
+                + (
+                    ""
+                    if declared
+                    else " (the plugin does not declare the shutdown capability; hosts then close stdin)"
+                ),
+                **evidence,
+            )
+            if declared:
+                self.finding(
+                    "capabilities", "declares the shutdown capability but shutdown does not work", **evidence
+                )
+            self.channel.kill()
+            return
+        raw = self.channel.raw
+        code = raw.wait_exit(2.0) if raw is not None else None
+        if code != 0:
+            self.finding(
+                "shutdown",
+                f"after answering shutdown the plugin did not exit 0 within 2 s (status {code})",
+                **evidence,
+            )
+        self.channel.kill()
+
+    def check_eof(self) -> None:
+        assert isinstance(self.channel, RawChannel)
+        reply = self.call("getManifest", {}, "getManifest")
+        if reply.kind != "result":
+            self.finding("eof-exit", f"getManifest before EOF: {reply.describe()}", stderr=reply.stderr)
+            self.channel.kill()
+            return
+        code, elapsed = self.channel.close(grace_s=3.0)
+        if code != 0:
+            self.finding(
+                "eof-exit",
+                f"on stdin EOF the plugin did not exit 0 within 3 s (status {code}, {elapsed:.1f} s)",
+                request="(stdin closed)",
+            )
+
+    # -- hosts --------------------------------------------------------------------------------------
+    def selected_hosts(self) -> tuple[list[str], bool]:
+        if self.options.hosts:
+            return list(self.options.hosts), True
+        return list(HOSTS), False
+
+    def run_hosts(self) -> None:
+        hosts, explicit = self.selected_hosts()
+        if self.target.spec is None:
+            return
+        spec = self.target.spec
+        calls: list[tuple[str, dict[str, Any]]] = []
+        labels: list[str] = []
+        inputs = ordinary_inputs(self.manifest)
+        for plural, _kind, methods in KINDS:
+            for name in self.items.get(plural, []):
+                if name in self.options.skip:
+                    continue
+                for method in methods:
+                    for inp in inputs:
+                        calls.append((method, inp.params(method, name)))
+                        labels.append(f"{method}({name!r}) with {inp.label}")
+        outcomes: dict[str, list[Reply]] = {}
+        for host in hosts:
+            info: dict[str, Any] = {"status": "not run"}
+            self.result.hosts[host] = info
+            driver, description = open_host(host, self.toolchains)
+            info["driver"] = description
+            if driver is None:
+                info["status"] = "unavailable"
+                if explicit:
+                    raise UnusableInput(f"--hosts {host}: {description}")
+                self.result.notes.append(f"host {host} not used: {description}")
+                continue
+            try:
+                transports = getattr(driver, "transports", None) or ["ipc", "wasm", "ffi"]
+                if spec.transport not in transports:
+                    info["status"] = f"no {spec.transport} loader"
+                    self.result.notes.append(
+                        f"host {host} has no {spec.transport} loader (it offers {', '.join(transports)})"
+                    )
+                    continue
+                info["runtime"] = driver.runtime
+                host_spec = spec
+                if host == "bun" and spec.language == "typescript":
+                    host_spec = PluginSpec(
+                        spec.transport, spec.language, path=spec.path, command=spec.command, runtime="bun"
+                    )
+                try:
+                    handle, _manifest = driver.load(
+                        host_spec, int(self.options.start_timeout_s * 1000), agent_runtime=self.world
+                    )
+                except DriverError as exc:
+                    info["status"] = "load failed"
+                    self.finding(
+                        "host-load",
+                        f"the {host} host refuses the plugin",
+                        received=cap(str(exc), 1500),
+                        host=host,
+                    )
+                    continue
+                info["status"] = "loaded"
+                channel = HostChannel(driver, handle, self.options.timeout_s, raw_params=False)
+                replies: list[Reply] = []
+                for start in range(0, len(calls), 64):
+                    replies += channel.call_many(calls[start : start + 64])
+                self.calls += len(calls)
+                outcomes[host] = replies
+                info["calls"] = len(calls)
+                with contextlib.suppress(DriverError):
+                    driver.unload(handle)
+            finally:
+                with contextlib.suppress(Exception):
+                    driver.close()
+        self.compare_hosts(outcomes, calls, labels)
+
+    def compare_hosts(
+        self, outcomes: dict[str, list[Reply]], calls: list[tuple[str, dict[str, Any]]], labels: list[str]
+    ) -> None:
+        hosts = list(outcomes)
+        if len(hosts) < 2:
+            self.notes_by_check["differential"] = f"{len(hosts)} host(s) answered: nothing to compare"
+            return
+        reference = hosts[0]
+        for other in hosts[1:]:
+            for i, (method, params) in enumerate(calls):
+                a = _normalise(outcomes[reference][i], method)
+                b = _normalise(outcomes[other][i], method)
+                diff = json_diff(a, b)
+                if diff is None:
+                    continue
+                path = diff.split(":", 1)[0]
+                self.finding(
+                    "differential",
+                    f"{reference} and {other} disagree at {path}",
+                    request=self.request_text(method, params),
+                    received=cap(
+                        f"{reference}: {outcomes[reference][i].describe()}\n"
+                        f"{other}: {outcomes[other][i].describe()}",
+                        1200,
+                    ),
+                    input=labels[i],
+                    host=f"{reference}/{other}",
+                )
+        self.notes_by_check["differential"] = f"{len(calls)} calls compared across {', '.join(hosts)}"
+
+    # -- grading --------------------------------------------------------------------------------------
+    def grade(self) -> None:
+        expected = set(self.options.expected_failures)
+        repro_base = f"interop-testkit certify {self.target.cli}"
+        if self.options.hosts:
+            repro_base += f" --hosts {','.join(self.options.hosts)}"
+        if self.options.runtime_world:
+            repro_base += f" --runtime {shlex.quote(self.options.runtime_world)}"
+        for s in self.options.skip:
+            repro_base += f" --skip {shlex.quote(s)}"
+        for spec in CHECKS:
+            if self.options.only and spec.id not in self.options.only:
+                continue
+            result = CheckResult(spec.id, spec.level, spec.section, spec.summary)
+            result.duration_s = self.durations.get(spec.id, 0.0)
+            result.repro = f"{repro_base} --only {spec.id}"
+            mine = [f for f in self.findings if f.check == spec.id]
+            groups: dict[str, FindingGroup] = {}
+            for finding in mine:
+                group = groups.get(finding.summary)
+                if group is None:
+                    groups[finding.summary] = FindingGroup(
+                        finding.summary, 1, finding, [finding.input] if finding.input else []
+                    )
+                else:
+                    group.count += 1
+                    if finding.input and finding.input not in group.inputs:
+                        group.inputs.append(finding.input)
+            result.groups = list(groups.values())
+            if result.groups:
+                result.outcome = "fail"
+                first = result.groups[0]
+                more = f" (+{len(result.groups) - 1} other problem(s))" if len(result.groups) > 1 else ""
+                result.message = f"{first.summary}" + (f" (x{first.count})" if first.count > 1 else "") + more
+            elif spec.id in self.skipped:
+                result.outcome = "skip"
+                result.message = self.skipped[spec.id]
+            elif spec.id not in self.ran:
+                result.outcome = "skip"
+                result.message = "not run"
+            else:
+                result.message = self.notes_by_check.get(spec.id, "")
+            if spec.id in expected:
+                if result.outcome == "fail":
+                    result.outcome = "xfail"
+                elif result.outcome == "pass":
+                    result.outcome = "xpass"
+                    result.message = "listed as an expected failure but passed: remove it from the list"
+            self.result.checks.append(result)
 
 
 def certify(
     path: str | None,
     ipc: str | None,
+    options: CertifyOptions | None = None,
     *,
-    timeout_s: float = 10.0,
-    skip: Sequence[str] = (),
     toolchains: Toolchains | None = None,
     echo: Callable[[str], None] = print,
 ) -> Certification:
-    """Run every plugin-level check against one plugin and return the outcomes."""
-    tc = toolchains or Toolchains.discover()
+    """Certify one plugin; raises UnusableInput for input that cannot be certified at all."""
+    opts = options or CertifyOptions()
+    tc = toolchains or toolchains_anywhere()
     tc.apply_env()
-    return _Certifier(path, ipc, timeout_s, skip, tc, echo).run()
-
-
-def write_certificate(result: Certification, out: Path) -> None:
-    """Write the certificate JSON (atomically)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result.certificate(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    target = resolve_target(path, ipc, tc)
+    for check_id in opts.only:
+        try:
+            check_spec(check_id)
+        except KeyError as exc:
+            raise UnusableInput(str(exc).strip("'\"")) from exc
+    for host in opts.hosts or ():
+        if host not in HOSTS:
+            raise UnusableInput(
+                f"--hosts: unknown host {host!r}; expected a comma-separated subset of {','.join(HOSTS)}"
+            )
+    try:
+        return _Certifier(target, opts, tc, echo).run()
+    except ToolchainError as exc:
+        raise UnusableInput(str(exc)) from exc

@@ -180,26 +180,62 @@ def _failed_cells(conformance_json: Path) -> dict[str, list[str]]:
 
 
 def cmd_certify(args: argparse.Namespace) -> int:
-    """Plugin-level checks against one plugin; exit 0 only when every check passes."""
-    from testkit._certify import certify, write_certificate
+    """Certify one plugin: exit 0 when every MUST check passes (and every SHOULD under --strict),
+    1 when one fails, 2 when the input cannot be certified at all."""
+    from testkit._certify import CertifyOptions, UnusableInput, certify
+    from testkit._certify_report import (
+        print_result,
+        read_expected_failures,
+        write_certificate,
+        write_expected_failures,
+        write_html,
+        write_junit,
+    )
 
-    if (args.path is None) == (args.ipc is None):
-        _err("certify needs exactly one of PATH or --ipc COMMAND")
-        return 2
+    def split(values: list[str] | None) -> list[str]:
+        return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+    baseline = Path(args.expected_failures) if args.expected_failures else None
+    options = CertifyOptions(
+        timeout_s=args.timeout,
+        start_timeout_s=args.start_timeout,
+        skip=split(args.skip),
+        only=split(args.only),
+        hosts=split([args.hosts]) if args.hosts else None,
+        runtime_world=args.runtime,
+        fuzz_examples=args.fuzz_examples,
+        seed=args.seed,
+        soak_s=args.soak,
+        strict=args.strict,
+        expected_failures=read_expected_failures(baseline) if baseline and not args.update_baseline else [],
+    )
     try:
-        result = certify(args.path, args.ipc, timeout_s=args.timeout, skip=args.skip or ())
-    except (ValueError, ToolchainError) as exc:
+        result = certify(args.path, args.ipc, options)
+    except (UnusableInput, ToolchainError) as exc:
         _err(str(exc))
         return 2
-    verdict = "PASS" if result.passed else "FAIL"
+    print_result(result)
     name = result.plugin.get("name") or result.target
-    failed = [c.name for c in result.checks if not (c.passed or c.skipped)]
-    print(
-        f"{verdict}: {name} over {result.transport}" + (f" (failed: {', '.join(failed)})" if failed else "")
-    )
-    if args.json:
-        write_certificate(result, Path(args.json))
-        print(f"certificate written to {args.json}")
+    failed = [
+        c.id for c in result.checks if c.failed and (c.level == "MUST" or args.strict or c.outcome == "xpass")
+    ]
+    should = [c.id for c in result.checks if c.failed and c.level != "MUST" and c.id not in failed]
+    hosts = ", ".join(h for h, info in result.hosts.items() if info.get("status") == "loaded") or "none"
+    line = f"{'PASS' if result.passed else 'FAIL'}: {name} over {result.transport} (hosts: {hosts}; "
+    line += f"{result.calls} calls in {result.duration_s:.1f} s)"
+    if failed:
+        line += f"; failed: {', '.join(failed)}"
+    if should:
+        line += f"; SHOULD not met (fails with --strict): {', '.join(should)}"
+    print(line)
+    for flag, writer in ((args.json, write_certificate), (args.junit, write_junit), (args.html, write_html)):
+        if flag:
+            writer(result, Path(flag))
+            print(f"wrote {flag}")
+    if baseline and args.update_baseline:
+        ids = write_expected_failures(result, baseline)
+        print(f"expected failures rewritten: {baseline} ({len(ids)} check(s))")
+        return 0
     return 0 if result.passed else 1
 
 
@@ -238,20 +274,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_matrix.set_defaults(func=cmd_matrix)
 
-    p_cert = sub.add_parser("certify", help="run the plugin-level checks against one plugin")
+    p_cert = sub.add_parser(
+        "certify",
+        help="certify one plugin: MUST/SHOULD/MAY checks through every installed host",
+        description="Exit 0 when every MUST check passes (--strict: every SHOULD too), 1 when one "
+        "fails, 2 when the input cannot be certified (missing file, not a plugin, no manifest).",
+    )
     p_cert.add_argument("path", nargs="?", help=".wasm, .so/.dylib, .py or package dir, .ts/.js")
     p_cert.add_argument(
         "--ipc", metavar="CMD", help='an IPC plugin command line, e.g. "python3 my_plugin.py"'
     )
     p_cert.add_argument("--json", metavar="OUT", help="write the certificate JSON here")
+    p_cert.add_argument("--junit", metavar="OUT", help="write JUnit XML here")
+    p_cert.add_argument("--html", metavar="OUT", help="write a self-contained HTML report here")
     p_cert.add_argument(
         "--timeout", type=float, default=10.0, metavar="S", help="per-call time-out (default 10 s)"
+    )
+    p_cert.add_argument(
+        "--start-timeout", type=float, default=10.0, metavar="S", help="time to the manifest (default 10 s)"
     )
     p_cert.add_argument(
         "--skip",
         action="append",
         metavar="NAME",
-        help="do not call this action/provider/evaluator (e.g. a deliberate crash); recorded as such",
+        help="do not call this action/provider/evaluator (e.g. a deliberate crash); "
+        "comma-separated or repeated",
+    )
+    p_cert.add_argument("--only", action="append", metavar="CHECK_ID", help="run only these checks")
+    p_cert.add_argument(
+        "--hosts",
+        metavar="LIST",
+        help="comma-separated subset of python,node,bun,rust (default: all installed)",
+    )
+    p_cert.add_argument(
+        "--runtime",
+        metavar="WORLD.json",
+        help="pass an in-memory runtime built from this World to every call",
+    )
+    p_cert.add_argument(
+        "--fuzz-examples", type=int, default=40, metavar="N", help="generated inputs per item (default 40)"
+    )
+    p_cert.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
+    p_cert.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="also call ordinary inputs for S seconds (RSS, losses)",
+    )
+    p_cert.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too")
+    p_cert.add_argument("--expected-failures", metavar="FILE", help="check ids expected to fail (one a line)")
+    p_cert.add_argument(
+        "--update-baseline", action="store_true", help="rewrite --expected-failures from this run"
     )
     p_cert.set_defaults(func=cmd_certify)
 

@@ -1,5 +1,6 @@
-"""``interop-testkit certify``: PASS on the conformance fixture, FAIL naming the right check on
-misbehaving plugins, a certificate JSON, and exit codes."""
+"""``interop-testkit certify``: correct plugins pass (ours and seed-dialect ones), malformed input
+never gives a traceback, unusable input exits 2 with a reason, and the reports and the
+expected-failures file behave as documented."""
 
 from __future__ import annotations
 
@@ -7,94 +8,296 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
 
 import pytest
 
+from testkit._certify_checks import CHECKS, check_spec, checks_markdown
 from testkit._toolchains import find_repo_root
 from testkit.cli import main
 
 ROOT = find_repo_root(Path(__file__).parent)
 PY = shlex.quote(sys.executable)
 FIXTURE = ROOT / "plugins" / "python" / "fixtures" / "conformance_plugin.py"
-MISBEHAVING = ROOT / "plugins" / "python" / "fixtures" / "misbehaving"
+ELIZA = ROOT / "plugins" / "python" / "fixtures" / "eliza_classic"
+SEED = ROOT / "testkit" / "fixtures" / "seed" / "seed_plugin.py"
+BROKEN = ROOT / "testkit" / "fixtures" / "broken"
+FAST = ("--fuzz-examples", "3", "--timeout", "3", "--hosts", "python")
+FIXTURE_SKIPS = ("--skip", "crash,fail,panic,invalid")
 
 
-def _certify(tmp_path: Path, *args: str) -> tuple[int, dict[str, object]]:
+def certify(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """Run certify with a certificate; (exit status, certificate)."""
     out = tmp_path / "certificate.json"
-    code = main(["certify", *args, "--json", str(out), "--timeout", "10"])
+    code = main(["certify", *args, "--json", str(out)])
     return code, json.loads(out.read_text(encoding="utf-8"))
 
 
-def _outcomes(cert: dict[str, object]) -> dict[str, str]:
-    checks = cert["checks"]
-    assert isinstance(checks, list)
-    return {c["name"]: c["outcome"] for c in checks}
+def verdicts(cert: dict[str, Any]) -> dict[str, str]:
+    """check id -> verdict."""
+    return {c["id"]: c["verdict"] for c in cert["checks"]}
 
 
-def test_conformance_fixture_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ipc = f"{PY} -m elizaos_interop.bridge_server {shlex.quote(str(FIXTURE))}"
-    code, cert = _certify(tmp_path, "--ipc", ipc, "--skip", "crash")
-    assert code == 0, capsys.readouterr().out
+def must_failures(cert: dict[str, Any]) -> set[str]:
+    """Ids of failed MUST checks."""
+    return {c["id"] for c in cert["checks"] if c["level"] == "MUST" and c["verdict"] == "fail"}
+
+
+def broken(name: str) -> str:
+    """--ipc command line of a catalogue plugin."""
+    return f"{PY} {shlex.quote(str(BROKEN / name))}"
+
+
+def test_every_check_has_a_level_and_a_section() -> None:
+    ids = [c.id for c in CHECKS]
+    assert len(ids) == len(set(ids))
+    assert {c.level for c in CHECKS} == {"MUST", "SHOULD", "MAY"}
+    assert all(c.section and c.summary for c in CHECKS)
+    assert check_spec("no-crash").level == "MUST"
+    with pytest.raises(KeyError, match="known"):
+        check_spec("no-such-check")
+
+
+def test_the_readme_renders_the_check_table() -> None:
+    readme = (ROOT / "testkit" / "README.md").read_text(encoding="utf-8")
+    assert checks_markdown() in readme, (
+        "regenerate the table: python -c 'from testkit._certify_checks import *; print(checks_markdown())'"
+    )
+
+
+def test_conformance_fixture_passes_every_must(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, cert = certify(tmp_path, str(FIXTURE), *FIXTURE_SKIPS, *FAST)
+    out = capsys.readouterr().out
+    assert code == 0, out
     assert cert["verdict"] == "PASS"
     assert cert["plugin"] == {"name": "conformance-fixture", "version": "1.0.0", "language": "python"}
-    assert cert["transport"] == "ipc"
-    outcomes = _outcomes(cert)
-    for name in (
-        "manifest-schema",
-        "declared-actions",
-        "edge-case-probes",
-        "unknown-name",
-        "invalid-params",
-        "unknown-method",
-        "parse-error",
-        "pipelined-ids",
-        "timeouts-bounded",
-    ):
-        assert outcomes[name] == "pass", (name, outcomes)
-    printed = capsys.readouterr().out
-    assert "PASS  pipelined-ids" in printed
-    assert "not called on request: validateAction(crash), invokeAction(crash)" in printed
+    assert not must_failures(cert), out
+    assert cert["hosts"]["python"]["status"] == "loaded"
+    assert cert["calls"] >= 300  # a few hundred calls at the default profile and more
+    assert all({"id", "level", "section", "verdict", "duration_s"} <= set(c) for c in cert["checks"])
+    assert "not called (--skip): fail, panic, crash, invalid" in out
+    assert out.count("\n") < 60, "one line per check, details only for failures"
 
 
-def test_a_py_path_is_served_through_the_bridge(tmp_path: Path) -> None:
-    code, cert = _certify(tmp_path, str(FIXTURE), "--skip", "crash")
-    assert code == 0, cert
-    assert cert["verdict"] == "PASS"
-
-
-def test_the_crash_action_fails_certification_without_skip(tmp_path: Path) -> None:
-    code, cert = _certify(tmp_path, str(FIXTURE))
+def test_seed_dialect_plugin_passes_must_and_fails_should(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(SEED))}", *FAST)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert not must_failures(cert)
+    v = verdicts(cert)
+    # The seed answers {"valid": true} and -32602 for unknown names: SHOULD, never MUST.
+    assert v["validate-boolean"] == "fail"
+    assert v["unknown-name-error"] == "fail"
+    assert "SHOULD not met (fails with --strict)" in out
+    # A repeated problem is one line with a count, not one line per payload.
+    line = next(x for x in out.splitlines() if "validate-boolean" in x)
+    assert "(x" in line
+    assert len(line) < 200
+    code, _cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(SEED))}", *FAST, "--strict")
     assert code == 1
-    assert _outcomes(cert)["declared-actions"] == "fail"
+
+
+def test_eliza_classic_passes(tmp_path: Path) -> None:
+    code, cert = certify(tmp_path, str(ELIZA), *FAST)
+    assert code == 0, cert
+    assert not must_failures(cert)
+
+
+def _write_plugin(tmp_path: Path, manifest: Any) -> str:
+    script = tmp_path / "plugin.py"
+    script.write_text(
+        "import json, sys\n"
+        f"MANIFEST = json.loads({json.dumps(json.dumps(manifest))})\n"
+        "for line in sys.stdin:\n"
+        "    req = json.loads(line)\n"
+        "    if req.get('method') == 'getManifest':\n"
+        "        out = {'id': req['id'], 'result': MANIFEST}\n"
+        "    else:\n"
+        "        out = {'id': req.get('id'), 'error': {'code': -32601, 'message': 'nope'}}\n"
+        "    print(json.dumps(out), flush=True)\n",
+        encoding="utf-8",
+    )
+    return f"{PY} {shlex.quote(str(script))}"
+
+
+BASE = {"name": "m", "description": "d", "version": "1.0.0", "language": "python"}
 
 
 @pytest.mark.parametrize(
-    ("fixture", "failing_check"),
+    "manifest",
     [
-        ("bad_manifest.py", "manifest-schema"),
-        ("wrong_id.py", "pipelined-ids"),
-        ("crash_on_input.py", "edge-case-probes"),
+        {**BASE, "actions": "REPLY", "providers": [], "evaluators": []},
+        {**BASE, "actions": [1, 2], "providers": [3], "evaluators": [None]},
+        {**BASE, "actions": [{"description": "no name"}], "providers": [], "evaluators": []},
+        {"description": "no name at all", "actions": [], "providers": [], "evaluators": []},
+        ["not", "an", "object"],
+        "a string",
+    ],
+    ids=["actions-string", "items-numbers", "item-missing-name", "manifest-missing-name", "array", "string"],
+)
+def test_malformed_manifests_fail_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], manifest: Any
+) -> None:
+    code, cert = certify(tmp_path, "--ipc", _write_plugin(tmp_path, manifest), *FAST)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "Traceback" not in captured.out + captured.err
+    assert verdicts(cert)["manifest"] == "fail"
+    assert not any("could not complete" in json.dumps(c["findings"]) for c in cert["checks"]), cert
+
+
+def _wasm_without_exports(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.wasm"
+    path.write_bytes(b"\x00asm\x01\x00\x00\x00")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["/no/such/plugin.py"], "no such file"),
+        ([str(ROOT / "README.md")], "not a plugin"),
+        (["--ipc", "no-such-command-anywhere --serve"], "command not found"),
+        (["--ipc", "sleep 30", "--start-timeout", "1"], "nothing on stdout within the start time-out"),
+        (["--ipc", f"{PY} -c 'import sys; sys.stderr.write(\"boom\\n\")'"], "boom"),
+        ([], "exactly one of PATH or --ipc"),
+        (["--hosts", "cobol", str(FIXTURE)], "unknown host"),
+        (["--only", "no-such-check", str(FIXTURE)], "unknown check id"),
     ],
 )
-def test_misbehaving_plugins_fail_the_right_check(tmp_path: Path, fixture: str, failing_check: str) -> None:
-    ipc = f"{PY} {shlex.quote(str(MISBEHAVING / fixture))}"
-    code, cert = _certify(tmp_path, "--ipc", ipc, "--skip", "crash")
-    assert code == 1
-    assert cert["verdict"] == "FAIL"
-    outcomes = _outcomes(cert)
-    assert outcomes[failing_check] == "fail", outcomes
-    if fixture == "crash_on_input.py":
-        checks = cert["checks"]
-        assert isinstance(checks, list)
-        message = next(c["message"] for c in checks if c["name"] == "edge-case-probes")
-        assert "astral" in message
-        assert "PluginCrashError" in message
-        assert outcomes["declared-actions"] == "pass"  # generic inputs are fine: only the probes find it
-
-
-def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["certify"]) == 2
-    assert main(["certify", str(ROOT / "README.md")]) == 2
+def test_unusable_input_exits_2_with_a_reason(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    assert main(["certify", *args]) == 2
     err = capsys.readouterr().err
-    assert "exactly one of PATH or --ipc" in err
-    assert "cannot tell how to load it" in err
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_wrong_architecture_so_and_wasm_without_exports_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    so = tmp_path / "libplugin.so"
+    so.write_bytes(b"\x7fELF" + b"\x00" * 60)
+    assert main(["certify", str(so)]) == 2
+    assert "cannot load this shared library" in capsys.readouterr().err
+    assert main(["certify", str(_wasm_without_exports(tmp_path))]) == 2
+    assert "does not export" in capsys.readouterr().err
+
+
+def test_a_failure_shows_request_answer_stderr_and_reproduction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, cert = certify(tmp_path, "--ipc", broken("exit_on_sad.py"), *FAST)
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "FAIL  MUST   no-crash" in out
+    assert "I am feeling sad" in out
+    assert "stderr| mood model not loaded" in out
+    repro = f"reproduce: interop-testkit certify --ipc {shlex.quote(broken('exit_on_sad.py'))}"
+    assert repro in out
+    assert "--only no-crash" in out
+    finding = next(c for c in cert["checks"] if c["id"] == "no-crash")["findings"][0]
+    assert "I am feeling sad" in finding["request"]
+    assert "mood model not loaded" in finding["stderr_tail"]
+
+
+def test_only_runs_the_named_check(tmp_path: Path) -> None:
+    code, cert = certify(tmp_path, "--ipc", broken("exit_on_sad.py"), *FAST, "--only", "no-crash")
+    assert code == 1
+    assert [c["id"] for c in cert["checks"]] == ["no-crash"]
+
+
+def test_expected_failures_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    baseline = tmp_path / "expected.txt"
+    args = ["--ipc", broken("exit_on_sad.py"), *FAST, "--expected-failures", str(baseline)]
+    code, _cert = certify(tmp_path, *args, "--update-baseline")
+    assert code == 0
+    listed = baseline.read_text(encoding="utf-8")
+    assert "no-crash" in listed
+    code, cert = certify(tmp_path, *args)
+    assert code == 0, capsys.readouterr().out
+    assert verdicts(cert)["no-crash"] == "xfail"
+    baseline.write_text(listed + "manifest\n", encoding="utf-8")  # passes: an unexpected pass
+    code, cert = certify(tmp_path, *args)
+    assert code == 1
+    assert verdicts(cert)["manifest"] == "xpass"
+    assert "remove it from the list" in capsys.readouterr().out
+
+
+def test_junit_and_html_reports(tmp_path: Path) -> None:
+    junit, page = tmp_path / "certify.xml", tmp_path / "certify.html"
+    code, _cert = certify(
+        tmp_path, "--ipc", broken("nan_result.py"), *FAST, "--junit", str(junit), "--html", str(page)
+    )
+    assert code == 1
+    suite = ET.parse(junit).getroot()
+    failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["json-profile"]
+    text = page.read_text(encoding="utf-8")
+    assert "json-profile" in text
+    assert "NaN" in text
+    assert "<script" not in text
+    assert "http://" not in text
+    assert "https://" not in text
+
+
+def test_runtime_gap_is_its_own_finding(tmp_path: Path) -> None:
+    script = tmp_path / "needs_runtime.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import serve\n"
+        "def override(req, default):\n"
+        "    if req.get('method') == 'invokeAction':\n"
+        "        return {'id': req['id'], 'error': {'code': -32000, 'message': "
+        "'runtime.getRoom is not provided by the host', 'data': {'exception': 'RuntimeUnavailableError'}}}\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST)
+    assert code == 1
+    v = verdicts(cert)
+    assert v["runtime-gap"] == "fail"
+    gap = next(c for c in cert["checks"] if c["id"] == "runtime-gap")
+    assert "runtime.getRoom" in gap["findings"][0]["summary"]
+    declared = next(c for c in cert["checks"] if c["id"] == "declared-actions")
+    assert "--runtime WORLD.json" in json.dumps(declared["findings"])
+
+
+def test_hosts_agree_on_the_conformance_fixture_and_disagree_on_a_nondeterministic_plugin(
+    tmp_path: Path,
+) -> None:
+    code, cert = certify(
+        tmp_path, str(FIXTURE), *FIXTURE_SKIPS, "--fuzz-examples", "0", "--hosts", "python,node"
+    )
+    assert code == 0, cert
+    assert cert["hosts"]["node"]["status"] == "loaded"
+    assert verdicts(cert)["differential"] == "pass"
+    script = tmp_path / "pid_plugin.py"
+    script.write_text(
+        f"import os, sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import serve\n"
+        "def override(req, default):\n"
+        "    if req.get('method') == 'getProvider':\n"
+        "        return {'id': req['id'], 'result': {'text': f'served by {os.getpid()}'}}\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    code, cert = certify(
+        tmp_path,
+        "--ipc",
+        f"{PY} {shlex.quote(str(script))}",
+        "--fuzz-examples",
+        "0",
+        "--hosts",
+        "python,node",
+    )
+    assert code == 0  # differential is SHOULD
+    diff = next(c for c in cert["checks"] if c["id"] == "differential")
+    assert diff["verdict"] == "fail"
+    assert "python and node disagree at $.text" in diff["findings"][0]["summary"]
