@@ -72,7 +72,11 @@ def register(subparsers: Any) -> None:
         default=None,
         help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
     )
-    bench.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
+    bench.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
+    )
     bench.add_argument("--fail-on-budget", action="store_true", help="exit 1 when a budget is missed")
     bench.set_defaults(func=cmd_bench)
 
@@ -116,7 +120,11 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="save this run as its matrix's baseline (default path: reports/baselines/<matrix>.json)",
     )
-    report.add_argument("--fail-on-regression", action="store_true", help="exit 1 on a regression")
+    report.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
+    )
     report.set_defaults(func=cmd_report)
 
 
@@ -200,7 +208,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not latency.ok:
         _err("some cells could not be measured (see above)")
         status = 1
-    if args.fail_on_regression and paths.regressions:
+    if args.fail_on_regression and paths.verdict == "regressed":
         _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
         status = 1
     if args.fail_on_budget and any(c.met is False for c in latency.cells):
@@ -287,7 +295,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (ReportError, FileNotFoundError) as exc:
         _err(str(exc))
         return 2
-    if args.fail_on_regression and paths.regressions:
+    if args.fail_on_regression and paths.verdict == "regressed":
         _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
         return 1
     return 0

@@ -398,8 +398,9 @@ def build_results(
     return results
 
 
-#: Load average per core above which a run's figures are called noisy in the verdict's reasons.
-NOISY_LOAD_PER_CORE = 0.7
+#: 1-minute load average per core above which the machine was too busy for a regression verdict:
+#: more runnable work than cores means the cells waited for a CPU in a way the baseline did not.
+NOISY_LOAD_PER_CORE = 1.0
 
 
 def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -407,8 +408,9 @@ def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
 
     ``failed`` (a conformance check or a cell failed or could not run) beats ``regressed`` (a
     comparison's whole interval lies beyond the threshold), which beats ``inconclusive`` (some
-    comparison's interval straddles the threshold, or the runs are not comparable: measure again
-    on a quieter machine), which beats ``passed``.
+    comparison's interval straddles the threshold, the runs are not comparable, or regressions
+    were measured while the machine was busy: load average above :data:`NOISY_LOAD_PER_CORE`
+    per core; measure again on a quieter machine), which beats ``passed``.
     """
     reasons: list[str] = []
     bad_cells = [c["id"] for c in results.get("cells", []) if c.get("status") in ("failed", "error")]
@@ -422,10 +424,12 @@ def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
     load = env.get("load_average") or []
     cores = env.get("cores_available") or env.get("cores") or 0
     noisy = bool(load and cores and load[0] / cores > NOISY_LOAD_PER_CORE)
+    busy_regressions = False
     regressions = list((base or {}).get("regressions", []))
     inconclusive = list((base or {}).get("inconclusive", []))
     if regressions:
         reasons.append(f"{plural(len(regressions), 'regression')} against `{base['path']}`")  # type: ignore[index]
+        busy_regressions = noisy
     if base and not base.get("comparable", True):
         reasons.append("the baseline's figures were not taken the same way (pinning): nothing compared")
     if inconclusive:
@@ -438,9 +442,9 @@ def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
         reasons.append("no baseline to compare with")
     if bad_cells or bad_plugin:
         verdict = "failed"
-    elif regressions:
+    elif regressions and not busy_regressions:
         verdict = "regressed"
-    elif inconclusive or (base is not None and not base.get("comparable", True)):
+    elif busy_regressions or inconclusive or (base is not None and not base.get("comparable", True)):
         verdict = "inconclusive"
     else:
         verdict = "passed"
@@ -519,7 +523,10 @@ def compare_to_baseline(
             f"the baseline is of matrix `{baseline['matrix']}`, this run of `{current['matrix']}`: "
             "only the cells both measured are compared"
         )
-    if _has_figures(current, True) and _has_figures(baseline, True):
+    if not _has_figures(current, True) and not _has_figures(current, False):
+        figures = "unpinned"
+        notes.append("this run measured no latency: nothing to compare")
+    elif _has_figures(current, True) and _has_figures(baseline, True):
         figures = "pinned"
     elif _has_figures(current, False) and _has_figures(baseline, False):
         figures = "unpinned"
@@ -1089,6 +1096,8 @@ class ReportPaths:
     regressions: tuple[str, ...]
     html: Path | None = None
     junit: Path | None = None
+    #: The top-line verdict: passed, failed, regressed or inconclusive.
+    verdict: str = "passed"
 
 
 def render_reports(
@@ -1129,7 +1138,13 @@ def render_reports(
         print_table(results, echo)
     regressions = tuple(results["baseline"]["regressions"]) if results["baseline"] else ()
     return ReportPaths(
-        results_path, summary_path, render_terminal(results), regressions, html_path, junit_path
+        results_path,
+        summary_path,
+        render_terminal(results),
+        regressions,
+        html_path,
+        junit_path,
+        str(results["verdict"]["verdict"]),
     )
 
 

@@ -174,7 +174,11 @@ def test_verdict_precedence() -> None:
     assert overall_verdict(doc) == {"verdict": "passed", "reasons": ["no baseline to compare with"]}
     doc["environment"]["load_average"] = [3.0, 2.0, 1.0]
     assert "the machine was busy: load average 3.0 on 2 cores" in overall_verdict(doc)["reasons"]
+    assert overall_verdict(doc)["verdict"] == "passed"
     doc["baseline"] = {"path": "b.json", "comparable": True, "regressions": ["x::y"], "inconclusive": ["z"]}
+    # Regressions measured on a busy machine (load 3 on 2 cores) are not a verdict: measure again.
+    assert overall_verdict(doc)["verdict"] == "inconclusive"
+    doc["environment"]["load_average"] = [1.5, 1.0, 1.0]
     assert overall_verdict(doc)["verdict"] == "regressed"
     failed = copy.deepcopy(doc)
     failed["cells"][0]["status"] = "failed"
@@ -219,3 +223,20 @@ def test_source_records_commit_and_dirty_flag(tmp_path: Path) -> None:
     (tmp_path / "f.txt").write_text("b")
     assert collect_source(tmp_path)["dirty"] is True
     assert collect_source(tmp_path / "nowhere") == {"commit": None, "branch": None, "dirty": None}
+
+
+def test_a_run_that_measured_nothing_is_not_called_a_pinning_mismatch() -> None:
+    rng = random.Random(7)
+    base = _doc(_figures(rng, 50_000.0, [1.0, 1.0]), _figures(rng, 10_000.0, [1.0, 1.0]))
+    now = copy.deepcopy(base)
+    now["cells"][0]["latency"] = {
+        "status": "error",
+        "error": "driver died",
+        "driver_runtime": None,
+        "met": None,
+        "methods": [],
+    }
+    comparison = compare_to_baseline(now, base)
+    assert comparison["comparable"] is True
+    assert comparison["notes"] == ["this run measured no latency: nothing to compare"]
+    assert comparison["comparisons"] == []
