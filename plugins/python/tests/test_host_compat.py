@@ -230,7 +230,7 @@ def test_known_manifest_members_of_the_wrong_type(change: dict[str, Any], proble
         ("minus-infinity", "received a line that is not JSON"),
         ("surrogate", "received a line that is not JSON"),
         ("utf8", "received a line that is not JSON"),
-        ("string-id", "unexpected id '2'"),  # getManifest was 1,
+        ("string-id", "unexpected id '2'"),  # getManifest was request 1
     ],
 )
 def test_lines_outside_the_json_profile_are_protocol_faults(mode: str, reason: str) -> None:
@@ -252,3 +252,53 @@ def test_lines_outside_the_json_profile_are_protocol_faults(mode: str, reason: s
 def test_an_escaped_surrogate_pair_is_text() -> None:
     with load_ipc_plugin([sys.executable, str(RAW / "bad_json_plugin.py"), "pair"]) as plugin:
         assert asyncio.run(plugin.invoke_action("go", MEM)).text == "\U0001f600"
+
+
+# -- version and capability exchange (section 12) ----------------------------------------------
+
+
+def test_get_manifest_carries_the_hosts_half_of_the_exchange(
+    seed: tuple[LoadedPlugin, Path],
+) -> None:
+    _, log = seed
+    first = requests_logged(log)[0]
+    assert first["method"] == "getManifest"
+    assert first["params"] == {"protocolVersion": 1, "capabilities": ["runtime"]}
+
+
+def test_a_seed_plugin_is_closed_by_eof_without_shutdown(tmp_path: Path) -> None:
+    """No ``shutdown`` for a plugin without the capability: with a grace of ten minutes, a
+    close that waited for an answer that never comes would not return within the test's run."""
+    log = tmp_path / "requests.jsonl"
+    plugin = load_ipc_plugin([sys.executable, str(SEED), str(log)], grace=600)
+    pid = pid_of(plugin)
+    asyncio.run(plugin.invoke_action("GREET", MEM))
+    plugin.close()
+    assert pid_gone(pid, within=0)
+    assert [r["method"] for r in requests_logged(log)] == ["getManifest", "invokeAction"]
+    transport = plugin.transport
+    assert isinstance(transport, IpcTransport)
+    assert transport.returncode == 0  # it saw EOF and exited by itself
+
+
+def test_a_plugin_declaring_shutdown_is_sent_shutdown(tmp_path: Path) -> None:
+    log = tmp_path / "requests.jsonl"
+    plugin = load_ipc_plugin([sys.executable, str(SEED), str(log), "shutdown,future"], grace=600)
+    assert plugin.protocol_version == 1
+    assert plugin.capabilities == frozenset({"shutdown", "future"})
+    plugin.close()
+    assert [r["method"] for r in requests_logged(log)] == ["getManifest", "shutdown"]
+    transport = plugin.transport
+    assert isinstance(transport, IpcTransport)
+    assert transport.returncode == 0
+
+
+def test_capabilities_without_a_protocol_version_are_the_seed_dialect(tmp_path: Path) -> None:
+    transport = IpcTransport([sys.executable, str(SEED), str(tmp_path / "log")])
+    try:
+        transport.set_peer(0, frozenset({"shutdown"}))
+        assert transport.peer_shutdown is False
+        transport.set_peer(1, frozenset({"shutdown"}))
+        assert transport.peer_shutdown is True
+    finally:
+        transport.close()

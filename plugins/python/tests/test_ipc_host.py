@@ -68,7 +68,9 @@ def test_loader_is_sync_and_exposes_the_manifest(plugin: LoadedPlugin) -> None:
     assert plugin.version == "1.0.0"
     assert plugin.language == "python"
     assert plugin.description == "Deterministic behaviours for the interop conformance suite"
-    exchange = ("protocolVersion", "capabilities")  # section 12, checked in test_host_runtime
+    assert plugin.protocol_version == 1
+    assert plugin.capabilities == {"runtime", "shutdown"}
+    exchange = ("protocolVersion", "capabilities")  # section 12
     assert {k: v for k, v in plugin.manifest.items() if k not in exchange} == conformance_manifest()
     assert [a.name for a in plugin.actions][:2] == ["echo", "reject"]
     assert plugin.actions[0].description == "Echo memory, state and options"
@@ -541,7 +543,10 @@ def test_ts_conformance_fixture(runtime: str) -> None:
     ts_fixture = SRC.parents[1] / "typescript" / "fixtures" / "conformance.ts"
     with load_ts_plugin(ts_fixture, runtime) as plugin:
         assert plugin.language == "typescript"
-        assert {k: v for k, v in plugin.manifest.items() if k != "language"} == {
+        assert plugin.manifest["protocolVersion"] == 1
+        assert set(plugin.manifest["capabilities"]) == {"runtime", "shutdown"}
+        ours = ("language", "protocolVersion", "capabilities")
+        assert {k: v for k, v in plugin.manifest.items() if k not in ours} == {
             k: v for k, v in conformance_manifest().items() if k != "language"
         }
         result = asyncio.run(plugin.invoke_action("echo", {"content": {"text": "hi 😀"}}))

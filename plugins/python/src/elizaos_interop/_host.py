@@ -15,15 +15,18 @@ from typing import Any, NoReturn
 
 from ._errors import InteropError, PluginLoadError, PluginProtocolError
 from ._json import dumps
+from ._runtime_host import runtime_snapshot
 from ._transport import Transport
 
 __all__ = [
+    "PROTOCOL_VERSION",
     "ActionHandle",
     "EvaluatorHandle",
     "LoadedPlugin",
     "ProviderHandle",
     "Result",
     "check_manifest",
+    "host_hello",
 ]
 
 _NAME_RE = re.compile(r"^(?=.{1,214}$)(?:@[a-z0-9._~-]+/)?[a-z0-9._~-]+$")
@@ -64,6 +67,19 @@ _REQUIRED_DESCRIPTOR_MEMBERS = {
 }
 _MANIFEST_NAME_LISTS = ("capabilities", "services", "events", "routes", "models")
 """Optional manifest members that are arrays of strings (sections 1 and 12)."""
+
+
+PROTOCOL_VERSION = 1
+"""The protocol version this host speaks (section 12)."""
+
+
+def host_hello(transport: Transport) -> dict[str, Any]:
+    """The host's half of the version exchange, sent as ``getManifest``'s params (section 12).
+
+    ``"runtime"`` is offered only by a transport that answers runtime calls (IPC, section 11).
+    """
+    capabilities = ["runtime"] if getattr(transport, "answers_runtime_calls", False) else []
+    return {"protocolVersion": PROTOCOL_VERSION, "capabilities": capabilities}
 
 
 def _json_type(value: Any) -> str:
@@ -270,8 +286,10 @@ class ActionHandle:
         *,
         timeout: float | None = None,
     ) -> Result:
-        """Invoke the action; ``runtime`` is accepted for compatibility and not sent."""
-        return await self._plugin.invoke_action(self.name, memory, state, options, timeout=timeout)
+        """Invoke the action; over IPC its runtime calls are answered from ``runtime``."""
+        return await self._plugin.invoke_action(
+            self.name, memory, state, options, timeout=timeout, runtime=runtime
+        )
 
     async def validate(
         self,
@@ -282,7 +300,9 @@ class ActionHandle:
         timeout: float | None = None,
     ) -> bool:
         """Ask the plugin whether the action applies to ``memory``."""
-        return await self._plugin.validate_action(self.name, memory, state, timeout=timeout)
+        return await self._plugin.validate_action(
+            self.name, memory, state, timeout=timeout, runtime=runtime
+        )
 
     def __repr__(self) -> str:
         return f"<action {self.name!r} of {self._plugin.name!r}>"
@@ -312,8 +332,10 @@ class ProviderHandle:
         *,
         timeout: float | None = None,
     ) -> Result:
-        """Run the provider; ``runtime`` is accepted for compatibility and not sent."""
-        return await self._plugin.get_provider(self.name, memory, state, timeout=timeout)
+        """Run the provider; over IPC its runtime calls are answered from ``runtime``."""
+        return await self._plugin.get_provider(
+            self.name, memory, state, timeout=timeout, runtime=runtime
+        )
 
     def __repr__(self) -> str:
         return f"<provider {self.name!r} of {self._plugin.name!r}>"
@@ -344,7 +366,9 @@ class EvaluatorHandle:
         timeout: float | None = None,
     ) -> Result | None:
         """Run the evaluator; ``None`` means it had nothing to say."""
-        return await self._plugin.invoke_evaluator(self.name, memory, state, timeout=timeout)
+        return await self._plugin.invoke_evaluator(
+            self.name, memory, state, timeout=timeout, runtime=runtime
+        )
 
     async def validate(
         self,
@@ -355,7 +379,9 @@ class EvaluatorHandle:
         timeout: float | None = None,
     ) -> bool:
         """Ask the plugin whether the evaluator applies to ``memory``."""
-        return await self._plugin.validate_evaluator(self.name, memory, state, timeout=timeout)
+        return await self._plugin.validate_evaluator(
+            self.name, memory, state, timeout=timeout, runtime=runtime
+        )
 
     def __repr__(self) -> str:
         return f"<evaluator {self.name!r} of {self._plugin.name!r}>"
@@ -380,6 +406,11 @@ class LoadedPlugin:
         """The plugin's protocol version (section 12); 0 for a seed-dialect plugin."""
         self.capabilities: frozenset[str] = frozenset(manifest.get("capabilities", ()))
         """The capabilities the plugin declared (``"runtime"``, ``"shutdown"``, ...)."""
+        self._takes_runtime = (
+            self.protocol_version >= 1
+            and "runtime" in self.capabilities
+            and getattr(transport, "answers_runtime_calls", False)
+        )
         self.actions = [ActionHandle(self, d) for d in manifest["actions"]]
         self.providers = [ProviderHandle(self, d) for d in manifest["providers"]]
         self.evaluators = [EvaluatorHandle(self, d) for d in manifest["evaluators"]]
@@ -392,7 +423,7 @@ class LoadedPlugin:
         transport and raises :class:`PluginLoadError` with the underlying error as its cause.
         """
         try:
-            manifest = transport.call_sync("getManifest", {}, timeout)
+            manifest = transport.call_sync("getManifest", host_hello(transport), timeout)
         except InteropError as exc:
             transport.close()
             raise PluginLoadError(
@@ -418,7 +449,11 @@ class LoadedPlugin:
                 transport=transport.kind,
             )
         transport.label = manifest["name"]
-        return cls(transport, manifest)
+        plugin = cls(transport, manifest)
+        set_peer = getattr(transport, "set_peer", None)
+        if set_peer is not None:
+            set_peer(plugin.protocol_version, plugin.capabilities)
+        return plugin
 
     # -- direct methods ---------------------------------------------------------------------
 
@@ -438,11 +473,14 @@ class LoadedPlugin:
         state: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        runtime: Any = None,
     ) -> bool:
         """Return the action's ``validate`` answer."""
-        result = await self.transport.call(
-            "validateAction", self._params(name, memory, state), timeout
-        )
+        params = self._params(name, memory, state)
+        if runtime is None:  # the hot path: exactly the call of a runtime-less host
+            result = await self.transport.call("validateAction", params, timeout)
+        else:
+            result = await self._call_with_runtime("validateAction", params, timeout, runtime)
         return self._expect_bool(result, "validateAction", name)
 
     async def invoke_action(
@@ -453,11 +491,15 @@ class LoadedPlugin:
         options: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        runtime: Any = None,
     ) -> Result:
         """Run the action and return its ActionResult."""
         params = self._params(name, memory, state)
         params["options"] = _as_object(options, "options")
-        result = await self.transport.call("invokeAction", params, timeout)
+        if runtime is None:  # the hot path: exactly the call of a runtime-less host
+            result = await self.transport.call("invokeAction", params, timeout)
+        else:
+            result = await self._call_with_runtime("invokeAction", params, timeout, runtime)
         return self._action_result(result, "invokeAction", name)
 
     async def get_provider(
@@ -467,11 +509,14 @@ class LoadedPlugin:
         state: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        runtime: Any = None,
     ) -> Result:
         """Run the provider and return its ProviderResult."""
-        result = await self.transport.call(
-            "getProvider", self._params(name, memory, state), timeout
-        )
+        params = self._params(name, memory, state)
+        if runtime is None:  # the hot path: exactly the call of a runtime-less host
+            result = await self.transport.call("getProvider", params, timeout)
+        else:
+            result = await self._call_with_runtime("getProvider", params, timeout, runtime)
         return self._checked_result(result, "getProvider", name, _PROVIDER_MEMBER_TYPES)
 
     async def validate_evaluator(
@@ -481,11 +526,14 @@ class LoadedPlugin:
         state: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        runtime: Any = None,
     ) -> bool:
         """Return the evaluator's ``validate`` answer."""
-        result = await self.transport.call(
-            "validateEvaluator", self._params(name, memory, state), timeout
-        )
+        params = self._params(name, memory, state)
+        if runtime is None:  # the hot path: exactly the call of a runtime-less host
+            result = await self.transport.call("validateEvaluator", params, timeout)
+        else:
+            result = await self._call_with_runtime("validateEvaluator", params, timeout, runtime)
         return self._expect_bool(result, "validateEvaluator", name)
 
     async def invoke_evaluator(
@@ -495,11 +543,14 @@ class LoadedPlugin:
         state: Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
+        runtime: Any = None,
     ) -> Result | None:
         """Run the evaluator; ``None`` means it had nothing to say."""
-        result = await self.transport.call(
-            "invokeEvaluator", self._params(name, memory, state), timeout
-        )
+        params = self._params(name, memory, state)
+        if runtime is None:  # the hot path: exactly the call of a runtime-less host
+            result = await self.transport.call("invokeEvaluator", params, timeout)
+        else:
+            result = await self._call_with_runtime("invokeEvaluator", params, timeout, runtime)
         if result is None:
             return None
         return self._action_result(result, "invokeEvaluator", name)
@@ -539,6 +590,20 @@ class LoadedPlugin:
         )
 
     # -- helpers ----------------------------------------------------------------------------
+
+    async def _call_with_runtime(
+        self, method: str, params: dict[str, Any], timeout: float | None, runtime: Any
+    ) -> Any:
+        """Send a call method with the caller's runtime, if the plugin takes one (11.1).
+
+        To a plugin that did not declare ``"runtime"``, and over FFI and WASM (11.6), the call
+        is sent as without a runtime: nothing is added to ``params``.
+        """
+        if not self._takes_runtime:
+            return await self.transport.call(method, params, timeout)
+        params["runtime"] = runtime_snapshot(runtime)
+        call: Any = self.transport.call
+        return await call(method, params, timeout, runtime=runtime)
 
     @staticmethod
     def _params(

@@ -40,6 +40,7 @@ from ._errors import (
     PluginTimeoutError,
 )
 from ._json import MAX_MESSAGE_BYTES, dumps, loads
+from ._runtime_host import RUNTIME_PREFIX, answer_runtime_call, error_line, json_type
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
 
@@ -49,6 +50,8 @@ DEFAULT_GRACE = 2.0
 """Seconds ``close()`` waits after ``shutdown`` and again after SIGTERM (protocol.md 3.4)."""
 STDERR_TAIL_BYTES = 64 * 1024
 _READ_CHUNK = 1 << 16
+_MAX_ID = 2**53 - 1
+"""Largest integer request id (section 3.2)."""
 _EXIT_WAIT = 1.0
 """After stdout EOF, how long to wait for the child to exit before killing it."""
 
@@ -141,9 +144,21 @@ class _Child:
 class _Call:
     """One pending request."""
 
-    __slots__ = ("deadline", "error", "future", "method", "name", "result", "seconds", "settled")
+    __slots__ = (
+        "deadline",
+        "error",
+        "future",
+        "method",
+        "name",
+        "result",
+        "runtime",
+        "seconds",
+        "settled",
+    )
 
     def __init__(self, method: str, name: Any, future: asyncio.Future[Any] | None) -> None:
+        self.runtime: Any = None
+        """The runtime object the caller passed (section 11); None: runtime calls fail."""
         self.deadline = 0.0
         self.seconds = 0.0
         self.method = method
@@ -183,6 +198,8 @@ class IpcTransport:
     """A plugin child process (protocol.md section 3); implements the Transport interface."""
 
     kind = "ipc"
+    answers_runtime_calls = True
+    """This transport answers a plugin's runtime requests from the caller's runtime (11)."""
 
     def __init__(
         self,
@@ -241,6 +258,12 @@ class IpcTransport:
         self._timer_when = 0.0
         self._poller: select.poll | None = None
         """Kept across call_sync calls (stdout registered once)."""
+        self._runtime_tasks: set[asyncio.Task[None]] = set()
+        """Runtime methods running for the plugin (11.4), kept referenced until done."""
+        self.peer_shutdown = False
+        """Whether the plugin declared the ``"shutdown"`` capability (section 12); set by
+        :meth:`set_peer` once the manifest is known. Without it ``close()`` sends no
+        ``shutdown`` (a seed plugin would never answer it) and goes straight to EOF."""
 
     # -- public API -------------------------------------------------------------------------
 
@@ -253,8 +276,27 @@ class IpcTransport:
         """The last 64 KiB the child wrote to stderr."""
         return self._child.stderr_tail()
 
-    async def call(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
-        """Send one request and await its result (any event loop, any number in flight)."""
+    def set_peer(self, protocol_version: int, capabilities: frozenset[str]) -> None:
+        """Record the plugin's half of the version exchange (protocol.md section 12).
+
+        A plugin speaking protocol version 1 or later that declares ``"shutdown"`` is sent
+        ``shutdown`` by :meth:`close`; any other plugin is closed by closing its stdin.
+        """
+        self.peer_shutdown = protocol_version >= 1 and "shutdown" in capabilities
+
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        timeout: float | None = None,
+        *,
+        runtime: Any = None,
+    ) -> Any:
+        """Send one request and await its result (any event loop, any number in flight).
+
+        ``runtime`` answers the plugin's runtime requests made for this call (section 11);
+        the caller adds the ``params.runtime`` snapshot. The time-out covers those requests.
+        """
         name = params.get("name")
         if self._dead is not None:
             raise self._dead(_method_label(method, name))
@@ -266,6 +308,8 @@ class IpcTransport:
             self._attach(loop)
         fut: asyncio.Future[Any] = loop.create_future()
         call = _Call(method, name, fut)
+        if runtime is not None:
+            call.runtime = runtime
         seconds = self.timeout if timeout is None else timeout
         call.seconds = seconds
         call.deadline = deadline = time.monotonic() + seconds
@@ -359,7 +403,11 @@ class IpcTransport:
         return call.result
 
     def close(self) -> None:
-        """Shut the plugin down (shutdown, grace, SIGTERM, SIGKILL) and reap it; idempotent."""
+        """Shut the plugin down and reap it; idempotent (protocol.md 3.4).
+
+        ``shutdown`` (only to a plugin that declared it) or stdin EOF, then up to the grace
+        period for the child to exit, then SIGTERM, another grace period, SIGKILL.
+        """
         if self._closed:
             return
         self._closed = True
@@ -494,6 +542,9 @@ class IpcTransport:
         if not isinstance(message, dict):
             self._protocol_fault("received JSON that is not an object", line)
             return
+        if "method" in message:  # a request from the plugin: a runtime call (3.2, 11.2)
+            self._on_plugin_request(message)
+            return
         raw_id = message.get("id")
         req_id = raw_id if type(raw_id) is int else -1
         call = self._pending.pop(req_id, None)
@@ -534,6 +585,128 @@ class IpcTransport:
             )
         )
 
+    # -- runtime calls (section 11) -----------------------------------------------------------
+
+    def _on_plugin_request(self, message: dict[str, Any]) -> None:
+        """Answer a plugin-to-host request, running the runtime method as its own task.
+
+        Malformed requests and requests for no call in flight are answered at once with the
+        errors of 11.2; the reader never waits for a runtime method (11.4), so the method may
+        call this plugin again.
+        """
+        req_id = message.get("id")
+        if not (
+            (type(req_id) is int and 0 <= req_id <= _MAX_ID)
+            or (type(req_id) is str and req_id != "")
+        ):
+            self._write(
+                error_line(
+                    None,
+                    -32600,
+                    f"invalid request: id is {json_type(req_id) if 'id' in message else 'missing'}"
+                    ", expected a non-empty string or an integer",
+                )
+            )
+            return
+        method = message["method"]
+        params = message.get("params", {})
+        if type(method) is not str or not isinstance(params, dict):
+            what = "method" if type(method) is not str else "params"
+            expected = "string" if what == "method" else "object"
+            received = json_type(method if what == "method" else params)
+            self._write(
+                error_line(
+                    req_id,
+                    -32600,
+                    f"invalid request: {what} is {received}, expected {expected}",
+                )
+            )
+            return
+        if not method.startswith(RUNTIME_PREFIX):
+            self._write(
+                error_line(
+                    req_id,
+                    -32601,
+                    f"method not found: {method!r} (a plugin may only send runtime.<method>)",
+                    {"method": method},
+                )
+            )
+            return
+        name = method[len(RUNTIME_PREFIX) :]
+        call_id = params.get("call")
+        call = self._pending.get(call_id) if type(call_id) is int else None
+        if call is None or call.runtime is None or call.future is None:
+            self._write(
+                error_line(
+                    req_id,
+                    -32602,
+                    f"runtime call for unknown call {dumps(call_id).decode()}"
+                    if "call" in params
+                    else "runtime call without params.call",
+                    {"param": "call"},
+                )
+            )
+            return
+        args = params.get("args")
+        if type(args) is not list:
+            received = json_type(args) if "args" in params else "missing"
+            self._write(
+                error_line(
+                    req_id,
+                    -32602,
+                    f"invalid params: args is {received}, expected array",
+                    {"param": "args", "expected": "array", "received": received},
+                )
+            )
+            return
+        task = call.future.get_loop().create_task(
+            self._run_runtime_call(req_id, call.runtime, name, args)
+        )
+        self._runtime_tasks.add(task)
+        task.add_done_callback(self._runtime_tasks.discard)
+
+    async def _run_runtime_call(
+        self, req_id: Any, runtime: Any, name: str, args: list[Any]
+    ) -> None:
+        line = await answer_runtime_call(runtime, name, args, req_id, self.max_message_bytes)
+        self._write(line)
+
+    def _write(self, data: bytes) -> None:
+        """Queue ``data`` for the plugin's stdin without blocking (nothing once it is dead)."""
+        if self._dead is not None or self._closed:
+            return
+        if self._wbuf:
+            self._wbuf.append(memoryview(data))
+            flushed = self._flush_writes()
+        else:
+            try:
+                written = os.write(self._in_fd, data)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # EPIPE: the child is gone; its exit explains why
+                self._on_eof()
+                return
+            flushed = written == len(data)
+            if not flushed:
+                self._wbuf.append(memoryview(data)[written:])
+        loop = self._loop
+        if (
+            not flushed
+            and self._dead is None
+            and loop is not None
+            and self._writer_loop is not loop
+        ):
+            self._detach_writer()
+            loop.add_writer(self._in_fd, self._on_writable)
+            self._writer_loop = loop
+
+    def _cancel_runtime_tasks(self) -> None:
+        """The calls they serve are over: stop the runtime methods still running."""
+        tasks, self._runtime_tasks = self._runtime_tasks, set()
+        for task in tasks:
+            if not task.get_loop().is_closed():
+                task.cancel()
+
     # -- faults -----------------------------------------------------------------------------
 
     def _closed_error(self, label: str) -> InteropError:
@@ -548,6 +721,8 @@ class IpcTransport:
     def _fail_pending(self, factory: Callable[[str], InteropError]) -> None:
         pending, self._pending = self._pending, {}
         self._abandoned.clear()
+        if self._runtime_tasks:
+            self._cancel_runtime_tasks()
         for call in pending.values():
             call.fail(factory(call.label))
 
@@ -679,11 +854,24 @@ class IpcTransport:
         self._detach_writer()
 
     def _stop_politely(self) -> None:
-        """Send ``shutdown`` and wait up to the grace period for the child to exit."""
+        """Ask the child to exit and wait up to the grace period for it.
+
+        A plugin that declared ``"shutdown"`` is sent ``shutdown`` first and stdin is closed
+        afterwards; any other plugin gets stdin EOF at once (3.4). stdout is drained while
+        waiting, so a child writing its last answers is never blocked on a full pipe.
+        """
         proc = self._child.proc
         deadline = time.monotonic() + self.grace
-        shutdown_id, self._next_id = self._next_id, self._next_id + 1
-        self._wbuf.append(memoryview(b'{"id":%d,"method":"shutdown","params":{}}\n' % shutdown_id))
+        if self.peer_shutdown:
+            shutdown_id, self._next_id = self._next_id, self._next_id + 1
+            self._wbuf.append(
+                memoryview(b'{"id":%d,"method":"shutdown","params":{}}\n' % shutdown_id)
+            )
+        else:
+            self._wbuf.clear()
+            with contextlib.suppress(OSError):
+                if proc.stdin is not None:
+                    proc.stdin.close()
         while proc.poll() is None and time.monotonic() < deadline:
             if self._wbuf:
                 try:

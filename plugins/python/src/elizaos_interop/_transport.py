@@ -16,6 +16,10 @@ Contract:
   Calls after ``close`` raise :class:`PluginCrashError` ("plugin is closed").
 * ``label`` is the plugin name once the manifest is known (the loader sets it), before that the
   path or command; it is what error messages name.
+* Optional: a transport whose ``answers_runtime_calls`` is true (IPC) takes a ``runtime=``
+  keyword in ``call`` and answers the plugin's runtime requests for that call from it
+  (section 11); a ``set_peer(protocol_version, capabilities)`` method is told the plugin's half
+  of the version exchange (section 12) once the manifest is known.
 """
 
 from __future__ import annotations
