@@ -51,6 +51,12 @@ function makeCommonJsPackage(): { root: string; pkgDir: string } {
       "",
     ].join("\n"),
   );
+  // the same plugin as .mts, and as plain JavaScript with ESM syntax in the commonjs package
+  writeFileSync(join(pkgDir, "plugin.mts"), readFileSync(join(pkgDir, "index.ts"), "utf8"));
+  writeFileSync(
+    join(pkgDir, "plain.js"),
+    'import { plugin as base } from "./plugin.mts";\nexport const plugin = { ...base, name: "plain-js" };\n',
+  );
   // reachable by name from `root`, as an installed dependency would be
   mkdirSync(join(root, "node_modules"));
   symlinkSync(pkgDir, join(root, "node_modules", "eliza-cjs-pkg"));
@@ -234,6 +240,8 @@ for (const runtime of RUNTIME_NAMES) {
 
     for (const [what, entry, cwd, name] of [
       ["the .ts file", "eliza-cjs-pkg/index.ts", "root", "eliza-cjs-pkg"],
+      ["an .mts file", "eliza-cjs-pkg/plugin.mts", "root", "eliza-cjs-pkg"],
+      ["a .js file", "eliza-cjs-pkg/plain.js", "root", "plain-js"],
       ["the package directory", "eliza-cjs-pkg", "root", "eliza-cjs-pkg"],
       ["the package name, from a node_modules", "eliza-cjs-pkg", "nested", "eliza-cjs-pkg"],
     ] as const) {
