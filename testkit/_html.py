@@ -472,7 +472,7 @@ def render_html(results: Mapping[str, Any], *, run_line: str = "") -> str:
         "<h1>Interop matrix results</h1>",
         f'<div class="banner" id="verdict" data-verdict="{_e(verdict["verdict"])}" '
         f'style="background:{colour}">VERDICT: {_e(verdict["verdict"])}'
-        f"<small>{_e(reasons)}</small></div>",
+        f"<small>{_e(reasons.replace('`', ''))}</small></div>",
         f'<div class="meta">{_e(run_line.replace("`", ""))}</div>',
         f'<div class="meta">kernel {_e(env.get("kernel", "?"))}; '
         + _e(", ".join(f"{k} {env[k]}" for k in ("python", "node", "bun", "rustc") if env.get(k)))
