@@ -73,11 +73,37 @@ export class WorldTable {
     }
   }
 
-  /** Answers every runtime request `b` receives. */
-  serve(b: RawBridge): void {
+  /**
+   * Answers every runtime request `b` receives. With `providers`, `composeState(message)` runs
+   * those providers of the plugin behind `b` (re-entering it, with this runtime), skipping the
+   * ones that fail as elizaOS does, and merges their text (joined by "\n"), values and data.
+   */
+  serve(b: RawBridge, providers: readonly string[] = []): void {
+    let composed = 0;
     b.onRequest = (req: RuntimeRequest) => {
-      const answer = this.answer(req.method.replace(/^runtime\./, ""), req.params.args as Json[]);
-      b.send({ id: req.id, ...answer });
+      const method = req.method.replace(/^runtime\./, "");
+      const args = req.params.args as Json[];
+      if (method !== "composeState" || providers.length === 0 || this.w.fail[method] !== undefined || this.w.omit.includes(method)) {
+        b.send({ id: req.id, ...this.answer(method, args) });
+        return;
+      }
+      this.calls.push({ method, args });
+      const round = ++composed;
+      void Promise.all(
+        providers.map((name) => b.call(`compose-${round}-${name}`, "getProvider", { name, memory: args[0] ?? {}, state: {}, runtime: this.context() })),
+      ).then((answers) => {
+        const texts: string[] = [];
+        const values: Row = {};
+        const data: Row = {};
+        for (const a of answers) {
+          if (a.error !== undefined) continue;
+          const r = asRow(a.result as Json);
+          if (typeof r["text"] === "string" && r["text"].length > 0) texts.push(r["text"]);
+          Object.assign(values, asRow(r["values"]));
+          Object.assign(data, asRow(r["data"]));
+        }
+        b.send({ id: req.id, result: { text: texts.join("\n"), values, data } });
+      });
     };
   }
 
@@ -162,7 +188,7 @@ export class WorldTable {
       if (canned === undefined) throw new Error(`no canned model for ${String(type)}`);
       return canned;
     },
-    composeState: () => ({ values: {}, data: {}, text: "" }),
+    composeState: () => ({ text: "", values: {}, data: {} }),
     emitEvent: () => null,
     log: () => null,
   };
