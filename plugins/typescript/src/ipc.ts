@@ -8,10 +8,18 @@ import { LineSplitter } from "./lines.ts";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   EncodeError,
+  ErrorCode,
   checkJson,
+  isObject,
+  isValidId,
+  jsonTypeOf,
+  loneSurrogateIn,
   responseProblem,
+  type ErrorObject,
   type Method,
+  type RequestId,
 } from "./protocol.ts";
+import { RUNTIME_METHOD_PREFIX, answerRuntimeCall, type RuntimeAnswer } from "./runtime-dispatch.ts";
 import {
   InvalidPayloadError,
   PluginCallError,
@@ -241,6 +249,8 @@ interface Pending {
   /** performance.now() deadline, Infinity without a time-out. */
   deadline: number;
   timeoutMs: number;
+  /** The object answering this call's runtime requests (protocol.md section 11), if any. */
+  runtime: object | undefined;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -248,6 +258,13 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /** An IPC connection to a plugin process (protocol.md section 3, host side). */
 export class IpcConnection implements PluginConnection {
   readonly transport = "ipc" as const;
+  /** Runtime requests from the plugin are answered (protocol.md section 11). */
+  readonly answersRuntimeCalls = true;
+  /**
+   * Whether close() sends `shutdown`: only to a plugin that declared the "shutdown" capability
+   * (protocol.md 3.4, section 12); set by the loader once the manifest is read.
+   */
+  sendsShutdown = false;
   label: string;
   readonly pipe: LinePipe;
   private readonly pending = new Map<number, Pending>();
@@ -286,8 +303,8 @@ export class IpcConnection implements PluginConnection {
     return this.pipe.pid;
   }
 
-  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions): Promise<unknown> {
-    return this.send(method, params, member, options?.timeoutMs ?? this.defaultTimeoutMs);
+  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions, runtime?: object): Promise<unknown> {
+    return this.send(method, params, member, options?.timeoutMs ?? this.defaultTimeoutMs, runtime);
   }
 
   stderrTail(): string {
@@ -302,7 +319,7 @@ export class IpcConnection implements PluginConnection {
     return callContext(this.label, method, member, "ipc") as { plugin: string; method: string; transport: "ipc" };
   }
 
-  private send(method: Method, params: Record<string, unknown>, member: string | undefined, timeoutMs: number): Promise<unknown> {
+  private send(method: Method, params: Record<string, unknown>, member: string | undefined, timeoutMs: number, runtime: object | undefined): Promise<unknown> {
     if (this.closedReason !== null) {
       return Promise.reject(new PluginCrashError(this.ctx(method, member), this.closedReason, { ...this.exitFields(), stderrTail: this.pipe.stderrTail() }));
     }
@@ -322,7 +339,7 @@ export class IpcConnection implements PluginConnection {
     return new Promise<unknown>((resolve, reject) => {
       const timed = timeoutMs > 0 && Number.isFinite(timeoutMs);
       const deadline = timed ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
-      this.pending.set(id, { method, member, resolve, reject, deadline, timeoutMs });
+      this.pending.set(id, { method, member, resolve, reject, deadline, timeoutMs, runtime });
       this.pipe.setReferenced(true);
       if (deadline < this.sweepAt) this.armSweep(deadline);
       this.pipe.writeLine(line);
@@ -356,10 +373,26 @@ export class IpcConnection implements PluginConnection {
   private onLine(bytes: Buffer): void {
     const excerpt = (): string => bytes.subarray(0, 200).toString("utf8");
     let message: unknown;
+    let text: string;
     try {
-      message = JSON.parse(utf8.decode(bytes));
+      text = utf8.decode(bytes);
+    } catch {
+      this.protocolFault("stdout line is not valid UTF-8", excerpt());
+      return;
+    }
+    try {
+      message = JSON.parse(text);
     } catch {
       this.protocolFault("stdout line is not JSON", excerpt());
+      return;
+    }
+    const surrogate = loneSurrogateIn(text, message);
+    if (surrogate !== null) {
+      this.protocolFault(`stdout line is not I-JSON: ${surrogate}`, excerpt());
+      return;
+    }
+    if (isObject(message) && "method" in message) {
+      this.onRuntimeRequest(message, excerpt);
       return;
     }
     const problem = responseProblem(message);
@@ -368,6 +401,7 @@ export class IpcConnection implements PluginConnection {
       return;
     }
     const msg = message as { id: unknown; result?: unknown; error?: { code: number; message: string; data?: JsonValue } };
+    // Host ids are integers: a string id ("1" for 1) matches nothing.
     const entry = typeof msg.id === "number" ? this.pending.get(msg.id) : undefined;
     if (entry === undefined) {
       if (msg.id === null && msg.error !== undefined) {
@@ -385,6 +419,61 @@ export class IpcConnection implements PluginConnection {
     } else {
       entry.resolve(msg.result);
     }
+  }
+
+  /**
+   * A request from the plugin (protocol.md 11.2): finds the call in flight named by `params.call`,
+   * calls that call's runtime object without blocking this reader (the runtime method may call the
+   * same plugin), and answers on the plugin's stdin. A request without a readable id or method is
+   * garbage (the stream state is unknown): PluginProtocolError, as for any invalid line.
+   */
+  private onRuntimeRequest(message: Record<string, unknown>, excerpt: () => string): void {
+    const id = message["id"];
+    const method = message["method"];
+    if (!isValidId(id)) {
+      this.protocolFault(`invalid request from the plugin: id must be an integer or a non-empty string, received ${jsonTypeOf(id)}`, excerpt());
+      return;
+    }
+    if (typeof method !== "string") {
+      this.protocolFault(`invalid request from the plugin: method must be a string, received ${jsonTypeOf(method)}`, excerpt());
+      return;
+    }
+    const params = message["params"] ?? {};
+    if (!isObject(params)) {
+      this.answer(id, { error: { code: ErrorCode.InvalidRequest, message: `invalid request: params must be an object, received ${jsonTypeOf(params)}` } });
+      return;
+    }
+    if (!method.startsWith(RUNTIME_METHOD_PREFIX)) {
+      this.answer(id, { error: { code: ErrorCode.MethodNotFound, message: `method not found: ${JSON.stringify(method)} (a host answers only runtime.* requests)`, data: { method } } });
+      return;
+    }
+    const call = params["call"];
+    const entry = typeof call === "number" ? this.pending.get(call) : undefined;
+    if (entry?.runtime === undefined) {
+      this.answer(id, { error: { code: ErrorCode.InvalidParams, message: `runtime call for unknown call ${JSON.stringify(call) ?? "(missing)"}`, data: { param: "call" } } });
+      return;
+    }
+    const args = params["args"];
+    if (!Array.isArray(args)) {
+      const received = jsonTypeOf(args);
+      this.answer(id, {
+        error: { code: ErrorCode.InvalidParams, message: `invalid params: args must be an array, received ${received}`, data: { param: "args", expected: "array", received } },
+      });
+      return;
+    }
+    void answerRuntimeCall(entry.runtime, method.slice(RUNTIME_METHOD_PREFIX.length), args).then((answer) => this.answer(id, answer));
+  }
+
+  /** Writes the response to a runtime request, unless the plugin is gone; an oversize result becomes -32603. */
+  private answer(id: RequestId, answer: RuntimeAnswer): void {
+    if (this.closedReason !== null || this.pipe.exitInfo !== null) return;
+    let line = JSON.stringify("result" in answer ? { id, result: answer.result } : { id, error: answer.error });
+    const size = line.length <= this.maxBytes / 3 ? line.length : Buffer.byteLength(line);
+    if (size > this.maxBytes) {
+      const error: ErrorObject = { code: ErrorCode.InternalError, message: `runtime answer of ${size} bytes exceeds limit ${this.maxBytes}` };
+      line = JSON.stringify({ id, error });
+    }
+    this.pipe.writeLine(line);
   }
 
   /** Garbage on stdout: every pending call fails, the child is killed (the stream state is unknown). */
@@ -434,8 +523,9 @@ export class IpcConnection implements PluginConnection {
   }
 
   /**
-   * Shuts the plugin down: `shutdown`, wait up to the grace period for the exit, close stdin,
-   * SIGTERM, SIGKILL after another grace period; always reaps the child. Idempotent.
+   * Shuts the plugin down: `shutdown` to a plugin that declared the capability, else stdin EOF at
+   * once; wait up to the grace period for the exit, close stdin, SIGTERM, SIGKILL after another
+   * grace period; always reaps the child. Idempotent.
    */
   close(): Promise<void> {
     this.closing ??= this.doClose();
@@ -446,11 +536,16 @@ export class IpcConnection implements PluginConnection {
     const grace = this.closeGraceMs;
     if (this.closedReason === null) {
       this.closedReason = "plugin is closed";
-      const id = this.nextId++;
-      try {
-        this.pipe.writeLine(JSON.stringify({ id, method: "shutdown", params: {} }));
-      } catch {
-        // stdin already gone; the exit is handled below
+      if (this.sendsShutdown) {
+        const id = this.nextId++;
+        try {
+          this.pipe.writeLine(JSON.stringify({ id, method: "shutdown", params: {} }));
+        } catch {
+          // stdin already gone; the exit is handled below
+        }
+      } else {
+        // A plugin without the "shutdown" capability (the seed's dialect) stops on stdin EOF.
+        this.pipe.endInput();
       }
     }
     if (!(await this.pipe.waitExit(grace))) {

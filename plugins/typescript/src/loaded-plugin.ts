@@ -7,11 +7,12 @@ import { InvalidPayloadError, PluginProtocolError, type Transport } from "./erro
 import {
   InvalidResult,
   checkActionResult,
-  checkBoolean,
   checkEvaluatorResult,
   checkProviderResult,
+  checkValidateAnswer,
   type Method,
 } from "./protocol.ts";
+import { runtimeContext } from "./runtime-dispatch.ts";
 import type {
   ActionDescriptor,
   ActionResult,
@@ -45,7 +46,13 @@ export interface PluginConnection {
   readonly pid?: number | undefined;
   /** The last 64 KiB of the plugin's stderr (IPC). */
   stderrTail?(): string;
-  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions): Promise<unknown>;
+  /**
+   * `runtime`, when given, is the object that answers the plugin's runtime requests made while this
+   * call runs (protocol.md section 11); in-process transports accept it and ignore it (11.6).
+   */
+  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options?: CallOptions, runtime?: object): Promise<unknown>;
+  /** Whether the transport answers runtime requests (IPC); in-process transports do not (11.6). */
+  readonly answersRuntimeCalls: boolean;
   /** In-process transports answer synchronously (saves a promise per call on the hot path). */
   callSync?(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined): unknown;
   /** The transport's in-process no-op (the latency floor); throws where there is none. */
@@ -53,7 +60,11 @@ export interface PluginConnection {
   close(): Promise<void>;
 }
 
-/** The elizaOS runtime argument handlers take; accepted for source compatibility, never sent. */
+/**
+ * The elizaOS runtime argument handlers take (an `IAgentRuntime`, an InMemoryRuntime, any object).
+ * Over IPC the plugin's runtime calls made during that call are answered from it (protocol.md
+ * section 11); `null`/`undefined` means "no runtime".
+ */
 export type AnyRuntime = unknown;
 
 /** A loaded plugin's action. */
@@ -77,8 +88,8 @@ const identity = (v: unknown): JsonValue => v as JsonValue;
 const CHECKS: Record<Exclude<Method, "shutdown">, (v: unknown) => JsonValue> = {
   getManifest: identity,
   init: identity,
-  validateAction: checkBoolean,
-  validateEvaluator: checkBoolean,
+  validateAction: checkValidateAnswer,
+  validateEvaluator: checkValidateAnswer,
   invokeAction: checkActionResult,
   getProvider: checkProviderResult,
   invokeEvaluator: checkEvaluatorResult,
@@ -99,7 +110,13 @@ export class LoadedPlugin {
   readonly actions: LoadedAction[];
   readonly providers: LoadedProvider[];
   readonly evaluators: LoadedEvaluator[];
+  /** The plugin's protocol version (section 12); 0 for a seed-dialect plugin without one. */
+  readonly protocolVersion: number;
+  /** Capabilities the plugin declared (`"runtime"`, `"shutdown"`, ...). */
+  readonly capabilities: readonly string[];
   private readonly conn: PluginConnection;
+  /** True when runtime objects are forwarded: the transport answers runtime calls and the plugin declared "runtime". */
+  private readonly forwardsRuntime: boolean;
 
   constructor(manifest: Manifest, conn: PluginConnection) {
     this.manifest = manifest;
@@ -108,57 +125,76 @@ export class LoadedPlugin {
     this.version = manifest.version;
     this.language = manifest.language;
     this.transport = conn.transport;
+    this.protocolVersion = typeof manifest.protocolVersion === "number" ? manifest.protocolVersion : 0;
+    this.capabilities = Array.isArray(manifest.capabilities) ? manifest.capabilities : [];
     this.conn = conn;
+    this.forwardsRuntime = conn.answersRuntimeCalls && this.capabilities.includes("runtime");
     conn.label = manifest.name;
+    // Each object keeps its descriptor's members, known or not (examples, ...), then the callables.
     this.actions = manifest.actions.map((d) => ({
       ...d,
-      handler: (_runtime: AnyRuntime, memory: Memory, state?: State, options?: Options) => this.invokeAction(d.name, memory, state, options),
-      validate: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.validateAction(d.name, memory, state),
+      handler: (runtime: AnyRuntime, memory: Memory, state?: State, options?: Options) => this.invokeAction(d.name, memory, state, options, undefined, runtime),
+      validate: (runtime: AnyRuntime, memory: Memory, state?: State) => this.validateAction(d.name, memory, state, undefined, runtime),
     }));
     this.providers = manifest.providers.map((d) => ({
       ...d,
-      get: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.getProvider(d.name, memory, state),
+      get: (runtime: AnyRuntime, memory: Memory, state?: State) => this.getProvider(d.name, memory, state, undefined, runtime),
     }));
     this.evaluators = manifest.evaluators.map((d) => ({
       ...d,
-      validate: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.validateEvaluator(d.name, memory, state),
-      handler: (_runtime: AnyRuntime, memory: Memory, state?: State) => this.invokeEvaluator(d.name, memory, state),
+      validate: (runtime: AnyRuntime, memory: Memory, state?: State) => this.validateEvaluator(d.name, memory, state, undefined, runtime),
+      handler: (runtime: AnyRuntime, memory: Memory, state?: State) => this.invokeEvaluator(d.name, memory, state, undefined, runtime),
     }));
     killOnCollect.register(this, conn, this);
   }
 
-  /** Sends `init` with a config (the last one wins). */
+  /** Sends `init` with a config (the last one wins). Any answer is accepted (the seed's `{"success": true}` too). */
   async init(config: Config = {}, options?: CallOptions): Promise<void> {
-    await this.send("init", { config }, undefined, options, identity);
+    await this.send("init", { config }, undefined, options, identity, undefined);
   }
 
-  /** Asks whether an action should run for this memory. */
-  validateAction(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
-    return this.send("validateAction", { name, memory, state: state ?? {} }, name, options, checkBoolean);
+  /**
+   * Asks whether an action should run for this memory. `runtime` (optional, last) answers the
+   * plugin's runtime calls during this call (protocol.md section 11); so for every method below.
+   */
+  validateAction(name: string, memory: Memory, state?: State, options?: CallOptions, runtime?: AnyRuntime): Promise<boolean> {
+    return this.send("validateAction", { name, memory, state: state ?? {} }, name, options, checkValidateAnswer, runtime);
   }
 
   /** Runs an action. */
-  invokeAction(name: string, memory: Memory, state?: State, actionOptions?: Options, options?: CallOptions): Promise<ActionResult> {
-    return this.send("invokeAction", { name, memory, state: state ?? {}, options: actionOptions ?? {} }, name, options, checkActionResult as unknown as (v: unknown) => ActionResult);
+  invokeAction(name: string, memory: Memory, state?: State, actionOptions?: Options, options?: CallOptions, runtime?: AnyRuntime): Promise<ActionResult> {
+    return this.send("invokeAction", { name, memory, state: state ?? {}, options: actionOptions ?? {} }, name, options, checkActionResult as unknown as (v: unknown) => ActionResult, runtime);
   }
 
   /** Reads a provider. */
-  getProvider(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<ProviderResult> {
-    return this.send("getProvider", { name, memory, state: state ?? {} }, name, options, checkProviderResult as unknown as (v: unknown) => ProviderResult);
+  getProvider(name: string, memory: Memory, state?: State, options?: CallOptions, runtime?: AnyRuntime): Promise<ProviderResult> {
+    return this.send("getProvider", { name, memory, state: state ?? {} }, name, options, checkProviderResult as unknown as (v: unknown) => ProviderResult, runtime);
   }
 
   /** Asks whether an evaluator should run. */
-  validateEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<boolean> {
-    return this.send("validateEvaluator", { name, memory, state: state ?? {} }, name, options, checkBoolean);
+  validateEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions, runtime?: AnyRuntime): Promise<boolean> {
+    return this.send("validateEvaluator", { name, memory, state: state ?? {} }, name, options, checkValidateAnswer, runtime);
   }
 
   /** Runs an evaluator; `null` when it has nothing to say. */
-  invokeEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions): Promise<EvaluatorResult> {
-    return this.send("invokeEvaluator", { name, memory, state: state ?? {} }, name, options, checkEvaluatorResult as unknown as (v: unknown) => EvaluatorResult);
+  invokeEvaluator(name: string, memory: Memory, state?: State, options?: CallOptions, runtime?: AnyRuntime): Promise<EvaluatorResult> {
+    return this.send("invokeEvaluator", { name, memory, state: state ?? {} }, name, options, checkEvaluatorResult as unknown as (v: unknown) => EvaluatorResult, runtime);
   }
 
-  /** One call: synchronous for in-process transports (one settled promise), else through the pipe. */
-  private send<T>(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, options: CallOptions | undefined, check: (v: unknown) => T): Promise<T> {
+  /**
+   * One call: synchronous for in-process transports (one settled promise), else through the pipe.
+   * With a runtime object and a plugin that declared "runtime", the call context joins the params
+   * and the connection answers the plugin's runtime requests from that object; without one, nothing
+   * extra is done.
+   */
+  private send<T>(
+    method: Exclude<Method, "shutdown">,
+    params: Record<string, unknown>,
+    member: string | undefined,
+    options: CallOptions | undefined,
+    check: (v: unknown) => T,
+    runtime: AnyRuntime,
+  ): Promise<T> {
     const conn = this.conn;
     if (conn.callSync !== undefined) {
       try {
@@ -167,17 +203,21 @@ export class LoadedPlugin {
         return Promise.reject(err as Error);
       }
     }
+    if (runtime !== undefined && runtime !== null && this.forwardsRuntime && typeof runtime === "object" && method !== "init" && method !== "getManifest") {
+      const withContext = { ...params, runtime: runtimeContext(runtime) };
+      return conn.request(method, withContext, member, options, runtime).then((raw) => this.checked(method, member, check, raw));
+    }
     return conn.request(method, params, member, options).then((raw) => this.checked(method, member, check, raw));
   }
 
   /**
    * Sends any method of protocol.md 3.3 (except shutdown) with raw params, and checks the result like
    * the typed methods do. Bad params reach the plugin as they are (used by conformance tests and the
-   * host driver); WASM refuses a non-string `name` with InvalidPayloadError.
+   * host driver); WASM refuses a non-string `name` with InvalidPayloadError. `runtime` as above.
    */
-  call(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, options?: CallOptions): Promise<JsonValue> {
+  call(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, options?: CallOptions, runtime?: AnyRuntime): Promise<JsonValue> {
     const member = typeof params["name"] === "string" ? params["name"] : undefined;
-    return this.send(method, params, member, options, CHECKS[method]);
+    return this.send(method, params, member, options, CHECKS[method], runtime);
   }
 
   /** Process id of an IPC plugin's child (undefined for in-process transports). */

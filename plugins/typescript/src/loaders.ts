@@ -11,6 +11,15 @@ import { IpcConnection, type IpcOptions } from "./ipc.ts";
 import { LoadedPlugin } from "./loaded-plugin.ts";
 import { InvalidResult, checkManifest } from "./protocol.ts";
 
+/**
+ * The host's half of the version and capability exchange (protocol.md section 12), sent as the
+ * params of the first getManifest: this host answers runtime calls (section 11).
+ */
+export const HOST_EXCHANGE: Readonly<{ protocolVersion: number; capabilities: readonly string[] }> = Object.freeze({
+  protocolVersion: 1,
+  capabilities: Object.freeze(["runtime"]),
+});
+
 /** Default start time-out (ms): the first getManifest must be answered within it. */
 export const DEFAULT_START_TIMEOUT_MS = 10_000;
 
@@ -61,7 +70,7 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
   const timeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
   let raw: unknown;
   try {
-    raw = await conn.request("getManifest", {}, undefined, { timeoutMs });
+    raw = await conn.request("getManifest", HOST_EXCHANGE, undefined, { timeoutMs });
   } catch (err) {
     await conn.close();
     let detail = err instanceof InteropError ? err.detail : (err as Error).message;
@@ -70,7 +79,9 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
     throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `failed while starting the plugin: ${detail}`, { cause: err });
   }
   try {
-    return new LoadedPlugin(checkManifest(raw), conn);
+    const loaded = new LoadedPlugin(checkManifest(raw), conn);
+    conn.sendsShutdown = loaded.capabilities.includes("shutdown");
+    return loaded;
   } catch (err) {
     await conn.close();
     if (err instanceof InvalidResult) throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `returned an invalid manifest: ${err.message}`);

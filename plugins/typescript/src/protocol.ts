@@ -191,6 +191,25 @@ export function encodeJson(value: unknown, path = "$"): string {
   return JSON.stringify(value);
 }
 
+/** `\u` followed by a surrogate's first hex digits (`\uD800`-`\uDFFF`, any case). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * Describes a lone surrogate in a value parsed from JSON `text` (`JSON.parse` accepts `"\ud800"`,
+ * which is not I-JSON, protocol.md section 2), or null. Text from a fatal UTF-8 decoder holds no raw
+ * surrogates, so only escapes can make one: the value is walked only when the text has a surrogate
+ * escape, which keeps the common path to one native substring search.
+ */
+export function loneSurrogateIn(text: string, value: unknown): string | null {
+  if (!text.includes("\\u") || !SURROGATE_ESCAPE.test(text)) return null;
+  try {
+    checkJson(value, "$");
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
+
 /** UTF-8 length of a string, without encoding it. */
 export function utf8Length(text: string): number {
   // Fast path: ASCII and short strings are common on the wire.
@@ -326,13 +345,14 @@ const PROVIDER_RESULT_KEYS: Record<string, "string" | "object"> = { text: "strin
 
 function checkMembers(value: unknown, what: string, keys: Record<string, string>): Record<string, JsonValue> {
   if (!isObject(value)) return fail(`${what} must be an object, received ${jsonTypeOf(value)}`);
-  // Common case: every member valid and none null, so the value already is its canonical form and
-  // needs no copy. Any null/undefined member or problem falls through to the copying pass below.
+  // Common case: every known member valid and none null, so the value already is its canonical form
+  // and needs no copy. Unknown members are ignored and kept (must-ignore, protocol.md section 1).
   let clean = true;
   for (const key in value) {
     const expected = keys[key];
+    if (expected === undefined) continue;
     const v = value[key];
-    if (expected === undefined || v === null || v === undefined || (expected === "object" ? !isObject(v) : typeof v !== expected)) {
+    if (v === null || v === undefined || (expected === "object" ? !isObject(v) : typeof v !== expected)) {
       clean = false;
       break;
     }
@@ -341,8 +361,11 @@ function checkMembers(value: unknown, what: string, keys: Record<string, string>
   const out: Record<string, JsonValue> = {};
   for (const key of Object.keys(value)) {
     const expected = keys[key];
-    if (expected === undefined) return fail(`unknown member ${JSON.stringify(key)} in ${what}`);
     const v = value[key];
+    if (expected === undefined) {
+      if (v !== undefined) out[key] = v as JsonValue; // unknown member: kept untouched
+      continue;
+    }
     if (v === null || v === undefined) continue; // null means absent; the canonical form omits it
     const ok = expected === "object" ? isObject(v) : typeof v === expected;
     if (!ok) return fail(`${what}.${key} must be ${expected === "object" ? "an object" : `a ${expected}`}, received ${jsonTypeOf(v)}`);
@@ -385,25 +408,77 @@ export function checkBoolean(value: unknown): boolean {
   return value;
 }
 
-const NAME_RE = /^[a-z0-9._-]{1,214}$/;
+/**
+ * Checks a validate answer received from a plugin (host side, protocol.md 3.3): a boolean, or the
+ * seed's `{"valid": boolean}` (other members ignored). Throws InvalidResult.
+ */
+export function checkValidateAnswer(value: unknown): boolean {
+  if (typeof value === "boolean") return value;
+  if (isObject(value)) {
+    const valid = value["valid"];
+    if (typeof valid === "boolean") return valid;
+    fail(`validate answer {"valid": ...} must carry a boolean, received ${jsonTypeOf(valid)}`);
+  }
+  return fail(`validate must answer a boolean or {"valid": boolean}, received ${jsonTypeOf(value)}`);
+}
+
+/** npm package name, optionally scoped (`@elizaos/plugin-sql`), 1..214 characters (protocol.md section 1). */
+const NAME_RE = /^(?=.{1,214}$)(?:@[a-z0-9._~-]+\/)?[a-z0-9._~-]+$/;
 const LANGUAGE_RE = /^[a-z][a-z0-9+-]*$/;
 const SEMVER_RE =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
-function checkDescriptors(list: unknown, kind: MemberKind, keys: Record<string, string>, required: string[]): void {
+/** Types of the known members a receiver consumes; anything else is ignored and kept. */
+type MemberType = "string" | "boolean" | "number" | "integer" | "string[]";
+function hasType(v: unknown, expected: MemberType): boolean {
+  switch (expected) {
+    case "string[]":
+      return Array.isArray(v) && v.every((s) => typeof s === "string");
+    case "integer":
+      return typeof v === "number" && Number.isInteger(v) && v >= 0;
+    case "number":
+      return typeof v === "number" && Number.isFinite(v);
+    default:
+      return typeof v === expected;
+  }
+}
+const TYPE_NAMES: Record<MemberType, string> = {
+  string: "a string",
+  boolean: "a boolean",
+  number: "a number",
+  integer: "a non-negative integer",
+  "string[]": "an array of strings",
+};
+function checkKnown(obj: Record<string, unknown>, where: string, keys: Record<string, MemberType>): void {
+  for (const key in keys) {
+    const v = obj[key];
+    if (v === undefined || v === null) continue; // null means absent (protocol.md section 1)
+    const expected = keys[key] as MemberType;
+    if (!hasType(v, expected)) fail(`${where}.${key} must be ${TYPE_NAMES[expected]}, received ${jsonTypeOf(v)}`);
+  }
+}
+
+const ACTION_KEYS: Record<string, MemberType> = { name: "string", description: "string", similes: "string[]" };
+const PROVIDER_KEYS: Record<string, MemberType> = { name: "string", description: "string", dynamic: "boolean", private: "boolean", position: "number" };
+const EVALUATOR_KEYS: Record<string, MemberType> = { name: "string", description: "string", alwaysRun: "boolean", similes: "string[]" };
+const MANIFEST_KEYS: Record<string, MemberType> = {
+  protocolVersion: "integer",
+  capabilities: "string[]",
+  services: "string[]",
+  events: "string[]",
+  routes: "string[]",
+  models: "string[]",
+};
+
+function checkDescriptors(list: unknown, kind: MemberKind, keys: Record<string, MemberType>, required: string[]): void {
   if (!Array.isArray(list)) fail(`manifest.${kind}s must be an array, received ${jsonTypeOf(list)}`);
   const seen = new Set<string>();
   list.forEach((d: unknown, i) => {
     const where = `manifest.${kind}s[${i}]`;
     if (!isObject(d)) fail(`${where} must be an object, received ${jsonTypeOf(d)}`);
-    for (const key of Object.keys(d)) {
-      const expected = keys[key];
-      if (expected === undefined) fail(`unknown member ${JSON.stringify(key)} in ${where}`);
-      const v = d[key];
-      const ok = expected === "string[]" ? Array.isArray(v) && v.every((s) => typeof s === "string") : typeof v === expected;
-      if (!ok) fail(`${where}.${key} must be ${expected}, received ${jsonTypeOf(v)}`);
-    }
-    for (const key of required) if (d[key] === undefined) fail(`${where}.${key} is missing`);
+    // Unknown members (examples, ...) are ignored and kept (must-ignore, protocol.md section 1).
+    checkKnown(d, where, keys);
+    for (const key of required) if (d[key] === undefined || d[key] === null) fail(`${where}.${key} is missing`);
     const name = d["name"] as string;
     if (name.length === 0) fail(`${where}.name must not be empty`);
     if (seen.has(name)) fail(`duplicate ${kind} name ${JSON.stringify(name)}`);
@@ -411,19 +486,21 @@ function checkDescriptors(list: unknown, kind: MemberKind, keys: Record<string, 
   });
 }
 
-/** Checks a Manifest against manifest.schema.json's rules. Throws InvalidResult with the reason. */
+/**
+ * Checks a Manifest against manifest.schema.json's rules. Unknown members of the manifest and of its
+ * descriptors are ignored and kept; known members of the wrong type are errors. Throws InvalidResult.
+ */
 export function checkManifest(value: unknown): Manifest {
   if (!isObject(value)) fail(`manifest must be an object, received ${jsonTypeOf(value)}`);
-  const allowed = new Set(["name", "description", "version", "language", "actions", "providers", "evaluators"]);
-  for (const key of Object.keys(value)) if (!allowed.has(key)) fail(`unknown member ${JSON.stringify(key)} in manifest`);
   const { name, description, version, language } = value;
-  if (typeof name !== "string" || !NAME_RE.test(name)) fail(`manifest.name must match [a-z0-9._-]{1,214}, received ${JSON.stringify(name) ?? "missing"}`);
+  if (typeof name !== "string" || !NAME_RE.test(name)) fail(`manifest.name must be an npm package name (optionally @scope/name, 1..214 characters of [a-z0-9._~-]), received ${JSON.stringify(name) ?? "missing"}`);
   if (typeof description !== "string") fail(`manifest.description must be a string, received ${jsonTypeOf(description)}`);
   if (typeof version !== "string" || !SEMVER_RE.test(version)) fail(`manifest.version must be a SemVer string, received ${JSON.stringify(version) ?? "missing"}`);
   if (typeof language !== "string" || !LANGUAGE_RE.test(language)) fail(`manifest.language must match ^[a-z][a-z0-9+-]*$, received ${JSON.stringify(language) ?? "missing"}`);
-  checkDescriptors(value["actions"], "action", { name: "string", description: "string", similes: "string[]" }, ["name", "description"]);
-  checkDescriptors(value["providers"], "provider", { name: "string", description: "string", dynamic: "boolean", private: "boolean" }, ["name"]);
-  checkDescriptors(value["evaluators"], "evaluator", { name: "string", description: "string", alwaysRun: "boolean", similes: "string[]" }, ["name", "description"]);
+  checkKnown(value, "manifest", MANIFEST_KEYS);
+  checkDescriptors(value["actions"], "action", ACTION_KEYS, ["name", "description"]);
+  checkDescriptors(value["providers"], "provider", PROVIDER_KEYS, ["name"]);
+  checkDescriptors(value["evaluators"], "evaluator", EVALUATOR_KEYS, ["name", "description"]);
   return value as unknown as Manifest;
 }
 
@@ -448,6 +525,5 @@ export function errorObjectProblem(error: unknown): string | null {
   if (!isObject(error)) return `error is not an object (received ${jsonTypeOf(error)})`;
   if (typeof error["code"] !== "number" || !Number.isInteger(error["code"])) return "error.code is not an integer";
   if (typeof error["message"] !== "string") return "error.message is not a string";
-  for (const key of Object.keys(error)) if (key !== "code" && key !== "message" && key !== "data") return `unknown member ${JSON.stringify(key)} in error`;
-  return null;
+  return null; // other members are ignored (must-ignore)
 }

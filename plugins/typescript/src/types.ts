@@ -48,30 +48,39 @@ export interface ProviderResult {
 /** Result of an evaluator: an ActionResult, or null when it has nothing to say. */
 export type EvaluatorResult = ActionResult | null;
 
-/** Manifest entry of an action. */
+/**
+ * Manifest entry of an action. Members a receiver does not know (`examples`, ...) are kept
+ * (must-ignore, protocol.md section 1), hence the index signature.
+ */
 export interface ActionDescriptor {
   name: string;
   description: string;
   similes?: string[];
+  examples?: JsonValue;
+  [extra: string]: unknown;
 }
 
-/** Manifest entry of a provider. */
+/** Manifest entry of a provider; unknown members are kept. */
 export interface ProviderDescriptor {
   name: string;
   description?: string;
   dynamic?: boolean;
   private?: boolean;
+  position?: number;
+  [extra: string]: unknown;
 }
 
-/** Manifest entry of an evaluator. */
+/** Manifest entry of an evaluator; unknown members are kept. */
 export interface EvaluatorDescriptor {
   name: string;
   description: string;
   alwaysRun?: boolean;
   similes?: string[];
+  examples?: JsonValue;
+  [extra: string]: unknown;
 }
 
-/** What a plugin offers (manifest.schema.json). */
+/** What a plugin offers (manifest.schema.json); unknown members are kept as received. */
 export interface Manifest {
   name: string;
   description: string;
@@ -80,6 +89,16 @@ export interface Manifest {
   actions: ActionDescriptor[];
   providers: ProviderDescriptor[];
   evaluators: EvaluatorDescriptor[];
+  /** Protocol version the plugin speaks (section 12); absent means the seed dialect (0). */
+  protocolVersion?: number;
+  /** Optional features the plugin implements: "runtime" (section 11), "shutdown" (3.4). */
+  capabilities?: string[];
+  /** Names of an elizaOS plugin's services, events, routes and models (informational). */
+  services?: string[];
+  events?: string[];
+  routes?: string[];
+  models?: string[];
+  [extra: string]: unknown;
 }
 
 /**

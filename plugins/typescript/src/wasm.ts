@@ -14,6 +14,7 @@ import {
   InvalidResult,
   checkJson,
   checkManifest,
+  loneSurrogateIn,
   errorObjectProblem,
   isObject,
   utf8Length,
@@ -70,6 +71,8 @@ class Trap extends Error {}
 /** The WASM transport: one instance of a compiled module, re-instantiated after a trap. */
 export class WasmConnection implements PluginConnection {
   readonly transport = "wasm" as const;
+  /** Runtime objects are accepted and not sent (protocol.md 11.6). */
+  readonly answersRuntimeCalls = false;
   label: string;
   private readonly module: WebAssembly.Module;
   private readonly maxBytes: number;
@@ -203,6 +206,8 @@ export class WasmConnection implements PluginConnection {
     } catch {
       throw new PluginProtocolError(ctx(), "result buffer is not JSON", text.slice(0, 200));
     }
+    const surrogate = loneSurrogateIn(text, env);
+    if (surrogate !== null) throw new PluginProtocolError(ctx(), `result buffer is not I-JSON: ${surrogate}`, text.slice(0, 200));
     return this.openEnvelope(env, text, ctx);
   }
 
@@ -260,7 +265,7 @@ export class WasmConnection implements PluginConnection {
     throw new PluginCallError(ctx, code, message, data);
   }
 
-  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, _options?: CallOptions): Promise<unknown> {
+  request(method: Exclude<Method, "shutdown">, params: Record<string, unknown>, member: string | undefined, _options?: CallOptions, _runtime?: object): Promise<unknown> {
     // Time-outs do not apply: a WASM call runs to completion on this thread.
     try {
       return Promise.resolve(this.callSync(method, params, member));

@@ -19,7 +19,7 @@ import {
   loadPythonPlugin,
   loadTsPlugin,
 } from "../src/index.ts";
-import { CONFORMANCE_TS, TEST_DIR, MISBEHAVING, PY_FIXTURES, PYTHON, RUNTIMES, RUNTIME_NAMES, assertGone, assertSchema, conformanceManifest, requireFile, within } from "./helpers.ts";
+import { CONFORMANCE_TS, TEST_DIR, MISBEHAVING, PY_FIXTURES, PYTHON, RUNTIMES, RUNTIME_NAMES, assertGone, assertSchema, conformanceManifest, withoutExchange, requireFile, within } from "./helpers.ts";
 
 const mem = (text?: string): { content: { text?: string } } => ({ content: text === undefined ? {} : { text } });
 
@@ -53,12 +53,14 @@ for (const runtime of RUNTIME_NAMES) {
 
     it("exposes the manifest and the seed's plugin shape", () => {
       assertSchema("manifest.schema.json", plugin.manifest);
-      assert.deepEqual(plugin.manifest, conformanceManifest("typescript"));
+      assert.deepEqual(withoutExchange(plugin.manifest), conformanceManifest("typescript"));
+      assert.equal(plugin.protocolVersion, 1);
+      assert.ok(plugin.capabilities.includes("runtime"));
       assert.equal(plugin.name, "conformance-fixture");
       assert.equal(plugin.version, "1.0.0");
       assert.equal(plugin.language, "typescript");
       assert.equal(plugin.transport, "ipc");
-      assert.deepEqual(plugin.actions.map((a) => a.name), ["echo", "reject", "fail", "panic", "slow", "large", "crash", "invalid"]);
+      assert.deepEqual(plugin.actions.map((a) => a.name), ["echo", "reject", "fail", "panic", "slow", "large", "crash", "invalid", "runtime"]);
       assert.deepEqual(plugin.providers.map((p) => p.name), ["static", "echo", "config", "fail"]);
       assert.deepEqual(plugin.evaluators.map((e) => e.name), ["echo", "silent", "reject", "fail"]);
     });
@@ -195,7 +197,7 @@ describe("TS host -> Python plugin over IPC", () => {
     const p = await loadPythonPlugin(join(PY_FIXTURES, "conformance_plugin.py"), { python: PYTHON });
     const pid = pidOf(p);
     try {
-      assert.deepEqual(p.manifest, conformanceManifest("python"));
+      assert.deepEqual(withoutExchange(p.manifest), conformanceManifest("python"));
       assert.deepEqual(await p.actions[0]?.handler({}, mem("hi"), {}, {}), { success: true, text: "hi", data: { memory: mem("hi"), state: {}, options: {} } });
       const panic = await rejectsWith(p.invokeAction("panic", mem()), PluginCallError, "python panic");
       assert.equal(panic.code, -32000);

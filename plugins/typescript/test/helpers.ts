@@ -103,6 +103,15 @@ export function assertResult(method: string, value: unknown): void {
   assertSchema(`results.schema.json#/$defs/${method}`, value);
 }
 
+/**
+ * A received manifest without the plugin's half of the version exchange (`protocolVersion`,
+ * `capabilities`, protocol.md section 12), which the shared vector leaves out.
+ */
+export function withoutExchange(manifest: unknown): unknown {
+  const { protocolVersion: _v, capabilities: _c, ...rest } = manifest as Record<string, unknown>;
+  return rest;
+}
+
 /** The shared conformance manifest with `language` set. */
 export function conformanceManifest(language: string): unknown {
   const m = JSON.parse(readFileSync(join(VECTORS_DIR, "conformance-manifest.json"), "utf8")) as Record<string, unknown>;

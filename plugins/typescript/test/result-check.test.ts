@@ -1,6 +1,6 @@
 /**
  * Result checks (protocol.md sections 1 and 3.3): a valid result is handed back in canonical form
- * (null optional members dropped), and an invalid one is refused with the reason, whichever of the
+ * (null optional members dropped, unknown members kept), and an invalid one is refused with the reason, whichever of the
  * check's two paths (no-copy for clean results, copying when a member is null) it takes.
  */
 import { describe, it } from "node:test";
@@ -22,7 +22,7 @@ describe("ActionResult/ProviderResult checks", () => {
   });
 
   const refused: [string, string, RegExp][] = [
-    ["an unknown member", '{"success":true,"sucess":true}', /unknown member "sucess" in ActionResult/],
+    ["a typo of success (success is then missing)", '{"sucess":true}', /ActionResult\.success must be a boolean, received missing/],
     ["a mistyped member", '{"success":true,"text":3}', /ActionResult\.text must be a string, received integer/],
     ["an array where an object belongs", '{"success":true,"data":[]}', /ActionResult\.data must be an object, received array/],
     ["success missing", '{"text":"x"}', /ActionResult\.success must be a boolean/],
@@ -34,6 +34,12 @@ describe("ActionResult/ProviderResult checks", () => {
       assert.throws(() => checkActionResult(JSON.parse(text) as unknown), (e: unknown) => e instanceof InvalidResult && reason.test(e.message));
     });
   }
+
+  it("unknown members are kept on both paths (must-ignore)", () => {
+    const clean = JSON.parse('{"success":true,"extra":[1]}') as unknown;
+    assert.equal(checkActionResult(clean), clean);
+    assert.deepEqual(checkActionResult(JSON.parse('{"success":true,"extra":[1],"text":null}') as unknown), { success: true, extra: [1] });
+  });
 
   it("a non-plain object is copied into a plain canonical object", () => {
     const raw = Object.assign(Object.create(null) as Record<string, unknown>, { success: true });
