@@ -12,6 +12,8 @@ Sessions (``nox -l`` lists them):
   ``elizaos`` bootstrap plugin), installed from their pins in ``plugins/*/published/`` and served
   as they are through every host: ``matrices/elizaos.toml`` (``tests`` runs it too).
 - ``lint``: ruff, mypy --strict, cargo fmt/clippy, tsc --noEmit.
+- ``certify_install``: the testkit and elizaos-interop wheels, installed into a fresh virtualenv,
+  certify a plugin from an empty directory (no checkout needed).
 - ``build_python``, ``build_rust_ffi``, ``build_rust_ipc``, ``build_rust_wasm``,
   ``build_typescript``: the builds, also run by the sessions above. Builds are incremental
   (cargo) or stamped (npm), so running several sessions in one go builds once.
@@ -284,6 +286,17 @@ def build_python(session: nox.Session) -> None:
         session.error(f"no wheel was built in {dist}")
     session.install("--force-reinstall", str(wheels[-1]))
     session.run("python", "-c", "import elizaos_interop as m; print(m.__name__, sorted(m.__all__))")
+
+
+@nox.session(python=PYTHON)
+def certify_install(session: nox.Session) -> None:
+    """Build the testkit and elizaos-interop wheels, install them into a fresh virtualenv, and
+    certify a plugin from an empty directory (testkit/tests/test_certify_install.py)."""
+    _install_python(session)
+    _build_typescript(session)
+    env = _session_env(session)
+    env["INTEROP_INSTALL_TEST"] = "1"
+    session.run("pytest", str(ROOT / "testkit" / "tests" / "test_certify_install.py"), "-q", env=env)
 
 
 @nox.session(python=False)
