@@ -20,6 +20,7 @@ from ._errors import (
     PluginTimeoutError,
 )
 from ._host import LoadedPlugin, Result
+from ._inmemory import InMemoryRuntime
 from ._ipc import IpcTransport
 from ._loaders import (
     load_ipc_plugin,
@@ -35,6 +36,7 @@ from ._transport import Transport
 __all__ = [
     "Action",
     "Evaluator",
+    "InMemoryRuntime",
     "InteropError",
     "InvalidPayloadError",
     "IpcTransport",
