@@ -30,10 +30,10 @@ DEFAULT_START_TIMEOUT = 10.0
 """Seconds the plugin has to answer ``getManifest`` after it is spawned (protocol.md 3.4)."""
 
 _PACKAGE_SRC = str(Path(__file__).resolve().parent.parent)
-_TS_BRIDGE_CANDIDATES = (
-    Path("plugins/typescript/src/bridge-server.ts"),
-    Path("node_modules/@elizaos/interop/src/bridge-server.ts"),
-)
+_INSTALLED_TS_BRIDGE = Path("node_modules/@elizaos/interop/dist/bridge-server.js")
+"""The bridge of an installed ``@elizaos/interop`` npm package."""
+_REPO_TS_BRIDGE = Path("plugins/typescript/src/bridge-server.ts")
+"""The bridge in this repository's source tree."""
 
 
 def load_ipc_plugin(
@@ -109,41 +109,47 @@ def load_python_plugin(
     return LoadedPlugin.from_transport(transport, timeout=start_timeout)
 
 
-def find_ts_bridge(plugin_path: str | os.PathLike[str] | None = None) -> Path:
-    """Locate ``bridge-server.ts``: ``$ELIZAOS_TS_BRIDGE``, else search upward.
+def _search_upward(starts: Sequence[Path], candidate: Path) -> Path | None:
+    """The first ``<directory>/<candidate>`` that is a file, walking up from each start."""
+    for start in starts:
+        for directory in (start, *start.parents):
+            full = directory / candidate
+            if full.is_file():
+                return full
+    return None
 
-    The search starts at the plugin's directory, then at this package's directory, and at each
-    level tries ``plugins/typescript/src/bridge-server.ts`` and
-    ``node_modules/@elizaos/interop/src/bridge-server.ts``.
+
+def find_ts_bridge(plugin_path: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the TypeScript bridge server (protocol.md 7.1).
+
+    In order: ``$ELIZAOS_TS_BRIDGE``; ``node_modules/@elizaos/interop/dist/bridge-server.js``
+    of an installed npm package, found walking up from the plugin's directory, then from the
+    working directory; this repository's ``plugins/typescript/src/bridge-server.ts``, found
+    walking up from the plugin's directory, then from this package's directory.
     """
+    label = os.fspath(plugin_path) if plugin_path else "typescript bridge"
     configured = os.environ.get("ELIZAOS_TS_BRIDGE")
     if configured:
         found = Path(configured)
         if not found.is_file():
             raise PluginLoadError(
-                f"ELIZAOS_TS_BRIDGE={configured} is not a file",
-                plugin=os.fspath(plugin_path) if plugin_path else "typescript bridge",
-                transport="ipc",
+                f"ELIZAOS_TS_BRIDGE={configured} is not a file", plugin=label, transport="ipc"
             )
         return found.resolve()
-    starts: list[Path] = []
-    if plugin_path is not None:
-        starts.append(Path(plugin_path).resolve().parent)
-    starts.append(Path(__file__).resolve().parent)
-    searched: list[str] = []
-    for start in starts:
-        for directory in (start, *start.parents):
-            for candidate in _TS_BRIDGE_CANDIDATES:
-                full = directory / candidate
-                if full.is_file():
-                    return full
-            searched.append(str(directory))
+    plugin_dir = [Path(plugin_path).resolve().parent] if plugin_path is not None else []
+    installed = _search_upward([*plugin_dir, Path.cwd().resolve()], _INSTALLED_TS_BRIDGE)
+    if installed is not None:
+        return installed
+    in_repo = _search_upward([*plugin_dir, Path(__file__).resolve().parent], _REPO_TS_BRIDGE)
+    if in_repo is not None:
+        return in_repo
     raise PluginLoadError(
-        "cannot find the TypeScript bridge (bridge-server.ts): set ELIZAOS_TS_BRIDGE or pass "
-        "bridge=; searched for plugins/typescript/src/bridge-server.ts and "
-        "node_modules/@elizaos/interop/src/bridge-server.ts upward from "
-        + ", ".join(str(s) for s in starts),
-        plugin=os.fspath(plugin_path) if plugin_path else "typescript bridge",
+        f"cannot find the TypeScript bridge: set ELIZAOS_TS_BRIDGE, pass bridge=, or install "
+        f"@elizaos/interop (npm); searched for {_INSTALLED_TS_BRIDGE} upward from "
+        + ", ".join(str(s) for s in [*plugin_dir, Path.cwd()])
+        + f", and for {_REPO_TS_BRIDGE} upward from "
+        + ", ".join(str(s) for s in [*plugin_dir, Path(__file__).resolve().parent]),
+        plugin=label,
         transport="ipc",
     )
 
