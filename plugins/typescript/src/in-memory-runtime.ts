@@ -511,7 +511,8 @@ export class InMemoryRuntime {
   /**
    * Runs the providers of every registered plugin (elizaOS rules: without `onlyInclude`, every
    * provider that is neither private nor dynamic, plus those in `includeList`; with it, only those)
-   * and merges their `text` (joined by `\n`), `values` and `data`. A provider may be a plugin across
+   * and merges their `text` (joined by `\n`), `values` and `data`; a provider that fails is left
+   * out. A provider may be a plugin across
    * the boundary, so this is re-entrant: it calls back into plugins while their call is in flight.
    */
   async composeState(message: JsonObject, includeList?: string[] | null, onlyInclude?: boolean, skipCache?: boolean): Promise<JsonObject> {
@@ -524,7 +525,12 @@ export class InMemoryRuntime {
       for (const provider of plugin.providers ?? []) {
         const wanted = onlyInclude === true ? include.has(provider.name) : include.has(provider.name) || (provider.private !== true && provider.dynamic !== true);
         if (!wanted) continue;
-        const result = obj(await provider.get(this, message as never, {} as never));
+        let result: Record<string, unknown>;
+        try {
+          result = obj(await provider.get(this, message as never, {} as never));
+        } catch {
+          continue; // as in elizaOS, a failing provider contributes nothing and the others still count
+        }
         if (typeof result["text"] === "string" && result["text"] !== "") texts.push(result["text"]);
         Object.assign(values, obj(result["values"]));
         Object.assign(data, obj(result["data"]));

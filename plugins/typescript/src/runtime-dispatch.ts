@@ -64,7 +64,8 @@ export async function answerRuntimeCall(runtime: object, name: string, args: rea
   try {
     checkJson(value, "$");
     // toJSON is honoured by checkJson and JSON.stringify alike; a round trip gives the plain value.
-    const plain = Object.getPrototypeOf(value) === Object.prototype || typeof value !== "object" || Array.isArray(value) ? value : (JSON.parse(JSON.stringify(value)) as unknown);
+    const plain =
+      typeof value !== "object" || value === null || Array.isArray(value) || Object.getPrototypeOf(value) === Object.prototype ? value : (JSON.parse(JSON.stringify(value)) as unknown);
     return { result: plain as JsonValue };
   } catch (err) {
     return {
