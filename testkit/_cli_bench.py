@@ -78,6 +78,18 @@ def register(subparsers: Any) -> None:
         help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
     )
     bench.add_argument("--fail-on-budget", action="store_true", help="exit 1 when a budget is missed")
+    bench.add_argument(
+        "--compare",
+        metavar="REF",
+        help="build git REF and measure it against this tree in alternating blocks (--repeats blocks "
+        "each, default 4); REF is the baseline",
+    )
+    bench.add_argument(
+        "--compare-cache",
+        type=Path,
+        metavar="DIR",
+        help="where REF is exported and built (default: a temp dir)",
+    )
     bench.set_defaults(func=cmd_bench)
 
     report = subparsers.add_parser(
@@ -174,6 +186,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
+    if args.compare:
+        return _bench_compare(args, root, matrix.path, out, progress)
+
     override: Profile | None = None
     if args.iterations is not None or args.warmup is not None:
         base = PROFILES[args.profile]
@@ -241,6 +256,50 @@ def _merge(args: argparse.Namespace, root: Path) -> Path:
     target.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"merged {plural(len(docs), 'shard')} ({plural(len(merged['cells']), 'cell')}) into {target}")
     return target
+
+
+def _bench_compare(args: argparse.Namespace, root: Path, matrix: Path, out: Path, progress: Any) -> int:
+    """``bench --compare REF``: both trees in alternating blocks, REF as the baseline."""
+    from testkit._compare import CompareError, run_compare, subprocess_runner
+    from testkit._report import DEFAULT_THRESHOLD, ReportError, load_results, render_reports
+
+    options: list[str] = ["--profile", args.profile]
+    if args.cells:
+        options += ["--cells", args.cells]
+    if args.iterations is not None:
+        options += ["--iterations", str(args.iterations)]
+    if args.warmup is not None:
+        options += ["--warmup", str(args.warmup)]
+    if args.pin is True:
+        options.append("--pin")
+    elif args.pin is False:
+        options.append("--no-pin")
+    try:
+        now_path, ref_path = run_compare(
+            repo=root,
+            ref=args.compare,
+            matrix=matrix,
+            out=out,
+            blocks=4 if args.repeats is None else args.repeats,
+            options=options,
+            run=subprocess_runner,
+            progress=progress,
+            cache=args.compare_cache,
+        )
+        paths = render_reports(
+            out,
+            load_results(now_path),
+            baseline=ref_path,
+            threshold=args.threshold or DEFAULT_THRESHOLD,
+        )
+    except (CompareError, ReportError) as exc:
+        _err(str(exc))
+        return 2
+    print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
+    if args.fail_on_regression and paths.verdict == "regressed":
+        _err(f"regressions against {args.compare}: {', '.join(paths.regressions)}")
+        return 1
+    return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

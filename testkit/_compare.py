@@ -1,0 +1,247 @@
+"""``interop-testkit bench --compare REF``: this tree against another git ref, side by side.
+
+Like ``asv continuous``: the other ref is exported (``git archive``, no worktree, nothing in the
+repository changes) to a cache directory, built with its own noxfile's build sessions, and then
+both trees are measured in alternating blocks, A B B A A B ... (the order flips every block, so
+neither side always runs first after the other's warm caches), each block one repeat of every
+selected cell in a fresh process. The blocks of each side are pooled into one results document
+whose repeats are the blocks, and the two are compared with the bootstrap of
+:mod:`testkit._stats`: this tree is "now", the ref is the baseline. Machine drift during the run
+hits both sides alike, which no comparison with a committed baseline can promise.
+
+Both sides are driven by this tree's harness (``python -P -m testkit.cli bench``, with this
+tree's ``testkit`` first on ``PYTHONPATH``), with the side's repository as working directory (its
+matrices, fixtures, host drivers and build artifacts) and the side's Python runtime
+(``plugins/python/src``) on ``PYTHONPATH`` for the in-process Python host and Python plugins.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from testkit._stats import sketch
+
+__all__ = [
+    "BUILD_SESSIONS",
+    "CompareError",
+    "Side",
+    "bench_argv",
+    "block_order",
+    "build_side",
+    "export_ref",
+    "pool_blocks",
+    "run_compare",
+    "subprocess_runner",
+]
+
+#: The build sessions of a tree's noxfile that make every artifact a latency run needs.
+BUILD_SESSIONS = ("build_rust_ffi", "build_rust_ipc", "build_rust_wasm", "build_typescript")
+#: Environment variables that point at one tree's artifacts: a side finds its own instead.
+_TREE_ENV = ("ELIZAOS_NODE", "ELIZAOS_BUN", "ELIZAOS_TS_BRIDGE", "ELIZAOS_RUST_TARGET_DIR", "ELIZAOS_PYTHON")
+
+Runner = Callable[[Sequence[str], Path, Mapping[str, str]], int]
+
+
+class CompareError(RuntimeError):
+    """The other ref cannot be exported, built or measured (says which step and why)."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a comparison: a label (``HEAD``, the ref) and the repository root measured."""
+
+    label: str
+    root: Path
+
+
+def _git(root: Path, *argv: str) -> str:
+    done = subprocess.run(["git", "-C", str(root), *argv], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise CompareError(f"git {' '.join(argv)}: {done.stderr.strip() or 'failed'}")
+    return done.stdout.strip()
+
+
+def export_ref(repo: Path, ref: str, cache: Path | None = None) -> tuple[str, Path]:
+    """``ref``'s commit id and a directory holding its tree (exported once, then reused)."""
+    commit = _git(repo, "rev-parse", "--verify", f"{ref}^{{commit}}")
+    base = cache or Path(tempfile.gettempdir()) / "interop-testkit-compare"
+    target = base / commit
+    if (target / ".exported").is_file():
+        return commit, target
+    target.mkdir(parents=True, exist_ok=True)
+    archive = target.with_suffix(".tar")
+    with archive.open("wb") as out:
+        done = subprocess.run(
+            ["git", "-C", str(repo), "archive", "--format=tar", commit], stdout=out, check=False
+        )
+    if done.returncode != 0:
+        raise CompareError(f"git archive {commit} failed (exit {done.returncode})")
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    archive.unlink()
+    (target / ".exported").write_text(commit + "\n", encoding="utf-8")
+    return commit, target
+
+
+def _side_env(side: Side, harness: Path, base: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in base.items() if k not in _TREE_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(harness), str(side.root / "plugins" / "python" / "src")])
+    return env
+
+
+def _nox() -> list[str]:
+    if importlib.util.find_spec("nox") is not None:
+        return [sys.executable, "-m", "nox"]
+    found = shutil.which("nox")
+    if found is None:
+        raise CompareError("building the other ref needs nox: python3 -m pip install nox")
+    return [found]
+
+
+def build_side(side: Side, run: Runner, base_env: Mapping[str, str]) -> None:
+    """Build a side's artifacts with its own noxfile (skipped when built before)."""
+    stamp = side.root / ".built"
+    if stamp.is_file():
+        return
+    env = {k: v for k, v in base_env.items() if k not in _TREE_ENV}
+    argv = [*_nox(), "--noxfile", str(side.root / "noxfile.py"), "-s", *BUILD_SESSIONS]
+    code = run(argv, side.root, env)
+    if code != 0:
+        raise CompareError(f"building {side.label} in {side.root} failed (exit {code}): {' '.join(argv)}")
+    stamp.write_text("built\n", encoding="utf-8")
+
+
+def block_order(blocks: int) -> list[int]:
+    """Which side (0 = this tree, 1 = the ref) runs at each step: 0 1, 1 0, 0 1, ..."""
+    order: list[int] = []
+    for k in range(blocks):
+        order += [0, 1] if k % 2 == 0 else [1, 0]
+    return order
+
+
+def bench_argv(matrix: Path, out: Path, options: Sequence[str]) -> list[str]:
+    """The command measuring one block of one side with this tree's harness."""
+    return [sys.executable, "-P", "-m", "testkit.cli", "bench", str(matrix), "--repeats", "1",
+            "--no-baseline", "--out", str(out), *options]  # fmt: skip
+
+
+def _pool_figures(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    if any(not p or not p.get("stats") for p in parts):
+        return None
+    repeats = [r for p in parts for r in (p.get("repeats") or [])]
+    merged = dict(parts[0])
+    merged["repeats"] = repeats
+    points = sorted(float(v) for r in repeats for v in r["quantiles_ns"])
+    if points:
+        sk = sketch(points)
+        merged["stats"] = {
+            "n": sum(int(r["n"]) for r in repeats),
+            "p50_ns": sk[50],
+            "p90_ns": sk[90],
+            "p99_ns": sk[99],
+            "mean_ns": sum(points) / len(points),
+            "min_ns": sk[0],
+            "max_ns": sk[-1],
+        }
+    return merged
+
+
+def pool_blocks(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One side's per-block results joined: each method's repeats are the blocks' repeats.
+
+    The pooled stats are read from the pooled sketches (the raw samples stay in each block's
+    directory). A cell or method that failed in any block keeps that block's error.
+    """
+    if not blocks:
+        raise CompareError("no blocks to pool")
+    merged: dict[str, Any] = json.loads(json.dumps(blocks[0]))
+    for cell in merged.get("cells", []):
+        same = [next((c for c in b.get("cells", []) if c["id"] == cell["id"]), None) for b in blocks]
+        lats = [(c or {}).get("latency") for c in same]
+        if any(not lat or lat.get("error") for lat in lats):
+            bad = next((lat for lat in lats if not lat or lat.get("error")), None)
+            cell["latency"] = bad
+            continue
+        for position, method in enumerate(cell["latency"]["methods"]):
+            parts = [lat["methods"][position] for lat in lats if lat and len(lat["methods"]) > position]
+            if len(parts) != len(blocks) or any(p.get("error") for p in parts):
+                continue
+            main = _pool_figures(parts)
+            if main is not None:
+                method.update({k: main[k] for k in ("stats", "repeats")})
+            if all(p.get("pinned") for p in parts):
+                method["pinned"] = _pool_figures([p["pinned"] for p in parts])
+    if merged.get("latency"):
+        merged["latency"]["repeats"] = len(blocks)
+        merged["latency"]["finished_at"] = max(
+            str(b["latency"]["finished_at"]) for b in blocks if b.get("latency")
+        )
+    merged["baseline"] = None
+    return merged
+
+
+def run_compare(
+    *,
+    repo: Path,
+    ref: str,
+    matrix: Path,
+    out: Path,
+    blocks: int,
+    options: Sequence[str],
+    run: Runner,
+    progress: Callable[[str], None],
+    cache: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[Path, Path]:
+    """Export and build ``ref``, measure both sides in alternating blocks, pool each side.
+
+    Returns the pooled results of this tree and of the ref (``out/now.json``, ``out/ref.json``);
+    the caller compares them and writes the reports.
+    """
+    if blocks < 2:
+        raise CompareError(f"--compare needs at least 2 blocks per side to see the noise, received {blocks}")
+    base_env = dict(os.environ if env is None else env)
+    commit, tree = export_ref(repo, ref, cache)
+    harness = Path(__file__).resolve().parent.parent
+    sides = (Side("HEAD", repo), Side(f"{ref} ({commit[:12]})", tree))
+    try:
+        relative = matrix.resolve().relative_to(repo.resolve())
+    except ValueError as exc:
+        raise CompareError(f"--compare needs a matrix inside the repository, received {matrix}") from exc
+    progress(f"building {sides[1].label} in {tree}")
+    build_side(sides[1], run, base_env)
+    results: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
+    for step, which in enumerate(block_order(blocks)):
+        side = sides[which]
+        block_dir = out / "compare" / f"{'now' if which == 0 else 'ref'}-{step // 2 + 1}"
+        progress(f"block {step // 2 + 1}/{blocks}: {side.label}")
+        side_matrix = side.root / relative
+        if not side_matrix.is_file():
+            raise CompareError(f"{side.label} has no {relative}")
+        code = run(bench_argv(side_matrix, block_dir, options), side.root, _side_env(side, harness, base_env))
+        results_path = block_dir / "results.json"
+        if not results_path.is_file():
+            raise CompareError(f"measuring {side.label} wrote no {results_path} (exit {code})")
+        results[which].append(json.loads(results_path.read_text(encoding="utf-8")))
+    now, then = pool_blocks(results[0]), pool_blocks(results[1])
+    then["source"] = {"commit": commit, "branch": None, "dirty": False}
+    now_path, ref_path = out / "compare" / "now.json", out / "compare" / "ref.json"
+    now_path.write_text(json.dumps(now, indent=1), encoding="utf-8")
+    ref_path.write_text(json.dumps(then, indent=1), encoding="utf-8")
+    return now_path, ref_path
+
+
+def subprocess_runner(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> int:
+    """Run ``argv`` in ``cwd`` with ``env``, output passed through; the exit status."""
+    return subprocess.run(list(argv), cwd=cwd, env=dict(env), check=False).returncode
