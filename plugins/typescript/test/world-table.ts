@@ -107,6 +107,12 @@ export class WorldTable {
     };
   }
 
+  /** A room's `participants` (entity ids), as the in-memory runtimes read them from the World. */
+  private participants(room: Row): string[] {
+    const list = room["participants"];
+    return Array.isArray(list) ? list.filter((e): e is string => typeof e === "string") : [];
+  }
+
   private readonly methods: Record<string, (args: Json[]) => Json | undefined> = {
     getSetting: ([key]) => this.w.settings[String(key)] ?? null,
     setSetting: ([key, value]) => {
@@ -124,9 +130,12 @@ export class WorldTable {
     },
     getRoom: ([id]) => byId(this.w.rooms, id),
     getRooms: ([worldId]) => this.w.rooms.filter((r) => r["worldId"] === worldId),
-    getRoomsForParticipant: () => [],
-    getRoomsForParticipants: () => [],
-    getParticipantsForRoom: () => [],
+    getRoomsForParticipant: ([entityId]) => this.w.rooms.filter((r) => this.participants(r).includes(String(entityId))).map((r) => r["id"] ?? null),
+    getRoomsForParticipants: ([entityIds]) => {
+      const wanted = Array.isArray(entityIds) ? entityIds.map(String) : [];
+      return this.w.rooms.filter((r) => this.participants(r).some((e) => wanted.includes(e))).map((r) => r["id"] ?? null);
+    },
+    getParticipantsForRoom: ([roomId]) => this.participants(asRow(byId(this.w.rooms, roomId))),
     getParticipantUserState: () => null,
     setParticipantUserState: () => null,
     getWorld: ([id]) => byId(this.w.worlds, id),
@@ -136,7 +145,10 @@ export class WorldTable {
     ensureConnection: () => null,
     ensureConnections: () => null,
     getEntityById: ([id]) => byId(this.w.entities, id),
-    getEntitiesForRoom: () => this.w.entities,
+    getEntitiesForRoom: ([roomId]) => {
+      const ids = this.participants(asRow(byId(this.w.rooms, roomId)));
+      return this.w.entities.filter((e) => ids.includes(String(e["id"])));
+    },
     updateEntity: () => null,
     getComponent: () => null,
     getComponents: () => [],
