@@ -581,3 +581,15 @@ def test_noop_is_free_string_null() -> None:
         t.close()
     with pytest.raises(PluginCrashError, match="plugin is closed"):
         t.noop()
+
+
+def test_a_runtime_is_accepted_and_not_sent(c_plugin: tuple[LoadedPlugin, Counters]) -> None:
+    """Runtime calls are not built over FFI (protocol.md 11.6): ``runtime`` changes nothing."""
+    loaded, counters = c_plugin
+    runtime = {"agentId": "a-1", "character": {"name": "Eliza"}}
+    assert run(loaded.actions[0].handler(runtime, MEMORY, {}, {})).text == "ok"
+    assert run(loaded.invoke_action("ok", MEMORY, runtime=runtime)).text == "ok"
+    assert run(loaded.validate_action("v", MEMORY, runtime=runtime)) is True
+    assert run(loaded.get_provider("p", MEMORY, runtime=runtime)).text == "p"
+    assert run(loaded.invoke_evaluator("e", MEMORY, runtime=runtime)) is None
+    assert counters.outstanding() == 0

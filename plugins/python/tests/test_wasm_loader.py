@@ -725,3 +725,11 @@ def test_a_late_epoch_increment_never_times_out_the_next_call() -> None:
         assert t.instantiations == 1 + outcomes["timeout"]
     finally:
         loaded.close()
+
+
+def test_a_runtime_is_accepted_and_not_sent(wat_plugin: LoadedPlugin) -> None:
+    """Runtime calls are not built over WASM (protocol.md 11.6): ``runtime`` changes nothing."""
+    runtime = {"agentId": "a-1"}
+    assert run(wat_plugin.actions[0].handler(runtime, MEMORY, {}, {})) == {"success": True}
+    assert run(wat_plugin.invoke_action("ok", MEMORY, runtime=runtime)) == {"success": True}
+    assert run(wat_plugin.validate_action("valid", MEMORY, runtime=runtime)) is True
