@@ -145,3 +145,21 @@ def test_pooling_keeps_a_blocks_error() -> None:
     pooled = pool_blocks([good, bad])
     assert pooled["cells"][0]["latency"]["error"] == "driver died"
     assert len(pooled["cells"][1]["latency"]["methods"][0]["repeats"]) == 6
+
+
+def test_bench_compare_with_an_unknown_ref_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testkit import _cli_bench
+
+    argv = [
+        "bench",
+        "--compare",
+        "no-such-ref-anywhere",
+        "--out",
+        str(tmp_path),
+        "--compare-cache",
+        str(tmp_path),
+    ]
+    assert _cli_bench.main(argv) == 2
+    assert "git rev-parse --verify no-such-ref-anywhere^{commit}" in capsys.readouterr().err
