@@ -7,14 +7,19 @@ real bridge; the adapter must not import ``elizaos`` for it.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from conftest import schema_errors
 from test_bridge_runtime import Host
 
+from elizaos_interop import serve
 from elizaos_interop._elizaos_adapter import JsonView, adapt_plugin, pep440_to_semver
 
 MEM = {"content": {"text": "hi"}}
@@ -173,3 +178,33 @@ def test_json_view_reads_members_as_attributes() -> None:
 def test_objects_that_are_not_plugins_are_refused_by_name() -> None:
     with pytest.raises(ValueError, match="is not an elizaOS plugin object"):
         adapt_plugin(object())
+
+
+def test_serve_takes_an_elizaos_shaped_object_in_process() -> None:
+    async def hello(runtime: Any, message: Any, state: Any, options: Any, callback: Any) -> Any:
+        await callback({"text": "hello, " + message["content"]["text"]})
+
+    plugin = SimpleNamespace(
+        name="inline",
+        description="an object, not an elizaos_interop.Plugin",
+        actions=[SimpleNamespace(name="HELLO", description="greets", handler=hello)],
+    )
+
+    async def main() -> list[dict[str, Any]]:
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        request = {"id": 1, "method": "invokeAction", "params": {"name": "HELLO", "memory": MEM}}
+        os.write(to_w, json.dumps(request).encode() + b"\n")
+        os.close(to_w)
+        assert await serve(plugin, input_fd=to_r, output_fd=from_w) == "eof"
+        os.close(from_w)
+        out = b""
+        while chunk := os.read(from_r, 1 << 16):
+            out += chunk
+        for fd in (to_r, from_r):
+            os.close(fd)
+        return [json.loads(line) for line in out.splitlines()]
+
+    assert asyncio.run(main()) == [{"id": 1, "result": {"success": True, "text": "hello, hi"}}]
+    with pytest.raises(TypeError, match="got int"):
+        asyncio.run(serve(3))

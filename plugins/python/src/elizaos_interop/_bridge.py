@@ -960,7 +960,7 @@ _UNGATED = frozenset(("getManifest", "init"))
 
 
 async def serve(
-    plugin: Plugin,
+    plugin: Plugin | object,
     *,
     input_fd: int = 0,
     output_fd: int = 1,
@@ -970,10 +970,16 @@ async def serve(
 
     Returns ``"shutdown"`` or ``"eof"``. Both descriptors are switched to non-blocking mode.
     After EOF, in-flight requests get up to 0.5 s to finish before they are abandoned; replies
-    already made are then delivered in full before it returns.
+    already made are then delivered in full before it returns. An elizaOS plugin object (the
+    PyPI ``elizaos`` package's, or one shaped like it) is served through the adapter.
     """
     if not isinstance(plugin, Plugin):
-        raise TypeError(f"serve() needs an elizaos_interop.Plugin, got {type(plugin).__name__}")
+        if not is_plugin_like(plugin):
+            raise TypeError(
+                "serve() needs an elizaos_interop.Plugin or an elizaOS plugin object (a name and "
+                f"lists of actions, providers or evaluators), got {type(plugin).__name__}"
+            )
+        plugin = adapt_plugin(plugin, type(plugin).__module__)
     loop = asyncio.get_running_loop()
     factory = loop.get_task_factory()
     if sys.version_info >= (3, 12):  # run each request's task eagerly up to its first await
@@ -1061,7 +1067,7 @@ def _redirect_stdio() -> tuple[int, int]:
     return proto_in, proto_out
 
 
-def run_plugin(plugin: Plugin, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> NoReturn:
+def run_plugin(plugin: Plugin | object, *, max_message_bytes: int = MAX_MESSAGE_BYTES) -> NoReturn:
     """Serve ``plugin`` on this process's stdin/stdout, then exit 0.
 
     For a plugin file that serves itself: ``if __name__ == "__main__": run_plugin(plugin)``.
