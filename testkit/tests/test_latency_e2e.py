@@ -50,7 +50,14 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
     before = _children()
     messages: list[str] = []
     results = run_latency(
-        matrix, (cell,), "quick", tmp_path, messages.append, profile_override=TINY, allow_xdist=True
+        matrix,
+        (cell,),
+        "quick",
+        tmp_path,
+        messages.append,
+        profile_override=TINY,
+        allow_xdist=True,
+        repeats=2,
     )
     assert _children() <= before, "the run left child processes behind"
     assert results.ok, [c.error for c in results.cells] + [m.error for c in results.cells for m in c.methods]
@@ -70,11 +77,18 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
         assert m.verdict.ratio is not None
         assert m.verdict.ratio > 0
         assert m.verdict.met is not None
+        assert [r.n for r in m.repeats] == [TINY.iterations // 2] * 2
+        if len(os.sched_getaffinity(0)) >= 2:  # pinned figures beside the unpinned ones
+            assert m.pinned is not None
+            assert m.pinned.stats.n == TINY.iterations
+            assert len(m.pinned.repeats) == 2
     assert any("invokeAction:echo:10KiB" in msg for msg in messages)
     samples = json.loads((tmp_path / "latency-samples" / "py-host__py-plugin__ipc.json").read_text())
-    record = samples["samples"]["invokeAction:echo:100B"]
-    assert len(record["samples_ns"]) == TINY.iterations
-    assert len(record["floor_samples_ns"]) == TINY.iterations
+    first = samples["repeats"][0]
+    assert (first["repeat"], first["pinned"]) == (1, False)
+    record = first["samples"]["invokeAction:echo:100B"]
+    assert len(record["samples_ns"]) == TINY.iterations // 2
+    assert len(record["floor_samples_ns"]) == TINY.iterations // 2
 
     paths = write_reports(
         tmp_path / "report", conformance_json=None, latency=results, baseline=None, echo=None
@@ -125,7 +139,10 @@ def test_bench_command_measures_and_reports(
     matrix = tmp_path / "e2e.toml"
     matrix.write_text(MATRIX, encoding="utf-8")
     out = tmp_path / "out"
-    argv = ["bench", str(matrix), "--iterations", "20", "--warmup", "2", "--out", str(out), "--no-baseline"]
+    argv = [
+        "bench", str(matrix), "--iterations", "20", "--warmup", "2", "--out", str(out), "--no-baseline",
+        "--repeats", "2", "--no-pin",
+    ]  # fmt: skip
     assert _cli_bench.main(argv) == 0
     captured = capsys.readouterr()
     assert "py-host/py-plugin/ipc" in captured.out
@@ -135,6 +152,10 @@ def test_bench_command_measures_and_reports(
     assert doc["latency"]["iterations"] == 20
     assert doc["cells"][0]["latency"]["methods"][0]["stats"]["n"] == 20
     assert (out / "summary.md").is_file()
+    assert (out / "report.html").is_file()
+    assert (out / "junit.xml").is_file()
+    assert doc["latency"]["repeats"] == 2
+    assert doc["latency"]["pin_mode"] == "off"
 
 
 def test_bench_command_refuses_bad_counts(
