@@ -6,6 +6,7 @@
  * Run: `node driver/host-driver.ts` (Node >= 22.6) or `bun driver/host-driver.ts`.
  */
 import {
+  InMemoryRuntime,
   InteropError,
   LinePipe,
   LoadedPlugin,
@@ -18,6 +19,7 @@ import {
   loadTsPlugin,
   loadWasmPlugin,
   type IpcLoadOptions,
+  type World,
   type JsonValue,
   type Method,
 } from "../src/index.ts";
@@ -36,6 +38,8 @@ class DriverError extends Error {
 type Params = Record<string, unknown>;
 
 const plugins = new Map<string, LoadedPlugin>();
+/** The in-memory runtime built from a handle's `load.agentRuntime` World (protocol.md section 8). */
+const runtimes = new Map<string, InMemoryRuntime>();
 let nextHandle = 1;
 
 function param<T>(params: Params, name: string, expected: string, check: (v: unknown) => v is T): T {
@@ -52,6 +56,17 @@ const isPositive = (v: unknown): v is number => typeof v === "number" && Number.
 const isArgv = (v: unknown): v is string[] => Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === "string");
 const isParams = (v: unknown): v is Params => isObject(v);
 const isEnv = (v: unknown): v is Record<string, string> => isObject(v) && Object.values(v).every((s) => typeof s === "string");
+const isWorld = (v: unknown): v is World => isObject(v);
+
+/** The runtime a call on this handle passes: a fresh one from the call's own World, else the handle's, else none. */
+function runtimeFor(params: Params): InMemoryRuntime | undefined {
+  const world = optional(params, "agentRuntime", "a World object (runtime-world.schema.json)", isWorld);
+  if (world === undefined) return runtimes.get(params["plugin"] as string);
+  const runtime = new InMemoryRuntime(world);
+  const p = plugins.get(params["plugin"] as string);
+  if (p !== undefined) void runtime.registerPlugin(p);
+  return runtime;
+}
 
 function plugin(params: Params): LoadedPlugin {
   const handle = param(params, "plugin", "a string", isString);
@@ -75,6 +90,7 @@ async function load(params: Params): Promise<JsonValue> {
   const runtime = optional(params, "runtime", '"node" or "bun"', (v): v is "node" | "bun" => v === "node" || v === "bun");
   const timeoutMs = optional(params, "timeoutMs", "a positive integer", isPositive);
   const env = optional(params, "env", "an object of strings", isEnv);
+  const world = optional(params, "agentRuntime", "a World object (runtime-world.schema.json)", isWorld);
   const opts: IpcLoadOptions = {};
   if (timeoutMs !== undefined) {
     opts.timeoutMs = timeoutMs;
@@ -101,6 +117,11 @@ async function load(params: Params): Promise<JsonValue> {
   }
   const handle = `p${nextHandle++}`;
   plugins.set(handle, loaded);
+  if (world !== undefined) {
+    const runtime = new InMemoryRuntime(world);
+    await runtime.registerPlugin(loaded);
+    runtimes.set(handle, runtime);
+  }
   return { plugin: handle, manifest: loaded.manifest as unknown as JsonValue };
 }
 
@@ -109,8 +130,9 @@ async function call(params: Params): Promise<JsonValue> {
   const m = method(params);
   const callParams = optional(params, "params", "an object", isParams) ?? {};
   const timeoutMs = optional(params, "timeoutMs", "a positive integer", isPositive);
+  const runtime = runtimeFor(params);
   try {
-    const value = await p.call(m, callParams, timeoutMs === undefined ? undefined : { timeoutMs });
+    const value = await p.call(m, callParams, timeoutMs === undefined ? undefined : { timeoutMs }, runtime);
     return { ok: true, value };
   } catch (err) {
     if (err instanceof InteropError) {
@@ -140,8 +162,9 @@ async function bench(params: Params): Promise<JsonValue> {
   const callParams = optional(params, "params", "an object", isParams) ?? {};
   const iterations = param(params, "iterations", "a non-negative integer", isCount);
   const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  const runtime = runtimeFor(params);
   try {
-    return { samplesNs: await timeLoop(iterations, warmup, () => p.call(m, callParams)) };
+    return { samplesNs: await timeLoop(iterations, warmup, () => p.call(m, callParams, undefined, runtime)) };
   } catch (err) {
     throw new DriverError(-32000, `bench failed: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -188,6 +211,7 @@ async function unload(params: Params): Promise<JsonValue> {
   const handle = param(params, "plugin", "a string", isString);
   const p = plugin(params);
   plugins.delete(handle);
+  runtimes.delete(handle);
   await p.close();
   return {};
 }

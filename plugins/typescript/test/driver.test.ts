@@ -95,6 +95,37 @@ for (const runtime of RUNTIME_NAMES) {
       assert.equal(noop.error?.code, -32602);
     });
 
+    it("agentRuntime: load's World answers every call on the handle, a call's own World replaces it, none means no runtime", async () => {
+      const world = { agentId: "agent-7", settings: { GREETING: "from load" }, omit: ["getRoom"] };
+      const loaded = await d.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime, agentRuntime: world });
+      const plugin = loaded["plugin"] as string;
+      const runtimeCall = (extra: object = {}): Promise<Record<string, unknown>> =>
+        d.result("call", {
+          plugin,
+          method: "invokeAction",
+          params: { name: "runtime", memory: { content: {} }, options: { calls: [{ method: "getSetting", args: ["GREETING"] }, { method: "getRoom", args: ["r"] }] } },
+          ...extra,
+        });
+      const viaLoad = (await runtimeCall())["value"] as { values: unknown; data: { results: unknown[] } };
+      assert.deepEqual(viaLoad.values, { agentId: "agent-7" });
+      assert.deepEqual(viaLoad.data.results[0], { ok: "from load" });
+      assert.equal((viaLoad.data.results[1] as { error: { code: number } }).error.code, -32601);
+      const viaCall = (await runtimeCall({ agentRuntime: { agentId: "agent-8", settings: { GREETING: "from call" } } }))["value"] as { values: unknown; data: { results: unknown[] } };
+      assert.deepEqual(viaCall.values, { agentId: "agent-8" });
+      assert.deepEqual(viaCall.data.results[0], { ok: "from call" });
+      const bad = await d.request("call", { plugin, method: "getManifest", params: {}, agentRuntime: [] });
+      assert.equal(bad.error?.code, -32602);
+      await d.result("unload", { plugin });
+      const bare = (await d.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime }))["plugin"] as string;
+      const none = (await d.result("call", { plugin: bare, method: "invokeAction", params: { name: "runtime", memory: { content: {} }, options: { calls: [{ method: "getSetting", args: ["GREETING"] }] } } }))["value"] as {
+        values: unknown;
+        data: { results: { error: { message: string } }[] };
+      };
+      assert.deepEqual(none.values, { agentId: null });
+      assert.match(none.data.results[0]?.error.message ?? "", /runtime\.getSetting is not provided by the host/);
+      await d.result("unload", { plugin: bare });
+    });
+
     it("loads Python plugins and any IPC command", async () => {
       const py = await d.result("load", { transport: "ipc", language: "python", path: join(PY_FIXTURES, "conformance_plugin.py") });
       assert.deepEqual(withoutExchange(py["manifest"]), conformanceManifest("python"));
