@@ -11,7 +11,13 @@ from typing import Any
 import pytest
 from conftest import CONFORMANCE, REPO, schema_errors
 
-from elizaos_interop import InMemoryRuntime, LoadedPlugin, load_ipc_plugin, load_python_plugin
+from elizaos_interop import (
+    InMemoryRuntime,
+    LoadedPlugin,
+    load_ipc_plugin,
+    load_python_plugin,
+    load_ts_plugin,
+)
 
 VECTORS: dict[str, Any] = json.loads(
     (REPO / "docs" / "vectors" / "runtime-world.json").read_text(encoding="utf-8")
@@ -200,3 +206,27 @@ def test_the_conformance_fixture_through_the_python_bridge() -> None:
     assert state["values"] == {"answer": 42}  # static (+ echo/config, which add no values)
     assert "static provider" in state["text"].split("\n")
     assert omitted["error"]["code"] == -32601
+
+
+@pytest.mark.parametrize("js_runtime", ["node", "bun"])
+def test_vectors_through_the_typescript_bridge(js_runtime: str) -> None:
+    """The TS conformance fixture's runtime action calls this host's InMemoryRuntime: every
+    vector, then a composeState that runs the TS plugin's own providers re-entrantly."""
+    runtime = InMemoryRuntime(VECTORS["world"])
+    fixture = REPO / "plugins" / "typescript" / "fixtures" / "conformance.ts"
+    message = {"content": {"text": "x"}}
+    options = {
+        "calls": [{"method": c["method"], "args": c["args"]} for c in VECTORS["cases"]]
+        + [{"method": "composeState", "args": [message]}]
+    }
+    with load_ts_plugin(fixture, js_runtime) as plugin:
+        assert "runtime" in plugin.capabilities
+        asyncio.run(runtime.register_plugin(plugin))
+        result = asyncio.run(
+            plugin.invoke_action("runtime", message, options=options, runtime=runtime)
+        )
+    *answers, composed = result["data"]["results"]
+    assert answers == [case["expect"] for case in VECTORS["cases"]]
+    assert composed["ok"]["values"] == {"answer": 42}
+    assert composed["ok"]["text"].split("\n") == ["static provider", "x"]
+    assert result.values == {"agentId": VECTORS["world"]["agentId"]}
