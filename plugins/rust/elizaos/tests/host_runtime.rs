@@ -66,7 +66,9 @@ fn in_memory_runtime_passes_the_shared_vectors() {
 
 #[test]
 fn created_memories_and_tasks_come_back() {
-    let runtime = world_runtime();
+    let mut world = vectors()["world"].clone();
+    world["omit"] = json!([]);
+    let runtime = InMemoryRuntime::new(&world).expect("World");
     let id = runtime
         .call(
             "createMemory",
@@ -94,14 +96,33 @@ fn created_memories_and_tasks_come_back() {
         .call("deleteTask", vec![task.clone()])
         .expect("deleteTask");
     assert_eq!(runtime.call("getTask", vec![task]), Ok(Value::Null));
+    runtime
+        .call(
+            "ensureConnection",
+            vec![json!({"entityId": "user-2", "roomId": "room-1", "name": "Bo"})],
+        )
+        .expect("ensureConnection");
     assert_eq!(
         runtime.call("getParticipantsForRoom", vec![json!("room-1")]),
-        Ok(json!(["user-1"]))
+        Ok(json!(["user-2"]))
+    );
+    assert_eq!(
+        runtime.call("getEntitiesForRoom", vec![json!("room-1")]),
+        Ok(json!([{"id": "user-2", "names": ["Bo"]}]))
+    );
+    assert_eq!(
+        runtime.call("searchMemories", vec![json!({"query": "SEC"})]),
+        Ok(
+            json!([{"id": "m-2", "roomId": "room-1", "entityId": "user-1", "createdAt": 2, "content": {"text": "second"}}])
+        )
     );
     assert!(matches!(
         runtime.call("getService", vec![]),
         Err(RuntimeError::NotProvided { .. })
     ));
+    assert!(InMemoryRuntime::new(&json!({"rooms": [{"name": "no id"}]}))
+        .expect_err("a room without id")
+        .contains("world.rooms[0]"));
 }
 
 fn fixture() -> Arc<LoadedPlugin> {

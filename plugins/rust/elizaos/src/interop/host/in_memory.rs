@@ -4,6 +4,7 @@
 //! the methods the World lists in `fail` and lacks those in `omit`.
 
 use std::collections::{HashMap, HashSet};
+
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::{json, Map, Value};
@@ -28,8 +29,8 @@ struct Tables {
     tasks: Vec<Value>,
     components: Vec<Value>,
     relationships: Vec<Value>,
-    /// Room id -> participant entity ids, in join order.
-    participants: HashMap<String, Vec<String>>,
+    /// Room id -> participant entity ids, rooms and entities in join order.
+    participants: Vec<(String, Vec<String>)>,
     /// (room id, entity id) -> user state (`FOLLOWED`, `MUTED`, ...).
     user_states: HashMap<(String, String), Value>,
     events: Vec<Value>,
@@ -211,21 +212,22 @@ impl InMemoryRuntime {
             tasks: objects(w, "tasks")?,
             ..Tables::default()
         };
-        // Authors of the World's memories are participants of their rooms.
+        // A room's `participants` (entity ids) are its members from the start.
         let joins: Vec<(String, String)> = tables
-            .memories
+            .rooms
             .iter()
-            .filter_map(|(_, m)| {
-                let room = m.get("roomId")?.as_str()?;
-                let entity = m.get("entityId")?.as_str()?;
-                Some((room.to_owned(), entity.to_owned()))
+            .flat_map(|room| {
+                let id = id_of(room).unwrap_or_default().to_owned();
+                room.get("participants")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(move |entity| (id.clone(), entity.to_owned()))
             })
             .collect();
         for (room, entity) in joins {
-            let members = tables.participants.entry(room).or_default();
-            if !members.contains(&entity) {
-                members.push(entity);
-            }
+            Self::join(&mut tables, &room, &entity);
         }
         Ok(InMemoryRuntime {
             agent_id,
@@ -259,10 +261,22 @@ impl InMemoryRuntime {
     }
 
     fn join(tables: &mut Tables, room: &str, entity: &str) {
-        let members = tables.participants.entry(room.to_owned()).or_default();
+        let at = match tables.participants.iter().position(|(r, _)| r == room) {
+            Some(at) => at,
+            None => {
+                tables.participants.push((room.to_owned(), Vec::new()));
+                tables.participants.len() - 1
+            }
+        };
+        let members = &mut tables.participants[at].1;
         if !members.iter().any(|m| m == entity) {
             members.push(entity.to_owned());
         }
+    }
+
+    fn members<'t>(tables: &'t Tables, room: Option<&str>) -> &'t [String] {
+        room.and_then(|r| tables.participants.iter().find(|(id, _)| id == r))
+            .map_or(&[], |(_, members)| members.as_slice())
     }
 
     fn ensure_connection(tables: &mut Tables, params: &Value) {
@@ -316,12 +330,8 @@ impl InMemoryRuntime {
             })
             .map(|(i, (_, m))| (i, m))
             .collect();
-        // Newest first: by createdAt, later insertions first among equals.
-        found.sort_by(|(ia, a), (ib, b)| {
-            let ca = a.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
-            let cb = b.get("createdAt").and_then(Value::as_f64).unwrap_or(0.0);
-            cb.total_cmp(&ca).then(ib.cmp(ia))
-        });
+        // Newest first: the reverse of insertion order (the World's memories are the oldest).
+        found.sort_by(|(ia, _), (ib, _)| ib.cmp(ia));
         let count = params
             .get("count")
             .or_else(|| params.get("limit"))
@@ -346,12 +356,18 @@ impl InMemoryRuntime {
         let mut data = Map::new();
         let state = json!({});
         for plugin in &plugins {
-            for provider in plugin.provider_names() {
-                if only && !include.as_ref().is_some_and(|i| i.contains(&provider)) {
+            for provider in plugin.providers() {
+                let name = provider.name.as_str();
+                let named = include.as_ref().is_some_and(|i| i.contains(&name));
+                // elizaOS: with onlyInclude, only the named providers; without, every provider
+                // that is neither private nor dynamic, plus the named ones.
+                let hidden = provider.descriptor["private"] == Value::Bool(true)
+                    || provider.descriptor["dynamic"] == Value::Bool(true);
+                if !(named || (!only && !hidden)) {
                     continue;
                 }
                 // A failing provider is left out, as elizaOS's composeState does.
-                let Ok(result) = plugin.get_provider(provider, message, &state) else {
+                let Ok(result) = plugin.get_provider(name, message, &state) else {
                     continue;
                 };
                 if let Some(text) = result.get("text").and_then(Value::as_str) {
@@ -427,19 +443,15 @@ impl InMemoryRuntime {
                     Some(Value::String(id)) => vec![id.as_str()],
                     _ => Vec::new(),
                 };
-                let mut rooms: Vec<&String> = t
+                let rooms: Vec<&String> = t
                     .participants
                     .iter()
                     .filter(|(_, members)| members.iter().any(|m| wanted.contains(&m.as_str())))
                     .map(|(room, _)| room)
                     .collect();
-                rooms.sort();
                 json!(rooms)
             }
-            "getParticipantsForRoom" => json!(a0()
-                .and_then(|r| t.participants.get(r))
-                .cloned()
-                .unwrap_or_default()),
+            "getParticipantsForRoom" => json!(Self::members(t, a0())),
             "getParticipantUserState" => match (str_arg(args, 0), str_arg(args, 1)) {
                 (Some(r), Some(e)) => t
                     .user_states
@@ -507,10 +519,7 @@ impl InMemoryRuntime {
             }
             "getEntityById" => find(&t.entities, a0()),
             "getEntitiesForRoom" => {
-                let members = a0()
-                    .and_then(|r| t.participants.get(r))
-                    .cloned()
-                    .unwrap_or_default();
+                let members = Self::members(t, a0()).to_vec();
                 Value::Array(
                     members
                         .iter()
@@ -609,15 +618,30 @@ impl InMemoryRuntime {
             }
             "searchMemories" => {
                 let params = arg(args, 0);
-                let query = params.get("query").and_then(Value::as_str);
+                // No embeddings here: a memory matches when its text contains the query
+                // (case-insensitive).
+                let query = params
+                    .get("query")
+                    .and_then(Value::as_str)
+                    .map(str::to_lowercase);
+                let mut all = params.clone();
+                if let Some(p) = all.as_object_mut() {
+                    p.remove("count");
+                }
+                let count = params.get("count").and_then(Value::as_u64);
                 Value::Array(
-                    Self::memories(t, &params, None)
+                    Self::memories(t, &all, None)
                         .into_iter()
                         .filter(|m| {
-                            query.map_or(true, |q| {
-                                m["content"]["text"].as_str().is_some_and(|s| s.contains(q))
+                            query.as_ref().map_or(true, |q| {
+                                m["content"]["text"]
+                                    .as_str()
+                                    .is_some_and(|s| s.to_lowercase().contains(q))
                             })
                         })
+                        .take(
+                            count.map_or(usize::MAX, |c| usize::try_from(c).unwrap_or(usize::MAX)),
+                        )
                         .collect(),
                 )
             }
@@ -638,14 +662,11 @@ impl InMemoryRuntime {
                         id
                     }
                 };
-                if memory.get("createdAt").is_none() {
-                    let newest = t
-                        .memories
-                        .iter()
-                        .filter_map(|(_, m)| m.get("createdAt").and_then(Value::as_i64))
-                        .max()
-                        .unwrap_or(0);
-                    memory["createdAt"] = json!(newest + 1);
+                if !memory.get("createdAt").is_some_and(Value::is_number) {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    memory["createdAt"] = json!(u64::try_from(now).unwrap_or(u64::MAX));
                 }
                 t.memories.push((table, memory));
                 Value::String(id)

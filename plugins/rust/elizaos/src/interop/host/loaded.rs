@@ -171,7 +171,7 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
 
 /// An npm package name (section 1): 1..214 characters of `[a-z0-9._~-]`, optionally scoped as
 /// `@scope/name`.
-fn is_plugin_name(n: &str) -> bool {
+pub(crate) fn is_plugin_name(n: &str) -> bool {
     let part = |p: &str| {
         !p.is_empty()
             && p.bytes()

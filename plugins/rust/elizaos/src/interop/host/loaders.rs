@@ -270,6 +270,16 @@ const INSTALLED_BRIDGE: &str = "node_modules/@elizaos/interop/dist/bridge-server
 /// no installed package is found.
 const CHECKOUT_BRIDGE: &str = "plugins/typescript/src/bridge-server.ts";
 
+/// Whether a `path` that does not exist names an npm package (`@scope/name`
+/// or `name`) rather than a missing module file.
+fn is_package_name(path: &Path) -> bool {
+    let text = path.to_string_lossy();
+    let module_file = [".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs"]
+        .iter()
+        .any(|ext| text.ends_with(ext));
+    !module_file && super::loaded::is_plugin_name(&text)
+}
+
 /// The bridge found by searching (no explicit setting): an installed package
 /// above the plugin or the current directory, else a checkout's source.
 fn search_bridge(plugin: &Path) -> Option<PathBuf> {
@@ -414,18 +424,23 @@ impl TypeScriptPluginLoader {
         binary_beside(bridge, name).map_or_else(|| name.into(), PathBuf::into_os_string)
     }
 
-    /// Loads the plugin module at `path` (`plugin.ts`; its `plugin` export,
-    /// else its default export).
+    /// Loads the TypeScript plugin at `path` (protocol.md 7.1): a module
+    /// file (`plugin.ts`; its `plugin` export, else its default export), a
+    /// package directory, or the name of a package installed in a
+    /// `node_modules` from the working directory upwards
+    /// (`@elizaos/plugin-bootstrap`).
     pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedPlugin, InteropError> {
         let path = path.as_ref();
         let label = path.display().to_string();
-        if !path.is_file() {
+        if !path.exists() && !is_package_name(path) {
             return Err(load_error(
                 &label,
                 format!("plugin not found: {}", path.display()),
             ));
         }
-        let bridge = self.find_bridge(path, &label)?;
+        // A package name is resolved by the bridge from the working directory upwards.
+        let search_from = if path.exists() { path } else { Path::new(".") };
+        let bridge = self.find_bridge(search_from, &label)?;
         let binary = self.find_binary(&bridge);
         let argv = vec![
             binary.clone(),
@@ -484,6 +499,15 @@ mod tests {
         let checkout = search_bridge(&root.join("other/plugin.ts"));
         assert_eq!(checkout, Some(project.join("bridge-server.ts")));
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn package_names_are_told_from_missing_files() {
+        assert!(is_package_name(Path::new("@elizaos/plugin-bootstrap")));
+        assert!(is_package_name(Path::new("plugin-x")));
+        assert!(!is_package_name(Path::new("plugin.ts")));
+        assert!(!is_package_name(Path::new("./dir/plugin")));
+        assert!(!is_package_name(Path::new("/nonexistent/plugin.ts")));
     }
 
     #[test]
