@@ -137,7 +137,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         print("[matrix] latency phase not run (--skip-latency)")
         return status
     try:
-        from testkit._latency import run_latency
+        from testkit._latency import DEFAULT_REPEATS, run_latency
         from testkit._report import baseline_path_for, write_reports
     except ImportError as exc:
         _err(f"the latency/report modules are not importable: {exc}")
@@ -146,7 +146,15 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"[latency] {message}", flush=True)
 
-    latency = run_latency(matrix, cells, args.bench_profile, out, progress)
+    latency = run_latency(
+        matrix,
+        cells,
+        args.bench_profile,
+        out,
+        progress,
+        pin=getattr(args, "pin", None),
+        repeats=getattr(args, "repeats", None) or DEFAULT_REPEATS,
+    )
     # A run is compared only with its own matrix's committed baseline.
     baseline = baseline_path_for(matrix.name, find_repo_root())
     write_reports(
@@ -264,6 +272,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_matrix.add_argument("--cells", help="comma-separated globs or substrings of cell ids")
     p_matrix.add_argument("-n", type=int, default=2, help="pytest-xdist workers (0: in-process; default 2)")
     p_matrix.add_argument("--bench-profile", choices=("quick", "full"), default="quick")
+    p_matrix.add_argument(
+        "--repeats", type=int, metavar="N", help="interleaved latency repeats of every cell (default 5)"
+    )
+    matrix_pin = p_matrix.add_mutually_exclusive_group()
+    matrix_pin.add_argument(
+        "--pin",
+        dest="pin",
+        action="store_const",
+        const=True,
+        default=None,
+        help="latency pinned to one CPU only (default: unpinned, and pinned beside when >= 2 CPUs)",
+    )
+    matrix_pin.add_argument(
+        "--no-pin", dest="pin", action="store_const", const=False, help="latency unpinned only"
+    )
     p_matrix.add_argument("--fuzz-profile", choices=("quick", "ci", "long"), default="ci")
     p_matrix.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
     p_matrix.add_argument("--skip-latency", action="store_true", help="conformance only")

@@ -121,3 +121,10 @@ def test_report_merge_needs_directories(capsys: pytest.CaptureFixture[str]) -> N
 def test_matrix_refuses_a_bad_shard(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["matrix", str(ROOT / "matrices" / "default.toml"), "--shard", "3/2"]) == 2
     assert "--shard '3/2'" in capsys.readouterr().err
+
+
+def test_matrix_command_takes_latency_and_shard_options() -> None:
+    args = cli.build_parser().parse_args(["matrix", "--repeats", "3", "--no-pin", "--shard", "1/2"])
+    assert (args.repeats, args.pin, args.shard) == (3, False, "1/2")
+    defaults = cli.build_parser().parse_args(["matrix"])
+    assert (defaults.repeats, defaults.pin, defaults.shard) == (None, None, None)
