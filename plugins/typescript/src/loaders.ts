@@ -3,6 +3,7 @@
  * `python3 -m elizaos_interop.bridge_server`) and TypeScript plugins (through this package's
  * bridge-server.ts on Node or Bun).
  */
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,7 +75,7 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
   } catch (err) {
     await conn.close();
     let detail = err instanceof InteropError ? err.detail : (err as Error).message;
-    if (detail.includes("ERR_UNKNOWN_FILE_EXTENSION")) detail += `\n(hint: ${argv[0]} cannot run TypeScript; use Node >= 22.6 or Bun, e.g. via ELIZAOS_NODE)`;
+    if (detail.includes("ERR_UNKNOWN_FILE_EXTENSION")) detail += `\n(hint: ${argv[0]} cannot run TypeScript: TypeScript plugins need Node >= 22.6 or Bun; set ELIZAOS_NODE or install node@22)`;
     if (detail.includes("ENOENT")) detail += ` (hint: is ${JSON.stringify(argv[0])} installed? set ELIZAOS_PYTHON / ELIZAOS_NODE / ELIZAOS_BUN or pass the executable)`;
     throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `failed while starting the plugin: ${detail}`, { cause: err });
   }
@@ -100,8 +101,40 @@ export async function loadPythonPlugin(path: string, options: PythonLoadOptions 
   return loadIpcPlugin([python, "-m", "elizaos_interop.bridge_server", target], { ...options, label: options.label ?? path });
 }
 
-/** Path of the bridge server script shipped with this package. */
-export const BRIDGE_SERVER_PATH: string = fileURLToPath(new URL("./bridge-server.ts", import.meta.url));
+/**
+ * Path of the bridge server script shipped with this package: `src/bridge-server.ts` when this
+ * module runs from source, `dist/bridge-server.js` when it runs from the built package (an npm
+ * install: `node_modules/@elizaos/interop/dist/bridge-server.js`).
+ */
+export const BRIDGE_SERVER_PATH: string = fileURLToPath(new URL(import.meta.url.endsWith(".ts") ? "./bridge-server.ts" : "./bridge-server.js", import.meta.url));
+
+/** Oldest Node that runs `.ts` files by type stripping. */
+const MIN_NODE: readonly [number, number] = [22, 6];
+
+/**
+ * The sentence every host gives when the Node that would run a TypeScript plugin is too old or
+ * missing, or null when it is recent enough, is Bun, or cannot be asked. Runs `<executable> --version`, so it is
+ * only called after a load has failed.
+ */
+export function nodeTooOldHint(executable: string): string | null {
+  let version: string;
+  try {
+    version = execFileSync(executable, ["--version"], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch (err) {
+    return (err as { code?: unknown }).code === "ENOENT" ? nodeTooOldSentence("(none)", executable) : null;
+  }
+  const m = /^v(\d+)\.(\d+)\./.exec(version);
+  if (m === null) return null; // Bun prints "1.x.y": it runs TypeScript
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  if (major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1])) return null;
+  return nodeTooOldSentence(version, executable);
+}
+
+/** "TypeScript plugins need Node >= 22.6 or Bun; found node <version> at <path>; set ELIZAOS_NODE or install node@22". */
+export function nodeTooOldSentence(version: string, path: string): string {
+  return `TypeScript plugins need Node >= 22.6 or Bun; found node ${version} at ${path}; set ELIZAOS_NODE or install node@22`;
+}
 
 /**
  * The runtime binary used when neither an option nor the environment names one: this process when it
@@ -125,5 +158,11 @@ export async function loadTsPlugin(path: string, options: TsLoadOptions = {}): P
   const bridge = options.bridge ?? envValue(options, "ELIZAOS_TS_BRIDGE") ?? BRIDGE_SERVER_PATH;
   const argv = [executable, bridge, resolvePath(path)];
   if (options.maxMessageBytes !== undefined) argv.push("--max-message-bytes", String(options.maxMessageBytes));
-  return loadIpcPlugin(argv, { ...options, label: options.label ?? path });
+  try {
+    return await loadIpcPlugin(argv, { ...options, label: options.label ?? path });
+  } catch (err) {
+    const hint = runtime === "node" && err instanceof PluginLoadError ? nodeTooOldHint(executable) : null;
+    if (hint === null) throw err;
+    throw new PluginLoadError({ plugin: options.label ?? path, method: "load", transport: "ipc" }, `${hint} (${(err as PluginLoadError).detail})`, { cause: err });
+  }
 }

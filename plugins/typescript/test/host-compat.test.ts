@@ -6,6 +6,8 @@
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   InMemoryRuntime,
@@ -20,10 +22,11 @@ import {
   checkValidateAnswer,
   InvalidResult,
   loadIpcPlugin,
+  loadTsPlugin,
   type JsonObject,
   type JsonValue,
 } from "../src/index.ts";
-import { RUNTIMES, TEST_DIR, assertGone, within } from "./helpers.ts";
+import { CONFORMANCE_TS, RUNTIMES, TEST_DIR, assertGone, within } from "./helpers.ts";
 
 const RAW = join(TEST_DIR, "fixtures/raw-plugin.mjs");
 const mem = (text = "hi"): { content: { text: string } } => ({ content: { text } });
@@ -341,5 +344,19 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
       "bad similes",
     );
     assert.match(e.message, /similes must be an array of strings/);
+  });
+});
+
+describe("Node too old or missing for a TypeScript plugin", () => {
+  it("the load error is the sentence every host gives, with the version and path found", async () => {
+    // A stand-in for an old Node: answers --version like Node 20 and cannot run .ts files.
+    const dir = mkdtempSync(join(tmpdir(), "old-node-"));
+    const exe = join(dir, "node");
+    writeFileSync(exe, '#!/bin/sh\nif [ "$1" = --version ]; then echo v20.19.0; exit 0; fi\necho "TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension .ts" >&2\nexit 1\n');
+    chmodSync(exe, 0o755);
+    const e = await rejection(loadTsPlugin(CONFORMANCE_TS, { executable: exe }), PluginLoadError, "old node");
+    assert.ok(e.message.includes(`TypeScript plugins need Node >= 22.6 or Bun; found node v20.19.0 at ${exe}; set ELIZAOS_NODE or install node@22`), e.message);
+    const missing = await rejection(loadTsPlugin(CONFORMANCE_TS, { executable: "/nonexistent/node" }), PluginLoadError, "no node");
+    assert.ok(missing.message.includes("TypeScript plugins need Node >= 22.6 or Bun; found node (none) at /nonexistent/node; set ELIZAOS_NODE or install node@22"), missing.message);
   });
 });
