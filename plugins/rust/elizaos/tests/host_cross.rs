@@ -209,3 +209,45 @@ fn a_node_too_old_for_typescript_is_named_with_its_version_and_path() {
     );
     assert!(err.to_string().contains(&expected), "{err}");
 }
+
+/// The Python and TypeScript fixtures' `runtime` action through the Rust host: forwarded calls
+/// answered by an `InMemoryRuntime`, and a re-entrant `composeState` running the same plugin's
+/// providers while its action waits (protocol.md 11.4).
+#[test]
+fn runtime_calls_from_python_and_typescript_plugins() {
+    use elizaos::interop::{AgentRuntime, InMemoryRuntime};
+    for (language, plugin) in [
+        ("python", python_fixture()),
+        ("typescript", ts_fixture(TsRuntime::Node)),
+    ] {
+        assert!(plugin.has_capability("runtime"), "{language}");
+        let plugin = Arc::new(plugin);
+        let world = InMemoryRuntime::new(&json!({"agentId": "a-9", "settings": {"K": "v"}}))
+            .expect("World");
+        world.register_plugin(Arc::clone(&plugin));
+        let runtime: Arc<dyn AgentRuntime> = Arc::new(world);
+        let calls = json!([
+            {"method": "getSetting", "args": ["K"]},
+            {"method": "composeState", "args": [{"content": {"text": "hi"}}]},
+        ]);
+        let p = Arc::clone(&plugin);
+        let result = within(language, move || {
+            p.invoke_action_with_runtime(
+                "runtime",
+                &memory("x"),
+                &empty(),
+                &json!({ "calls": calls }),
+                &runtime,
+            )
+        })
+        .unwrap_or_else(|e| panic!("{language}: {e}"));
+        let results = &result["data"]["results"];
+        assert_eq!(results[0], json!({"ok": "v"}), "{language}: {result}");
+        assert_eq!(
+            results[1]["ok"]["values"]["answer"],
+            json!(42),
+            "{language}: {result}"
+        );
+        assert_eq!(result["values"]["agentId"], json!("a-9"), "{language}");
+    }
+}
