@@ -159,7 +159,22 @@ SCAN: Any = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped attribute)
 decode: Any = _DECODER.decode
 """The strict decoder's ``decode`` (whitespace allowed around the value, errors worded)."""
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_STRICT_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True)
+_SURROGATE_ENCODER = json.JSONEncoder(ensure_ascii=False, check_circular=False, allow_nan=True)
+_C_SURROGATE_ENCODER: Any = (
+    _c_make_encoder(
+        None,  # markers: a decoded value has no cycles
+        _encode_default,
+        json.encoder.encode_basestring,  # lone surrogates stay in the text, to fail encode()
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,  # allow_nan: 1e400 decodes to inf; it is not what this check is about
+    )
+    if _c_make_encoder is not None
+    else None
+)
 
 
 def check_surrogates(text: str, value: Any) -> None:
@@ -171,7 +186,10 @@ def check_surrogates(text: str, value: Any) -> None:
     """
     if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
         try:
-            _STRICT_ENCODER.encode(value).encode("utf-8")
+            if _C_SURROGATE_ENCODER is not None:
+                "".join(_C_SURROGATE_ENCODER(value, 0)).encode("utf-8")
+            else:
+                _SURROGATE_ENCODER.encode(value).encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError("string contains a lone surrogate escape (not Unicode text)") from None
 
