@@ -231,6 +231,7 @@ def test_known_manifest_members_of_the_wrong_type(change: dict[str, Any], proble
         ("surrogate", "received a line that is not JSON"),
         ("utf8", "received a line that is not JSON"),
         ("string-id", "unexpected id '2'"),  # getManifest was request 1
+        ("float-id", "unexpected id 2.0"),
     ],
 )
 def test_lines_outside_the_json_profile_are_protocol_faults(mode: str, reason: str) -> None:

@@ -7,6 +7,7 @@ Usage: ``bad_json_plugin.py MODE``. ``getManifest`` is answered correctly; every
 - ``surrogate``: a string holding a lone ``\\ud800`` escape;
 - ``utf8``: a string holding the byte 0xff;
 - ``string-id``: the right answer with the id as a string (``"1"`` for ``1``);
+- ``float-id``: the right answer with the id as a float (``1.0`` for ``1``);
 - ``pair``: a valid astral character written as an escaped surrogate pair (accepted).
 """
 
@@ -33,6 +34,7 @@ BODIES = {
     "utf8": b'{"success":true,"text":"\xff"}',
     "pair": b'{"success":true,"text":"\\ud83d\\ude00"}',
     "string-id": b'{"success":true}',
+    "float-id": b'{"success":true}',
 }
 
 out = sys.stdout.buffer
@@ -42,7 +44,8 @@ for line in sys.stdin.buffer:
     if request["method"] == "getManifest":
         out.write(json.dumps({"id": req_id, "result": MANIFEST}).encode() + b"\n")
     elif request["method"] == "invokeAction":
-        wire_id = json.dumps(str(req_id) if MODE == "string-id" else req_id).encode()
+        as_sent = {"string-id": str(req_id), "float-id": float(req_id)}.get(MODE, req_id)
+        wire_id = json.dumps(as_sent).encode()
         out.write(b'{"id":' + wire_id + b',"result":' + BODIES[MODE] + b"}\n")
     else:
         out.write(json.dumps({"id": req_id, "result": {}}).encode() + b"\n")
