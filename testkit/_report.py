@@ -816,31 +816,35 @@ def render_summary(results: Mapping[str, Any]) -> str:
             "",
             "## Latency",
             "",
-            "Host clock, one sample per call. Floor: `cat` pipe ping-pong of the same size (IPC), "
-            "no-op call through the same transport (FFI/WASM), plus the in-process JSON cost of "
+            "Host clock, one sample per call; unpinned figures, and the pinned ones (host, plugin and "
+            "floor on one CPU: what a baseline comparison uses) in the last columns. Floor: `cat` "
+            "pipe ping-pong of the same size (IPC), no-op call through the same transport "
+            "(FFI/WASM), plus the in-process JSON cost of "
             "the same payload for the Python host (`noop+json`). Ratio = p50 / floor p50; the "
             "budget is met when the ratio is within `max_floor_ratio`. The absolute p50 budget "
             "is informational: the seed's ~10 ns FFI figure is below CPython's own ~21 ns call "
             "floor, so no Python host can meet it.",
             "",
             "| cell | method | bytes | p50 | p90 | p99 | floor | floor p50 | floor p99 | ratio "
-            "| max ratio | budget | abs p50 budget |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| max ratio | budget | abs p50 budget | pinned p50 | pinned ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for cell in results.get("cells", []):
             lat = cell.get("latency")
             if not lat:
                 continue
             if lat.get("error"):
-                lines.append(f"| `{cell['id']}` | ERROR: {_md_escape(lat['error'])} |" + " |" * 11)
+                lines.append(f"| `{cell['id']}` | ERROR: {_md_escape(lat['error'])} |" + " |" * 13)
             for m in lat.get("methods", []):
                 if m.get("error"):
                     lines.append(
                         f"| `{cell['id']}` | {m['key']} | {m['payload_bytes']} | ERROR: "
-                        f"{_md_escape(m['error'])} |" + " |" * 9
+                        f"{_md_escape(m['error'])} |" + " |" * 11
                     )
                     continue
                 s, f, b = m["stats"], m.get("floor") or {}, m.get("budget") or {}
+                pin_stats = (m.get("pinned") or {}).get("stats") or {}
+                pin_budget = (m.get("pinned") or {}).get("budget") or {}
                 abs_budget = format_ns(b["p50_us"] * 1000.0) if "p50_us" in b else "?"
                 abs_text = f"{abs_budget}: {'met' if b.get('absolute_met') else 'missed'}"
                 lines.append(
@@ -848,7 +852,8 @@ def render_summary(results: Mapping[str, Any]) -> str:
                     f"| {format_ns(s['p90_ns'])} | {format_ns(s['p99_ns'])} | {f.get('kind', '-')} "
                     f"| {format_ns(f.get('p50_ns'))} | {format_ns(f.get('p99_ns'))} "
                     f"| {_ratio(b.get('ratio'))} | {b.get('max_floor_ratio', '-')}x "
-                    f"| {_verdict(b.get('met'))} | {abs_text} |"
+                    f"| {_verdict(b.get('met'))} | {abs_text} "
+                    f"| {format_ns(pin_stats.get('p50_ns'))} | {_ratio(pin_budget.get('ratio'))} |"
                 )
     lines += ["", "## Against the baseline", ""]
     lines += baseline_lines(results.get("baseline"))
