@@ -557,6 +557,9 @@ class LatencyResults:
     repeats: int = 1
     #: ``both`` (unpinned figures plus pinned ones beside them), ``only`` (pinned), ``off``.
     pin_mode: str = "off"
+    #: 1, 5 and 15 minute load averages when the measurement started and when it ended.
+    load_start: tuple[float, ...] | None = None
+    load_end: tuple[float, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -577,6 +580,8 @@ class LatencyResults:
             "pinned_cpu": self.pinned_cpu,
             "pin_mode": self.pin_mode,
             "repeats": self.repeats,
+            "load_average_start": None if self.load_start is None else list(self.load_start),
+            "load_average_end": None if self.load_end is None else list(self.load_end),
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "budgets": {
@@ -616,6 +621,11 @@ def pinned(enabled: bool) -> Iterator[int | None]:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load() -> tuple[float, ...] | None:
+    """The machine's 1, 5 and 15 minute load averages (how busy it was), if the OS says."""
+    return tuple(round(x, 2) for x in os.getloadavg()) if hasattr(os, "getloadavg") else None
 
 
 def _describe(exc: BaseException) -> str:
@@ -949,6 +959,7 @@ def run_latency(
     modes = pin_modes(pin)
     per_repeat = Profile(prof.name, prof.warmup, max(1, math.ceil(prof.iterations / repeats)))
     started = _now()
+    load_start = _load()
     collected: dict[tuple[str, bool], list[tuple[CellLatency, dict[str, Any]]]] = {}
     raw: dict[str, list[dict[str, Any]]] = {cell.id: [] for cell in cells}
     pinned_cpu: int | None = None
@@ -994,4 +1005,6 @@ def run_latency(
         cells=tuple(results),
         repeats=repeats,
         pin_mode="only" if modes == (True,) else "both" if len(modes) > 1 else "off",
+        load_start=load_start,
+        load_end=_load(),
     )

@@ -421,7 +421,14 @@ def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
         reasons.append(f"{plural(len(bad_plugin), 'plugin-level check')} failed: {', '.join(bad_plugin)}")
     base = results.get("baseline")
     env = results.get("environment") or {}
-    load = env.get("load_average") or []
+    lat = results.get("latency") or {}
+    # The busiest of: when the measurement started, when it ended, when the reports were written.
+    loads = [
+        float(x[0])
+        for x in (lat.get("load_average_start"), lat.get("load_average_end"), env.get("load_average"))
+        if x
+    ]
+    load = [max(loads)] if loads else []
     cores = env.get("cores_available") or env.get("cores") or 0
     noisy = bool(load and cores and load[0] / cores > NOISY_LOAD_PER_CORE)
     busy_regressions = False

@@ -139,6 +139,10 @@ def test_forced_modes_measure_once_per_repeat(monkeypatch: pytest.MonkeyPatch, t
     assert [p for _c, p, _n in calls] == [False] * 4
     assert result.pin_mode == "off"
     assert result.cells[0].methods[0].pinned is None
+    # How busy the machine was when the measurement started and ended.
+    assert result.load_start is not None
+    assert len(result.load_start) == 3
+    assert result.run_json()["load_average_end"] == list(result.load_end or ())
 
 
 def test_an_error_in_any_repeat_is_the_cells(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

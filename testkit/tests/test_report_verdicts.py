@@ -240,3 +240,15 @@ def test_a_run_that_measured_nothing_is_not_called_a_pinning_mismatch() -> None:
     assert comparison["comparable"] is True
     assert comparison["notes"] == ["this run measured no latency: nothing to compare"]
     assert comparison["comparisons"] == []
+
+
+def test_a_busy_start_of_the_measurement_counts_too() -> None:
+    rng = random.Random(9)
+    doc = _doc(_figures(rng, 50_000.0, [1.0]), None)
+    doc["baseline"] = {"path": "b.json", "comparable": True, "regressions": ["x::y"], "inconclusive": []}
+    assert overall_verdict(doc)["verdict"] == "regressed"
+    doc["latency"]["load_average_start"] = [4.0, 2.0, 1.0]
+    doc["latency"]["load_average_end"] = [0.5, 0.5, 0.5]
+    verdict = overall_verdict(doc)
+    assert verdict["verdict"] == "inconclusive"
+    assert "the machine was busy: load average 4.0 on 2 cores" in verdict["reasons"]
