@@ -197,11 +197,14 @@ thread_local! {
     static CHANNEL: std::cell::Cell<Option<ChannelPtr>> = const { std::cell::Cell::new(None) };
 }
 
-/// Makes `channel` the current thread's runtime channel until the guard is dropped.
+/// Makes `channel` the current thread's runtime channel until the guard is dropped (the IPC
+/// server's; there is none on wasm32).
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) struct ChannelGuard {
     previous: Option<ChannelPtr>,
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl ChannelGuard {
     /// Install `channel`; the caller keeps it alive and in place until the guard drops.
     pub(crate) fn enter(channel: &dyn RuntimeChannel) -> ChannelGuard {
@@ -219,6 +222,7 @@ impl ChannelGuard {
     }
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 impl Drop for ChannelGuard {
     fn drop(&mut self) {
         CHANNEL.with(|c| c.set(self.previous));
@@ -330,6 +334,7 @@ impl AgentRuntime for RuntimeProxy {
 
 /// The error a proxy raises for a runtime request's error answer (11.2): -32601 is
 /// [`RuntimeError::NotProvided`], anything else [`RuntimeError::Call`].
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) fn error_from_answer(
     method: &str,
     code: i64,

@@ -11,9 +11,9 @@ With RAW_PLUGIN_LOG set, every host request is also appended to that file.
   a NaN, the id as a string, or the id as a float.
 - runtime: declares the "runtime" capability. invokeAction sends the runtime requests listed in
   options.calls ([{"method", "args", "call"?, "rawArgs"?}], "call" overriding params.call,
-  "rawArgs" replacing params.args with any JSON value), waits for every answer, and returns them in data.answers (the whole
-  response objects, in order). Host requests that arrive meanwhile are answered at once
-  (getProvider "echo-runtime" returns the runtime context it received).
+  "rawArgs" replacing params.args with any JSON value), waits for every answer, and returns
+  them in data.answers (the whole response objects, in order). Host requests that arrive
+  meanwhile are answered at once (getProvider returns the runtime context it received).
 """
 
 import json
@@ -54,7 +54,7 @@ def manifest() -> dict:
 
 def answer_host(req: dict) -> None:
     rid, method, params = req.get("id"), req["method"], req.get("params", {})
-    line = "got %s %s" % (method, json.dumps(params, sort_keys=True))
+    line = f"got {method} {json.dumps(params, sort_keys=True)}"
     print(line, file=sys.stderr, flush=True)
     if LOG:
         with open(LOG, "a", encoding="utf-8") as log:
@@ -75,15 +75,16 @@ def answer_host(req: dict) -> None:
         send({"id": rid, "result": {"data": {"runtime": params.get("runtime")}}})
     elif method == "invokeAction":
         if params.get("name") != "act":
-            send({"id": rid, "error": {"code": -32602, "message": "Unknown action: " + str(params.get("name"))}})
+            unknown = f"Unknown action: {params.get('name')}"
+            send({"id": rid, "error": {"code": -32602, "message": unknown}})
         elif MODE == "surrogate":
-            send_raw('{"id": %s, "result": {"success": true, "text": "\\ud800"}}' % json.dumps(rid))
+            send_raw('{"id": ' + json.dumps(rid) + ', "result": {"success": true, "text": "\\ud800"}}')
         elif MODE == "nan":
-            send_raw('{"id": %s, "result": {"success": true, "values": {"x": NaN}}}' % json.dumps(rid))
+            send_raw('{"id": ' + json.dumps(rid) + ', "result": {"success": true, "values": {"x": NaN}}}')
         elif MODE == "string-id":
             send({"id": str(rid), "result": {"success": True}})
         elif MODE == "float-id":
-            send_raw('{"id": %s.0, "result": {"success": true}}' % json.dumps(rid))
+            send_raw('{"id": ' + json.dumps(rid) + '.0, "result": {"success": true}}')
         elif MODE == "runtime":
             run_runtime_calls(rid, params)
         else:
@@ -96,7 +97,7 @@ def run_runtime_calls(rid: object, params: dict) -> None:
     calls = params.get("options", {}).get("calls", [])
     ids = []
     for n, c in enumerate(calls):
-        rt_id = "rt-%d" % (n + 1)
+        rt_id = f"rt-{n + 1}"
         ids.append(rt_id)
         p = {"call": c.get("call", rid), "args": c.get("args", [])}
         if "rawArgs" in c:
