@@ -122,6 +122,15 @@ fn nan_is_a_protocol_error() {
 }
 
 #[test]
+fn invalid_utf8_is_a_protocol_error() {
+    let (err, _) = protocol_error("bad-utf8");
+    assert!(
+        matches!(&err, InteropError::Protocol { reason, .. } if reason.contains("not UTF-8")),
+        "{err}"
+    );
+}
+
+#[test]
 fn an_id_of_another_type_is_a_protocol_error() {
     for mode in ["string-id", "float-id"] {
         let (err, _) = protocol_error(mode);

@@ -7,8 +7,8 @@ With RAW_PLUGIN_LOG set, every host request is also appended to that file.
 - seed: the seed README's dialect: a manifest without protocolVersion, init answers
   {"success": true}, validate answers {"valid": ...}, an unknown name is -32602, no shutdown
   method (-32601). Every request is logged on stderr as "got <method> <params>".
-- surrogate / nan / string-id / float-id: invokeAction answers with a lone surrogate escape,
-  a NaN, the id as a string, or the id as a float.
+- surrogate / nan / bad-utf8 / string-id / float-id: invokeAction answers with a lone
+  surrogate escape, a NaN, a byte that is not UTF-8, the id as a string, or the id as a float.
 - runtime: declares the "runtime" capability. invokeAction sends the runtime requests listed in
   options.calls ([{"method", "args", "call"?, "rawArgs"?}], "call" overriding params.call,
   "rawArgs" replacing params.args with any JSON value), waits for every answer, and returns
@@ -81,6 +81,12 @@ def answer_host(req: dict) -> None:
             send_raw('{"id": ' + json.dumps(rid) + ', "result": {"success": true, "text": "\\ud800"}}')
         elif MODE == "nan":
             send_raw('{"id": ' + json.dumps(rid) + ', "result": {"success": true, "values": {"x": NaN}}}')
+        elif MODE == "bad-utf8":
+            sys.stdout.flush()
+            sys.stdout.buffer.write(
+                b'{"id": ' + json.dumps(rid).encode() + b', "result": {"success": true, "text": "\xff"}}\n'
+            )
+            sys.stdout.buffer.flush()
         elif MODE == "string-id":
             send({"id": str(rid), "result": {"success": True}})
         elif MODE == "float-id":
