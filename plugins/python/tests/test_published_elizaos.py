@@ -1,22 +1,27 @@
 """The PyPI ``elizaos`` bootstrap plugin served as it is by the bridge (a child process).
 
 The calls and their outcomes are data (``plugins/python/published/expectations.json``, shared with
-the testkit's elizaos matrix); here the test plays the host: for calls marked ``world`` it sends the
-World's ``agentId``/``character`` as ``params.runtime`` and answers the plugin's runtime requests
-from the World (rooms by id, the World's ``fail`` list, -32601 for the rest).
+the testkit's elizaos matrix). Calls without a runtime are made on a raw pipe, the test playing the
+host; calls marked ``world`` go through the Python host with an ``InMemoryRuntime`` built from the
+World (``docs/vectors/runtime-world.json``), the plugin registered in it so that ``composeState``
+re-enters the plugin. A few more tests play the host for runtime requests themselves.
 
 Needs the pinned package: ``pip install -r plugins/python/published/requirements.txt``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import PYTHON_DIR, REPO, schema_errors
+from conftest import PYTHON_DIR, REPO, bridge_env, schema_errors
 from test_bridge_runtime import Host
+
+from elizaos_interop import InMemoryRuntime, LoadedPlugin, PluginCallError, load_ipc_plugin
 
 pytest.importorskip(
     "elizaos.bootstrap",
@@ -45,6 +50,43 @@ def bootstrap() -> Iterator[Host]:
     host = Host("elizaos.bootstrap", "--attr", "bootstrap_plugin")
     yield host
     host.finish()
+
+
+SERVE = [sys.executable, "-m", "elizaos_interop.bridge_server"]
+
+
+@pytest.fixture(scope="module")
+def hosted() -> Iterator[LoadedPlugin]:
+    plugin = load_ipc_plugin(
+        [*SERVE, "elizaos.bootstrap", "--attr", "bootstrap_plugin"],
+        env=bridge_env(),
+    )
+    yield plugin
+    plugin.close()
+
+
+def call_with_world(plugin: LoadedPlugin, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A response-shaped outcome of one call made by the Python host with the World's runtime."""
+
+    async def main() -> Any:
+        runtime = InMemoryRuntime(WORLD)
+        await runtime.register_plugin(plugin)
+        name, memory, state = params["name"], params["memory"], params.get("state")
+        if method == "invokeAction":
+            return await plugin.invoke_action(
+                name, memory, state, params.get("options"), runtime=runtime
+            )
+        if method == "getProvider":
+            return await plugin.get_provider(name, memory, state, runtime=runtime)
+        if method == "validateAction":
+            return await plugin.validate_action(name, memory, state, runtime=runtime)
+        raise AssertionError(f"no world call for {method} in this test")
+
+    try:
+        result = asyncio.run(main())
+    except PluginCallError as exc:
+        return {"error": {"code": exc.code, "message": exc.message}}
+    return {"result": result.to_dict() if hasattr(result, "to_dict") else result}
 
 
 def answer_from_world(host: Host, request: dict[str, Any]) -> None:
@@ -130,9 +172,14 @@ def test_manifest_is_served_as_the_expectations_say(bootstrap: Host) -> None:
 
 
 @pytest.mark.parametrize("case", EXPECTATIONS["calls"], ids=lambda c: c["id"])
-def test_each_call_has_its_expected_outcome(bootstrap: Host, case: dict[str, Any]) -> None:
+def test_each_call_has_its_expected_outcome(
+    bootstrap: Host, hosted: LoadedPlugin, case: dict[str, Any]
+) -> None:
     params = {**case["params"], "memory": case["params"].get("memory", MEM)}
-    response, _ = call(bootstrap, case["method"], params, world=case.get("world", False))
+    if case.get("world", False):
+        response = call_with_world(hosted, case["method"], params)
+    else:
+        response, _ = call(bootstrap, case["method"], params)
     expect = case["expect"]
     if "error" in expect:
         assert "error" in response, response

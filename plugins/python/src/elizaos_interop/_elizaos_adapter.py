@@ -26,6 +26,7 @@ import importlib.metadata
 import inspect
 import re
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -102,20 +103,22 @@ def is_plugin_like(obj: Any) -> bool:
 
 
 class JsonView(dict[str, Any]):
-    """A JSON object that also reads as attributes, the way elizaOS handlers read a character.
+    """A JSON object that also reads as attributes, the way elizaOS handlers read their data.
 
     ``view.message_examples`` reads ``messageExamples`` (or ``message_examples``); lists stay
     lists (``isinstance(character.bio, list)`` holds, unlike a protobuf repeated field); an
-    absent member reads as an empty view, falsy like an unset protobuf field.
+    absent member reads as ``None``, like an unset optional field of a pydantic model. Names
+    starting with ``_`` or ``model_`` are never members, so duck typing (``hasattr(v,
+    "model_dump")``) sees a plain mapping.
     """
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
+        if name.startswith(("_", "model_")):
             raise AttributeError(name)
         for key in (name, camel_case(name)):
             if key in self:
                 return _viewed(self[key])
-        return JsonView()
+        return None
 
 
 def _viewed(value: Any) -> Any:
@@ -124,6 +127,37 @@ def _viewed(value: Any) -> Any:
     if isinstance(value, list):
         return [_viewed(v) for v in value]
     return value
+
+
+class ElizaRuntimeView:
+    """The runtime proxy as an ``elizaos`` handler sees it.
+
+    Everything is the proxy's, plus the elizaos runtime's pure helpers, computed here with the
+    package's own functions since they need nothing from the host: ``compose_prompt`` /
+    ``compose_prompt_from_state`` (a template filled from a state) and ``get_current_time_ms``.
+    """
+
+    __slots__ = ("_proxy",)
+
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+
+    def compose_prompt_from_state(self, *, state: Any, template: Any) -> str:
+        """elizaos ``compose_prompt_from_state``, run in the plugin's process."""
+        utils: Any = importlib.import_module("elizaos.utils")
+        return str(utils.compose_prompt_from_state(state=state, template=template))
+
+    compose_prompt = compose_prompt_from_state
+
+    def get_current_time_ms(self) -> int:
+        """Milliseconds since the epoch, as the elizaos runtime answers it."""
+        return int(time.time() * 1000)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._proxy, name)
+
+    def __repr__(self) -> str:
+        return f"<ElizaRuntimeView of {self._proxy!r}>"
 
 
 def _is_message(value: Any) -> bool:
@@ -280,10 +314,13 @@ class _Adapter:
         pb = _protobuf()
         return pb.to_message(options, pb.HandlerOptions, "options")
 
+    def runtime(self, proxy: Any) -> Any:
+        return ElizaRuntimeView(proxy) if self.protobuf else proxy
+
     # the wrapped functions
     def validate(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         async def validate(runtime: Any, memory: JsonObject, state: JsonObject) -> bool:
-            value = await _settle(fn(runtime, self.memory(memory), self.state(state)))
+            value = await _settle(fn(self.runtime(runtime), self.memory(memory), self.state(state)))
             return bool(value)
 
         return validate
@@ -302,7 +339,12 @@ class _Adapter:
                     texts.append(text)
                 return []
 
-            args = [runtime, self.memory(memory), self.state(state), self.options(options or {})]
+            args = [
+                self.runtime(runtime),
+                self.memory(memory),
+                self.state(state),
+                self.options(options or {}),
+            ]
             args += [callback, None]
             value = _result_data(await _settle(fn(*args[: min(arity, 6)])))
             if value is None:
@@ -318,14 +360,16 @@ class _Adapter:
 
     def provider(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         async def get(runtime: Any, memory: JsonObject, state: JsonObject) -> Any:
-            value = _result_data(await _settle(fn(runtime, self.memory(memory), self.state(state))))
+            value = _result_data(
+                await _settle(fn(self.runtime(runtime), self.memory(memory), self.state(state)))
+            )
             return {} if value is None else value
 
         return get
 
     def init(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         async def init(config: JsonObject, runtime: Any) -> None:
-            await _settle(fn(config, runtime))
+            await _settle(fn(config, self.runtime(runtime)))
 
         return init
 
