@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import itertools
 import json
 import subprocess
@@ -705,8 +706,10 @@ class SubprocessDriver:
             slot.event.set()
 
     def _read_stdout(self) -> None:
-        stream = self._proc.stdout
-        assert stream is not None
+        assert self._proc.stdout is not None
+        # Buffered: readline on the unbuffered pipe (bufsize=0) reads one byte per syscall,
+        # about a second per MiB of answer.
+        stream = io.BufferedReader(self._proc.stdout, 1 << 16)  # type: ignore[type-var]
         for raw in iter(stream.readline, b""):
             try:
                 message = json.loads(raw)
