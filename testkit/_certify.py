@@ -1288,6 +1288,7 @@ class _Certifier:
         for host in hosts:
             info: dict[str, Any] = {"status": "not run"}
             self.result.hosts[host] = info
+            host_started = time.monotonic()
             driver, description = open_host(host, self.toolchains)
             info["driver"] = description
             if driver is None:
@@ -1336,6 +1337,7 @@ class _Certifier:
             finally:
                 with contextlib.suppress(Exception):
                     driver.close()
+                info["duration_s"] = round(time.monotonic() - host_started, 2)
         self.compare_hosts(outcomes, calls, labels)
 
     def compare_hosts(
