@@ -239,7 +239,7 @@ def test_compose_state_reenters_the_plugin(interop_session: InteropSession, inte
 
 
 @pytest.mark.interop_check("must-ignore-manifest")
-def test_manifest_members_kept(conformance: LoadedRef, interop_cell: Cell) -> None:
+def test_version_exchange_members_kept(conformance: LoadedRef, interop_cell: Cell) -> None:
     """The version exchange's members reach the host's manifest (must-ignore: kept as received),
     and the ``runtime`` action is listed (section 9)."""
     manifest = conformance.manifest
