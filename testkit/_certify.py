@@ -99,6 +99,7 @@ class CertifyOptions:
     fuzz_examples: int = 40
     seed: int = 0
     soak_s: float = 0.0
+    item_budget_s: float = 5.0
     strict: bool = False
     expected_failures: Sequence[str] = ()
 
@@ -779,7 +780,15 @@ class _Certifier:
         ordinary_ok = ordinary_total = 0
         errors: dict[Any, int] = {}
         gaps = 0
-        for inp in corpus:
+        started = time.monotonic()
+        for index, inp in enumerate(corpus):
+            budget = self.options.item_budget_s
+            if not inp.ordinary and budget > 0 and time.monotonic() - started > budget:
+                self.result.notes.append(
+                    f"{method}({name!r}): {len(corpus) - index} unusual inputs not sent after "
+                    f"{budget:g} s (--item-budget)"
+                )
+                break
             if hangs >= _MAX_HANGS or crashes >= _MAX_CRASHES:
                 reason = "time-outs" if hangs >= _MAX_HANGS else "crashes"
                 self.result.notes.append(

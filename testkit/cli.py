@@ -214,6 +214,7 @@ def cmd_certify(args: argparse.Namespace) -> int:
         fuzz_examples=args.fuzz_examples,
         seed=args.seed,
         soak_s=args.soak,
+        item_budget_s=args.item_budget,
         strict=args.strict,
         expected_failures=read_expected_failures(baseline) if baseline and not args.update_baseline else [],
     )
@@ -344,6 +345,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="S",
         help="also call ordinary inputs for S seconds (RSS, losses)",
+    )
+    p_cert.add_argument(
+        "--item-budget",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds per item and method after which edge-case/generated inputs stop (0: no limit)",
     )
     p_cert.add_argument("--strict", action="store_true", help="SHOULD failures fail the verdict too")
     p_cert.add_argument("--expected-failures", metavar="FILE", help="check ids expected to fail (one a line)")
