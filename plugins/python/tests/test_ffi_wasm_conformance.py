@@ -120,7 +120,11 @@ def same_json(a: Any, b: Any) -> bool:
 def test_manifest_is_the_shared_one(plugin: LoadedPlugin, transport: str) -> None:
     expected = json.loads((VECTORS / "conformance-manifest.json").read_text(encoding="utf-8"))
     expected["language"] = "rust"
-    assert plugin.manifest == expected
+    # Section 12: in-process transports carry no runtime calls and no shutdown (11.6, 3.4).
+    assert plugin.protocol_version == 1
+    assert plugin.capabilities == frozenset()
+    exchange = ("protocolVersion", "capabilities")
+    assert {k: v for k, v in plugin.manifest.items() if k not in exchange} == expected
     assert schema_errors("manifest.schema.json", plugin.manifest) == []
     assert plugin.transport.kind == transport
     assert plugin.transport.label == "conformance-fixture"
