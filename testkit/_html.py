@@ -260,12 +260,15 @@ def _forest(comparisons: Sequence[Mapping[str, Any]], threshold: float) -> str:
         f'<svg class="chart forest" data-chart="comparison" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="change against the baseline">'
     ]
-    for v, colour in ((1 / threshold, "#1565c0"), (1.0, "#9e9e9e"), (threshold, "#c62828")):
+    # Labels anchored away from the middle line, so the three never overlap on a wide axis.
+    marks = ((1 / threshold, "#1565c0", "end"), (1.0, "#9e9e9e", "middle"), (threshold, "#c62828", "start"))
+    for v, colour, anchor in marks:
         parts.append(
             f'<line x1="{x(v):.1f}" y1="2" x2="{x(v):.1f}" y2="{height - 20}" stroke="{colour}" '
             'stroke-dasharray="4,3"/>'
         )
-        parts.append(f'<text x="{x(v):.1f}" y="{height - 6}" text-anchor="middle">{v:.2f}x</text>')
+        nudge = {"end": -8, "middle": 0, "start": 8}[anchor]
+        parts.append(f'<text x="{x(v) + nudge:.1f}" y="{height - 6}" text-anchor="{anchor}">{v:.2f}x</text>')
     colours = {
         "regression": "#c62828",
         "improvement": "#1565c0",
