@@ -573,6 +573,7 @@ def test_calls_from_many_threads_are_serialised() -> None:
 
 def test_noop_is_free_string_null() -> None:
     t = FfiTransport(fixture_so())
+    assert (t.abi_version, t.has_last_error) == (1, True)  # the Rust SDK's ABI (section 6)
     try:
         for _ in range(1000):
             t.noop()
