@@ -194,6 +194,8 @@ pub struct Bridge<P: Plugin> {
     transport: Transport,
     manifest: std::cell::OnceCell<CachedManifest>,
     initialized: std::cell::Cell<bool>,
+    /// The config of the last successful `init` (`{}` before any), for the runtime proxy (11.1).
+    config: std::cell::RefCell<Value>,
 }
 
 /// The protocol version our SDK speaks (protocol.md section 12).
@@ -227,6 +229,7 @@ impl<P: Plugin> Bridge<P> {
             transport,
             manifest: std::cell::OnceCell::new(),
             initialized: std::cell::Cell::new(false),
+            config: std::cell::RefCell::new(Value::Object(Map::new())),
         }
     }
 
@@ -288,7 +291,13 @@ impl<P: Plugin> Bridge<P> {
         let plugin = &self.plugin;
         guarded(None, || plugin.init(config).map_err(lifecycle_error))?;
         self.initialized.set(true);
+        *self.config.borrow_mut() = config.clone();
         Ok(())
+    }
+
+    /// The config of the last successful `init`, `{}` before any.
+    pub fn config(&self) -> Value {
+        self.config.borrow().clone()
     }
 
     fn ensure_init(&self) -> Result<(), RpcError> {

@@ -183,6 +183,8 @@ pub fn runtime_context(runtime: &dyn AgentRuntime) -> Value {
 pub(crate) trait RuntimeChannel {
     /// The call being served on this thread: its request id and its `params.runtime`, if any.
     fn frame(&self) -> Option<(Value, Option<Value>)>;
+    /// The config of the plugin's last `init` (`{}` before any).
+    fn config(&self) -> Value;
     /// Send `runtime.<method>` for call `call`; returns the request id.
     fn send(&self, call: &Value, method: &str, args: Vec<Value>) -> Result<String, RuntimeError>;
     /// Wait for the answer to request `id`, serving host requests meanwhile (11.4).
@@ -245,16 +247,24 @@ pub struct RuntimeProxy {
     call: Option<Value>,
     /// The call's `params.runtime` snapshot.
     context: Option<Value>,
+    /// The config of the plugin's last `init` (11.1: the SDK's own `config` member).
+    config: Option<Value>,
 }
 
 /// The runtime of the call this thread is serving (inside a handler), or a proxy without a host.
 pub fn current_runtime() -> RuntimeProxy {
-    match with_channel(|c| c.frame()).flatten() {
-        Some((call, Some(context))) => RuntimeProxy {
+    let found = with_channel(|c| (c.frame(), c.config()));
+    let config = found.as_ref().map(|(_, config)| config.clone());
+    match found {
+        Some((Some((call, Some(context))), _)) => RuntimeProxy {
             call: Some(call),
             context: Some(context),
+            config,
         },
-        _ => RuntimeProxy::default(),
+        _ => RuntimeProxy {
+            config,
+            ..RuntimeProxy::default()
+        },
     }
 }
 
@@ -271,6 +281,13 @@ impl RuntimeProxy {
     /// Whether the call carried a runtime, i.e. runtime methods reach a host.
     pub fn is_available(&self) -> bool {
         self.call.is_some()
+    }
+
+    /// The config of the plugin's last `init` (`{}` before any, and outside the IPC server).
+    pub fn config(&self) -> Value {
+        self.config
+            .clone()
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     /// The call's runtime snapshot (`{"agentId"?, "character"?}`), if any.

@@ -166,8 +166,23 @@ fn write_response<W: Write + ?Sized>(
     out.flush()
 }
 
-/// Answers one host request (the bridge's `dispatch`).
-type Dispatch<'a> = dyn Fn(&str, &Map<String, Value>) -> Result<Value, RpcError> + 'a;
+/// What the server needs of the bridge, without its plugin type.
+trait Served {
+    /// Answer one host request.
+    fn dispatch(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError>;
+    /// The config of the last `init`.
+    fn config(&self) -> Value;
+}
+
+impl<P: Plugin> Served for Bridge<P> {
+    fn dispatch(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        Bridge::dispatch(self, method, params)
+    }
+
+    fn config(&self) -> Value {
+        Bridge::config(self)
+    }
+}
 
 /// One call being served: its request id and its `params.runtime` snapshot.
 struct Frame {
@@ -181,7 +196,7 @@ struct Server<'a> {
     input: RefCell<&'a mut dyn BufRead>,
     output: RefCell<&'a mut dyn Write>,
     options: ServeOptions,
-    dispatch: &'a Dispatch<'a>,
+    bridge: &'a dyn Served,
     frames: RefCell<Vec<Frame>>,
     next_runtime_id: Cell<u64>,
     /// Runtime requests sent and not yet answered.
@@ -253,7 +268,7 @@ impl Server<'_> {
             call: request.id.clone(),
             runtime,
         });
-        let outcome = (self.dispatch)(&request.method, &request.params);
+        let outcome = self.bridge.dispatch(&request.method, &request.params);
         self.frames.borrow_mut().pop();
         self.write(&request.id, &outcome);
         if request.method == methods::SHUTDOWN {
@@ -301,6 +316,10 @@ impl Server<'_> {
 }
 
 impl RuntimeChannel for Server<'_> {
+    fn config(&self) -> Value {
+        self.bridge.config()
+    }
+
     fn frame(&self) -> Option<(Value, Option<Value>)> {
         self.frames
             .borrow()
@@ -392,12 +411,11 @@ pub fn serve_on<P: Plugin, R: BufRead, W: Write>(
     options: ServeOptions,
 ) -> io::Result<ServeEnd> {
     let bridge = Bridge::new(plugin, Transport::Ipc);
-    let dispatch = |method: &str, params: &Map<String, Value>| bridge.dispatch(method, params);
     let server = Server {
         input: RefCell::new(input),
         output: RefCell::new(output),
         options,
-        dispatch: &dispatch,
+        bridge: &bridge,
         frames: RefCell::new(Vec::new()),
         next_runtime_id: Cell::new(0),
         waiting: RefCell::new(HashSet::new()),
@@ -469,7 +487,79 @@ pub fn serve<P: Plugin>(plugin: P) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interop::plugin::{ActionDescriptor, ActionResult, Manifest, PluginError};
+    use crate::interop::runtime::{current_runtime, AgentRuntime};
+    use serde_json::json;
     use std::io::Cursor;
+
+    /// Answers `config` with what its runtime proxy sees.
+    struct ProxyProbe;
+
+    impl Plugin for ProxyProbe {
+        fn manifest(&self) -> Manifest {
+            Manifest {
+                name: "probe".into(),
+                description: "d".into(),
+                version: "1.0.0".into(),
+                language: "rust".into(),
+                actions: vec![ActionDescriptor::new("config", "d")],
+                providers: vec![],
+                evaluators: vec![],
+            }
+        }
+
+        fn invoke_action(
+            &self,
+            _name: &str,
+            _memory: &Value,
+            _state: &Value,
+            _options: &Value,
+        ) -> Result<ActionResult, PluginError> {
+            let rt = current_runtime();
+            let mut values = Map::new();
+            values.insert("config".into(), rt.config());
+            values.insert("agentId".into(), json!(rt.agent_id()));
+            Ok(ActionResult::success().with_values(values))
+        }
+    }
+
+    #[test]
+    fn the_proxy_sees_the_last_init_config_and_the_call_context() {
+        let input = [
+            json!({"id": 1, "method": "invokeAction", "params": {"name": "config", "memory": {"content": {}}}}),
+            json!({"id": 2, "method": "init", "params": {"config": {"k": 1}}}),
+            json!({"id": 3, "method": "invokeAction", "params": {"name": "config", "memory": {"content": {}}, "runtime": {"agentId": "a"}}}),
+        ]
+        .iter()
+        .map(|v| format!("{v}\n"))
+        .collect::<String>();
+        let mut output = Vec::new();
+        let end = serve_on(
+            ProxyProbe,
+            &mut Cursor::new(input.into_bytes()),
+            &mut output,
+            ServeOptions::default(),
+        );
+        assert_eq!(end.ok(), Some(ServeEnd::Eof));
+        let lines: Vec<Value> = output
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap_or(Value::Null))
+            .collect();
+        assert_eq!(
+            lines[0]["result"]["values"],
+            json!({"config": {}, "agentId": null})
+        );
+        assert_eq!(
+            lines[2]["result"]["values"],
+            json!({"config": {"k": 1}, "agentId": "a"})
+        );
+        assert_eq!(
+            current_runtime().config(),
+            json!({}),
+            "no server outside serve_on"
+        );
+    }
 
     fn lines(input: &[u8], limit: usize) -> Vec<(LineRead, Vec<u8>)> {
         let mut r = BufReader::with_capacity(4, Cursor::new(input.to_vec()));
