@@ -221,7 +221,7 @@ def _build_rust_wasm(session: nox.Session) -> None:
 
 
 def _build_typescript(session: nox.Session) -> None:
-    """`npm ci` (skipped while the lockfile is unchanged), then typecheck."""
+    """`npm ci` (skipped while the lockfile is unchanged), typecheck, then build dist/ (incremental)."""
     _require(session, "npm", "install Node.js and npm (any version; Node 22 and Bun come from npm)")
     lock = TS / "package-lock.json"
     stamp = TS / "node_modules" / ".ci-stamp"
@@ -232,6 +232,8 @@ def _build_typescript(session: nox.Session) -> None:
     for tool in ("node", "bun", "tsc"):
         _artifact(session, TS / "node_modules" / ".bin" / tool, "npm ci")
     session.run(str(TS / "node_modules" / ".bin" / "tsc"), "--noEmit", "-p", str(TS), external=True)
+    # dist/ (JavaScript + declarations) is what `npm install @elizaos/interop` users import.
+    session.run(str(TS / "node_modules" / ".bin" / "tsc"), "-p", str(TS / "tsconfig.build.json"), external=True)
 
 
 def _install_published(session: nox.Session) -> None:
