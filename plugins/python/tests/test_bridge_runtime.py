@@ -253,6 +253,19 @@ def test_a_response_for_no_pending_request_is_still_an_invalid_request(host: Hos
     assert message["error"]["code"] == -32600
 
 
+def test_a_second_answer_to_a_runtime_request_is_dropped(host: Host) -> None:
+    host.invoke(1, {"calls": [call("getSetting", "K")]})
+    request = host.runtime_request()
+    host.send({"id": request["id"], "result": "v"})
+    assert host.results(1)[1] == [{"ok": "v"}]
+    host.send({"id": request["id"], "result": "again"})  # answered already: nothing is said
+    host.send({"id": "rt-2", "result": "never asked"})  # an id it never sent: -32600 as before
+    message = host.recv_any()
+    assert message["id"] == "rt-2"
+    assert message["error"]["code"] == -32600
+    assert host.quiet()
+
+
 def test_a_runtime_member_that_is_not_an_object_is_invalid_params(host: Host) -> None:
     host.invoke(1, {}, runtime=["agent"])
     error = host.response(1)["error"]

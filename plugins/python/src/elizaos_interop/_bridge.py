@@ -337,6 +337,8 @@ class _Server:
             return
         method = message.get("method")
         if not isinstance(method, str) or not method:
+            if "method" not in message and self._stale_runtime_answer(req_id):
+                return
             self._send_error(
                 req_id,
                 _RpcError(
@@ -603,6 +605,21 @@ class _Server:
                     f"runtime.{method}: the host's answer {rt_id} has neither result nor error",
                 )
             )
+        return True
+
+    def _stale_runtime_answer(self, rt_id: Any) -> bool:
+        """A second answer to a runtime request this plugin sent: logged and dropped, since an
+        error line with a host-unknown id would make the host drop the whole plugin."""
+        if not (isinstance(rt_id, str) and rt_id.startswith("rt-") and rt_id[3:].isdigit()):
+            return False
+        if not 0 < int(rt_id[3:]) <= self.rt_next:
+            return False
+        print(
+            f"elizaos_interop.bridge_server: {self.plugin.name}: dropped a second answer to "
+            f"runtime request {rt_id}",
+            file=sys.stderr,
+            flush=True,
+        )
         return True
 
     def _host_gone(self) -> None:
