@@ -65,6 +65,9 @@ FFI_SYMBOLS = (
     "elizaos_validate_evaluator",
     "elizaos_invoke_evaluator",
     "elizaos_free_string",
+    # Optional in section 6; our SDK exports them (the error object, ABI version 1).
+    "elizaos_last_error",
+    "elizaos_abi_version",
 )
 WASM_APT = ["rustc-web", "cargo-web", "rust-web-src", "libstd-rust-web-dev", "lld-22"]
 
