@@ -252,3 +252,24 @@ def test_a_busy_start_of_the_measurement_counts_too() -> None:
     verdict = overall_verdict(doc)
     assert verdict["verdict"] == "inconclusive"
     assert "the machine was busy: load average 4.0 on 2 cores" in verdict["reasons"]
+
+
+def test_write_baseline_goes_to_the_runs_matrix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from testkit import _cli_bench
+    from testkit.tests.test_report_html import _doc as _valid_doc
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "baseline.json").write_text("{}")  # the older full-matrix baseline
+    monkeypatch.setattr(_cli_bench, "_root", lambda: tmp_path)
+    for matrix in ("default", "full"):
+        run = tmp_path / matrix / "results.json"
+        run.parent.mkdir()
+        run.write_text(json.dumps(dict(_valid_doc(10), matrix=matrix)))
+        argv = ["report", "--results", str(run), "--no-baseline", "--write-baseline"]
+        assert _cli_bench.main(argv) == 0
+        saved = json.loads((tmp_path / "reports" / "baselines" / f"{matrix}.json").read_text())
+        assert saved["matrix"] == matrix
+        assert saved["baseline"] is None
+    assert (tmp_path / "reports" / "baseline.json").read_text() == "{}"  # never overwritten
