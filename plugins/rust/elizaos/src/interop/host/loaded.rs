@@ -776,8 +776,9 @@ impl<'a> TimedCalls<'a> {
     /// The runtime to send with a handler call: only to a plugin that
     /// declared the `"runtime"` capability (section 12), only over IPC.
     fn runtime_for_call(&self) -> Option<&'a Arc<dyn AgentRuntime>> {
+        let runtime = self.runtime?;
         match &self.plugin.backend {
-            Backend::Ipc(conn) if conn.accepts_runtime() => self.runtime,
+            Backend::Ipc(conn) if conn.accepts_runtime() => Some(runtime),
             _ => None,
         }
     }
