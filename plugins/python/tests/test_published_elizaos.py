@@ -195,6 +195,15 @@ def test_each_call_has_its_expected_outcome(
         assert not subset_problems(expect["subset"], response["result"])
 
 
+def test_the_module_alone_names_the_plugin_when_it_has_just_one() -> None:
+    host = Host("elizaos.bootstrap")  # no --attr: bootstrap_plugin is its only plugin object
+    try:
+        response, _ = call(host, "getManifest", {})
+        assert response["result"]["name"] == "bootstrap"
+    finally:
+        host.finish()
+
+
 def test_struct_numbers_that_were_integers_stay_integers(bootstrap: Host) -> None:
     current, _ = call(bootstrap, "getProvider", {"name": "CURRENT_TIME", "memory": MEM})
     values = current["result"]["values"]

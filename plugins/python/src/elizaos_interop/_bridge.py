@@ -1018,6 +1018,20 @@ async def serve(
         loop.set_task_factory(factory)
 
 
+_DEFAULT_ATTR = "plugin"
+
+
+def _only_plugin(module: types.ModuleType) -> str | None:
+    """The one public attribute of ``module`` holding a plugin object (elizaOS packages name it
+    ``<name>_plugin``, as ``elizaos.bootstrap.bootstrap_plugin``), or ``None`` when not one."""
+    names = [
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and (isinstance(value, Plugin) or is_plugin_like(value))
+    ]
+    return names[0] if len(names) == 1 else None
+
+
 def _load_target(target: str, attr: str) -> Plugin:
     """Import ``target`` (module name, ``.py`` file or package directory) and get ``attr``."""
     path = Path(target)
@@ -1045,12 +1059,17 @@ def _load_target(target: str, attr: str) -> Plugin:
     else:
         sys.path.insert(0, os.getcwd())
         module = importlib.import_module(target)
+    plugin = getattr(module, attr, None)
+    if attr == _DEFAULT_ATTR and (plugin is None or isinstance(plugin, types.ModuleType)):
+        # No `plugin` object (a package's `plugin` may be its submodule): take the only one.
+        found = _only_plugin(module)
+        if found is not None:
+            attr, plugin = found, getattr(module, found)
     if not hasattr(module, attr):
         raise SystemExit(
             f"elizaos_interop.bridge_server: {target} has no attribute {attr!r} "
-            "(expected the plugin object)"
+            "(expected the plugin object; name it with --attr)"
         )
-    plugin = getattr(module, attr)
     if isinstance(plugin, Plugin):
         return plugin
     if is_plugin_like(plugin):  # a published elizaOS plugin object, served as it is
@@ -1105,7 +1124,11 @@ def main(argv: list[str] | None = None) -> NoReturn:
         description="Serve a Python elizaOS plugin over stdin/stdout (newline-delimited JSON-RPC).",
     )
     parser.add_argument("target", help="module name, .py file or package directory")
-    parser.add_argument("--attr", default="plugin", help="attribute holding the Plugin")
+    parser.add_argument(
+        "--attr",
+        default=_DEFAULT_ATTR,
+        help="attribute holding the plugin object (default: plugin, else the module's only one)",
+    )
     parser.add_argument(
         "--max-message-bytes",
         type=int,
