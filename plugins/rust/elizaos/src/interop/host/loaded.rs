@@ -81,10 +81,16 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
     };
     // Must-ignore (section 1): unknown members are kept, only known members are checked.
     let mut problems = Vec::new();
+    // How a received member reads in a message: its JSON text, or "missing".
+    let shown = |key: &str| {
+        obj.get(key)
+            .map_or_else(|| "missing".to_string(), Value::to_string)
+    };
     match obj.get("name").and_then(Value::as_str) {
         Some(n) if is_plugin_name(n) => {}
-        other => problems.push(format!(
-            "name {other:?} is not an npm package name (1..214 characters of [a-z0-9._~-], optionally @scope/)"
+        _ => problems.push(format!(
+            "name {} is not an npm package name (1..214 characters of [a-z0-9._~-], optionally @scope/)",
+            shown("name")
         )),
     }
     if !obj.get("description").is_some_and(Value::is_string) {
@@ -92,12 +98,16 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
     }
     match obj.get("version").and_then(Value::as_str) {
         Some(v) if is_semver(v) => {}
-        other => problems.push(format!("version {other:?} is not a SemVer 2.0 string")),
+        _ => problems.push(format!(
+            "version {} is not a SemVer 2.0 string",
+            shown("version")
+        )),
     }
     match obj.get("language").and_then(Value::as_str) {
         Some(l) if is_language(l) => {}
-        other => problems.push(format!(
-            "language {other:?} does not match ^[a-z][a-z0-9+-]*$"
+        _ => problems.push(format!(
+            "language {} does not match ^[a-z][a-z0-9+-]*$",
+            shown("language")
         )),
     }
     match obj.get("protocolVersion") {
