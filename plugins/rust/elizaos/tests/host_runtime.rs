@@ -220,9 +220,13 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
     let plugin = IpcPluginLoader::new()
         .load_command(&[python(), script.display().to_string(), "runtime".into()])
         .unwrap_or_else(|e| panic!("load failed: {e}"));
-    let runtime: Arc<dyn AgentRuntime> = world_runtime();
+    let plugin = Arc::new(plugin);
+    let shared = InMemoryRuntime::new_shared(&vectors()["world"]).expect("World");
+    shared.register_plugin(Arc::clone(&plugin));
+    let runtime: Arc<dyn AgentRuntime> = shared;
     let calls = json!([
         {"method": "getSetting", "args": ["GREETING"]},
+        {"method": "composeState", "args": [{"content": {"text": "x"}}]},
         {"method": "getSetting", "args": ["GREETING"], "call": 999},
         {"method": "getSetting", "rawArgs": "GREETING"},
         {"method": "searchMemories", "args": [{}]},
@@ -249,6 +253,13 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
     );
     let answers = &result.1["data"]["answers"];
     assert_eq!(answers[0], json!({"id": "rt-1", "result": "hello"}));
+    // composeState ran the plugin's provider with the runtime (re-entrant, 11.4).
+    assert_eq!(
+        answers[1]["result"]["data"]["runtime"]["agentId"],
+        json!("00000000-0000-4000-8000-000000000001"),
+        "{answers}"
+    );
+    let answers = &answers.as_array().expect("answers")[1..];
     assert_eq!(
         answers[1]["error"],
         json!({"code": -32602, "message": "runtime call for unknown call 999", "data": {"param": "call"}})

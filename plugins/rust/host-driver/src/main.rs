@@ -82,10 +82,10 @@ fn world_runtime(
     match params.get("agentRuntime") {
         None | Some(Value::Null) => Ok(None),
         Some(world) => {
-            let runtime = InMemoryRuntime::new(world)
+            let runtime = InMemoryRuntime::new_shared(world)
                 .map_err(|e| invalid(format!("params.agentRuntime is not a valid World: {e}")))?;
             runtime.register_plugin(Arc::clone(plugin));
-            Ok(Some(Arc::new(runtime)))
+            Ok(Some(runtime))
         }
     }
 }

@@ -1002,7 +1002,8 @@ pub mod allocator {
 /// or non-capturing closure with no arguments), called on the first call. Depending on the plugin
 /// crate's features it emits:
 /// - `ffi` (native targets): the C functions of protocol.md section 6 (`elizaos_get_manifest`,
-///   `elizaos_init`, ..., `elizaos_free_string`), every one under `catch_unwind`.
+///   `elizaos_init`, ..., `elizaos_free_string`, and the optional `elizaos_last_error` and
+///   `elizaos_abi_version`), every one under `catch_unwind`, returning plain JSON values.
 /// - `wasm` (on `wasm32`): the exports of section 5 (`alloc`, `dealloc`, `get_manifest`, `init`,
 ///   `wasm_validate_action`, ..., `elizaos_last_error`), with no imports, and installs
 ///   [`allocator::SizeClasses`](crate::interop::export) as the global allocator (so a WASM plugin

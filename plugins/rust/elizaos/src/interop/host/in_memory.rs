@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use serde_json::{json, Map, Value};
 
@@ -50,6 +50,9 @@ pub struct InMemoryRuntime {
     omit: HashSet<String>,
     tables: Mutex<Tables>,
     plugins: Mutex<Vec<Arc<LoadedPlugin>>>,
+    /// This runtime, when built by [`InMemoryRuntime::new_shared`]: `composeState` passes it to
+    /// the providers it runs, so they may call the runtime in turn.
+    me: Weak<InMemoryRuntime>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -237,7 +240,18 @@ impl InMemoryRuntime {
             omit,
             tables: Mutex::new(tables),
             plugins: Mutex::new(Vec::new()),
+            me: Weak::new(),
         })
+    }
+
+    /// [`InMemoryRuntime::new`], shared: `composeState` then passes this runtime to the
+    /// providers it runs (as elizaOS does), so a provider across the boundary may call it too.
+    pub fn new_shared(world: &Value) -> Result<Arc<Self>, String> {
+        let built = Self::new(world)?;
+        Ok(Arc::new_cyclic(|me| InMemoryRuntime {
+            me: me.clone(),
+            ..built
+        }))
     }
 
     /// Registers a loaded plugin: `composeState` runs its providers.
@@ -355,6 +369,8 @@ impl InMemoryRuntime {
         let mut values = Map::new();
         let mut data = Map::new();
         let state = json!({});
+        let runtime: Option<Arc<dyn AgentRuntime>> =
+            self.me.upgrade().map(|me| -> Arc<dyn AgentRuntime> { me });
         for plugin in &plugins {
             for provider in plugin.providers() {
                 let name = provider.name.as_str();
@@ -367,7 +383,11 @@ impl InMemoryRuntime {
                     continue;
                 }
                 // A failing provider is left out, as elizaOS's composeState does.
-                let Ok(result) = plugin.get_provider(name, message, &state) else {
+                let outcome = match &runtime {
+                    Some(rt) => plugin.get_provider_with_runtime(name, message, &state, rt),
+                    None => plugin.get_provider(name, message, &state),
+                };
+                let Ok(result) = outcome else {
                     continue;
                 };
                 if let Some(text) = result.get("text").and_then(Value::as_str) {
