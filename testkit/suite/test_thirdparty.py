@@ -103,7 +103,8 @@ def json_subset(expected: Any, received: Any, path: str = "$") -> str | None:
 
 
 def judge(call: ExpectedCall, outcome: CallOutcome) -> str | None:
-    """Why ``outcome`` does not meet the call's expectation, or None when it does."""
+    """Why ``outcome`` does not meet the call's expectation, or None when it does (``error`` may
+    also name the error data's ``exception``, the handler's exception type)."""
     expect = call.expect
     if "error" in expect:
         if outcome.ok:
@@ -118,6 +119,10 @@ def judge(call: ExpectedCall, outcome: CallOutcome) -> str | None:
             problems.append(f"code {outcome.code}, expected {wanted['code']}")
         if "message" in wanted and str(wanted["message"]) not in outcome.message:
             problems.append(f"message should contain {wanted['message']!r}")
+        if "exception" in wanted:
+            exception = outcome.data.get("exception") if isinstance(outcome.data, dict) else None
+            if exception != wanted["exception"]:
+                problems.append(f"data.exception {exception!r}, expected {wanted['exception']!r}")
         return f"{'; '.join(problems)} (received {outcome})" if problems else None
     if not outcome.ok:
         return f"expected a result, received {outcome}"

@@ -195,3 +195,14 @@ def test_expectation_file_may_be_a_list_and_carry_a_world(tmp_path: Path) -> Non
     assert [c.id for c in load_expectations(path).calls] == ["getManifest"]
     path.write_text(json.dumps({"world": {"settings": {}}, "calls": []}))
     assert load_expectations(path).world == {"settings": {}}
+
+
+def test_judge_checks_the_exception_type() -> None:
+    call = load_expectations(ROOT / "testkit" / "fixtures" / "seed" / "expected.json").calls[0]
+    call = dataclasses.replace(call, expect={"error": {"exception": "TypeError"}})
+    assert (
+        judge(call, CallOutcome(ok=False, error_type="PluginCallError", data={"exception": "TypeError"}))
+        is None
+    )
+    assert judge(call, CallOutcome(ok=False, error_type="PluginCallError", data={"exception": "KeyError"}))
+    assert judge(call, CallOutcome(ok=False, error_type="PluginCallError"))
