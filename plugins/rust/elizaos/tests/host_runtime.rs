@@ -231,6 +231,7 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
         {"method": "getSetting", "rawArgs": "GREETING"},
         {"method": "searchMemories", "args": [{}]},
         {"method": "getWorld", "args": ["world-1"]},
+        {"method": "getSetting", "args": ["GREETING"], "call": 1},
     ]);
     let result = within("raw runtime requests", move || {
         let context = plugin
@@ -275,5 +276,10 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
     assert_eq!(
         answers[4]["error"],
         json!({"code": -32000, "message": "database offline", "data": {"method": "getWorld", "exception": "RuntimeError"}})
+    );
+    // Call 1 (getManifest) was answered long ago (11.4).
+    assert_eq!(
+        answers[5]["error"]["message"],
+        json!("runtime call for unknown call 1")
     );
 }
