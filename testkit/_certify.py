@@ -472,6 +472,8 @@ class _Certifier:
                 world = json.loads(Path(options.runtime_world).read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise UnusableInput(f"--runtime {options.runtime_world}: cannot read a World: {exc}") from exc
+            if isinstance(world, dict) and isinstance(world.get("world"), dict) and "agentId" not in world:
+                world = world["world"]  # a vector file (docs/vectors/runtime-world.json) wraps its World
             if not isinstance(world, dict):
                 raise UnusableInput(
                     f"--runtime {options.runtime_world}: a World is a JSON object, got {json_type(world)}"
@@ -779,6 +781,7 @@ class _Certifier:
         hangs = crashes = calls = 0
         ordinary_ok = ordinary_total = 0
         errors: dict[Any, int] = {}
+        first_error: dict[str, str] = {}
         gaps = 0
         started = time.monotonic()
         for index, inp in enumerate(corpus):
@@ -826,6 +829,8 @@ class _Certifier:
                 )
                 continue
             if reply.kind == "error":
+                if not errors:
+                    first_error = evidence
                 errors[reply.code] = errors.get(reply.code, 0) + 1
                 self.judge_error(check, kind, name, method, inp, reply, evidence)
                 if _is_gap(reply):
@@ -846,6 +851,9 @@ class _Certifier:
                     check,
                     f"{method}({name!r}) never answered an ordinary input with a result "
                     f"(errors: {codes}){why}",
+                    request=first_error.get("request", ""),
+                    received=first_error.get("received", ""),
+                    stderr=first_error.get("stderr", ""),
                     input=f"{method}({name!r})",
                 )
         return calls

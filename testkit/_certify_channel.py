@@ -408,6 +408,29 @@ class RawChannel:
         name = method.removeprefix("runtime.")
         params = message.get("params")
         args = params.get("args") if isinstance(params, dict) else None
+        text = json.dumps(message, default=str)[:_CAP]
+        if not (isinstance(rid, str) and rid.startswith("rt-")):
+            self._finding(
+                "runtime-calls",
+                f'a runtime request id is a {json_type(rid)}, not "rt-<n>"',
+                received=text,
+                raw=raw,
+            )
+        call = params.get("call") if isinstance(params, dict) else None
+        if self.current is not None and call != self.current[0]:
+            self._finding(
+                "runtime-calls",
+                "params.call of a runtime request is not the id of the calling request",
+                received=text,
+                raw=raw,
+            )
+        if not isinstance(args, list):
+            self._finding(
+                "runtime-calls",
+                f"params.args of a runtime request is {json_type(args)}, not an array",
+                received=text,
+                raw=raw,
+            )
         if not carries_runtime or self.runtime is None:
             answer = {
                 "id": rid,

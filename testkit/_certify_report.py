@@ -39,6 +39,9 @@ def _tail(text: str, lines: int = 4) -> list[str]:
 def print_result(result: Certification, echo: Callable[[str], None] = print, details: bool = True) -> None:
     """One line per check, then for each failure its evidence and the command that reproduces it."""
     labels = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "xfail": "XFAIL", "xpass": "XPASS"}
+    for host, info in result.hosts.items():
+        extra = f", {info['calls']} calls in {info.get('duration_s', 0):g} s" if "calls" in info else ""
+        echo(f"host  {host:6} {info.get('status')}: {info.get('driver', '')}{extra}")
     width = max((len(c.id) for c in result.checks), default=10)
     for check in result.checks:
         line = f"{labels[check.outcome]:5} {check.level:6} {check.id:{width}}"

@@ -301,3 +301,105 @@ def test_hosts_agree_on_the_conformance_fixture_and_disagree_on_a_nondeterminist
     diff = next(c for c in cert["checks"] if c["id"] == "differential")
     assert diff["verdict"] == "fail"
     assert "python and node disagree at $.text" in diff["findings"][0]["summary"]
+
+
+RUNTIME_PLUGIN = """
+import json, sys
+sys.path.insert(0, {broken!r})
+from _seed_core import MANIFEST, serve
+
+manifest = {{**MANIFEST, "protocolVersion": 1, "capabilities": ["runtime"]}}
+pending = {{}}
+
+def override(req, default):
+    if "method" not in req:  # the host's answer to a runtime request
+        call_id, original = pending.pop(req["id"])
+        if "error" in req:
+            data = {{"exception": "RuntimeCallError"}}
+            error = {{"code": -32000, "message": req["error"]["message"], "data": data}}
+            return {{"id": call_id, "error": error}}
+        return {{"id": call_id, "result": {{"success": True, "text": str(req["result"])}}}}
+    if req.get("method") == "getManifest":
+        return {{"id": req["id"], "result": manifest}}
+    if req.get("method") == "invokeAction":
+        if "runtime" not in req.get("params", {{}}):
+            error = {{"code": -32000, "message": "runtime.getSetting is not provided by the host",
+                     "data": {{"exception": "RuntimeUnavailableError"}}}}
+            return {{"id": req["id"], "error": error}}
+        rid = "rt-" + str(req["id"])
+        pending[rid] = (req["id"], req)
+        params = {{"call": req["id"], "args": ["GREETING"]}}
+        ask = {{"id": rid, "method": "runtime.getSetting", "params": params}}
+        return json.dumps(ask).encode() + b"\\n"
+    return default(req)
+
+serve(override)
+"""
+
+
+def test_runtime_world_answers_runtime_calls(tmp_path: Path) -> None:
+    script = tmp_path / "runtime_plugin.py"
+    script.write_text(RUNTIME_PLUGIN.format(broken=str(BROKEN)), encoding="utf-8")
+    ipc = f"{PY} {shlex.quote(str(script))}"
+    world = ROOT / "docs" / "vectors" / "runtime-world.json"
+    code, cert = certify(tmp_path, "--ipc", ipc, *FAST, "--runtime", str(world))
+    assert not must_failures(cert), cert
+    v = verdicts(cert)
+    assert v["runtime-gap"] == "pass"
+    assert v["runtime-requests"] == "pass"
+    assert code == 0
+    # Without a runtime the same plugin's action cannot work: a runtime gap, and the action fails.
+    code, cert = certify(tmp_path, "--ipc", ipc, *FAST)
+    assert code == 1
+    v = verdicts(cert)
+    assert v["runtime-gap"] == "fail"
+    assert must_failures(cert) == {"declared-actions"}
+
+
+def test_soak_reports_rss_and_losses(tmp_path: Path) -> None:
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(SEED))}", *FAST, "--soak", "2")
+    assert code == 0
+    soak = cert["soak"]
+    assert soak["calls"] > 0
+    assert soak["lost"] == 0
+    assert soak["rss_kb"]
+    assert all(kb > 0 for _t, kb in soak["rss_kb"])
+
+
+def test_malformed_runtime_requests_fail_the_may_check(tmp_path: Path) -> None:
+    script = tmp_path / "runtime_plugin.py"
+    text = RUNTIME_PLUGIN.format(broken=str(BROKEN)).replace('"call": req["id"]', '"call": "nope"')
+    script.write_text(text, encoding="utf-8")
+    world = ROOT / "docs" / "vectors" / "runtime-world.json"
+    code, cert = certify(
+        tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST, "--runtime", str(world)
+    )
+    assert code == 0  # MAY
+    calls = next(c for c in cert["checks"] if c["id"] == "runtime-calls")
+    assert calls["verdict"] == "fail"
+    assert "params.call" in calls["findings"][0]["summary"]
+
+
+@pytest.mark.parametrize("transport", ["ffi", "wasm"])
+def test_rust_conformance_fixture_passes_in_process(tmp_path: Path, transport: str) -> None:
+    from testkit._toolchains import Toolchains
+
+    artifact = Toolchains.discover(ROOT).fixture_path("conformance", "rust", transport)
+    code, cert = certify(tmp_path, str(artifact), *FIXTURE_SKIPS, *FAST)
+    assert not must_failures(cert), cert
+    assert code == 0
+    assert cert["transport"] == transport
+    assert verdicts(cert)["pipelining"] == "skip"  # IPC-only checks are skipped, not failed
+
+
+def test_ts_and_rust_ipc_conformance_fixtures_pass(tmp_path: Path) -> None:
+    from testkit._toolchains import Toolchains
+
+    toolchains = Toolchains.discover(ROOT)
+    for argv in (
+        toolchains.ipc_command("conformance", "typescript"),
+        toolchains.ipc_command("conformance", "rust"),
+    ):
+        code, cert = certify(tmp_path, "--ipc", shlex.join(argv), *FIXTURE_SKIPS, *FAST)
+        assert not must_failures(cert), (argv, cert)
+        assert code == 0
