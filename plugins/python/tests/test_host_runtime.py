@@ -345,3 +345,21 @@ def test_conformance_fixture_runtime_action_over_the_python_bridge() -> None:
         without = asyncio.run(plugin.invoke_action("runtime", MEM, options=options))
         assert without.values == {"agentId": None}
         assert [r["error"]["code"] for r in results(without)] == [None, None, None]
+
+
+def test_a_published_elizaos_agent_runtime_answers(raw: LoadedPlugin) -> None:
+    """The PyPI ``elizaos`` AgentRuntime as the host's runtime: its snake_case, partly
+    synchronous methods answer, and its protobuf character is sent as plain data."""
+    elizaos = pytest.importorskip(
+        "elizaos",
+        reason="the published elizaos package is not installed: "
+        "pip install -r plugins/python/published/requirements.txt",
+    )
+    runtime = elizaos.AgentRuntime(character=elizaos.Character(name="Eliza", bio=["A test agent"]))
+    options = calls(("getSetting", ["GREETING"]), ("getConversationLength", []))
+    result = asyncio.run(raw.invoke_action("CALL", MEM, options=options, runtime=runtime))
+    assert results(result) == [{"ok": None}, {"ok": 32}]
+    assert result["data"]["runtime"] == {
+        "agentId": str(runtime.agent_id),
+        "character": {"name": "Eliza", "bio": ["A test agent"]},
+    }

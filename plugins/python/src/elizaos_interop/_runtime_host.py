@@ -118,9 +118,13 @@ def runtime_snapshot(runtime: Any) -> dict[str, Any]:
                 value = getattr(runtime, python, None)
         if value is None or (callable(value) and not isinstance(value, Mapping)):
             continue
-        plain = _plain(value)
-        if plain is not _DROP:
-            snapshot[wire] = plain
+        try:  # the common case, plain data already: checked by the C encoder, not walked
+            dumps(value)
+        except (InvalidPayloadError, ValueError, TypeError, RecursionError):
+            value = _plain(value)
+            if value is _DROP:
+                continue
+        snapshot[wire] = value
     return snapshot
 
 
