@@ -365,6 +365,8 @@ def tests(session: nox.Session) -> None:
     The seed's six snippets run as examples from ``testkit/tests/test_seed_examples.py``.
     """
     _install_python(session)
+    # The pinned published plugins first: plugins/python/tests serves the elizaos one too.
+    _install_published(session)
     _build_all(session)
     _ensure_chromium(session)
     env = _session_env(session)
@@ -403,8 +405,7 @@ def tests(session: nox.Session) -> None:
         *extra,
         env=env,
     )
-    # The published elizaOS plugins through every host.
-    _install_published(session)
+    # The published elizaOS plugins (installed above) through every host.
     _run_elizaos(session, env, list(extra))
 
 
