@@ -30,7 +30,7 @@ import { CONFORMANCE_TS, RUNTIMES, TEST_DIR, assertGone, within } from "./helper
 
 const RAW = join(TEST_DIR, "fixtures/raw-plugin.mjs");
 const mem = (text = "hi"): { content: { text: string } } => ({ content: { text } });
-const load = (mode: "seed" | "runtime", opts = {}): Promise<LoadedPlugin> => loadIpcPlugin([RUNTIMES.node, RAW, mode], { closeGraceMs: 5000, ...opts });
+const load = (mode: "seed" | "runtime" | "full", opts = {}): Promise<LoadedPlugin> => loadIpcPlugin([RUNTIMES.node, RAW, mode], { closeGraceMs: 5000, ...opts });
 
 async function rejection<E extends Error>(p: Promise<unknown>, cls: new (...args: never[]) => E, what: string): Promise<E> {
   const err = await within(15000, what, p.then(
@@ -97,6 +97,16 @@ describe("must-ignore and the seed's answer shapes (protocol.md 1, 3.3, 12)", ()
     const methods = received(p).map((r) => r.method);
     assert.ok(!methods.includes("shutdown"), `sent ${methods.join(", ")}`);
     assert.match(p.stderrTail(), /stdin closed/);
+  });
+
+  it("close() sends shutdown to a plugin that declared the capability", async () => {
+    const p = await load("full");
+    const pid = p.pid as number;
+    assert.deepEqual(p.capabilities, ["runtime", "shutdown"]);
+    await p.close();
+    await assertGone(pid);
+    assert.ok(received(p).some((r) => r.method === "shutdown"), p.stderrTail());
+    assert.doesNotMatch(p.stderrTail(), /stdin closed/);
   });
 
   it("a plugin that declares no runtime capability is sent no call context, even when a runtime is given", async () => {
