@@ -111,7 +111,7 @@ def requirements(cell: Cell, toolchains: Toolchains) -> list[Requirement]:
                 )
     else:
         library = _library_path(plugin, toolchains)
-        if plugin.build is not None and not library.is_file():
+        if plugin.build is not None:  # (re)built on demand: what counts is the compiler
             compiler = resolve(plugin.build[0], toolchains)
             found = shutil.which(compiler)
             reqs.append(
