@@ -276,6 +276,10 @@ def resolve_target(path: str | None, ipc: str | None, toolchains: Toolchains) ->
         return Target(
             path, "ffi", "rust", path=resolved, spec=PluginSpec("ffi", "rust", path=resolved), cli=cli
         )
+    script = _raw_script(p, toolchains)
+    if script is not None:
+        spec = PluginSpec("ipc", "unknown", command=script)
+        return Target(path, "ipc", "unknown", argv=script, spec=spec, cli=cli)
     if suffix == ".py" or (p.is_dir() and (p / "__init__.py").is_file()):
         argv: tuple[str, ...] = (str(toolchains.python), "-m", "elizaos_interop.bridge_server", resolved)
         spec = PluginSpec("ipc", "python", path=resolved)
@@ -288,6 +292,27 @@ def resolve_target(path: str | None, ipc: str | None, toolchains: Toolchains) ->
         f"{path}: not a plugin certify can load; expected a .wasm module, a .so/.dylib library, a .py file "
         "or package directory, a .ts/.js file, or --ipc COMMAND"
     )
+
+
+def _raw_script(path: Path, toolchains: Toolchains) -> tuple[str, ...] | None:
+    """argv serving ``path`` as a stand-alone IPC script (a plugin written from the seed's IPC
+    section: it reads stdin itself and has no ``plugin`` object), or None for an SDK plugin."""
+    if not path.is_file():
+        return None
+    suffix = path.suffix.lower()
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if suffix == ".py" and "sys.stdin" in text and not re.search(r"^plugin\s*[:=]", text, re.MULTILINE):
+        return (str(toolchains.python), str(path.resolve()))
+    if (
+        suffix in (".js", ".mjs", ".cjs", ".ts", ".mts")
+        and "process.stdin" in text
+        and not re.search(r"export\s+(const\s+plugin\b|default\b)", text)
+    ):
+        return (str(toolchains.node), str(path.resolve()))
+    return None
 
 
 def _preflight_ffi(path: Path) -> None:

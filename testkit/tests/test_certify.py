@@ -403,3 +403,11 @@ def test_ts_and_rust_ipc_conformance_fixtures_pass(tmp_path: Path) -> None:
         code, cert = certify(tmp_path, "--ipc", shlex.join(argv), *FIXTURE_SKIPS, *FAST)
         assert not must_failures(cert), (argv, cert)
         assert code == 0
+
+
+@pytest.mark.parametrize("script", ["seed_plugin.py", "seed-plugin.mjs"])
+def test_a_seed_dialect_script_path_is_run_as_a_script(tmp_path: Path, script: str) -> None:
+    code, cert = certify(tmp_path, str(SEED.parent / script), *FAST)
+    assert code == 0, cert
+    assert cert["plugin"]["name"] == "seed-plugin"
+    assert not must_failures(cert)
