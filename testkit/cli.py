@@ -366,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from testkit._call import register as register_call
+
+    register_call(sub)
     return parser
 
 
