@@ -57,6 +57,11 @@ function makeCommonJsPackage(): { root: string; pkgDir: string } {
     join(pkgDir, "plain.js"),
     'import { plugin as base } from "./plugin.mts";\nexport const plugin = { ...base, name: "plain-js" };\n',
   );
+  // and as CommonJS, module.exports = { plugin }
+  writeFileSync(
+    join(pkgDir, "plugin.cjs"),
+    'module.exports = { plugin: { name: "cjs-module", actions: [{ name: "GREET", validate: async () => true, handler: async (_r, m) => ({ success: true, text: "hello " + m.content.text }) }] } };\n',
+  );
   // reachable by name from `root`, as an installed dependency would be
   mkdirSync(join(root, "node_modules"));
   symlinkSync(pkgDir, join(root, "node_modules", "eliza-cjs-pkg"));
@@ -242,6 +247,7 @@ for (const runtime of RUNTIME_NAMES) {
       ["the .ts file", "eliza-cjs-pkg/index.ts", "root", "eliza-cjs-pkg"],
       ["an .mts file", "eliza-cjs-pkg/plugin.mts", "root", "eliza-cjs-pkg"],
       ["a .js file", "eliza-cjs-pkg/plain.js", "root", "plain-js"],
+      ["a CommonJS .cjs file", "eliza-cjs-pkg/plugin.cjs", "root", "cjs-module"],
       ["the package directory", "eliza-cjs-pkg", "root", "eliza-cjs-pkg"],
       ["the package name, from a node_modules", "eliza-cjs-pkg", "nested", "eliza-cjs-pkg"],
     ] as const) {
