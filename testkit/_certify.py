@@ -362,7 +362,7 @@ def _node_ok(node: Path) -> str:
     return ""
 
 
-def rust_host_driver(toolchains: Toolchains) -> tuple[Path | None, str]:
+def rust_host_driver(toolchains: Toolchains, build: bool = False) -> tuple[Path | None, str]:
     """(path, where it came from) of the Rust host driver, or (None, why not)."""
     env = os.environ.get("ELIZAOS_HOST_DRIVER")
     if env:
@@ -376,17 +376,37 @@ def rust_host_driver(toolchains: Toolchains) -> tuple[Path | None, str]:
     built = toolchains.rust_host_driver
     if built.is_file() and os.access(built, os.X_OK):
         return built, "the checkout's build"
-    root = repo_root_or_none()
-    cargo = shutil.which("cargo")
-    if root is not None and cargo and (root / "plugins" / "rust" / "Cargo.toml").is_file():
-        return (
-            None,
-            f"not built; build it with: {cargo} build --release --manifest-path plugins/rust/Cargo.toml",
-        )
+    argv = _rust_build_command()
+    if argv is not None:
+        if not build:
+            return None, f"not built; name rust in --hosts to build it, or run: {shlex.join(argv)}"
+        print(f"building the Rust host driver: {shlex.join(argv)}", flush=True)
+        cargo_env = {**os.environ, "CARGO_TARGET_DIR": str(toolchains.rust_target_dir)}
+        done = subprocess.run(argv, env=cargo_env, check=False, capture_output=True, text=True)
+        if done.returncode == 0 and built.is_file():
+            return built, f"built now with {shlex.join(argv)}"
+        return None, f"the build failed ({shlex.join(argv)}): {done.stderr.strip()[-500:]}"
     return None, "not found: set ELIZAOS_HOST_DRIVER or put elizaos-host-driver on PATH"
 
 
-def open_host(host: str, toolchains: Toolchains) -> tuple[HostDriver | None, str]:
+def _rust_build_command() -> list[str] | None:
+    """The cargo command that builds the Rust host driver in a checkout (the same single build as
+    ``nox -s build_rust_ipc``, so the FFI libraries keep their exports), or None."""
+    root = repo_root_or_none()
+    cargo = shutil.which("cargo")
+    manifest = root / "plugins" / "rust" / "Cargo.toml" if root is not None else None
+    if cargo is None or manifest is None or not manifest.is_file():
+        return None
+    features = ",".join(
+        f"{crate}/{feature}"
+        for crate in ("plugin-conformance", "plugin-eliza-classic")
+        for feature in ("ffi", "ipc")
+    )
+    head = [cargo, "build", "--release", "--locked", "--workspace", "--lib", "--bins", "--examples"]
+    return [*head, "--manifest-path", str(manifest), "--features", features]
+
+
+def open_host(host: str, toolchains: Toolchains, build: bool = False) -> tuple[HostDriver | None, str]:
     """(driver, description) for a host name, or (None, why it is unavailable)."""
     env = toolchains.env()
     if host == "python":
@@ -410,7 +430,7 @@ def open_host(host: str, toolchains: Toolchains) -> tuple[HostDriver | None, str
         except DriverError as exc:
             return None, str(exc).splitlines()[0]
     if host == "rust":
-        path, where = rust_host_driver(toolchains)
+        path, where = rust_host_driver(toolchains, build)
         if path is None:
             return None, f"the Rust host driver is {where}"
         try:
@@ -1331,7 +1351,7 @@ class _Certifier:
             info: dict[str, Any] = {"status": "not run"}
             self.result.hosts[host] = info
             host_started = time.monotonic()
-            driver, description = open_host(host, self.toolchains)
+            driver, description = open_host(host, self.toolchains, build=explicit)
             info["driver"] = description
             if driver is None:
                 info["status"] = "unavailable"

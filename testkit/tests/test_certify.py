@@ -411,3 +411,19 @@ def test_a_seed_dialect_script_path_is_run_as_a_script(tmp_path: Path, script: s
     assert code == 0, cert
     assert cert["plugin"]["name"] == "seed-plugin"
     assert not must_failures(cert)
+
+
+def test_certify_says_which_rust_host_driver_it_uses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testkit._toolchains import Toolchains
+
+    driver = Toolchains.discover(ROOT).rust_host_driver
+    monkeypatch.setenv("ELIZAOS_HOST_DRIVER", str(driver))
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(SEED))}", *FAST[:-1], "rust")
+    assert cert["hosts"]["rust"]["driver"] == f"rust: {driver} (from ELIZAOS_HOST_DRIVER)"
+    assert f"host  rust   {cert['hosts']['rust']['status']}: rust: {driver}" in capsys.readouterr().out
+    assert code in (0, 1)  # the verdict depends on the Rust host's must-ignore support
+    monkeypatch.setenv("ELIZAOS_HOST_DRIVER", str(tmp_path / "missing-driver"))
+    assert main(["certify", "--ipc", f"{PY} {shlex.quote(str(SEED))}", "--hosts", "rust"]) == 2
+    assert "ELIZAOS_HOST_DRIVER=" in capsys.readouterr().err
