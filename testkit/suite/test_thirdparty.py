@@ -153,6 +153,17 @@ def test_manifest_kept_as_sent(
         f"{interop_cell.id}: the host's manifest lost or changed a member the plugin sent "
         f"(must-ignore, protocol.md section 1): {diff}"
     )
+    if isinstance(third_party.driver, PythonDriver):
+        # In-process host: each Action/Provider/Evaluator object's ``descriptor`` (section 7.1).
+        plugin = third_party.driver.plugin(third_party.handle)
+        for kind in ("actions", "providers", "evaluators"):
+            if kind not in expectations.manifest:
+                continue
+            descriptors = [getattr(o, "descriptor", None) for o in getattr(plugin, kind)]
+            diff = json_subset(expectations.manifest[kind], descriptors, f"plugin.{kind}[*].descriptor")
+            assert diff is None, (
+                f"{interop_cell.id}: a {kind[:-1]} object lost a member of its descriptor: {diff}"
+            )
 
 
 @pytest.mark.interop_check("thirdparty-calls")
