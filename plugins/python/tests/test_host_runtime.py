@@ -78,6 +78,12 @@ class AgentRuntime:
         provided = await self.plugin.get_provider("STATE", message, runtime=self)
         return {"text": provided.text, "values": provided.values}
 
+    async def get_tasks_by_name(self, name: str) -> list[Any]:
+        """Makes the plugin exit while its call waits for this answer."""
+        assert self.plugin is not None
+        await self.plugin.invoke_action("EXIT", MEM, runtime=self)
+        return []
+
     async def use_model(self, model_type: str, params: dict[str, Any]) -> str:
         await self.release.wait()  # never released in the time-out test
         return "reply"
@@ -302,6 +308,24 @@ def test_the_call_time_out_covers_runtime_calls(raw: LoadedPlugin) -> None:
     asyncio.run(main())
     with pytest.raises(PluginCrashError, match="plugin is closed"):
         asyncio.run(raw.validate_action("CALL", MEM))
+
+
+def test_a_crash_while_a_runtime_method_runs_fails_both_calls(raw: LoadedPlugin) -> None:
+    runtime = AgentRuntime(raw)
+    transport = raw.transport
+    assert isinstance(transport, IpcTransport)
+
+    async def main() -> None:
+        with pytest.raises(PluginCrashError, match="exited with status 3") as info:
+            await raw.invoke_action(
+                "CALL", MEM, options=calls(("getTasksByName", ["x"])), runtime=runtime
+            )
+        assert info.value.method == 'invokeAction("CALL")'
+        await asyncio.sleep(0)
+        assert transport._runtime_tasks == set()
+
+    asyncio.run(main())
+    assert transport.returncode == 3
 
 
 def test_a_seed_plugin_is_sent_no_runtime(tmp_path: Path) -> None:
