@@ -217,7 +217,8 @@ export function forceEsmForCommonJsSources(): void {
       const typescript = format === "module-typescript" || format === "commonjs-typescript";
       if ((!typescript && format !== "commonjs") || !url.startsWith("file:")) return result;
       const file = fileURLToPath(url);
-      if (file.includes(nodeModules) || file.startsWith(OWN_DIR)) return result;
+      // .cjs/.cts say CommonJS whatever they contain; dependencies and this package are left alone
+      if (file.includes(nodeModules) || file.startsWith(OWN_DIR) || /\.c[jt]s$/.test(file)) return result;
       let source = result.source == null ? readFileSync(file, "utf8") : typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8");
       if (format !== "module-typescript" && !ESM_SYNTAX.test(source)) return result;
       if (typescript && stripTypes !== undefined) source = elideTypeOnlyImports(source, stripTypes);
