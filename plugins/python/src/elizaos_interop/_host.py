@@ -4,6 +4,11 @@
 the manifest once (synchronously, so loaders are plain functions), then exposes the plugin's
 actions, providers and evaluators as objects with ``async`` handlers, exactly like an elizaOS
 plugin written in Python.
+
+It accepts what plugins written from the seed README send (protocol.md 1, 3.3, 12): unknown
+members of manifests, descriptors and results are kept, validate may answer ``{"valid": bool}``
+and ``init`` anything; only known members of the wrong type are refused. A caller's runtime
+travels with the call to a plugin that declared ``"runtime"`` (section 11).
 """
 
 from __future__ import annotations

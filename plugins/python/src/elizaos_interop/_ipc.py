@@ -7,6 +7,11 @@ Design (protocol.md 3, measured against a ``cat`` pipe floor):
   per call); a call from another loop moves the reader there. Blocking calls (the manifest
   handshake, :meth:`IpcTransport.call_sync`) ``poll`` the same descriptors.
 * stderr is drained by a daemon thread that keeps the last 64 KiB, quoted in crash errors.
+* Lines with a ``method`` member are the plugin's runtime requests (section 11): each is
+  answered from the runtime object its call was given, in a task of its own, so the reader keeps
+  reading while it runs (and the runtime may call the plugin again).
+* What the plugin sends is decoded strictly (section 2): ``NaN``, lone surrogate escapes and
+  invalid UTF-8 are garbage, and an id of another JSON type than the request's matches nothing.
 * Every fault of protocol.md 3.5 becomes its typed error in bounded time, and the child is
   killed and reaped. ``close()``, a ``weakref`` finaliser and ``atexit`` make sure no child
   outlives its plugin object or the interpreter.
