@@ -587,7 +587,7 @@ class _Certifier:
             self.open_primary()
             self.phase(("manifest",), self.check_manifest, always=True)
             self.phase(("capabilities",), self.check_capabilities)
-            self.init_plugin()
+            self.phase(("no-crash", "no-hang"), self.init_plugin, always=True)
             corpus_checks = (
                 "declared-actions",
                 "declared-providers",
