@@ -115,7 +115,7 @@ export class LoadedPlugin {
   /** Capabilities the plugin declared (`"runtime"`, `"shutdown"`, ...). */
   readonly capabilities: readonly string[];
   private readonly conn: PluginConnection;
-  /** True when runtime objects are forwarded: the transport answers runtime calls and the plugin declared "runtime". */
+  /** True when runtime objects are forwarded: the transport answers runtime calls and the plugin (protocolVersion >= 1) declared "runtime". */
   private readonly forwardsRuntime: boolean;
 
   constructor(manifest: Manifest, conn: PluginConnection) {
@@ -128,7 +128,8 @@ export class LoadedPlugin {
     this.protocolVersion = typeof manifest.protocolVersion === "number" ? manifest.protocolVersion : 0;
     this.capabilities = Array.isArray(manifest.capabilities) ? manifest.capabilities : [];
     this.conn = conn;
-    this.forwardsRuntime = conn.answersRuntimeCalls && this.capabilities.includes("runtime");
+    // A manifest without protocolVersion is the seed's dialect (version 0): no runtime params (section 12).
+    this.forwardsRuntime = conn.answersRuntimeCalls && this.protocolVersion >= 1 && this.capabilities.includes("runtime");
     conn.label = manifest.name;
     // Each object keeps its descriptor's members, known or not (examples, ...), then the callables.
     this.actions = manifest.actions.map((d) => ({

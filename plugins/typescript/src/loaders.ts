@@ -81,7 +81,8 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
   }
   try {
     const loaded = new LoadedPlugin(checkManifest(raw), conn);
-    conn.sendsShutdown = loaded.capabilities.includes("shutdown");
+    // A seed-dialect plugin (no protocolVersion) gets no shutdown, whatever it lists (section 12).
+    conn.sendsShutdown = loaded.protocolVersion >= 1 && loaded.capabilities.includes("shutdown");
     return loaded;
   } catch (err) {
     await conn.close();

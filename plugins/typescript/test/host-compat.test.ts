@@ -30,7 +30,7 @@ import { CONFORMANCE_TS, RUNTIMES, TEST_DIR, assertGone, within } from "./helper
 
 const RAW = join(TEST_DIR, "fixtures/raw-plugin.mjs");
 const mem = (text = "hi"): { content: { text: string } } => ({ content: { text } });
-const load = (mode: "seed" | "runtime" | "full", opts = {}): Promise<LoadedPlugin> => loadIpcPlugin([RUNTIMES.node, RAW, mode], { closeGraceMs: 5000, ...opts });
+const load = (mode: "seed" | "runtime" | "full" | "unversioned", opts = {}): Promise<LoadedPlugin> => loadIpcPlugin([RUNTIMES.node, RAW, mode], { closeGraceMs: 5000, ...opts });
 
 async function rejection<E extends Error>(p: Promise<unknown>, cls: new (...args: never[]) => E, what: string): Promise<E> {
   const err = await within(15000, what, p.then(
@@ -109,15 +109,18 @@ describe("must-ignore and the seed's answer shapes (protocol.md 1, 3.3, 12)", ()
     assert.doesNotMatch(p.stderrTail(), /stdin closed/);
   });
 
-  it("a plugin that declares no runtime capability is sent no call context, even when a runtime is given", async () => {
-    const p = await load("seed");
-    try {
-      const r = await p.invokeAction("echo-params", mem(), {}, {}, undefined, { agentId: "a-1", character: { name: "Eliza" } });
-      assert.deepEqual(Object.keys((r.data as { params: object }).params).sort(), ["memory", "name", "options", "state"]);
-    } finally {
-      await p.close();
-    }
-  });
+  for (const mode of ["seed", "unversioned"] as const) {
+    it(`a ${mode} plugin (no protocolVersion) is sent no call context, even when a runtime is given, and no shutdown`, async () => {
+      const p = await load(mode);
+      try {
+        const r = await p.invokeAction("echo-params", mem(), {}, {}, undefined, { agentId: "a-1", character: { name: "Eliza" } });
+        assert.deepEqual(Object.keys((r.data as { params: object }).params).sort(), ["memory", "name", "options", "state"]);
+      } finally {
+        await p.close();
+      }
+      assert.ok(!received(p).some((r) => r.method === "shutdown"));
+    });
+  }
 
   it("manifest checks: scoped names and unknown members pass, known members of the wrong type fail", () => {
     const base = { name: "@elizaos/plugin-sql", description: "d", version: "1.2.3", language: "typescript", actions: [], providers: [], evaluators: [] };
