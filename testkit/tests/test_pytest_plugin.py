@@ -164,3 +164,41 @@ def test_missing_artifact_fails_naming_the_build(tmp_path: Path) -> None:
     assert "skipped" not in done.stdout
     assert "libelizaos_plugin_conformance.so" in done.stdout
     assert "nox -s build_rust_ffi" in done.stdout
+
+
+SUITE_TESTS = """
+import pytest
+
+def test_fixture_suite(interop_cell):
+    assert interop_cell.suite == "fixtures"
+
+@pytest.mark.interop_suite("seed")
+def test_seed_suite(interop_cell):
+    assert interop_cell.suite == "seed"
+"""
+
+SEED_PLUGIN = """
+[plugin.seed-x]
+suite = "seed"
+transport = "ipc"
+language = "python"
+command = ["{python}", "x.py"]
+expect = "x.json"
+"""
+
+
+def test_check_sets_pick_their_cells_and_idle_ones_are_deselected(tmp_path: Path) -> None:
+    """A test runs on the cells of its check set (interop_suite); a check set without cells in
+    the matrix is deselected, never reported as skipped."""
+    done = _run(tmp_path, "-v", "-rs", tests=SUITE_TESTS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_fixture_suite[py-host/py-plugin/ipc] PASSED" in done.stdout
+    assert "skipped" not in done.stdout
+    assert "1 deselected" in done.stdout
+    matrix = MATRIX.replace('[[cell]]\nhost = "rust"', SEED_PLUGIN + '[[cell]]\nhost = "rust"', 1)
+    matrix += '[[cell]]\nhost = "typescript"\nplugin = "seed-x"\ntransport = "ipc"\n'
+    (tmp_path / "seed.toml").write_text(matrix, encoding="utf-8")
+    done = _run(tmp_path, "-v", f"--matrix={tmp_path / 'seed.toml'}", tests=SUITE_TESTS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_seed_suite[ts-host/seed-x-plugin/ipc] PASSED" in done.stdout
+    assert "test_fixture_suite[ts-host/seed-x-plugin/ipc]" not in done.stdout
