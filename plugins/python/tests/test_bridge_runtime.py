@@ -439,3 +439,41 @@ def test_the_conformance_fixture_init_hook_sees_the_implicit_and_explicit_config
     answers = {m["id"]: m for m in asyncio.run(main())}
     assert answers[3]["result"] == {"values": {"a": 1}}
     assert fixture.init_configs == [{}, {"a": 1}]
+
+
+def test_calls_without_a_runtime_share_one_hostless_proxy() -> None:
+    """The hot path builds nothing per call: every runtime-less call gets the same proxy."""
+    from elizaos_interop import Action, Plugin, RuntimeProxy
+    from elizaos_interop._bridge import serve
+
+    seen: list[Any] = []
+
+    def record(runtime: Any, memory: Any, state: Any, options: Any) -> Any:
+        seen.append(runtime)
+        return {"success": True}
+
+    plugin = Plugin(name="proxy-sharing", actions=[Action(name="a", handler=record)])
+
+    async def main() -> None:
+        to_r, to_w = os.pipe()
+        from_r, from_w = os.pipe()
+        params: dict[str, Any] = {"name": "a", "memory": MEM}
+        lines = [
+            {"id": 1, "method": "invokeAction", "params": params},
+            {"id": 2, "method": "invokeAction", "params": params},
+            {"id": 3, "method": "invokeAction", "params": {**params, "runtime": CONTEXT}},
+        ]
+        os.write(to_w, b"".join(json.dumps(m).encode() + b"\n" for m in lines))
+        os.close(to_w)
+        assert await serve(plugin, input_fd=to_r, output_fd=from_w) == "eof"
+        for fd in (to_r, from_r, from_w):
+            os.close(fd)
+
+    asyncio.run(main())
+    first, second, third = seen
+    assert isinstance(first, RuntimeProxy)
+    assert first is second
+    assert not first.has_host
+    assert third is not first
+    assert third.has_host
+    assert third.agent_id == "agent-1"
