@@ -2,14 +2,18 @@
  * InMemoryRuntime (protocol.md 11.5): the shared vectors docs/vectors/runtime-world.json answered
  * through the host's runtime dispatcher (the code that answers a plugin's runtime requests), the
  * `calls` record, and composeState running registered plugins' providers across the boundary,
- * re-entrantly, through the conformance fixture's `runtime` action on Node and Bun and in Python.
+ * re-entrantly, through the conformance fixture's `runtime` action: TypeScript on Node and Bun,
+ * Python, and Rust (whose server answers in order and serves nested requests while it waits).
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FORWARDED_RUNTIME_METHODS, InMemoryRuntime, answerRuntimeCall, loadPythonPlugin, loadTsPlugin, type JsonObject, type LoadedPlugin, type World } from "../src/index.ts";
-import { CONFORMANCE_TS, PY_FIXTURES, PYTHON, RUNTIMES, RUNTIME_NAMES, VECTORS_DIR } from "./helpers.ts";
+import { FORWARDED_RUNTIME_METHODS, InMemoryRuntime, answerRuntimeCall, loadIpcPlugin, loadPythonPlugin, loadTsPlugin, type JsonObject, type LoadedPlugin, type World } from "../src/index.ts";
+import { CONFORMANCE_TS, PY_FIXTURES, PYTHON, REPO_DIR, RUNTIMES, RUNTIME_NAMES, VECTORS_DIR, requireFile } from "./helpers.ts";
+
+/** The Rust conformance fixture's IPC server (`ELIZAOS_RUST_TARGET_DIR` overrides the target directory). */
+const RUST_CONFORMANCE_IPC = join(process.env["ELIZAOS_RUST_TARGET_DIR"] ?? join(REPO_DIR, "plugins/rust/target"), "release/conformance-ipc");
 
 interface Vectors {
   world: World;
@@ -89,6 +93,7 @@ type FixtureLoad = [string, () => Promise<LoadedPlugin>];
 const fixtures: FixtureLoad[] = [
   ...RUNTIME_NAMES.map((rt): FixtureLoad => [`TS fixture on ${rt}`, () => loadTsPlugin(CONFORMANCE_TS, { runtime: rt, executable: RUNTIMES[rt] })]),
   ["Python fixture", () => loadPythonPlugin(join(PY_FIXTURES, "conformance_plugin.py"), { python: PYTHON })],
+  ["Rust fixture (IPC binary)", () => loadIpcPlugin([requireFile(RUST_CONFORMANCE_IPC, "build it with: python3 -m nox -s build_rust_ipc")])],
 ];
 for (const [what, load] of fixtures) {
   describe(`runtime calls end to end: ${what} (protocol.md section 11)`, () => {
