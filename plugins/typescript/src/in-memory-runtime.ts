@@ -124,7 +124,7 @@ export class InMemoryRuntime {
   }
 
   /** Makes a plugin's providers part of composeState (elizaOS `registerPlugin`). */
-  async registerPlugin(plugin: ProviderSource): Promise<void> {
+  registerPlugin(plugin: ProviderSource): Promise<void> {
     this.plugins.push(plugin);
     return Promise.resolve();
   }

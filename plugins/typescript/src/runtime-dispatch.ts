@@ -28,17 +28,18 @@ export function runtimeMethod(runtime: object, name: string): ((...args: unknown
 
 /** Type name of a thrown value: the Error's name, else its constructor's or JS type's name. */
 function exceptionType(err: unknown): string {
-  if (err instanceof Error) return err.name || err.constructor.name;
+  if (err instanceof Error) return (err.name || err.constructor.name).toWellFormed();
   if (err === null) return "null";
   if (typeof err === "object") return (err as { constructor?: { name?: string } }).constructor?.name ?? "object";
   return typeof err;
 }
 
+/** The message of a thrown value, made well-formed so the answer stays I-JSON (section 2). */
 function exceptionMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (isObject(err) && typeof err["message"] === "string") return err["message"];
+  if (err instanceof Error) return err.message.toWellFormed();
+  if (isObject(err) && typeof err["message"] === "string") return err["message"].toWellFormed();
   try {
-    return String(err);
+    return String(err).toWellFormed();
   } catch {
     return exceptionType(err);
   }

@@ -225,6 +225,9 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
         getTasks: () => Number.NaN,
         getMemories: () => () => 1,
         getEntityById: () => cyclic,
+        getWorld: () => {
+          throw new Error("bad \ud800 text");
+        },
       };
       const r = await p.invokeAction(
         "runtime",
@@ -246,6 +249,7 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
           { method: "runtime.getSetting", call: 999999, args: ["K"] },
           { method: "runtime.getSetting", params: { call: "x", args: [] } },
           { method: "runtime.getSetting", params: { args: "K" } },
+          { method: "runtime.getWorld", args: ["w"] },
         ]),
         undefined,
         runtime,
@@ -269,6 +273,8 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
       assert.deepEqual(got[12], { error: { code: -32602, message: "runtime call for unknown call 999999", data: { param: "call" } } });
       assert.deepEqual(got[13], { error: { code: -32602, message: 'runtime call for unknown call "x"', data: { param: "call" } } });
       assert.deepEqual((got[14]?.["error"] as { data: unknown }).data, { param: "call" });
+      // a message with a lone surrogate still travels as I-JSON (the host got the plugin's answer back intact)
+      assert.deepEqual(got[15], { error: { code: -32000, message: "bad \ufffd text", data: { method: "getWorld", exception: "Error" } } });
       // the plugin keeps serving and the host did not record a fault
       assert.equal(await p.validateAction("echo-params", mem()), true);
     } finally {
