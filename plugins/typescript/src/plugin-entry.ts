@@ -180,8 +180,8 @@ export function elideTypeOnlyImports(source: string, stripTypes: StripTypes): st
 type LoadResult = { format?: string | null | undefined; source?: string | ArrayBuffer | ArrayBufferView | null | undefined; shortCircuit?: boolean };
 type RegisterHooks = (hooks: { load(url: string, context: { format?: string | null | undefined }, nextLoad: (url: string, context?: object) => LoadResult): LoadResult }) => unknown;
 
-/** This package's own directory: its sources are written for Node already and are left alone. */
-const OWN_DIR = dirname(dirname(fileURLToPath(import.meta.url))) + sep;
+/** This package's sources: written for Node already, they are left alone. */
+const OWN_DIR = dirname(fileURLToPath(import.meta.url)) + sep;
 
 /**
  * Node only: makes the user's own code (outside node_modules) load as `tsc` and Bun would load it.
@@ -217,7 +217,7 @@ export function forceEsmForCommonJsSources(): void {
       const typescript = format === "module-typescript" || format === "commonjs-typescript";
       if ((!typescript && format !== "commonjs") || !url.startsWith("file:")) return result;
       const file = fileURLToPath(url);
-      // .cjs/.cts say CommonJS whatever they contain; dependencies and this package are left alone
+      // .cjs/.cts say CommonJS whatever they contain; dependencies and this package's src are left alone
       if (file.includes(nodeModules) || file.startsWith(OWN_DIR) || /\.c[jt]s$/.test(file)) return result;
       let source = result.source == null ? readFileSync(file, "utf8") : typeof result.source === "string" ? result.source : Buffer.from(result.source as Uint8Array).toString("utf8");
       if (format !== "module-typescript" && !ESM_SYNTAX.test(source)) return result;

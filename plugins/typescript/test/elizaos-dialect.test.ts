@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as nodeModuleNs from "node:module";
-import { RUNTIME_NAMES, RawBridge, TEST_DIR, assertSchema, type Response } from "./helpers.ts";
+import { PKG_DIR, RUNTIME_NAMES, RawBridge, TEST_DIR, assertSchema, type Response } from "./helpers.ts";
 import { elideTypeOnlyImports } from "../src/plugin-entry.ts";
 
 type StripTypes = (code: string, options?: { mode?: "strip" | "transform" }) => string;
@@ -110,6 +110,18 @@ describe("import elision for sources Node strips (Node only: Bun elides by itsel
 });
 
 for (const runtime of RUNTIME_NAMES) {
+  it(`the seed README's TypeScript plugin fixture (fixtures/seed-ts-plugin) loads on ${runtime}`, async () => {
+    const b = new RawBridge(runtime, join(PKG_DIR, "fixtures/seed-ts-plugin/index.ts"));
+    try {
+      const m = (await b.call(1, "getManifest")).result as Record<string, unknown> | undefined;
+      assert.ok(m, `no manifest; stderr: ${b.stderr}`);
+      assert.deepEqual([m["name"], m["version"]], ["my-ts-plugin", "0.0.0"]); // its package.json has no version
+      assert.deepEqual((await b.call(2, "invokeAction", { name: "my-action", memory: { content: {} } })).result, { success: true, text: "Hello from TypeScript!" });
+    } finally {
+      await b.kill();
+    }
+  });
+
   it(`the seed README's TypeScript plugin, verbatim, loads on ${runtime} without @elizaos/core installed`, async () => {
     const dir = mkdtempSync(join(tmpdir(), "interop-seed-"));
     try {
