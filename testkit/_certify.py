@@ -499,6 +499,7 @@ class _Certifier:
         self.echo = echo
         self.schemas = SchemaSet(schemas_dir())
         self.findings: list[Finding] = []
+        self.seen_findings: set[tuple[str, str]] = set()
         self.ran: set[str] = set()
         self.skipped: dict[str, str] = {}
         self.notes_by_check: dict[str, str] = {}
@@ -531,10 +532,16 @@ class _Certifier:
         return not self.options.only or any(c in self.options.only for c in check_ids)
 
     def add(self, finding: Finding) -> None:
+        """Record a finding; repeats keep only their input label (the first one keeps the evidence,
+        which is what the report shows), so a plugin failing every call cannot exhaust memory."""
+        key = (finding.check, finding.summary)
+        if key in self.seen_findings:
+            finding = Finding(finding.check, finding.summary, input=finding.input, host=finding.host)
+        self.seen_findings.add(key)
         self.findings.append(finding)
 
     def finding(self, check: str, summary: str, **evidence: str) -> None:
-        self.findings.append(Finding(check, summary, **evidence))
+        self.add(Finding(check, summary, **evidence))
 
     def phase(self, checks: Sequence[str], func: Callable[[], None], always: bool = False) -> None:
         """Run one phase; whatever it raises becomes a finding of its checks, never a traceback."""

@@ -28,7 +28,7 @@ from testkit._rawipc import RawIpc, RawIpcError
 
 __all__ = ["Finding", "HostChannel", "RawChannel", "Reply", "json_type"]
 
-_CAP = 600
+_CAP = 16_000  # evidence kept in the certificate; the terminal shows ~140 characters
 
 
 def cap(text: str, limit: int = _CAP) -> str:
@@ -160,7 +160,7 @@ class RawChannel:
             self.answered.clear()
         return self.raw
 
-    def stderr_tail(self, limit: int = 1500) -> str:
+    def stderr_tail(self, limit: int = 4000) -> str:
         """The end of the current (or last) process's stderr."""
         return self.raw.stderr_tail(limit) if self.raw is not None else ""
 
@@ -295,7 +295,7 @@ class RawChannel:
                 summary,
                 request=cap(request),
                 received=cap(text.rstrip("\n")),
-                stderr=raw.stderr_tail(1500),
+                stderr=raw.stderr_tail(4000),
                 input=label,
             )
         )
