@@ -58,11 +58,20 @@ const isParams = (v: unknown): v is Params => isObject(v);
 const isEnv = (v: unknown): v is Record<string, string> => isObject(v) && Object.values(v).every((s) => typeof s === "string");
 const isWorld = (v: unknown): v is World => isObject(v);
 
+/** An InMemoryRuntime from a World param; a World the schema refuses is -32602 naming the member. */
+function buildRuntime(world: World, param: string): InMemoryRuntime {
+  try {
+    return new InMemoryRuntime(world);
+  } catch (err) {
+    throw new DriverError(-32602, `invalid params: ${param}: ${(err as Error).message}`, { param, expected: "World (runtime-world.schema.json)", received: "object" });
+  }
+}
+
 /** The runtime a call on this handle passes: a fresh one from the call's own World, else the handle's, else none. */
 function runtimeFor(params: Params): InMemoryRuntime | undefined {
   const world = optional(params, "agentRuntime", "a World object (runtime-world.schema.json)", isWorld);
   if (world === undefined) return runtimes.get(params["plugin"] as string);
-  const runtime = new InMemoryRuntime(world);
+  const runtime = buildRuntime(world, "agentRuntime");
   const p = plugins.get(params["plugin"] as string);
   if (p !== undefined) void runtime.registerPlugin(p);
   return runtime;
@@ -91,6 +100,7 @@ async function load(params: Params): Promise<JsonValue> {
   const timeoutMs = optional(params, "timeoutMs", "a positive integer", isPositive);
   const env = optional(params, "env", "an object of strings", isEnv);
   const world = optional(params, "agentRuntime", "a World object (runtime-world.schema.json)", isWorld);
+  const loadRuntime = world === undefined ? undefined : buildRuntime(world, "agentRuntime");
   const opts: IpcLoadOptions = {};
   if (timeoutMs !== undefined) {
     opts.timeoutMs = timeoutMs;
@@ -117,10 +127,9 @@ async function load(params: Params): Promise<JsonValue> {
   }
   const handle = `p${nextHandle++}`;
   plugins.set(handle, loaded);
-  if (world !== undefined) {
-    const runtime = new InMemoryRuntime(world);
-    await runtime.registerPlugin(loaded);
-    runtimes.set(handle, runtime);
+  if (loadRuntime !== undefined) {
+    await loadRuntime.registerPlugin(loaded);
+    runtimes.set(handle, loadRuntime);
   }
   return { plugin: handle, manifest: loaded.manifest as unknown as JsonValue };
 }

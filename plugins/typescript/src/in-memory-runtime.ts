@@ -73,6 +73,36 @@ function obj(value: unknown): Record<string, unknown> {
   return isObject(value) ? value : {};
 }
 
+/** Throws TypeError naming the first member of a World that runtime-world.schema.json refuses. */
+export function checkWorld(world: unknown): asserts world is World {
+  const fail = (what: string, expected: string, got: unknown): never => {
+    const type = got === null ? "null" : Array.isArray(got) ? "array" : typeof got;
+    throw new TypeError(`World.${what} must be ${expected}, received ${type}`);
+  };
+  if (!isObject(world)) fail("(the World itself)", "an object", world);
+  const w = world as Record<string, unknown>;
+  if (w["agentId"] !== undefined && typeof w["agentId"] !== "string") fail("agentId", "a string", w["agentId"]);
+  for (const key of ["character", "settings", "cache", "models"]) {
+    if (w[key] !== undefined && !isObject(w[key])) fail(key, "an object", w[key]);
+  }
+  for (const key of ["rooms", "worlds", "entities", "memories", "tasks"]) {
+    const rows = w[key];
+    if (rows === undefined) continue;
+    if (!Array.isArray(rows)) fail(key, "an array", rows);
+    (rows as unknown[]).forEach((row, i) => {
+      if (!isObject(row)) fail(`${key}[${i}]`, "an object", row);
+      if (typeof (row as Record<string, unknown>)["id"] !== "string") fail(`${key}[${i}].id`, "a string", (row as Record<string, unknown>)["id"]);
+    });
+  }
+  const failures = w["fail"];
+  if (failures !== undefined) {
+    if (!isObject(failures)) fail("fail", "an object", failures);
+    for (const [k, v] of Object.entries(failures as object)) if (typeof v !== "string") fail(`fail.${k}`, "a string", v);
+  }
+  const omit = w["omit"];
+  if (omit !== undefined && (!Array.isArray(omit) || !omit.every((m) => typeof m === "string"))) fail("omit", "an array of strings", omit);
+}
+
 interface StoredMemory {
   memory: JsonObject;
   table: string;
@@ -103,7 +133,9 @@ export class InMemoryRuntime {
   private readonly failures: Map<string, string>;
   private readonly plugins: ProviderSource[] = [];
 
+  /** Builds the runtime; throws TypeError naming the member when `world` does not match runtime-world.schema.json. */
   constructor(world: World = {}) {
+    checkWorld(world);
     this.agentId = world.agentId;
     this.character = copy(world.character ?? {});
     this.settings = new Map(Object.entries(copy(world.settings ?? {})));

@@ -29,5 +29,5 @@ export { LoadedPlugin, type CallOptions, type PluginConnection, type LoadedActio
 export { LinePipe, IpcConnection, STDERR_TAIL_BYTES, DEFAULT_CALL_TIMEOUT_MS, DEFAULT_CLOSE_GRACE_MS, type LinePipeOptions, type IpcOptions, type ExitInfo } from "./ipc.ts";
 export * from "./loaders.ts";
 export { loadWasmPlugin, WasmConnection, type WasmOptions } from "./wasm.ts";
-export { InMemoryRuntime, type World, type RuntimeCall, type ProviderSource } from "./in-memory-runtime.ts";
+export { InMemoryRuntime, checkWorld, type World, type RuntimeCall, type ProviderSource } from "./in-memory-runtime.ts";
 export { answerRuntimeCall, runtimeContext, runtimeMethod, plainData, RUNTIME_METHOD_PREFIX, type RuntimeAnswer } from "./runtime-dispatch.ts";

@@ -115,6 +115,9 @@ for (const runtime of RUNTIME_NAMES) {
       assert.deepEqual(viaCall.data.results[0], { ok: "from call" });
       const bad = await d.request("call", { plugin, method: "getManifest", params: {}, agentRuntime: [] });
       assert.equal(bad.error?.code, -32602);
+      const badWorld = await d.request("call", { plugin, method: "getManifest", params: {}, agentRuntime: { rooms: [{ name: "no id" }] } });
+      assert.equal(badWorld.error?.code, -32602);
+      assert.match(badWorld.error?.message ?? "", /World\.rooms\[0\]\.id must be a string/);
       await d.result("unload", { plugin });
       const bare = (await d.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime }))["plugin"] as string;
       const none = (await d.result("call", { plugin: bare, method: "invokeAction", params: { name: "runtime", memory: { content: {} }, options: { calls: [{ method: "getSetting", args: ["GREETING"] }] } } }))["value"] as {

@@ -68,6 +68,14 @@ describe("InMemoryRuntime", () => {
     assert.throws(() => new InMemoryRuntime(vectors.world).getWorld("world-1"), /database offline/);
   });
 
+  it("a World the schema refuses is a TypeError naming the member", () => {
+    assert.throws(() => new InMemoryRuntime({ rooms: {} as never }), /World\.rooms must be an array, received object/);
+    assert.throws(() => new InMemoryRuntime({ memories: [{ content: {} }] }), /World\.memories\[0\]\.id must be a string, received undefined/);
+    assert.throws(() => new InMemoryRuntime({ fail: { getRoom: 1 as never } }), /World\.fail\.getRoom must be a string/);
+    assert.throws(() => new InMemoryRuntime({ omit: "useModel" as never }), /World\.omit must be an array of strings/);
+    assert.throws(() => new InMemoryRuntime({ agentId: 7 as never }), /World\.agentId must be a string, received number/);
+  });
+
   it("models.default answers any model type without its own canned answer", () => {
     const runtime = new InMemoryRuntime({ models: { default: { any: true } } });
     assert.deepEqual(runtime.useModel("OBJECT_SMALL", {}), { any: true });
