@@ -68,23 +68,11 @@ function makeCommonJsPackage(): { root: string; pkgDir: string } {
   return { root, pkgDir };
 }
 
-/** The seed README's TypeScript plugin, verbatim: it imports types from @elizaos/core without `import type`. */
-const SEED_TS_PLUGIN = `// my-plugin/index.ts
-import { Plugin, Action } from "@elizaos/core";
-
-export const plugin: Plugin = {
-  name: "my-ts-plugin",
-  actions: [
-    {
-      name: "my-action",
-      handler: async (runtime, memory, state, options) => {
-        return { success: true, text: "Hello from TypeScript!" };
-      },
-      validate: async () => true,
-    },
-  ],
-};
-`;
+/**
+ * The seed README's TypeScript plugin, verbatim (fixtures/seed-ts-plugin/index.ts without its header):
+ * it imports types from @elizaos/core without `import type`.
+ */
+const SEED_TS_PLUGIN = readFileSync(join(PKG_DIR, "fixtures/seed-ts-plugin/index.ts"), "utf8").replace(/^[\s\S]*?(?=\/\/ my-plugin\/index\.ts)/, "");
 
 describe("import elision for sources Node strips (Node only: Bun elides by itself)", { skip: stripTypeScriptTypes === undefined ? "this runtime has no module.stripTypeScriptTypes" : false }, () => {
   const strip: StripTypes = (code, options) => (stripTypeScriptTypes as StripTypes)(code, options);
