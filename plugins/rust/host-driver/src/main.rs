@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use elizaos::interop::{
@@ -65,6 +66,32 @@ struct Handle {
     /// Dropped before the plugin: it holds the plugin for `composeState`.
     runtime: Option<Arc<InMemoryRuntime>>,
     plugin: Arc<LoadedPlugin>,
+}
+
+/// A `call` ready to run on a thread of its own, so pipelined calls are answered as they
+/// complete (protocol.md section 8).
+struct PreparedCall {
+    plugin: Arc<LoadedPlugin>,
+    method: String,
+    params: Value,
+    timeout: Option<Duration>,
+    runtime: Option<Arc<dyn AgentRuntime>>,
+}
+
+impl PreparedCall {
+    /// The `call` result: `{"ok": true, "value"}` or `{"ok": false, "error"}`.
+    fn run(self) -> Value {
+        let outcome = self.plugin.call_method_with_runtime(
+            &self.method,
+            &self.params,
+            self.timeout,
+            self.runtime.as_ref(),
+        );
+        match outcome {
+            Ok(value) => json!({ "ok": true, "value": value }),
+            Err(err) => json!({ "ok": false, "error": error_json(&err) }),
+        }
+    }
 }
 
 /// The driver's state: loaded plugins by handle.
@@ -181,9 +208,11 @@ impl Driver {
         Ok(json!({ "plugin": handle, "manifest": manifest }))
     }
 
-    fn call(&self, params: &Map<String, Value>) -> DriverResult {
+    /// Reads a `call`'s params and picks its runtime, on the reading thread; the call itself
+    /// runs apart (see [`PreparedCall::run`]).
+    fn prepare_call(&self, params: &Map<String, Value>) -> Result<PreparedCall, RpcError> {
         let handle = self.handle_of(params)?;
-        let method = str_param(params, "method")?;
+        let method = str_param(params, "method")?.to_owned();
         let call_params = params.get("params").cloned().unwrap_or_else(|| json!({}));
         let timeout = uint_param(params, "timeoutMs")?.map(Duration::from_millis);
         // A call's own World wins over the one given at load (protocol.md section 8).
@@ -194,13 +223,12 @@ impl Driver {
                 .clone()
                 .map(|r| -> Arc<dyn AgentRuntime> { r }),
         };
-        let outcome =
-            handle
-                .plugin
-                .call_method_with_runtime(method, &call_params, timeout, runtime.as_ref());
-        Ok(match outcome {
-            Ok(value) => json!({ "ok": true, "value": value }),
-            Err(err) => json!({ "ok": false, "error": error_json(&err) }),
+        Ok(PreparedCall {
+            plugin: Arc::clone(&handle.plugin),
+            method,
+            params: call_params,
+            timeout,
+            runtime,
         })
     }
 
@@ -308,7 +336,7 @@ impl Driver {
         match method {
             "hello" => self.hello(),
             "load" => self.load(params),
-            "call" => self.call(params),
+            "call" => self.prepare_call(params).map(PreparedCall::run),
             "bench" => self.bench(params),
             "unload" => self.unload(params),
             "benchPipe" => self.bench_pipe(params),
@@ -342,15 +370,28 @@ fn error_json(err: &InteropError) -> Value {
     error
 }
 
+/// Writes one response line and flushes it; false when stdout is gone.
+fn write_line(out: &Mutex<BufWriter<io::Stdout>>, line: &str) -> bool {
+    let mut out = out.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+}
+
+/// Waits for every call in flight (other driver requests wait for all before them).
+fn settle(in_flight: &mut Vec<JoinHandle<()>>) {
+    for call in in_flight.drain(..) {
+        let _ = call.join();
+    }
+}
+
 fn main() -> ExitCode {
     let mut driver = Driver {
         plugins: HashMap::new(),
         next_handle: 0,
     };
-    let stdin = io::stdin();
-    let mut out = BufWriter::new(io::stdout().lock());
+    let out = Arc::new(Mutex::new(BufWriter::new(io::stdout())));
+    let mut in_flight: Vec<JoinHandle<()>> = Vec::new();
     let mut line = Vec::new();
-    let mut input = stdin.lock();
+    let mut input = io::stdin().lock();
     loop {
         line.clear();
         match input.read_until(b'\n', &mut line) {
@@ -366,21 +407,36 @@ fn main() -> ExitCode {
             continue;
         }
         let response = match elizaos::interop::parse_request(trimmed) {
+            Ok(request) if request.method == "call" => {
+                match driver.prepare_call(&request.params) {
+                    Ok(call) => {
+                        // Pipelined calls are answered as they complete.
+                        let out = Arc::clone(&out);
+                        let id = request.id;
+                        in_flight.retain(|t| !t.is_finished());
+                        in_flight.push(std::thread::spawn(move || {
+                            let value = call.run();
+                            write_line(&out, &elizaos::interop::response_line(&id, &Ok(value)));
+                        }));
+                        continue;
+                    }
+                    Err(e) => elizaos::interop::response_line(&request.id, &Err(e)),
+                }
+            }
             Ok(request) => {
+                settle(&mut in_flight);
                 let outcome = driver.handle(&request.method, &request.params);
                 elizaos::interop::response_line(&request.id, &outcome)
             }
             Err(bad) => elizaos::interop::response_line(&bad.id, &Err(bad.error)),
         };
-        if writeln!(out, "{response}")
-            .and_then(|()| out.flush())
-            .is_err()
-        {
+        if !write_line(&out, &response) {
             break;
         }
     }
-    // Stdin EOF: close every plugin (children reaped) and exit 0; runtimes first, as they hold
-    // their plugins.
+    // Stdin EOF: finish the calls in flight, close every plugin (children reaped) and exit 0;
+    // runtimes first, as they hold their plugins.
+    settle(&mut in_flight);
     for handle in driver.plugins.values_mut() {
         handle.runtime = None;
     }

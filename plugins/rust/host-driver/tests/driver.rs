@@ -234,3 +234,38 @@ fn agent_runtime_worlds_answer_the_plugins_runtime_calls() {
     d.stdin.take();
     assert!(d.child.wait().expect("wait").success());
 }
+
+#[test]
+fn pipelined_calls_are_answered_as_they_complete_and_other_requests_wait_for_them() {
+    let ipc = artifact(
+        "conformance-ipc",
+        "cargo build --release -p plugin-conformance",
+    );
+    let mut d = Driver::start();
+    let loaded = d.result("load", json!({"transport": "ipc", "command": [ipc]}));
+    let p = loaded["plugin"].as_str().expect("handle").to_string();
+    let m = json!({"content": {"text": "hi"}});
+    let stdin = d.stdin.as_mut().expect("stdin open");
+    let requests = [
+        json!({"id": 101, "method": "call", "params": {"plugin": p, "method": "invokeAction",
+            "params": {"name": "slow", "memory": m, "options": {"delayMs": 3000}}}}),
+        json!({"id": 102, "method": "call", "params": {"plugin": p, "method": "invokeAction",
+            "params": {"name": "echo", "memory": m}}}),
+        json!({"id": 103, "method": "hello", "params": {}}),
+    ];
+    for r in &requests {
+        writeln!(stdin, "{r}").expect("write");
+    }
+    stdin.flush().expect("flush");
+    let mut order = Vec::new();
+    for _ in 0..3 {
+        let mut answer = String::new();
+        d.stdout.read_line(&mut answer).expect("read");
+        let response: Value = serde_json::from_str(&answer).expect("JSON");
+        order.push(response["id"].clone());
+    }
+    // The echo overtakes the slow call (3 s apart); `hello` waits for both.
+    assert_eq!(order, vec![json!(102), json!(101), json!(103)]);
+    d.stdin.take();
+    assert!(d.child.wait().expect("wait").success());
+}
