@@ -218,7 +218,7 @@ export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> 
   }
 
   /** Runs an elizaOS action/evaluator handler with a callback whose contents are collected. */
-  async function runEliza(handler: unknown, rt: RuntimeProxy, memory: Memory, state: JsonObject, opts: JsonObject, callbacks: JsonObject[]): Promise<unknown> {
+  function runEliza(handler: unknown, rt: RuntimeProxy, memory: Memory, state: JsonObject, opts: JsonObject, callbacks: JsonObject[]): unknown {
     const callback: HandlerCallback = (content) => {
       callbacks.push(content);
       return Promise.resolve([]);
