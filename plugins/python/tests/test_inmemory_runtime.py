@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from elizaos_interop import (
     load_python_plugin,
     load_ts_plugin,
 )
+from elizaos_interop._runtime_proxy import FORWARDED_METHODS, snake_case
 
 VECTORS: dict[str, Any] = json.loads(
     (REPO / "docs" / "vectors" / "runtime-world.json").read_text(encoding="utf-8")
@@ -103,6 +105,14 @@ def test_snake_case_aliases_and_the_calls_record() -> None:
     assert hasattr(InMemoryRuntime({}), "get_room")  # omission is per runtime
 
 
+def test_every_method_of_11_3_in_both_spellings() -> None:
+    runtime = InMemoryRuntime({})
+    for name in FORWARDED_METHODS:
+        camel = getattr(runtime, name)
+        assert inspect.iscoroutinefunction(camel), name
+        assert getattr(runtime, snake_case(name)) == camel, name
+
+
 def test_memories_tasks_and_entities() -> None:
     runtime = InMemoryRuntime(VECTORS["world"])
 
@@ -114,7 +124,9 @@ def test_memories_tasks_and_entities() -> None:
         newest = await runtime.getMemories({"roomId": "room-1"})
         assert [m["id"] for m in newest] == [new_id, "m-2", "m-1"]
         newest[0]["content"]["text"] = "changed by the caller"
-        assert (await runtime.getMemoryById(new_id))["content"]["text"] == "third"
+        stored = await runtime.getMemoryById(new_id)
+        assert stored is not None
+        assert stored["content"]["text"] == "third"
         await runtime.deleteMemory("m-1")
         assert [m["id"] for m in await runtime.getMemories({"roomId": "room-1"})] == [
             new_id,

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ._runtime_proxy import FORWARDED_METHODS, snake_case
+from ._runtime_proxy import snake_case
 
 __all__ = ["InMemoryRuntime"]
 
@@ -611,7 +611,51 @@ class InMemoryRuntime:
     async def log(self, params: Any) -> None:
         self._enter("log", [params])
 
+    # -- snake_case aliases (the Python spelling of each wire name, 11.3) ----------------
 
-for _name in FORWARDED_METHODS:  # the snake_case aliases: get_entity_by_id = getEntityById
-    setattr(InMemoryRuntime, snake_case(_name), getattr(InMemoryRuntime, _name))
-del _name
+    get_setting = getSetting
+    set_setting = setSetting
+    get_cache = getCache
+    set_cache = setCache
+    delete_cache = deleteCache
+    get_room = getRoom
+    get_rooms = getRooms
+    get_rooms_for_participant = getRoomsForParticipant
+    get_rooms_for_participants = getRoomsForParticipants
+    get_participants_for_room = getParticipantsForRoom
+    get_participant_user_state = getParticipantUserState
+    set_participant_user_state = setParticipantUserState
+    get_world = getWorld
+    update_world = updateWorld
+    ensure_world_exists = ensureWorldExists
+    ensure_room_exists = ensureRoomExists
+    ensure_connection = ensureConnection
+    ensure_connections = ensureConnections
+    get_entity_by_id = getEntityById
+    get_entities_for_room = getEntitiesForRoom
+    update_entity = updateEntity
+    get_component = getComponent
+    get_components = getComponents
+    create_component = createComponent
+    update_component = updateComponent
+    get_relationships = getRelationships
+    create_relationship = createRelationship
+    update_relationship = updateRelationship
+    get_memories = getMemories
+    get_memory_by_id = getMemoryById
+    get_memories_by_room_ids = getMemoriesByRoomIds
+    search_memories = searchMemories
+    create_memory = createMemory
+    update_memory = updateMemory
+    delete_memory = deleteMemory
+    get_conversation_length = getConversationLength
+    queue_embedding_generation = queueEmbeddingGeneration
+    get_tasks = getTasks
+    get_task = getTask
+    get_tasks_by_name = getTasksByName
+    create_task = createTask
+    update_task = updateTask
+    delete_task = deleteTask
+    use_model = useModel
+    compose_state = composeState
+    emit_event = emitEvent

@@ -114,7 +114,7 @@ def advance(job: Job, host_id: Any, answers: dict[Any, Any] | None) -> None:
         send(requests[0]["raw"])
         return
     waiting = {r["id"] for r in requests}
-    state = (job, waiting, {}, host_id)
+    state: tuple[Job, set[Any], dict[Any, Any], Any] = (job, waiting, {}, host_id)
     for r in requests:
         jobs[r["id"]] = state
     for r in requests:
