@@ -50,6 +50,27 @@ plugin = Plugin(
 """
 
 
+TS_PLUGIN = """
+export const plugin = {
+  name: "my-ts-plugin",
+  description: "A TypeScript plugin certified from an installed testkit",
+  actions: [
+    {
+      name: "REPLY",
+      description: "Reply",
+      validate: async () => true,
+      handler: async (_runtime: unknown, memory: { content?: { text?: unknown } }) => ({
+        success: true,
+        text: typeof memory.content?.text === "string"
+          ? `you said ${memory.content.text}`
+          : "you said nothing",
+      }),
+    },
+  ],
+};
+"""
+
+
 def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=900, **kwargs)  # type: ignore[call-overload,no-any-return]
 
@@ -88,4 +109,25 @@ def test_certify_from_an_empty_directory(tmp_path: Path) -> None:
     assert "cannot find the repository root" not in result.stdout + result.stderr
     cert = json.loads((work / "cert.json").read_text(encoding="utf-8"))
     assert cert["verdict"] == "PASS"
+    assert cert["hosts"]["node"]["status"] == "loaded", cert["hosts"]
+    # A TypeScript plugin: the TS bridge and host driver come out of the wheel too.
+    (work / "my-plugin.ts").write_text(TS_PLUGIN, encoding="utf-8")
+    result = _run(
+        [
+            str(env_dir / "bin" / "interop-testkit"),
+            "certify",
+            "./my-plugin.ts",
+            "--hosts",
+            "python,node",
+            "--fuzz-examples",
+            "5",
+            "--json",
+            "cert-ts.json",
+        ],
+        cwd=work,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    cert = json.loads((work / "cert-ts.json").read_text(encoding="utf-8"))
+    assert cert["plugin"]["name"] == "my-ts-plugin"
     assert cert["hosts"]["node"]["status"] == "loaded", cert["hosts"]
