@@ -1144,7 +1144,7 @@ class _Certifier:
         raw.send_line(bad)
         evidence = {"request": bad.decode(), "input": "a line that is not JSON"}
         try:
-            line = raw.read_line(self.options.timeout_s)
+            line = raw.read_line(min(self.options.timeout_s, 3.0))  # SHOULD: no long wait
         except RawIpcError as exc:
             code = raw.proc.poll()
             stderr = channel.stderr_tail()
