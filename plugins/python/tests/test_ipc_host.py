@@ -91,7 +91,7 @@ def test_handlers_and_results(plugin: LoadedPlugin) -> None:
         assert result == {"success": True, "text": "hello", "data": result["data"]}
         assert not result_errors("invokeAction", result.to_dict())
         with pytest.raises(AttributeError):
-            result.text = "x"  # type: ignore[misc]
+            result.text = "x"
         assert await echo.validate(None, MEM, {}) is True
         assert await plugin.actions[1].validate(None, MEM, {}) is False
         static = await plugin.providers[0].get(None, MEM, {})
@@ -104,7 +104,9 @@ def test_handlers_and_results(plugin: LoadedPlugin) -> None:
         await plugin.init({"k": "v"})
         assert (await plugin.get_provider("config", MEM)).values == {"k": "v"}
         assert await plugin.validate_evaluator("echo", MEM) is True
-        assert (await plugin.invoke_evaluator("echo", MEM)).success is True
+        evaluated = await plugin.invoke_evaluator("echo", MEM)
+        assert evaluated is not None
+        assert evaluated.success is True
 
     asyncio.run(main())
 
@@ -221,7 +223,7 @@ def test_timeout_kills_the_child_and_fails_everything() -> None:
     plugin = load_python_plugin(CONFORMANCE)
     pid = pid_of(plugin)
 
-    async def main() -> list[BaseException | Any]:
+    async def main() -> tuple[Result | BaseException, Result | BaseException]:
         return await asyncio.gather(
             plugin.invoke_action("slow", MEM, {}, {"delayMs": 60_000}, timeout=0.3),
             plugin.invoke_action("slow", MEM, {}, {"delayMs": 60_000}),
