@@ -500,6 +500,7 @@ class _Certifier:
         self.schemas = SchemaSet(schemas_dir())
         self.findings: list[Finding] = []
         self.seen_findings: set[tuple[str, str]] = set()
+        self.unstable: set[int] = set()  # call indices whose answers differ between two loads
         self.ran: set[str] = set()
         self.skipped: dict[str, str] = {}
         self.notes_by_check: dict[str, str] = {}
@@ -1395,19 +1396,42 @@ class _Certifier:
                     continue
                 info["status"] = "loaded"
                 channel = HostChannel(driver, handle, self.options.timeout_s, raw_params=False)
-                replies: list[Reply] = []
-                for start in range(0, len(calls), 64):
-                    replies += channel.call_many(calls[start : start + 64])
-                self.calls += len(calls)
+                replies = self._batch(channel, calls)
                 outcomes[host] = replies
                 info["calls"] = len(calls)
                 with contextlib.suppress(DriverError):
                     driver.unload(handle)
+                if not self.unstable and len(hosts) > 1:
+                    # The same calls on a fresh load of the same host: what differs is the plugin's
+                    # own nondeterminism (clocks, randomness), not a host disagreement.
+                    try:
+                        handle, _manifest = driver.load(
+                            host_spec, int(self.options.start_timeout_s * 1000), agent_runtime=self.world
+                        )
+                    except DriverError:
+                        continue
+                    again = self._batch(
+                        HostChannel(driver, handle, self.options.timeout_s, raw_params=False), calls
+                    )
+                    self.unstable = {
+                        i
+                        for i, (method, _params) in enumerate(calls)
+                        if json_diff(_normalise(replies[i], method), _normalise(again[i], method)) is not None
+                    } or {-1}
+                    with contextlib.suppress(DriverError):
+                        driver.unload(handle)
             finally:
                 with contextlib.suppress(Exception):
                     driver.close()
                 info["duration_s"] = round(time.monotonic() - host_started, 2)
         self.compare_hosts(outcomes, calls, labels)
+
+    def _batch(self, channel: HostChannel, calls: list[tuple[str, dict[str, Any]]]) -> list[Reply]:
+        replies: list[Reply] = []
+        for start in range(0, len(calls), 64):
+            replies += channel.call_many(calls[start : start + 64])
+        self.calls += len(calls)
+        return replies
 
     def compare_hosts(
         self, outcomes: dict[str, list[Reply]], calls: list[tuple[str, dict[str, Any]]], labels: list[str]
@@ -1417,8 +1441,11 @@ class _Certifier:
             self.notes_by_check["differential"] = f"{len(hosts)} host(s) answered: nothing to compare"
             return
         reference = hosts[0]
+        unstable = self.unstable - {-1}
         for other in hosts[1:]:
             for i, (method, params) in enumerate(calls):
+                if i in unstable:
+                    continue
                 a = _normalise(outcomes[reference][i], method)
                 b = _normalise(outcomes[other][i], method)
                 diff = json_diff(a, b)
@@ -1437,7 +1464,15 @@ class _Certifier:
                     input=labels[i],
                     host=f"{reference}/{other}",
                 )
-        self.notes_by_check["differential"] = f"{len(calls)} calls compared across {', '.join(hosts)}"
+        self.notes_by_check["differential"] = (
+            f"{len(calls) - len(unstable)} calls compared across {', '.join(hosts)}"
+            + (
+                f"; {len(unstable)} not compared: they differ between two fresh loads on {reference} "
+                "(clocks, randomness)"
+                if unstable
+                else ""
+            )
+        )
 
     # -- grading --------------------------------------------------------------------------------------
     def grade(self) -> None:

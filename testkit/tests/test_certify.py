@@ -277,13 +277,14 @@ def test_hosts_agree_on_the_conformance_fixture_and_disagree_on_a_nondeterminist
     assert code == 0, cert
     assert cert["hosts"]["node"]["status"] == "loaded"
     assert verdicts(cert)["differential"] == "pass"
-    script = tmp_path / "pid_plugin.py"
+    script = tmp_path / "host_dependent_plugin.py"
     script.write_text(
         f"import os, sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
         "from _seed_core import serve\n"
         "def override(req, default):\n"
         "    if req.get('method') == 'getProvider':\n"
-        "        return {'id': req['id'], 'result': {'text': f'served by {os.getpid()}'}}\n"
+        "        parent = open(f'/proc/{os.getppid()}/comm').read().strip()\n"
+        "        return {'id': req['id'], 'result': {'text': f'served for {parent}'}}\n"
         "    return default(req)\n"
         "serve(override)\n",
         encoding="utf-8",
@@ -301,6 +302,20 @@ def test_hosts_agree_on_the_conformance_fixture_and_disagree_on_a_nondeterminist
     diff = next(c for c in cert["checks"] if c["id"] == "differential")
     assert diff["verdict"] == "fail"
     assert "python and node disagree at $.text" in diff["findings"][0]["summary"]
+
+    # Answers that differ between two loads on the same host (a clock) are not host disagreements.
+    clock = tmp_path / "clock_plugin.py"
+    clock.write_text(
+        script.read_text(encoding="utf-8").replace(
+            "f'served for {parent}'", "repr(__import__('time').time())"
+        )
+    )
+    code, cert = certify(
+        tmp_path, "--ipc", f"{PY} {shlex.quote(str(clock))}", "--fuzz-examples", "0", "--hosts", "python,node"
+    )
+    diff = next(c for c in cert["checks"] if c["id"] == "differential")
+    assert diff["verdict"] == "pass", diff
+    assert "not compared: they differ between two fresh loads on python" in diff["message"]
 
 
 RUNTIME_PLUGIN = """
