@@ -16,8 +16,11 @@ from typing import Any
 
 import pytest
 from conftest import CONFORMANCE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from elizaos_interop import (
+    InMemoryRuntime,
     LoadedPlugin,
     PluginCrashError,
     PluginTimeoutError,
@@ -387,3 +390,33 @@ def test_a_published_elizaos_agent_runtime_answers(raw: LoadedPlugin) -> None:
         "agentId": str(runtime.agent_id),
         "character": {"name": "Eliza", "bio": ["A test agent"]},
     }
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+def test_runtime_arguments_and_answers_round_trip_property(raw: LoadedPlugin) -> None:
+    """Any value of the JSON profile crosses both ways unchanged (section 2): as a runtime call's
+    argument (plugin to host) and as its answer (host to plugin)."""
+    runtime = InMemoryRuntime({})
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(value=JSON_VALUES)
+    def check(value: Any) -> None:
+        options = calls(("setCache", ["k", value]), ("getCache", ["k"]))
+        result = asyncio.run(raw.invoke_action("CALL", MEM, options=options, runtime=runtime))
+        assert results(result) == [{"ok": True}, {"ok": value}]
+        assert runtime.calls[-2] == {"method": "setCache", "args": ["k", value]}
+        assert repr(results(result)[1]["ok"]) == repr(value)  # int stays int, -0.0 stays -0.0
+
+    check()

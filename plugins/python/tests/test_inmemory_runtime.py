@@ -89,14 +89,16 @@ def test_snake_case_aliases_and_the_calls_record() -> None:
 
     async def main() -> None:
         assert await runtime.get_setting("K") == 1
-        await runtime.set_setting("K", 2, None)
-        assert await runtime.getSetting("K") == 2
+        await runtime.set_setting("K", 2)
+        await runtime.setSetting("K", 3, None)
+        assert await runtime.getSetting("K") == 3
         assert runtime.agent_id is None
 
     asyncio.run(main())
     assert runtime.calls == [
         {"method": "getSetting", "args": ["K"]},
-        {"method": "setSetting", "args": ["K", 2]},  # trailing absent arguments dropped
+        {"method": "setSetting", "args": ["K", 2]},  # an omitted trailing argument is dropped
+        {"method": "setSetting", "args": ["K", 3, None]},  # an explicit None (null) is kept
         {"method": "getSetting", "args": ["K"]},
     ]
     for name in ("getRoom", "get_room"):

@@ -41,12 +41,32 @@ def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
 
 
+class _Absent:
+    """The default of an optional parameter: an argument the caller did not pass."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT: Any = _Absent()
+"""Default of optional parameters, so ``calls`` tells an omitted argument from ``None``."""
+
+
+def _given(value: Any) -> Any:
+    """``value``, or ``None`` for an argument that was not passed."""
+    return None if value is ABSENT else value
+
+
 def _trimmed(args: Sequence[Any]) -> list[Any]:
-    """Arguments as recorded: trailing ``None`` (absent) ones dropped, as on the wire (11.2)."""
+    """Arguments as recorded: trailing omitted ones dropped, as on the wire (11.2), while an
+    explicit ``None`` (a JSON ``null`` a plugin sent) is kept; an omitted one in the middle
+    is recorded as ``None``."""
     n = len(args)
-    while n > 0 and args[n - 1] is None:
+    while n > 0 and args[n - 1] is ABSENT:
         n -= 1
-    return copy.deepcopy(list(args[:n]))
+    return copy.deepcopy([_given(a) for a in args[:n]])
 
 
 def _field(item: Any, name: str, python: str | None = None) -> Any:
@@ -182,7 +202,7 @@ class InMemoryRuntime:
         self._enter("getSetting", [key])
         return copy.deepcopy(self._settings.get(key))
 
-    async def setSetting(self, key: str, value: Any, secret: bool | None = None) -> None:
+    async def setSetting(self, key: str, value: Any, secret: bool | None = ABSENT) -> None:
         self._enter("setSetting", [key, value, secret])
         self._settings[key] = copy.deepcopy(value)
 
@@ -299,7 +319,7 @@ class InMemoryRuntime:
         return copy.deepcopy(self._by_id(self._entities, entityId))
 
     async def getEntitiesForRoom(
-        self, roomId: str, includeComponents: bool | None = None
+        self, roomId: str, includeComponents: bool | None = ABSENT
     ) -> list[dict[str, Any]]:
         self._enter("getEntitiesForRoom", [roomId, includeComponents])
         ids = self._participants.get(roomId, [])
@@ -328,8 +348,8 @@ class InMemoryRuntime:
         self,
         entityId: str,
         type: str,
-        worldId: str | None = None,
-        sourceEntityId: str | None = None,
+        worldId: str | None = ABSENT,
+        sourceEntityId: str | None = ABSENT,
     ) -> dict[str, Any] | None:
         self._enter("getComponent", [entityId, type, worldId, sourceEntityId])
         return copy.deepcopy(
@@ -338,21 +358,23 @@ class InMemoryRuntime:
                     c
                     for c in self._components
                     if c.get("type") == type
-                    and self._component_matches(c, entityId, worldId, sourceEntityId)
+                    and self._component_matches(
+                        c, entityId, _given(worldId), _given(sourceEntityId)
+                    )
                 ),
                 None,
             )
         )
 
     async def getComponents(
-        self, entityId: str, worldId: str | None = None, sourceEntityId: str | None = None
+        self, entityId: str, worldId: str | None = ABSENT, sourceEntityId: str | None = ABSENT
     ) -> list[dict[str, Any]]:
         self._enter("getComponents", [entityId, worldId, sourceEntityId])
         return copy.deepcopy(
             [
                 c
                 for c in self._components
-                if self._component_matches(c, entityId, worldId, sourceEntityId)
+                if self._component_matches(c, entityId, _given(worldId), _given(sourceEntityId))
             ]
         )
 
@@ -463,7 +485,7 @@ class InMemoryRuntime:
         return self._list_memories(keep, p.get("count"))
 
     async def createMemory(
-        self, memory: dict[str, Any], tableName: str, unique: bool | None = None
+        self, memory: dict[str, Any], tableName: str, unique: bool | None = ABSENT
     ) -> str:
         """Append a memory (the newest) and return its id (its own, else a new UUID)."""
         self._enter("createMemory", [memory, tableName, unique])
@@ -494,7 +516,7 @@ class InMemoryRuntime:
         return _CONVERSATION_LENGTH
 
     async def queueEmbeddingGeneration(
-        self, memory: dict[str, Any], priority: str | None = None
+        self, memory: dict[str, Any], priority: str | None = ABSENT
     ) -> None:
         """Recorded only: there is no embedding model here."""
         self._enter("queueEmbeddingGeneration", [memory, priority])
@@ -545,7 +567,7 @@ class InMemoryRuntime:
 
     # -- models, state, events ------------------------------------------------------------------
 
-    async def useModel(self, modelType: str, params: Any = None) -> Any:
+    async def useModel(self, modelType: str, params: Any = ABSENT) -> Any:
         """The World's canned answer for the model type, else ``models.default``."""
         self._enter("useModel", [modelType, params])
         if modelType in self._models:
@@ -557,9 +579,9 @@ class InMemoryRuntime:
     async def composeState(
         self,
         message: dict[str, Any],
-        includeList: list[str] | None = None,
-        onlyInclude: bool | None = None,
-        skipCache: bool | None = None,
+        includeList: list[str] | None = ABSENT,
+        onlyInclude: bool | None = ABSENT,
+        skipCache: bool | None = ABSENT,
     ) -> dict[str, Any]:
         """Run the registered plugins' providers and merge their ``text``, ``values``, ``data``.
 
@@ -605,7 +627,7 @@ class InMemoryRuntime:
                     data.update(provided_data)
         return copy.deepcopy({"values": values, "data": data, "text": "\n".join(texts)})
 
-    async def emitEvent(self, event: str | list[str], params: Any = None) -> None:
+    async def emitEvent(self, event: str | list[str], params: Any = ABSENT) -> None:
         self._enter("emitEvent", [event, params])
 
     async def log(self, params: Any) -> None:
