@@ -928,7 +928,11 @@ class _Certifier:
             )
             return
         code = reply.code
-        if code == -32001 or (code is not None and _UNKNOWN_RE.search(reply.message or "")):
+        message = reply.message or ""
+        # A handler's own failure (-32000) may say "not found" about anything; an unknown-name
+        # answer in another code names the item.
+        said_unknown = code not in (None, -32000) and name in message and _UNKNOWN_RE.search(message)
+        if code == -32001 or said_unknown:
             self.finding(
                 check,
                 f"{method} answers its own declared {kind} name {name!r} as unknown ({code})",

@@ -442,3 +442,21 @@ def test_certify_says_which_rust_host_driver_it_uses(
     monkeypatch.setenv("ELIZAOS_HOST_DRIVER", str(tmp_path / "missing-driver"))
     assert main(["certify", "--ipc", f"{PY} {shlex.quote(str(SEED))}", "--hosts", "rust"]) == 2
     assert "ELIZAOS_HOST_DRIVER=" in capsys.readouterr().err
+
+
+def test_a_handler_failure_that_says_not_found_is_not_an_unknown_name(tmp_path: Path) -> None:
+    script = tmp_path / "room_not_found.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import serve, text_of\n"
+        "def override(req, default):\n"
+        "    if req.get('method') == 'invokeAction' and text_of(req) == 'Hello':\n"
+        "        error = {'code': -32000, 'message': 'room not found for action REPLY'}\n"
+        "        return {'id': req['id'], 'error': error}\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST)
+    assert not must_failures(cert), cert
+    assert code == 0
