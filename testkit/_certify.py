@@ -446,7 +446,8 @@ def open_host(host: str, toolchains: Toolchains, build: bool = False) -> tuple[H
 
 
 def _is_gap(reply: Reply) -> str:
-    """The runtime method a handler error says the host lacks ('?' if unnamed), or ''."""
+    """The runtime method a handler error says the host lacks ('?' if unnamed), '*' when a runtime
+    call failed on the host's side (RuntimeCallError), or '' for the plugin's own failure."""
     message = reply.message or ""
     data = reply.data if isinstance(reply.data, dict) else {}
     exception = str(data.get("exception", ""))
@@ -461,6 +462,8 @@ def _is_gap(reply: Reply) -> str:
         )
         or ("cannot read properties of undefined" in low and "runtime" in low)
     )
+    if exception == "RuntimeCallError" and not gap:
+        return "*"  # the host's runtime answered the plugin's runtime call with an error
     if not gap:
         return ""
     match = _GAP_METHOD_RE.search(message)
@@ -922,10 +925,16 @@ class _Certifier:
         evidence: dict[str, str],
     ) -> None:
         gap = _is_gap(reply)
-        if gap:
+        if gap == "*":
             self.finding(
-                "runtime-gap", f"a handler needs runtime.{gap}, which the host did not provide", **evidence
+                "runtime-gap",
+                "a handler failed because the host's runtime answered a runtime call with an error",
+                **evidence,
             )
+            return
+        if gap:
+            what = "a runtime method" if gap == "?" else f"runtime.{gap}"
+            self.finding("runtime-gap", f"a handler needs {what}, which the host did not provide", **evidence)
             return
         code = reply.code
         message = reply.message or ""

@@ -56,3 +56,18 @@ def test_generated_inputs_are_reproducible_per_seed() -> None:
     assert first == again
     assert len(first) == 8
     assert all(isinstance(m.get("content"), dict) for m, _s, _o in first)
+
+
+def test_runtime_gap_classification() -> None:
+    from testkit._certify import _is_gap
+    from testkit._certify_channel import Reply
+
+    def gap(message: str, exception: str = "Error") -> str:
+        return _is_gap(Reply("error", code=-32000, message=message, data={"exception": exception}))
+
+    assert gap("runtime.getRoom is not provided by the host", "RuntimeUnavailableError") == "getRoom"
+    assert gap("runtime.getRoom is not a function", "TypeError") == "getRoom"
+    assert gap("'Runtime' object has no attribute 'get_room'", "AttributeError") == "?"
+    assert gap("database offline", "RuntimeCallError") == "*"
+    assert gap("room not found") == ""
+    assert gap("Cannot read properties of undefined (reading 'text')", "TypeError") == ""
