@@ -285,13 +285,25 @@ def resolve_target(path: str | None, ipc: str | None, toolchains: Toolchains) ->
         spec = PluginSpec("ipc", "python", path=resolved)
         return Target(path, "ipc", "python", argv=argv, path=resolved, spec=spec, cli=cli)
     if suffix in (".ts", ".js", ".mjs", ".mts", ".cjs"):
-        argv = (str(toolchains.node), str(toolchains.ts_bridge), resolved)
-        spec = PluginSpec("ipc", "typescript", path=resolved, runtime="node")
+        runtime, binary = _ts_runtime(toolchains, path)
+        argv = (str(binary), str(toolchains.ts_bridge), resolved)
+        spec = PluginSpec("ipc", "typescript", path=resolved, runtime=runtime)
         return Target(path, "ipc", "typescript", argv=argv, path=resolved, spec=spec, cli=cli)
     raise UnusableInput(
         f"{path}: not a plugin certify can load; expected a .wasm module, a .so/.dylib library, a .py file "
         "or package directory, a .ts/.js file, or --ipc COMMAND"
     )
+
+
+def _ts_runtime(toolchains: Toolchains, path: str) -> tuple[str, Path]:
+    """("node" | "bun", binary) that can run the TypeScript bridge; UnusableInput naming both."""
+    why = _node_ok(toolchains.node)
+    if not why:
+        return "node", toolchains.node
+    bun = toolchains.bun
+    if shutil.which(str(bun)) is not None or bun.is_file():
+        return "bun", bun
+    raise UnusableInput(f"{path}: a TypeScript plugin needs Node >= 22 or Bun: {why}; Bun not found at {bun}")
 
 
 def _raw_script(path: Path, toolchains: Toolchains) -> tuple[str, ...] | None:

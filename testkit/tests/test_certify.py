@@ -460,3 +460,16 @@ def test_a_handler_failure_that_says_not_found_is_not_an_unknown_name(tmp_path: 
     code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST)
     assert not must_failures(cert), cert
     assert code == 0
+
+
+def test_a_ts_plugin_without_node_22_or_bun_is_unusable_input(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old_node = tmp_path / "node"
+    old_node.write_text("#!/bin/sh\necho v20.19.0\n", encoding="utf-8")
+    old_node.chmod(0o755)
+    monkeypatch.setenv("ELIZAOS_NODE", str(old_node))
+    monkeypatch.setenv("ELIZAOS_BUN", str(tmp_path / "no-bun"))
+    ts = ROOT / "plugins" / "typescript" / "fixtures" / "conformance.ts"
+    assert main(["certify", str(ts)]) == 2
+    assert "needs Node >= 22 or Bun" in capsys.readouterr().err
