@@ -252,6 +252,8 @@ pub struct RuntimeProxy {
 }
 
 /// The runtime of the call this thread is serving (inside a handler), or a proxy without a host.
+/// Call it, and the proxy's methods, from the handler's own thread: the IPC server serves one
+/// request at a time on that thread, and another thread's proxy has no host.
 pub fn current_runtime() -> RuntimeProxy {
     let found = with_channel(|c| (c.frame(), c.config()));
     let config = found.as_ref().map(|(_, config)| config.clone());
