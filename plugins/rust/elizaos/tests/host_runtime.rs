@@ -232,6 +232,7 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
         {"method": "searchMemories", "args": [{}]},
         {"method": "getWorld", "args": ["world-1"]},
         {"method": "getSetting", "args": ["GREETING"], "call": 1},
+        {"method": "constructor", "args": []},
     ]);
     let result = within("raw runtime requests", move || {
         let context = plugin
@@ -281,5 +282,10 @@ fn malformed_runtime_requests_get_the_errors_of_11_2() {
     assert_eq!(
         answers[5]["error"]["message"],
         json!("runtime call for unknown call 1")
+    );
+    // A name outside 11.3 is refused without asking the runtime.
+    assert_eq!(
+        answers[6]["error"],
+        json!({"code": -32601, "message": "runtime.constructor is not provided by the host", "data": {"method": "constructor"}})
     );
 }

@@ -323,7 +323,8 @@ impl RuntimeProxy {
         if local_answer(method).is_some() {
             return Ok(String::new());
         }
-        let Some(call) = &self.call else {
+        // Only the methods of 11.3 are ever forwarded.
+        let Some(call) = self.call.as_ref().filter(|_| is_runtime_method(method)) else {
             return Err(RuntimeError::not_provided(method));
         };
         with_channel(|c| c.send(call, method, args))
@@ -404,6 +405,16 @@ mod tests {
             Err(RuntimeError::not_provided("getSetting"))
         );
         assert_eq!(rt.call("getService", vec![]), Ok(Value::Null));
+        let hosted = RuntimeProxy {
+            call: Some(Value::from(1)),
+            context: Some(Value::Object(Map::new())),
+            config: None,
+        };
+        assert_eq!(
+            hosted.call("constructor", vec![]),
+            Err(RuntimeError::not_provided("constructor")),
+            "a name outside 11.3 is refused locally, never sent"
+        );
         assert_eq!(rt.agent_id(), None);
     }
 

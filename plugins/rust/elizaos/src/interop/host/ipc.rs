@@ -31,7 +31,7 @@ use crate::interop::protocol::{
     codes, is_valid_id, json_type_name, methods, parse_line, response_from_value, response_line,
     RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
-use crate::interop::runtime::{AgentRuntime, RuntimeError};
+use crate::interop::runtime::{is_runtime_method, AgentRuntime, RuntimeError};
 
 /// Settings of an IPC plugin process. Every loader exposes them as builder methods.
 #[derive(Debug, Clone)]
@@ -628,6 +628,13 @@ impl IpcConnection {
                 codes::METHOD_NOT_FOUND,
                 format!("method not found: {method:?} (a plugin may only call runtime.<method>)"),
                 serde_json::json!({ "method": method }),
+            )),
+            // A name outside 11.3 is refused as if the runtime lacked it (a plugin may be
+            // untrusted code; `AgentRuntime::call` is only asked for the table's names).
+            Some(name) if !is_runtime_method(name) => Err(RpcError::with_data(
+                codes::METHOD_NOT_FOUND,
+                format!("runtime.{name} is not provided by the host"),
+                serde_json::json!({ "method": name }),
             )),
             Some(name) => self.runtime_job(name, &params),
         };
