@@ -5,6 +5,7 @@
  * request, and the in-memory runtime's vector test runs through it, so both see the same answers.
  */
 import { ErrorCode, checkJson, isObject, type ErrorObject } from "./protocol.ts";
+import { FORWARDED_RUNTIME_METHODS } from "./runtime-proxy.ts";
 import type { JsonObject, JsonValue } from "./types.ts";
 
 /** Prefix of runtime request methods on the wire (`runtime.getSetting`). */
@@ -13,15 +14,17 @@ export const RUNTIME_METHOD_PREFIX = "runtime.";
 /** The answer to one runtime request: the response without its id. */
 export type RuntimeAnswer = { result: JsonValue } | { error: ErrorObject };
 
-const METHOD_NAME_RE = /^[a-zA-Z][a-zA-Z0-9]*$/;
+/** The wire names a host answers: the forwarded methods of protocol.md 11.3. */
+const ANSWERED: ReadonlySet<string> = new Set(FORWARDED_RUNTIME_METHODS);
 
 /**
- * The method a runtime object offers under a wire name (without `runtime.`), or undefined. Names
- * every object inherits (`constructor`, `toString`, `hasOwnProperty` ...) are never offered: a
- * plugin must not reach them through the host.
+ * The method a runtime object offers under a wire name (without `runtime.`), or undefined. Only the
+ * forwarded methods of protocol.md 11.3 are offered: an IPC plugin may be untrusted code, and an
+ * agent runtime's other members (`stop`, `registerPlugin`, `constructor`, `toString` ...) must not
+ * be reachable through the host.
  */
 export function runtimeMethod(runtime: object, name: string): ((...args: unknown[]) => unknown) | undefined {
-  if (!METHOD_NAME_RE.test(name) || name in Object.prototype) return undefined;
+  if (!ANSWERED.has(name)) return undefined;
   const f: unknown = (runtime as Record<string, unknown>)[name];
   return typeof f === "function" ? (f as (...args: unknown[]) => unknown) : undefined;
 }

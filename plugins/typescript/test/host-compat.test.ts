@@ -211,6 +211,7 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
       class Boom extends Error {
         override name = "Boom";
       }
+      let registered = 0;
       const cyclic: Record<string, unknown> = {};
       cyclic["self"] = cyclic;
       const runtime = {
@@ -225,6 +226,9 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
         getTasks: () => Number.NaN,
         getMemories: () => () => 1,
         getEntityById: () => cyclic,
+        registerPlugin: () => {
+          registered++;
+        },
         getWorld: () => {
           throw new Error("bad \ud800 text");
         },
@@ -244,7 +248,7 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
           { method: "runtime.getMemories", args: [{}] },
           { method: "runtime.getEntityById", args: ["e"] },
           { method: "runtime.toString", args: [] },
-          { method: "runtime.constructor", args: [] },
+          { method: "runtime.registerPlugin", args: [{}] },
           { method: "getSetting", args: ["K"] },
           { method: "runtime.getSetting", call: 999999, args: ["K"] },
           { method: "runtime.getSetting", params: { call: "x", args: [] } },
@@ -268,7 +272,8 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
         assert.deepEqual(e.data, { method: m });
       }
       assert.equal((got[9]?.["error"] as { code: number }).code, -32601, "inherited toString is not offered");
-      assert.equal((got[10]?.["error"] as { code: number }).code, -32601, "constructor is not offered");
+      assert.equal((got[10]?.["error"] as { code: number }).code, -32601, "a member outside 11.3 is not offered, though the runtime has it");
+      assert.equal(registered, 0);
       assert.equal((got[11]?.["error"] as { code: number }).code, -32601, "a method outside runtime.*");
       assert.deepEqual(got[12], { error: { code: -32602, message: "runtime call for unknown call 999999", data: { param: "call" } } });
       assert.deepEqual(got[13], { error: { code: -32602, message: 'runtime call for unknown call "x"', data: { param: "call" } } });
@@ -298,11 +303,11 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
       let release: () => void = () => undefined;
       const gate = new Promise<void>((r) => (release = r));
       const runtime = {
-        wait: async () => {
+        getCache: async () => {
           await gate;
           return "released";
         },
-        open: () => {
+        setCache: () => {
           release();
           return "opened";
         },
@@ -312,7 +317,7 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
       const r = await within(
         10000,
         "parallel runtime calls",
-        p.invokeAction("runtime", mem(), {}, calls([{ method: "runtime.wait", args: [] }, { method: "runtime.open", args: [] }, { method: "runtime.composeState", args: [{}] }], true), undefined, runtime),
+        p.invokeAction("runtime", mem(), {}, calls([{ method: "runtime.getCache", args: ["k"] }, { method: "runtime.setCache", args: ["k", 1] }, { method: "runtime.composeState", args: [{}] }], true), undefined, runtime),
       );
       assert.deepEqual(results(r), [{ ok: "released" }, { ok: "opened" }, { ok: "provider text" }]);
     } finally {
@@ -323,8 +328,8 @@ describe("runtime calls answered by the host (protocol.md section 11)", () => {
   it("the call time-out covers the runtime calls", async () => {
     const p = await load("runtime");
     const pid = p.pid as number;
-    const runtime = { never: () => new Promise(() => undefined) };
-    const e = await rejection(p.invokeAction("runtime", mem(), {}, calls([{ method: "runtime.never", args: [] }]), { timeoutMs: 300 }, runtime), PluginTimeoutError, "timeout");
+    const runtime = { getTask: () => new Promise(() => undefined) };
+    const e = await rejection(p.invokeAction("runtime", mem(), {}, calls([{ method: "runtime.getTask", args: ["t"] }]), { timeoutMs: 300 }, runtime), PluginTimeoutError, "timeout");
     assert.equal(e.timeoutMs, 300);
     await assertGone(pid);
     await p.close();
