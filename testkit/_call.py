@@ -34,6 +34,7 @@ __all__ = [
     "CallRequest",
     "UnusableInput",
     "host_transports",
+    "installed_ts_bridge",
     "node_too_old",
     "plugin_spec",
     "register",
@@ -250,13 +251,27 @@ def _toolchains() -> Toolchains:
     return toolchains
 
 
+def installed_ts_bridge(plugin_path: str) -> Path | None:
+    """The bridge server of an ``@elizaos/interop`` installed beside a TypeScript plugin
+    (``node_modules/@elizaos/interop/dist/bridge-server.js`` in its directory or above), which
+    the hosts use by default (protocol.md 7.1): the plugin's own imports of the package then
+    share the bridge's module instances (``instanceof RuntimeUnavailableError`` holds)."""
+    start = Path(plugin_path).resolve()
+    for directory in (start.parent, *start.parent.parents):
+        candidate = directory / "node_modules" / "@elizaos" / "interop" / "dist" / "bridge-server.js"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def _plugin_runtime(spec: PluginSpec, toolchains: Toolchains) -> str:
     """Which runtime serves the plugin, with its version (or the transport for in-process ones)."""
     if spec.transport != "ipc":
         return f"the host process ({spec.transport}, in-process)"
     if spec.language == "typescript":
         binary = toolchains.ts_runtime(spec.runtime)
-        return f"{spec.runtime or 'node'} {_version_of([str(binary), '--version'])} ({binary})"
+        version = _version_of([str(binary), "--version"])
+        return f"{spec.runtime or 'node'} {version} ({binary}) with the bridge {toolchains.ts_bridge}"
     if spec.language == "python":
         python = toolchains.python
         return f"python {_version_of([str(python), '--version']).removeprefix('Python ')} ({python})"
@@ -294,6 +309,10 @@ def run_call(request: CallRequest, toolchains: Toolchains | None = None) -> Call
     if request.method is not None and request.method not in METHODS:
         raise UnusableInput(f"unknown method {request.method!r}; expected one of {', '.join(METHODS)}")
     _check_runtimes(request, toolchains)
+    if spec.language == "typescript" and spec.path is not None and not os.environ.get("ELIZAOS_TS_BRIDGE"):
+        bridge = installed_ts_bridge(spec.path)
+        if bridge is not None:
+            toolchains = dataclasses.replace(toolchains, ts_bridge=bridge)
     language, runtime = HOSTS[request.host]
     try:
         driver: HostDriver = open_driver(language, runtime, toolchains)

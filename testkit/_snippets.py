@@ -19,7 +19,8 @@ or marked by an HTML comment on the line(s) right before its fence:
 A document may say ``<!-- snippets: cwd=scratch -->`` once, anywhere: its blocks then run in its
 scratch directory (a fresh temporary directory outside the repository) instead of the repository
 root. The blocks of one document run in order and share that directory. Every block sees
-``INTEROP_REPO`` (the repository root) in its environment and the testkit's Python first on PATH.
+``INTEROP_REPO`` (the repository root) in its environment, the testkit's Python first on PATH
+(an activated virtualenv), then the checkout's Node 22 and Bun.
 
 Python blocks run with the testkit's interpreter; TypeScript blocks with Node 22 as ``.mts``
 modules, where ``@elizaos/interop`` resolves to this repository's sources (the scratch directory's
@@ -172,8 +173,11 @@ def _environment(repo: Path, base: Mapping[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("ELIZAOS_")}
     if base is not None:
         env.update({k: v for k, v in base.items() if k.startswith("ELIZAOS_")})
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    bin_dirs = [str(Path(sys.executable).parent)]
+    js_bin = repo / "plugins" / "typescript" / "node_modules" / ".bin"
+    if js_bin.is_dir():  # Node 22 and Bun, as the walkthroughs' setup installs them
+        bin_dirs.append(str(js_bin))
+    env["PATH"] = os.pathsep.join([*bin_dirs, env.get("PATH", "")])
     env["INTEROP_REPO"] = str(repo)
     env.pop("PYTHONPATH", None)
     return env

@@ -238,3 +238,28 @@ def test_spec_of_paths() -> None:
     assert plugin_spec(None, "python3 server.py").command == ("python3", "server.py")
     with pytest.raises(UnusableInput, match="exactly one"):
         plugin_spec("x.py", "python3 x.py")
+
+
+def test_a_ts_plugin_with_its_own_interop_package_is_served_by_that_bridge(tmp_path: Path) -> None:
+    """The plugin's ``instanceof RuntimeUnavailableError`` must see the bridge's class."""
+    link = tmp_path / "node_modules" / "@elizaos" / "interop"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(REPO / "plugins" / "typescript", target_is_directory=True)
+    (tmp_path / "package.json").write_text('{"type": "module"}')
+    plugin = tmp_path / "p.ts"
+    plugin.write_text(
+        'import { RuntimeUnavailableError, type Plugin } from "@elizaos/interop";\n'
+        "export const plugin: Plugin = { name: 'p', actions: [{ name: 'a', description: '',\n"
+        "  validate: async () => true, handler: async (runtime) => {\n"
+        "    try { await runtime.getSetting('X'); return { success: true, text: 'had one' }; }\n"
+        "    catch (err) {\n"
+        "      return { success: true, text: String(err instanceof RuntimeUnavailableError) };\n"
+        "    }\n"
+        "  } }] };\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ELIZAOS_TS_BRIDGE"}
+    done = _cli(str(plugin), "invokeAction", "a", "--host", "rust", "--json", env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["value"]["text"] == "true"
+    assert str(link / "dist" / "bridge-server.js") in doc["pluginRuntime"]
