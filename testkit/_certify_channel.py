@@ -111,6 +111,12 @@ def _is_int_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+#: protocol.md 2: one message is at most 16 MiB by default.
+MAX_LINE = 16 * 1024 * 1024
+#: What the reader hands on in place of a stdout line longer than MAX_LINE.
+OVERSIZE = b"\x00certify: oversize line\n"
+
+
 class _BufferedRawIpc(RawIpc):
     """RawIpc reading stdout through a buffer (its unbuffered pipe reads a line byte by byte,
     which costs ~1 s per MiB answer)."""
@@ -119,7 +125,11 @@ class _BufferedRawIpc(RawIpc):
         stream = self.proc.stdout
         assert stream is not None
         reader = io.BufferedReader(stream, 1 << 16)  # type: ignore[type-var]
-        for line in iter(reader.readline, b""):
+        while line := reader.readline(MAX_LINE + 1):
+            if len(line) > MAX_LINE and not line.endswith(b"\n"):
+                while (rest := reader.readline(1 << 20)) and not rest.endswith(b"\n"):
+                    pass  # the rest of an oversize line is read and dropped
+                line = OVERSIZE
             self._lines.put(line)
         self._lines.put(None)
 
@@ -302,6 +312,14 @@ class RawChannel:
 
     def _inspect(self, line: bytes, raw: RawIpc) -> Any:
         """Parse one stdout line, recording every framing problem; None when nothing usable."""
+        if line == OVERSIZE:
+            self._finding(
+                "stdout-json",
+                f"a stdout line longer than {MAX_LINE} bytes (the message size limit, protocol.md 2)",
+                received="(dropped)",
+                raw=raw,
+            )
+            return None
         body = line[:-1] if line.endswith(b"\n") else line
         if body.endswith(b"\r"):
             body = body[:-1]

@@ -473,3 +473,25 @@ def test_a_ts_plugin_without_node_22_or_bun_is_unusable_input(
     ts = ROOT / "plugins" / "typescript" / "fixtures" / "conformance.ts"
     assert main(["certify", str(ts)]) == 2
     assert "needs Node >= 22 or Bun" in capsys.readouterr().err
+
+
+def test_an_oversize_stdout_line_is_a_finding_not_memory_growth(tmp_path: Path) -> None:
+    script = tmp_path / "oversize.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import serve\n"
+        "sent = False\n"
+        "def override(req, default):\n"
+        "    global sent\n"
+        "    if req.get('method') == 'invokeAction' and not sent:\n"
+        "        sent = True\n"
+        "        sys.stdout.buffer.write(b'x' * (17 * 1024 * 1024) + b'\\n')\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST)
+    assert code == 1
+    assert must_failures(cert) == {"stdout-json"}
+    stdout = next(c for c in cert["checks"] if c["id"] == "stdout-json")
+    assert "longer than 16777216 bytes" in stdout["findings"][0]["summary"]
