@@ -1,6 +1,6 @@
 """``interop-testkit``: list cells, run a matrix (conformance + latency + reports), certify a plugin.
 
-``bench`` and ``report`` are registered by :mod:`testkit._cli_bench` when it is importable.
+``bench`` and ``report`` live in :mod:`testkit._cli_bench`, ``call`` in :mod:`testkit._call`.
 Exit codes: 0 success, 1 a check/cell failed, 2 bad usage or a missing input.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit import __version__
+from testkit._cli_bench import register as register_bench
 from testkit._matrix import MatrixError, load_matrix
 from testkit._toolchains import ToolchainError, Toolchains, find_repo_root
 
@@ -136,12 +137,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if args.skip_latency:
         print("[matrix] latency phase not run (--skip-latency)")
         return status
-    try:
-        from testkit._latency import DEFAULT_REPEATS, run_latency
-        from testkit._report import baseline_path_for, write_reports
-    except ImportError as exc:
-        _err(f"the latency/report modules are not importable: {exc}")
-        return 2
+    from testkit._latency import DEFAULT_REPEATS, run_latency
+    from testkit._report import baseline_path_for, write_reports
 
     def progress(message: str) -> None:
         print(f"[latency] {message}", flush=True)
@@ -360,12 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_cert.set_defaults(func=cmd_certify)
 
-    try:
-        from testkit._cli_bench import register
-    except ImportError:
-        pass
-    else:
-        register(sub)
+    register_bench(sub)
     from testkit._call import register as register_call
 
     register_call(sub)
