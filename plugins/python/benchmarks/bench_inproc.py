@@ -34,9 +34,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "plugins" / "python" / "src"))
 
-from elizaos_interop._ffi import FfiTransport  # noqa: E402
-from elizaos_interop._json import dumps  # noqa: E402
-from elizaos_interop._wasm import WasmTransport  # noqa: E402
+from elizaos_interop.host._ffi import FfiTransport  # noqa: E402
+from elizaos_interop.host._wasm import WasmTransport  # noqa: E402
+from elizaos_interop.wire._json import dumps  # noqa: E402
 
 WASM_TARGET_NS = 10_000
 FFI_RATIO_TARGET = 3.0

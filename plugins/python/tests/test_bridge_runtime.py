@@ -412,7 +412,7 @@ def test_the_conformance_fixture_init_hook_sees_the_implicit_and_explicit_config
     assert spec.loader is not None
     fixture = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(fixture)
-    from elizaos_interop._bridge import serve
+    from elizaos_interop.plugin._bridge import serve
 
     async def main() -> list[dict[str, Any]]:
         to_plugin_r, to_plugin_w = os.pipe()
@@ -444,7 +444,7 @@ def test_the_conformance_fixture_init_hook_sees_the_implicit_and_explicit_config
 def test_calls_without_a_runtime_share_one_hostless_proxy() -> None:
     """The hot path builds nothing per call: every runtime-less call gets the same proxy."""
     from elizaos_interop import Action, Plugin, RuntimeProxy
-    from elizaos_interop._bridge import serve
+    from elizaos_interop.plugin._bridge import serve
 
     seen: list[Any] = []
 

@@ -20,7 +20,7 @@ from conftest import schema_errors
 from test_bridge_runtime import Host
 
 from elizaos_interop import serve
-from elizaos_interop._elizaos_adapter import JsonView, adapt_plugin, pep440_to_semver
+from elizaos_interop.plugin._elizaos_adapter import JsonView, adapt_plugin, pep440_to_semver
 
 MEM = {"content": {"text": "hi"}}
 

@@ -27,8 +27,8 @@ from elizaos_interop import (
     load_ipc_plugin,
     load_python_plugin,
 )
-from elizaos_interop._ipc import IpcTransport
-from elizaos_interop._runtime_host import runtime_snapshot
+from elizaos_interop.host._ipc import IpcTransport
+from elizaos_interop.host._runtime_dispatch import runtime_snapshot
 
 RAW = Path(__file__).resolve().parent / "raw_plugins"
 MEM = {"content": {"text": "hi"}}

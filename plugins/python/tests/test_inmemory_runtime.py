@@ -19,7 +19,7 @@ from elizaos_interop import (
     load_python_plugin,
     load_ts_plugin,
 )
-from elizaos_interop._runtime_proxy import FORWARDED_METHODS, snake_case
+from elizaos_interop.plugin._runtime_proxy import FORWARDED_METHODS, snake_case
 
 VECTORS: dict[str, Any] = json.loads(
     (REPO / "docs" / "vectors" / "runtime-world.json").read_text(encoding="utf-8")

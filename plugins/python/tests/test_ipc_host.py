@@ -36,8 +36,8 @@ from elizaos_interop import (
     load_python_plugin,
     load_ts_plugin,
 )
-from elizaos_interop._host import check_manifest
-from elizaos_interop._ipc import IpcTransport
+from elizaos_interop.host._ipc import IpcTransport
+from elizaos_interop.host._loaded_plugin import check_manifest
 
 MEM = {"content": {"text": "hello"}}
 

@@ -29,8 +29,8 @@ from elizaos_interop import (
     Provider,
     load_python_plugin,
 )
-from elizaos_interop._bridge import serve
-from elizaos_interop._json import dumps, loads
+from elizaos_interop.plugin._bridge import serve
+from elizaos_interop.wire._json import dumps, loads
 
 
 class Color(enum.StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from elizaos_interop import RuntimeCallError, RuntimeProxy, RuntimeUnavailableError
-from elizaos_interop._runtime_proxy import (
+from elizaos_interop.plugin._runtime_proxy import (
     FORWARDED_METHODS,
     RuntimeSession,
     snake_case,

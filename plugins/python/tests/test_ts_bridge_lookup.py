@@ -15,7 +15,7 @@ import pytest
 from conftest import REPO
 
 from elizaos_interop import PluginLoadError, load_ts_plugin
-from elizaos_interop._loaders import find_ts_bridge
+from elizaos_interop.host._loaders import find_ts_bridge
 
 INSTALLED = Path("node_modules/@elizaos/interop/dist/bridge-server.js")
 REPO_BRIDGE = REPO / "plugins" / "typescript" / "src" / "bridge-server.ts"

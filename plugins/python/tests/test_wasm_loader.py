@@ -31,7 +31,7 @@ from elizaos_interop import (
     PluginTimeoutError,
     load_wasm_plugin,
 )
-from elizaos_interop._wasm import WASM_EXPORTS, WasmTransport
+from elizaos_interop.host._wasm import WASM_EXPORTS, WasmTransport
 
 REPO = Path(__file__).resolve().parents[3]
 T = TypeVar("T")

@@ -9,8 +9,21 @@ Host side: load plugins written in Python, TypeScript or Rust (:func:`load_pytho
 
 from __future__ import annotations
 
-from ._bridge import run_plugin, serve
-from ._errors import (
+from .host._in_memory import InMemoryRuntime
+from .host._ipc import IpcTransport
+from .host._loaded_plugin import LoadedPlugin, Result
+from .host._loaders import (
+    load_ipc_plugin,
+    load_python_plugin,
+    load_rust_plugin,
+    load_ts_plugin,
+    load_wasm_plugin,
+)
+from .host._transport import Transport
+from .plugin._bridge import run_plugin, serve
+from .plugin._plugin import Action, Evaluator, Plugin, PluginRuntime, Provider
+from .plugin._runtime_proxy import RuntimeCallError, RuntimeProxy, RuntimeUnavailableError
+from .wire._errors import (
     InteropError,
     InvalidPayloadError,
     PluginCallError,
@@ -19,19 +32,6 @@ from ._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ._host import LoadedPlugin, Result
-from ._inmemory import InMemoryRuntime
-from ._ipc import IpcTransport
-from ._loaders import (
-    load_ipc_plugin,
-    load_python_plugin,
-    load_rust_plugin,
-    load_ts_plugin,
-    load_wasm_plugin,
-)
-from ._plugin import Action, Evaluator, Plugin, PluginRuntime, Provider
-from ._runtime_proxy import RuntimeCallError, RuntimeProxy, RuntimeUnavailableError
-from ._transport import Transport
 
 __all__ = [
     "Action",

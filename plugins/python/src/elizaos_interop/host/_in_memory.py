@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from ._runtime_proxy import snake_case
+from ..plugin._runtime_proxy import snake_case
 
 __all__ = ["InMemoryRuntime"]
 

@@ -1,7 +1,7 @@
 """The transport interface every host loader implements (IPC, FFI, WASM).
 
 A :class:`Transport` moves one method call of protocol.md section 3.3 to a plugin and brings
-back the method's result value. :class:`~elizaos_interop._host.LoadedPlugin` is built on top of
+back the method's result value. :class:`~elizaos_interop.LoadedPlugin` is built on top of
 it, so the plugin object user code sees is the same whatever the transport.
 
 Contract:
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ._errors import PluginCallError, PluginProtocolError
+from ..wire._errors import PluginCallError, PluginProtocolError
 
 __all__ = ["METHODS", "Transport", "unwrap_envelope"]
 
@@ -87,7 +87,7 @@ def unwrap_envelope(envelope: Any, *, label: str, method: str, transport: str) -
                 and isinstance(error.get("message"), str)
             ):
                 return _raise_call_error(error, label=label, method=method, transport=transport)
-    from ._json import dumps  # local import: _json has no dependency on this module
+    from ..wire._json import dumps  # local import: _json has no dependency on this module
 
     try:
         excerpt = dumps(envelope)[:200]

@@ -31,18 +31,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ._errors import (
+from ..wire._errors import (
     InvalidPayloadError,
     PluginCallError,
     PluginCrashError,
     PluginLoadError,
     PluginProtocolError,
 )
-from ._json import MAX_MESSAGE_BYTES, SCAN, check_surrogates, decode, dumps, loads
+from ..wire._json import MAX_MESSAGE_BYTES, SCAN, check_surrogates, decode, dumps, loads
 from ._transport import unwrap_envelope
 
 if TYPE_CHECKING:
-    from ._host import LoadedPlugin
+    from ._loaded_plugin import LoadedPlugin
 
 __all__ = [
     "FFI_CDEF",
@@ -320,7 +320,7 @@ def decode_envelope(
     """Decode an envelope (protocol.md 5.2) and return its ``result`` or raise its error.
 
     The common case (``{"result": ...}``) is checked inline; anything else goes through
-    :func:`~elizaos_interop._transport.unwrap_envelope`, which raises the typed error.
+    :func:`~elizaos_interop.host._transport.unwrap_envelope`, which raises the typed error.
     """
     if len(raw) > max_bytes:
         raise PluginProtocolError(
@@ -539,7 +539,7 @@ class FfiTransport:
     Calls are serialised with a lock (the ABI says exports are thread-safe, but one lock keeps
     the free-after-read discipline simple, and ``elizaos_last_error`` is read under the same
     lock as the failed call). ``timeout`` is accepted for the
-    :class:`~elizaos_interop._transport.Transport` interface and ignored: a native call cannot
+    :class:`~elizaos_interop.host._transport.Transport` interface and ignored: a native call cannot
     be interrupted. ``close`` unloads the library (``dlclose``); the dynamic loader keeps it
     mapped while another transport opened the same file.
 
@@ -767,6 +767,6 @@ def load_rust_plugin(
     missing exports (listed), or a manifest that is missing or invalid. C signatures cannot be
     checked from a shared library; the exports are called as section 6 declares them.
     """
-    from ._host import LoadedPlugin
+    from ._loaded_plugin import LoadedPlugin
 
     return LoadedPlugin.from_transport(FfiTransport(path, max_message_bytes=max_message_bytes))

@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._errors import PluginLoadError
-from ._host import LoadedPlugin
+from ..wire._errors import PluginLoadError
+from ..wire._json import MAX_MESSAGE_BYTES
 from ._ipc import DEFAULT_GRACE, DEFAULT_TIMEOUT, IpcTransport
-from ._json import MAX_MESSAGE_BYTES
+from ._loaded_plugin import LoadedPlugin
 
 __all__ = [
     "DEFAULT_START_TIMEOUT",
@@ -29,7 +29,7 @@ __all__ = [
 DEFAULT_START_TIMEOUT = 10.0
 """Seconds the plugin has to answer ``getManifest`` after it is spawned (protocol.md 3.4)."""
 
-_PACKAGE_SRC = str(Path(__file__).resolve().parent.parent)
+_PACKAGE_SRC = str(Path(__file__).resolve().parents[2])
 _INSTALLED_TS_BRIDGE = Path("node_modules/@elizaos/interop/dist/bridge-server.js")
 """The bridge of an installed ``@elizaos/interop`` npm package."""
 _REPO_TS_BRIDGE = Path("plugins/typescript/src/bridge-server.ts")

@@ -1,6 +1,6 @@
 """The host-side plugin object (protocol.md 7.1), identical whatever the transport.
 
-:class:`LoadedPlugin` wraps a :class:`~elizaos_interop._transport.Transport`. It fetches and checks
+:class:`LoadedPlugin` wraps a :class:`~elizaos_interop.Transport`. It fetches and checks
 the manifest once (synchronously, so loaders are plain functions), then exposes the plugin's
 actions, providers and evaluators as objects with ``async`` handlers, exactly like an elizaOS
 plugin written in Python.
@@ -18,9 +18,9 @@ from collections.abc import ItemsView, Iterator, KeysView, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
 
-from ._errors import InteropError, PluginLoadError, PluginProtocolError
-from ._json import dumps
-from ._runtime_host import runtime_snapshot
+from ..wire._errors import InteropError, PluginLoadError, PluginProtocolError
+from ..wire._json import dumps
+from ._runtime_dispatch import runtime_snapshot
 from ._transport import Transport
 
 __all__ = [

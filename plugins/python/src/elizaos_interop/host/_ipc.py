@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ._errors import (
+from ..wire._errors import (
     InteropError,
     InvalidPayloadError,
     PluginCallError,
@@ -44,8 +44,8 @@ from ._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ._json import MAX_MESSAGE_BYTES, dumps, loads
-from ._runtime_host import RUNTIME_PREFIX, answer_runtime_call, error_line, json_type
+from ..wire._json import MAX_MESSAGE_BYTES, dumps, loads
+from ._runtime_dispatch import RUNTIME_PREFIX, answer_runtime_call, error_line, json_type
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
 

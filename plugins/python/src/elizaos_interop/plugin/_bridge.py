@@ -9,7 +9,7 @@ order; on a loop whose tasks start lazily (a custom task factory), a plain handl
 while tasks are pending runs in a task behind them to keep that order. Bad lines are answered
 (-32700, -32600) and the server keeps serving. ``shutdown`` or stdin EOF end :func:`serve`.
 
-Handlers get a :class:`~elizaos_interop._runtime_proxy.RuntimeProxy` as ``runtime``
+Handlers get a :class:`~elizaos_interop.plugin._runtime_proxy.RuntimeProxy` as ``runtime``
 (protocol.md 11): its methods write runtime requests on stdout, and the reader hands each line
 without ``method`` to the pending runtime request of that id, so host requests keep being served
 while handlers wait for the host. A call without ``params.runtime`` gets the session's one
@@ -35,9 +35,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ..wire._errors import InvalidPayloadError
+from ..wire._json import MAX_MESSAGE_BYTES, dumps
 from ._elizaos_adapter import adapt_plugin, is_plugin_like
-from ._errors import InvalidPayloadError
-from ._json import MAX_MESSAGE_BYTES, dumps
 from ._plugin import Plugin
 from ._runtime_proxy import (
     RuntimeCallError,

@@ -16,9 +16,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import InvalidPayloadError
-from ._json import dumps
-from ._runtime_proxy import FORWARDED_METHODS, snake_case, to_json_data
+from ..plugin._runtime_proxy import FORWARDED_METHODS, snake_case, to_json_data
+from ..wire._errors import InvalidPayloadError
+from ..wire._json import dumps
 
 __all__ = [
     "RUNTIME_PREFIX",

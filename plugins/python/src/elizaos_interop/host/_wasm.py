@@ -49,7 +49,7 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
-from ._errors import (
+from ..wire._errors import (
     InteropError,
     PluginCallError,
     PluginCrashError,
@@ -57,6 +57,7 @@ from ._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
+from ..wire._json import MAX_MESSAGE_BYTES, loads
 from ._ffi import (
     _SPECS,
     RESULT_ENVELOPE,
@@ -71,12 +72,11 @@ from ._ffi import (
     status_error,
     status_result,
 )
-from ._json import MAX_MESSAGE_BYTES, loads
 
 if TYPE_CHECKING:
     import wasmtime
 
-    from ._host import LoadedPlugin
+    from ._loaded_plugin import LoadedPlugin
 
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
@@ -909,7 +909,7 @@ def load_wasm_plugin(
     Raises :class:`PluginLoadError` naming the problem: file missing, not a wasm module, imports
     present, missing exports or wrong signatures (all listed), or an invalid manifest.
     """
-    from ._host import LoadedPlugin
+    from ._loaded_plugin import LoadedPlugin
 
     return LoadedPlugin.from_transport(
         WasmTransport(
