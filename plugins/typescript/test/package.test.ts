@@ -82,6 +82,7 @@ suite("@elizaos/interop installed from its npm tarball", () => {
     const installed = join(dir, "node_modules/@elizaos/interop");
     for (const f of ["dist/index.js", "dist/index.d.ts", "dist/bridge-server.js", "dist/in-memory-runtime.d.ts", "package.json"]) assert.ok(existsSync(join(installed, f)), `missing ${f}`);
     assert.equal(existsSync(join(installed, "src")), false);
+    assert.equal(existsSync(join(installed, "dist/.tsbuildinfo")), false, "the incremental build's state stays out of the package");
   });
 
   for (const runtime of RUNTIME_NAMES) {
