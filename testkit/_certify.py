@@ -1422,6 +1422,7 @@ class _Certifier:
                 info["status"] = "loaded"
                 channel = HostChannel(driver, handle, self.options.timeout_s, raw_params=False)
                 replies = self._batch(channel, calls)
+                self.judge_host_replies(host, calls, labels, replies)
                 outcomes[host] = replies
                 info["calls"] = len(calls)
                 with contextlib.suppress(DriverError):
@@ -1450,6 +1451,58 @@ class _Certifier:
                     driver.close()
                 info["duration_s"] = round(time.monotonic() - host_started, 2)
         self.compare_hosts(outcomes, calls, labels)
+
+    def judge_host_replies(
+        self, host: str, calls: list[tuple[str, dict[str, Any]]], labels: list[str], replies: list[Reply]
+    ) -> None:
+        """Ordinary inputs through a host: a crash, a hang or an unknown-name answer there is the
+        plugin's (a host sends the version exchange and, with --runtime, runtime params: a plugin
+        that trips over members it does not know breaks must-ignore)."""
+        framing = {"stdout-json", "json-profile", "response-envelope", "response-ids", "pipelining"}
+        broken = sorted({f.check for f in self.findings if f.check in framing})
+        # After a crash, a time-out or a protocol error the host closes the plugin, and a plugin
+        # that already broke the framing trips the host's own checks: what follows is consequence.
+        stopped = bool(broken)
+        lost = 0
+        for (method, params), label, reply in zip(calls, labels, replies, strict=True):
+            if reply.kind in ("crash", "hang", "host"):
+                if stopped:
+                    lost += 1
+                    continue
+                stopped = True
+            kind = next(k for _p, k, methods in KINDS if method in methods)
+            check = f"declared-{kind}s"
+            evidence = {
+                "request": self.request_text(method, params),
+                "received": reply.describe(),
+                "input": label,
+                "host": host,
+            }
+            if reply.kind == "crash":
+                self.finding(
+                    "no-crash",
+                    f"the plugin exited while answering {method} through the {host} host",
+                    **evidence,
+                )
+            elif reply.kind == "hang":
+                self.finding(
+                    "no-hang", f"{method} through the {host} host was not answered in time", **evidence
+                )
+            elif reply.kind == "error" and reply.code in (-32001, -32601):
+                self.finding(
+                    check,
+                    f"{method} through the {host} host answers its own declared name with {reply.code}",
+                    **evidence,
+                )
+            elif reply.kind == "error" and reply.code == -32003:
+                self.finding(
+                    check,
+                    f"the {host} host finds the {method} result of an ordinary input invalid (-32003)",
+                    **evidence,
+                )
+        if lost:
+            cause = f"it broke {', '.join(broken)}" if broken else "of the first failure"
+            self.result.notes.append(f"{host} host: {lost} calls failed because {cause}; not counted again")
 
     def _batch(self, channel: HostChannel, calls: list[tuple[str, dict[str, Any]]]) -> list[Reply]:
         replies: list[Reply] = []

@@ -495,3 +495,27 @@ def test_an_oversize_stdout_line_is_a_finding_not_memory_growth(tmp_path: Path) 
     assert must_failures(cert) == {"stdout-json"}
     stdout = next(c for c in cert["checks"] if c["id"] == "stdout-json")
     assert "longer than 16777216 bytes" in stdout["findings"][0]["summary"]
+
+
+def test_a_crash_only_through_a_host_is_found_there(tmp_path: Path) -> None:
+    script = tmp_path / "exchange_crash.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import serve\n"
+        "exchanged = False\n"
+        "def override(req, default):\n"
+        "    global exchanged\n"
+        "    if req.get('method') == 'getManifest' and req.get('params'):\n"
+        "        exchanged = True\n"
+        "    if req.get('method') == 'invokeAction' and exchanged:\n"
+        "        sys.exit('protocol version 1 is not implemented')\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    code, cert = certify(tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST)
+    assert code == 1
+    assert must_failures(cert) == {"no-crash"}
+    crash = next(c for c in cert["checks"] if c["id"] == "no-crash")
+    assert crash["findings"][0]["host"] == "python"
+    assert any("not counted again" in note for note in cert["notes"])
