@@ -119,6 +119,8 @@ def plugin_spec(
         words = shlex.split(ipc)
         if not words:
             raise UnusableInput("--ipc needs a command line, e.g. --ipc 'python3 my_plugin.py'")
+        if os.sep in words[0] and Path(words[0]).exists():  # hosts start it from their own cwd
+            words[0] = str(Path(words[0]).resolve())
         return PluginSpec("ipc", language or "unknown", command=tuple(words))
     assert path is not None
     p = Path(path)

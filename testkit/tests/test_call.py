@@ -231,11 +231,14 @@ def test_node_too_old_is_refused_with_the_common_sentence(tmp_path: Path) -> Non
     ) in done.stderr
 
 
-def test_spec_of_paths() -> None:
+def test_spec_of_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
     assert plugin_spec("x.wasm", None).transport == "wasm"
     assert plugin_spec("libx.so", None).transport == "ffi"
     assert plugin_spec("@elizaos/plugin-bootstrap", None).language == "typescript"
     assert plugin_spec(None, "python3 server.py").command == ("python3", "server.py")
+    relative = plugin_spec(None, "plugins/rust/target/release/conformance-ipc --flag")
+    assert relative.command == (str(REPO / "plugins/rust/target/release/conformance-ipc"), "--flag")
     with pytest.raises(UnusableInput, match="exactly one"):
         plugin_spec("x.py", "python3 x.py")
 
