@@ -2,24 +2,22 @@
 
 The hosts' loaders never send malformed lines, unknown methods or bursts of pipelined requests on
 purpose; plugin-level checks and ``certify`` need exactly that. Every read has a time-out, stderr
-is drained continuously (last 64 KiB kept), and :meth:`RawIpc.close` always reaps the child.
+is drained continuously (last 64 KiB kept), and :meth:`RawIpc.close` always reaps the child
+(:class:`testkit._child.Child`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import queue
-import subprocess
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RawIpc", "RawIpcError"]
+from testkit._child import Child
 
-_KEEP = 64 * 1024
+__all__ = ["RawIpc", "RawIpcError"]
 
 
 class RawIpcError(RuntimeError):
@@ -40,25 +38,13 @@ class RawIpc:
         self.argv = list(argv)
         self.label = label or " ".join(self.argv)
         self._lines: queue.Queue[bytes | None] = queue.Queue()
-        self._stderr = bytearray()
-        self._lock = threading.Lock()
         self._next_id = 0
         try:
-            self.proc = subprocess.Popen(
-                self.argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                bufsize=0,
-            )
+            self._child = Child(self.argv, env=env, cwd=cwd, name="raw-ipc")
         except OSError as exc:
             raise RawIpcError(f"{self.label}: cannot start {self.argv}: {exc}") from exc
-        self._out = threading.Thread(target=self._pump_stdout, daemon=True)
-        self._err = threading.Thread(target=self._pump_stderr, daemon=True)
-        self._out.start()
-        self._err.start()
+        self.proc = self._child.proc
+        self._child.read_stdout(self._pump_stdout)
 
     def _pump_stdout(self) -> None:
         stream = self.proc.stdout
@@ -67,19 +53,9 @@ class RawIpc:
             self._lines.put(line)
         self._lines.put(None)
 
-    def _pump_stderr(self) -> None:
-        stream = self.proc.stderr
-        assert stream is not None
-        while chunk := stream.read(4096):
-            with self._lock:
-                self._stderr += chunk
-                if len(self._stderr) > _KEEP:
-                    del self._stderr[: len(self._stderr) - _KEEP]
-
     def stderr_tail(self, limit: int = 2000) -> str:
         """The end of what the plugin wrote to stderr."""
-        with self._lock:
-            return self._stderr[-limit:].decode("utf-8", "replace")
+        return self._child.stderr_tail(limit)
 
     def next_id(self) -> int:
         """A fresh request id (increasing integers from 1)."""
@@ -90,11 +66,8 @@ class RawIpc:
         """Write one raw line (a newline is appended when missing)."""
         if not line.endswith(b"\n"):
             line += b"\n"
-        stdin = self.proc.stdin
-        assert stdin is not None
         try:
-            stdin.write(line)
-            stdin.flush()
+            self._child.write(line)
         except OSError as exc:
             raise RawIpcError(f"{self.label}: cannot write to the plugin's stdin: {exc}") from exc
 
@@ -150,33 +123,15 @@ class RawIpc:
 
     def wait_exit(self, timeout: float) -> int | None:
         """Exit status once the process exited within ``timeout``, else None."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        return self._child.wait(timeout)
 
     def close_stdin(self) -> None:
         """Close the plugin's stdin (EOF)."""
-        with contextlib.suppress(OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
+        self._child.close_stdin()
 
     def close(self, grace: float = 2.0) -> None:
         """EOF, then SIGTERM, then SIGKILL; always reaps the child and joins the pump threads."""
-        self.close_stdin()
-        if self.wait_exit(grace) is None:
-            with contextlib.suppress(OSError):
-                self.proc.terminate()
-            if self.wait_exit(grace) is None:
-                with contextlib.suppress(OSError):
-                    self.proc.kill()
-                self.proc.wait()
-        self._out.join(timeout=5)
-        self._err.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
+        self._child.reap(grace, grace)
 
     def __enter__(self) -> RawIpc:
         return self
