@@ -6,6 +6,8 @@ Loaders are plain blocking functions; the plugin's calls are ``async``.
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +70,7 @@ def load_ipc_plugin(
 def load_python_plugin(
     path: str | os.PathLike[str],
     *,
+    attr: str | None = None,
     python: str | None = None,
     cwd: str | os.PathLike[str] | None = None,
     env: dict[str, str] | None = None,
@@ -81,6 +84,8 @@ def load_python_plugin(
     Runs ``python -m elizaos_interop.bridge_server path``, where ``python`` is the argument,
     else ``$ELIZAOS_PYTHON``, else this interpreter. This package's own source directory is
     put first on the child's ``PYTHONPATH`` so host and bridge speak the same protocol version.
+    ``attr`` names the module attribute holding the plugin (the bridge's ``--attr``; default
+    ``plugin``, or the module's only plugin object).
     """
     target = os.fspath(path)
     candidate = Path(target)
@@ -95,6 +100,8 @@ def load_python_plugin(
     existing = child_env.get("PYTHONPATH")
     child_env["PYTHONPATH"] = _PACKAGE_SRC + (os.pathsep + existing if existing else "")
     argv = [interpreter, "-m", "elizaos_interop.bridge_server", target]
+    if attr is not None:
+        argv += ["--attr", attr]
     if max_message_bytes != MAX_MESSAGE_BYTES:
         argv += ["--max-message-bytes", str(max_message_bytes)]
     transport = IpcTransport(
@@ -221,7 +228,42 @@ def load_ts_plugin(
         grace=grace,
         label=str(plugin_path),
     )
-    return LoadedPlugin.from_transport(transport, timeout=start_timeout)
+    try:
+        return LoadedPlugin.from_transport(transport, timeout=start_timeout)
+    except PluginLoadError as exc:
+        sentence = node_too_old(binary) if runtime == "node" else None
+        if sentence is None:
+            raise
+        raise PluginLoadError(
+            f"{sentence} ({exc})", plugin=str(plugin_path), transport="ipc"
+        ) from exc
+
+
+_MIN_NODE = (22, 6)
+"""The oldest Node that runs ``.ts`` files by type stripping."""
+
+
+def node_too_old(binary: str) -> str | None:
+    """The sentence every host gives when the Node that would run a TypeScript plugin is too
+    old or missing, else None (a Node >= 22.6, Bun, or a binary that cannot be asked). Runs
+    ``binary --version``, so it is only called after a load failed."""
+    try:
+        done = subprocess.run(
+            [binary, "--version"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except FileNotFoundError:
+        version = "(none)"
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    else:
+        version = done.stdout.strip()
+        match = re.match(r"v(\d+)\.(\d+)\.", version)
+        if match is None or (int(match.group(1)), int(match.group(2))) >= _MIN_NODE:
+            return None
+    return (
+        f"TypeScript plugins need Node >= 22.6 or Bun; found node {version} at {binary}; "
+        "set ELIZAOS_NODE or install node@22"
+    )
 
 
 def load_rust_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
