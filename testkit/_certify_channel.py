@@ -159,6 +159,7 @@ class RawChannel:
         self.answered: set[int] = set()
         self.current: tuple[int, str, str] | None = None  # (id, request text, input label)
         self.runtime_seen: list[dict[str, Any]] = []
+        self.with_runtime: set[Any] = set()  # ids of requests whose params carried a runtime
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- process --------------------------------------------------------------------------
@@ -223,6 +224,8 @@ class RawChannel:
             message["params"] = params
         text = json.dumps(message, ensure_ascii=False)
         self.current = (rid, text, label)
+        if isinstance(params, dict) and "runtime" in params:
+            self.with_runtime.add(rid)
         raw.send_line(text.encode("utf-8", "surrogatepass"))
         return rid
 
@@ -413,8 +416,18 @@ class RawChannel:
         self.runtime_seen.append(message)
         method = str(message.get("method"))
         rid = message.get("id")
-        request_text = self.current[1] if self.current else ""
-        carries_runtime = '"runtime":' in request_text
+        carries_runtime = self.current is not None and self.current[0] in self.with_runtime
+        params = message.get("params")
+        call = params.get("call") if isinstance(params, dict) else None
+        late = (
+            isinstance(call, int)
+            and not isinstance(call, bool)
+            and 0 < call <= self.last_id
+            and self.current is not None
+            and call != self.current[0]
+        )
+        if late:  # judged against the call it names, which has been answered already
+            carries_runtime = call in self.with_runtime
         if not carries_runtime:
             self._finding(
                 "runtime-requests",
@@ -424,7 +437,6 @@ class RawChannel:
             )
         answer: dict[str, Any]
         name = method.removeprefix("runtime.")
-        params = message.get("params")
         args = params.get("args") if isinstance(params, dict) else None
         text = json.dumps(message, default=str)[:_CAP]
         if not (isinstance(rid, str) and rid.startswith("rt-")):
@@ -434,11 +446,10 @@ class RawChannel:
                 received=text,
                 raw=raw,
             )
-        call = params.get("call") if isinstance(params, dict) else None
-        if self.current is not None and call != self.current[0]:
+        if self.current is not None and call != self.current[0] and not late:
             self._finding(
                 "runtime-calls",
-                "params.call of a runtime request is not the id of the calling request",
+                "params.call of a runtime request is not the id of a request the host sent",
                 received=text,
                 raw=raw,
             )
@@ -449,7 +460,16 @@ class RawChannel:
                 received=text,
                 raw=raw,
             )
-        if not carries_runtime or self.runtime is None:
+        if late:  # a handler still running after its call was answered (protocol.md 11.4)
+            answer = {
+                "id": rid,
+                "error": {
+                    "code": -32602,
+                    "message": f"runtime call for unknown call {call}",
+                    "data": {"param": "call"},
+                },
+            }
+        elif not carries_runtime or self.runtime is None:
             answer = {
                 "id": rid,
                 "error": {

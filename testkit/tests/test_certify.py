@@ -519,3 +519,34 @@ def test_a_crash_only_through_a_host_is_found_there(tmp_path: Path) -> None:
     crash = next(c for c in cert["checks"] if c["id"] == "no-crash")
     assert crash["findings"][0]["host"] == "python"
     assert any("not counted again" in note for note in cert["notes"])
+
+
+def test_a_late_runtime_request_is_answered_32602_and_not_a_malformed_one(tmp_path: Path) -> None:
+    script = tmp_path / "late_runtime.py"
+    script.write_text(
+        f"import json, sys\nsys.path.insert(0, {str(BROKEN)!r})\n"
+        "from _seed_core import MANIFEST, serve\n"
+        "answers = []\n"
+        "def override(req, default):\n"
+        "    if 'method' not in req:\n"
+        "        answers.append(req)\n"
+        "        return None\n"
+        "    if req.get('method') == 'getManifest':\n"
+        "        manifest = {**MANIFEST, 'protocolVersion': 1, 'capabilities': ['runtime']}\n"
+        "        return {'id': req['id'], 'result': manifest}\n"
+        "    if req.get('method') == 'invokeAction' and 'runtime' in req.get('params', {}):\n"
+        "        reply = json.dumps(default(req)) + '\\n'\n"
+        "        late = {'id': f\"rt-{req['id']}\", 'method': 'runtime.log',\n"
+        "                'params': {'call': req['id'], 'args': [{'done': True}]}}\n"
+        "        return (reply + json.dumps(late) + '\\n').encode()\n"
+        "    return default(req)\n"
+        "serve(override)\n",
+        encoding="utf-8",
+    )
+    world = ROOT / "docs" / "vectors" / "runtime-world.json"
+    code, cert = certify(
+        tmp_path, "--ipc", f"{PY} {shlex.quote(str(script))}", *FAST, "--runtime", str(world)
+    )
+    assert code == 0, cert
+    assert verdicts(cert)["runtime-calls"] == "pass"
+    assert verdicts(cert)["runtime-requests"] == "pass"
