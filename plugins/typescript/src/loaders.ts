@@ -76,6 +76,7 @@ export async function loadIpcPlugin(argv: readonly string[], options: IpcLoadOpt
     await conn.close();
     let detail = err instanceof InteropError ? err.detail : (err as Error).message;
     if (detail.includes("ERR_UNKNOWN_FILE_EXTENSION")) detail += `\n(hint: ${argv[0]} cannot run TypeScript: TypeScript plugins need Node >= 22.6 or Bun; set ELIZAOS_NODE or install node@22)`;
+    if (detail.includes("No module named 'elizaos_interop'")) detail += `\n(hint: ${argv[0]} has no elizaos_interop: pip install elizaos-interop into it, or set ELIZAOS_PYTHON to a Python that has it)`;
     if (detail.includes("ENOENT")) detail += ` (hint: is ${JSON.stringify(argv[0])} installed? set ELIZAOS_PYTHON / ELIZAOS_NODE / ELIZAOS_BUN or pass the executable)`;
     throw new PluginLoadError({ plugin: label, method: "getManifest", transport: "ipc" }, `failed while starting the plugin: ${detail}`, { cause: err });
   }
