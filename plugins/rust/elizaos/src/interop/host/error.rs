@@ -9,30 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The transport a plugin object speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    /// Child process, newline-delimited JSON-RPC over stdin/stdout (section 3).
-    Ipc,
-    /// Shared library through the C ABI (section 6).
-    Ffi,
-}
-
-impl Transport {
-    /// The transport's wire name: `"ipc"` or `"ffi"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Ipc => "ipc",
-            Transport::Ffi => "ffi",
-        }
-    }
-}
-
-impl fmt::Display for Transport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::interop::wire::Transport;
 
 /// Which call failed: plugin (manifest name, or the path/command before the
 /// manifest is known), protocol method, target name and transport.

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use super::error::{excerpt, ErrorContext, InteropError, Transport};
 use super::loaded::{Backend, LoadedPlugin};
-use crate::interop::protocol::{
+use crate::interop::wire::{
     codes, json_type_name, methods, parse_call_args, parse_init_config, status, status_to_code,
     validate_memory, Kind, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use serde_json::{json, Map, Value};
 
 use super::loaded::LoadedPlugin;
-use crate::interop::protocol::json_type_name;
-use crate::interop::runtime::{AgentRuntime, RuntimeError};
+use crate::interop::plugin::{AgentRuntime, RuntimeError};
+use crate::interop::wire::json_type_name;
 
 /// The default of `getConversationLength` (elizaOS's `conversationLength`).
 const DEFAULT_CONVERSATION_LENGTH: u64 = 32;

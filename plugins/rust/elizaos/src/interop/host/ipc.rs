@@ -27,11 +27,11 @@ use super::pipe::{
     fd_of, kill_and_reap, set_nonblocking, signal_child, wait_until, write_all_deadline,
     LineReader, ReadOutcome, StderrTail, WriteFailure,
 };
-use crate::interop::protocol::{
+use crate::interop::plugin::{is_runtime_method, AgentRuntime, RuntimeError};
+use crate::interop::wire::{
     codes, is_valid_id, json_type_name, methods, parse_line, response_from_value, response_line,
     RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
-use crate::interop::runtime::{is_runtime_method, AgentRuntime, RuntimeError};
 
 /// Settings of an IPC plugin process. Every loader exposes them as builder methods.
 #[derive(Debug, Clone)]

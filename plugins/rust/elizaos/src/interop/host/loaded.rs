@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use super::error::{excerpt, ErrorContext, InteropError, Transport};
 use super::ffi::FfiPlugin;
 use super::ipc::IpcConnection;
-use crate::interop::protocol::{json_type_name, methods};
-use crate::interop::runtime::{runtime_context, AgentRuntime};
+use crate::interop::plugin::{runtime_context, AgentRuntime};
+use crate::interop::wire::{json_type_name, methods};
 
 /// Deepest params nesting the host sends (the params object counts as 1).
 /// protocol.md section 2 guarantees 64; deeper payloads MAY be refused. The
@@ -748,7 +748,7 @@ impl LoadedPlugin {
             }
             Backend::Ipc(conn) => Err(InteropError::Call {
                 context: ErrorContext::boxed(conn.display_name(), "noop", None, Transport::Ipc),
-                code: crate::interop::protocol::codes::INVALID_PARAMS,
+                code: crate::interop::wire::codes::INVALID_PARAMS,
                 message: "an ipc plugin has no in-process no-op call".into(),
                 data: None,
             }),

@@ -19,7 +19,7 @@ mod loaded;
 mod loaders;
 mod pipe;
 
-pub use error::{excerpt, ErrorContext, ExitState, InteropError, Transport, EXCERPT_BYTES};
+pub use error::{excerpt, ErrorContext, ExitState, InteropError, EXCERPT_BYTES};
 pub use ffi::FfiPluginLoader;
 pub use in_memory::InMemoryRuntime;
 pub use ipc::{IpcOptions, PipeProbe};

@@ -7,12 +7,13 @@
 //! get -32700/-32600 and the server keeps serving; a line over the size limit is discarded and
 //! answered with `{"id": null, "error": {"code": -32600, "message": "request exceeds N bytes"}}`.
 
-use crate::interop::export::{Bridge, Transport};
+use crate::interop::plugin::export::Bridge;
 use crate::interop::plugin::Plugin;
-use crate::interop::protocol::{
+use crate::interop::plugin::{error_from_answer, ChannelGuard, RuntimeChannel, RuntimeError};
+use crate::interop::wire::Transport;
+use crate::interop::wire::{
     codes, methods, request_from_value, BadRequest, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
-use crate::interop::runtime::{error_from_answer, ChannelGuard, RuntimeChannel, RuntimeError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
@@ -487,8 +488,8 @@ pub fn serve<P: Plugin>(plugin: P) -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::interop::plugin::{current_runtime, AgentRuntime};
     use crate::interop::plugin::{ActionDescriptor, ActionResult, Manifest, PluginError};
-    use crate::interop::runtime::{current_runtime, AgentRuntime};
     use serde_json::json;
     use std::io::Cursor;
 

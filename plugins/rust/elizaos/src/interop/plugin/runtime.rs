@@ -9,7 +9,7 @@
 use serde_json::{Map, Value};
 use std::fmt;
 
-use crate::interop::protocol::codes;
+use crate::interop::wire::codes;
 
 /// The runtime methods forwarded across the boundary (protocol.md 11.3), by wire name.
 pub const RUNTIME_METHODS: [&str; 47] = [

@@ -1,8 +1,8 @@
 //! The plugin side: the [`Plugin`] trait a Rust plugin implements, its manifest and result types,
-//! and [`PluginError`]. `export_plugin!` (in [`crate::interop::export`]) turns an implementation into
+//! and [`PluginError`]. `export_plugin!` (in [`crate::interop::plugin::export`]) turns an implementation into
 //! WASM exports or C FFI exports; [`crate::interop::server`] serves it over IPC.
 
-use crate::interop::protocol::{codes, RpcError};
+use crate::interop::wire::{codes, RpcError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
