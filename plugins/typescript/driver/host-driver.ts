@@ -12,8 +12,6 @@ import {
   LoadedPlugin,
   PluginCallError,
   currentRuntime,
-  isObject,
-  jsonTypeOf,
   loadIpcPlugin,
   loadPythonPlugin,
   loadTsPlugin,
@@ -23,6 +21,20 @@ import {
   type JsonValue,
   type Method,
 } from "../src/index.ts";
+
+/** True for a non-null, non-array object. */
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** JSON type name of a value, as in `received` of -32602 data ("missing" when absent, "integer" for whole numbers). */
+function jsonTypeOf(value: unknown): string {
+  if (value === undefined) return "missing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "array";
+  if (typeof value === "number") return Number.isInteger(value) ? "integer" : "number";
+  return typeof value;
+}
 
 /** A JSON-RPC error answered to the testkit. */
 class DriverError extends Error {

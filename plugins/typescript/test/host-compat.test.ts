@@ -16,16 +16,12 @@ import {
   PluginLoadError,
   PluginProtocolError,
   PluginTimeoutError,
-  checkManifest,
-  checkActionResult,
-  checkProviderResult,
-  checkValidateAnswer,
-  InvalidResult,
   loadIpcPlugin,
   loadTsPlugin,
   type JsonObject,
   type JsonValue,
 } from "../src/index.ts";
+import { InvalidResult, checkActionResult, checkManifest, checkProviderResult, checkValidateAnswer } from "../src/protocol.ts";
 import { CONFORMANCE_TS, RUNTIMES, TEST_DIR, assertGone, within } from "./helpers.ts";
 
 const RAW = join(TEST_DIR, "fixtures/raw-plugin.mjs");

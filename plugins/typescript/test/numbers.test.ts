@@ -4,7 +4,8 @@
  */
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { InvalidPayloadError, LoadedPlugin, checkJson, encodeJson, EncodeError, loadTsPlugin, loadWasmPlugin } from "../src/index.ts";
+import { InvalidPayloadError, LoadedPlugin, loadTsPlugin, loadWasmPlugin } from "../src/index.ts";
+import { checkJson, encodeJson, EncodeError } from "../src/protocol.ts";
 import { ABI_PROBE_WASM, CONFORMANCE_TS, RUNTIMES, RUNTIME_NAMES, RawBridge, edgeCases } from "./helpers.ts";
 
 describe("strict encoding refuses values outside the JSON profile, naming the path", () => {

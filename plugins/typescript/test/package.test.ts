@@ -48,10 +48,22 @@ export const plugin: Plugin = {
 
 const TS_CONSUMER = `
 import { loadWasmPlugin, type LoadedPlugin, type ActionResult } from "@elizaos/interop";
+import { ErrorCode, InMemoryRuntime, PluginCallError, RuntimeUnavailableError, type Memory, type Plugin, type World } from "@elizaos/interop";
 const p: LoadedPlugin = await loadWasmPlugin("x.wasm");
 const r: ActionResult = await p.invokeAction("a", { content: { text: "t" } });
 const ok: boolean = r.success;
-export { ok };
+const world: World = { agentId: "a-1", settings: { K: "v" } };
+const memory: Memory = { content: { text: "hi" } };
+const plugin: Plugin = {
+  name: "typed", description: "typed against the installed declarations",
+  actions: [{ name: "a", description: "", validate: () => true, handler: async (runtime) => {
+    try { return { success: true, text: String(await runtime.getSetting("K")) }; }
+    catch (err) { if (err instanceof RuntimeUnavailableError) return { success: false }; throw err; }
+  } }],
+};
+const unknownName = (err: unknown): boolean => err instanceof PluginCallError && err.code === ErrorCode.UnknownName;
+await p.invokeAction("a", memory, {}, {}, undefined, new InMemoryRuntime(world)).catch(unknownName);
+export { ok, plugin };
 `;
 
 /**
