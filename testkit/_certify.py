@@ -909,9 +909,9 @@ class _Certifier:
         if calls and ordinary_total and not ordinary_ok and errors:
             codes = ", ".join(f"{code} x{n}" for code, n in errors.items())
             if set(errors) != {-32002}:
+                hint = "a World that answers them" if self.world is not None else "--runtime WORLD.json"
                 why = (
-                    f"; {gaps} of them because the host lacks runtime methods (see runtime-gap: certify with "
-                    "--runtime WORLD.json)"
+                    f"; {gaps} of them failed on the runtime's side (see runtime-gap; certify with {hint})"
                     if gaps
                     else ""
                 )
