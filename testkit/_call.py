@@ -120,7 +120,7 @@ def plugin_spec(
         if not words:
             raise UnusableInput("--ipc needs a command line, e.g. --ipc 'python3 my_plugin.py'")
         if os.sep in words[0] and Path(words[0]).exists():  # hosts start it from their own cwd
-            words[0] = str(Path(words[0]).resolve())
+            words[0] = str(Path(words[0]).absolute())  # not resolve(): a venv's python is a symlink
         return PluginSpec("ipc", language or "unknown", command=tuple(words))
     assert path is not None
     p = Path(path)
@@ -137,7 +137,7 @@ def plugin_spec(
         elif path.startswith("@"):
             language = "typescript"  # a scoped npm package name
         elif p.is_file() and os.access(p, os.X_OK):
-            return PluginSpec("ipc", "unknown", command=(full,))  # a native IPC server binary
+            return PluginSpec("ipc", "unknown", command=(str(p.absolute()),))  # an IPC server binary
         elif exists:
             raise UnusableInput(
                 f"{path}: cannot tell which language this plugin is in; expected a .py file or "
