@@ -83,8 +83,10 @@ impl FfiPlugin {
         }
         // SAFETY: loading a library runs its initialisers; loading a plugin
         // library is the documented purpose of this call.
-        let library = unsafe { Library::new(path) }
-            .map_err(|e| load_err(format!("cannot load the shared library: {e}")))?;
+        let library = unsafe { Library::new(path) }.map_err(|e| {
+            let why = architecture_mismatch(path).map_or_else(String::new, |m| format!("; {m}"));
+            load_err(format!("cannot load the shared library: {e}{why}"))
+        })?;
         /// Resolves one symbol to a plain function pointer.
         unsafe fn sym<T: Copy>(lib: &Library, name: &str) -> Result<T, String> {
             lib.get::<T>(name.as_bytes())
@@ -463,6 +465,50 @@ fn object_param(param: &str, value: &Value) -> Result<(), RpcError> {
 }
 
 /// The C function behind a protocol method, with the name argument: `elizaos_invoke_action("greet")`.
+/// The architecture an ELF `e_machine` names (the ones Rust targets commonly).
+fn elf_machine_name(machine: u16) -> Option<&'static str> {
+    Some(match machine {
+        0x03 => "x86",
+        0x08 => "mips",
+        0x14 => "powerpc",
+        0x15 => "powerpc64",
+        0x16 => "s390x",
+        0x28 => "arm",
+        0x3E => "x86_64",
+        0xB7 => "aarch64",
+        0xF3 => "riscv64",
+        0x102 => "loongarch64",
+        _ => return None,
+    })
+}
+
+/// Why a library that failed to load cannot load here when it was built for
+/// another architecture: an ELF file whose machine is not this host's. `None`
+/// when it is not ELF, cannot be read, or matches.
+fn architecture_mismatch(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut header = [0u8; 20];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut header)
+        .ok()?;
+    if header[..4] != *b"\x7fELF" {
+        return None;
+    }
+    let raw = [header[18], header[19]];
+    let machine = if header[5] == 2 {
+        u16::from_be_bytes(raw)
+    } else {
+        u16::from_le_bytes(raw)
+    };
+    let built = elf_machine_name(machine)
+        .map_or_else(|| format!("ELF machine {machine:#x}"), str::to_owned);
+    let here = std::env::consts::ARCH;
+    (built != here).then(|| {
+        format!("it is built for {built} and this host is {here} (architecture mismatch): build it for this machine")
+    })
+}
+
 fn c_call(method: &str, target: Option<&str>) -> String {
     let function = match method {
         methods::GET_MANIFEST => "elizaos_get_manifest",

@@ -277,7 +277,7 @@ fn is_package_name(path: &Path) -> bool {
     let module_file = [".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs"]
         .iter()
         .any(|ext| text.ends_with(ext));
-    !module_file && super::loaded::is_plugin_name(&text)
+    !module_file && super::checks::is_plugin_name(&text)
 }
 
 /// The bridge found by searching (no explicit setting): an installed package

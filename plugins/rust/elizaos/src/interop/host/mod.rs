@@ -11,6 +11,7 @@
 //!
 //! Every failure is an [`InteropError`] naming the plugin, method and transport.
 
+mod checks;
 mod error;
 mod ffi;
 mod in_memory;
@@ -18,14 +19,14 @@ mod ipc;
 mod loaded;
 mod loaders;
 mod pipe;
+mod timed;
 
+pub use checks::{manifest_problems, MAX_PAYLOAD_DEPTH};
 pub use error::{excerpt, ErrorContext, ExitState, InteropError, EXCERPT_BYTES};
 pub use ffi::FfiPluginLoader;
 pub use in_memory::InMemoryRuntime;
 pub use ipc::{IpcOptions, PipeProbe};
-pub use loaded::{
-    manifest_problems, Descriptor, LoadedPlugin, TimedCalls, HOST_PROTOCOL_VERSION,
-    MAX_PAYLOAD_DEPTH,
-};
+pub use loaded::{Descriptor, LoadedPlugin, HOST_PROTOCOL_VERSION};
 pub use loaders::{IpcPluginLoader, PythonPluginLoader, TsRuntime, TypeScriptPluginLoader};
 pub use pipe::STDERR_TAIL_BYTES;
+pub use timed::TimedCalls;

@@ -12,6 +12,7 @@ pub use runtime::{
     current_runtime, is_runtime_method, runtime_context, AgentRuntime, RuntimeError, RuntimeProxy,
     RUNTIME_METHODS,
 };
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use runtime::{error_from_answer, ChannelGuard, RuntimeChannel};
 pub use types::{
     memory_text, ActionDescriptor, ActionResult, EvaluatorDescriptor, Manifest, Plugin,

@@ -1,0 +1,242 @@
+//! [`TimedCalls`]: the calls of a [`LoadedPlugin`] with a per-call time-out and/or a runtime.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::checks::{check_depth, check_result, is_handler_method, target_of};
+use super::error::{ErrorContext, InteropError};
+use super::ffi::FfiPlugin;
+use super::loaded::{Backend, LoadedPlugin};
+use crate::interop::plugin::{runtime_context, AgentRuntime};
+use crate::interop::wire::methods;
+
+/// `params` of the handler methods, serialised without copying the values.
+#[derive(Serialize)]
+struct HandlerParams<'a> {
+    name: &'a str,
+    memory: &'a Value,
+    state: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    options: Option<&'a Value>,
+    /// The call context of section 11.1, when the call passes a runtime.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime: Option<&'a Value>,
+}
+
+/// Calls on a [`LoadedPlugin`] with a per-call time-out; see
+/// [`LoadedPlugin::with_timeout`].
+#[derive(Debug, Clone, Copy)]
+pub struct TimedCalls<'a> {
+    pub(super) plugin: &'a LoadedPlugin,
+    pub(super) timeout: Option<Duration>,
+    pub(super) runtime: Option<&'a Arc<dyn AgentRuntime>>,
+}
+
+impl<'a> TimedCalls<'a> {
+    /// The same calls with a per-call time-out of `timeout`.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The same calls passing `runtime` (see [`LoadedPlugin::with_runtime`]).
+    pub fn with_runtime(mut self, runtime: &'a Arc<dyn AgentRuntime>) -> Self {
+        self.runtime = Some(runtime);
+        self
+    }
+
+    /// The runtime to send with a handler call: only to a plugin that
+    /// declared the `"runtime"` capability (section 12), only over IPC.
+    fn runtime_for_call(&self) -> Option<&'a Arc<dyn AgentRuntime>> {
+        let runtime = self.runtime?;
+        match &self.plugin.backend {
+            Backend::Ipc(conn) if conn.accepts_runtime() => Some(runtime),
+            _ => None,
+        }
+    }
+    fn context(&self, method: &str, target: Option<&str>) -> Box<ErrorContext> {
+        ErrorContext::boxed(
+            self.plugin.name.as_str(),
+            method,
+            target,
+            self.plugin.transport(),
+        )
+    }
+
+    /// Sends a typed request and checks the result.
+    fn send<P: Serialize + ?Sized>(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        params: &P,
+        ffi: impl FnOnce(&FfiPlugin) -> Result<Value, InteropError>,
+    ) -> Result<Value, InteropError> {
+        let raw = match (&self.plugin.backend, self.runtime_for_call()) {
+            (Backend::Ipc(conn), Some(runtime)) if is_handler_method(method) => {
+                conn.call_with_runtime(method, target, params, self.timeout, runtime)?
+            }
+            (Backend::Ipc(conn), _) => conn.call(method, target, params, self.timeout)?,
+            (Backend::Ffi(lib), _) => ffi(lib)?,
+        };
+        check_result(method, raw).map_err(|reason| InteropError::Protocol {
+            context: self.context(method, target),
+            reason: format!("invalid result: {reason}"),
+            excerpt: String::new(),
+        })
+    }
+
+    fn checked(
+        &self,
+        method: &str,
+        target: Option<&str>,
+        parts: &[(&str, &Value)],
+    ) -> Result<(), InteropError> {
+        for (param, value) in parts {
+            let mut path = format!("params.{param}");
+            check_depth(value, &mut path, 2).map_err(|(path, reason)| {
+                InteropError::InvalidPayload {
+                    context: self.context(method, target),
+                    path,
+                    reason,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn handler(
+        &self,
+        method: &str,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: Option<&Value>,
+    ) -> Result<Value, InteropError> {
+        let empty = Value::Object(Map::new());
+        self.checked(
+            method,
+            Some(name),
+            &[
+                ("memory", memory),
+                ("state", state),
+                ("options", options.unwrap_or(&empty)),
+            ],
+        )?;
+        let context = self
+            .runtime_for_call()
+            .map(|rt| runtime_context(rt.as_ref()));
+        let params = HandlerParams {
+            name,
+            memory,
+            state,
+            options,
+            runtime: context.as_ref(),
+        };
+        self.send(method, Some(name), &params, |lib| {
+            lib.call_handler(method, name, memory, state, options)
+        })
+    }
+
+    /// `init(config)`.
+    pub fn init(&self, config: &Value) -> Result<(), InteropError> {
+        self.checked(methods::INIT, None, &[("config", config)])?;
+        #[derive(Serialize)]
+        struct InitParams<'a> {
+            config: &'a Value,
+        }
+        let params = InitParams { config };
+        self.send(methods::INIT, None, &params, |lib| lib.call_init(config))?;
+        Ok(())
+    }
+
+    /// `validateAction`.
+    pub fn validate_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        Ok(self
+            .handler(methods::VALIDATE_ACTION, name, memory, state, None)?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// `invokeAction`.
+    pub fn invoke_action(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+        options: &Value,
+    ) -> Result<Value, InteropError> {
+        self.handler(methods::INVOKE_ACTION, name, memory, state, Some(options))
+    }
+
+    /// `getProvider`.
+    pub fn get_provider(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Value, InteropError> {
+        self.handler(methods::GET_PROVIDER, name, memory, state, None)
+    }
+
+    /// `validateEvaluator`.
+    pub fn validate_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<bool, InteropError> {
+        Ok(self
+            .handler(methods::VALIDATE_EVALUATOR, name, memory, state, None)?
+            .as_bool()
+            .unwrap_or(false))
+    }
+
+    /// `invokeEvaluator`.
+    pub fn invoke_evaluator(
+        &self,
+        name: &str,
+        memory: &Value,
+        state: &Value,
+    ) -> Result<Option<Value>, InteropError> {
+        let v = self.handler(methods::INVOKE_EVALUATOR, name, memory, state, None)?;
+        Ok((!v.is_null()).then_some(v))
+    }
+
+    /// Any method with raw params (see [`LoadedPlugin::call_method`]).
+    pub fn call_method(&self, method: &str, params: &Value) -> Result<Value, InteropError> {
+        let target = target_of(params);
+        if method == methods::SHUTDOWN {
+            return Err(InteropError::InvalidPayload {
+                context: self.context(method, target),
+                path: "method".into(),
+                reason: "shutdown is sent by close/drop, not by callers".into(),
+            });
+        }
+        let mut path = "params".to_string();
+        check_depth(params, &mut path, 1).map_err(|(path, reason)| {
+            InteropError::InvalidPayload {
+                context: self.context(method, target),
+                path,
+                reason,
+            }
+        })?;
+        match self.runtime_for_call() {
+            Some(rt) if is_handler_method(method) && params.is_object() => {
+                let mut with_context = params.clone();
+                with_context["runtime"] = runtime_context(rt.as_ref());
+                self.send(method, target, &with_context, |lib| {
+                    lib.call(method, params)
+                })
+            }
+            _ => self.send(method, target, params, |lib| lib.call(method, params)),
+        }
+    }
+}
