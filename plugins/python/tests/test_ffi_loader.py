@@ -32,7 +32,8 @@ from elizaos_interop import (
     PluginProtocolError,
     load_rust_plugin,
 )
-from elizaos_interop.host._ffi import FFI_EXPORTS, FfiTransport, method_spec, status_error
+from elizaos_interop.host._ffi import FFI_EXPORTS, FfiTransport
+from elizaos_interop.wire._abi import method_spec, status_error
 
 REPO = Path(__file__).resolve().parents[3]
 T = TypeVar("T")

@@ -444,7 +444,7 @@ def test_missing_and_mistyped_params_are_32602(plugin: LoadedPlugin) -> None:
     assert info.value.data == {"param": "memory", "expected": "object", "received": "missing"}
     with pytest.raises(PluginCallError) as info:
         t.call_sync("validateAction", {"name": 7, "memory": {"content": {}}})
-    assert info.value.data == {"param": "name", "expected": "string", "received": "number"}
+    assert info.value.data == {"param": "name", "expected": "string", "received": "integer"}
     with pytest.raises(PluginCallError) as info:
         t.call_sync("getProvider", {"name": "static", "memory": {"content": {}}, "state": []})
     assert info.value.data == {"param": "state", "expected": "object", "received": "array"}

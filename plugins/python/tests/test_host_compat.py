@@ -127,7 +127,7 @@ def test_any_error_for_an_unknown_name_keeps_its_code(seed: tuple[LoadedPlugin, 
     [
         ("TYPO", "success is missing"),
         ("BAD_SUCCESS", "success is string, expected boolean"),
-        ("BAD_TEXT", "text is number, expected string"),
+        ("BAD_TEXT", "text is integer, expected string"),
         ("BAD_VALUES", "values is array, expected object"),
         ("NOT_OBJECT", "expected object, got array"),
     ],
@@ -146,7 +146,7 @@ def test_known_members_of_the_wrong_type_are_refused(
 @pytest.mark.parametrize(
     ("name", "reason"),
     [
-        ("BAD_TEXT", "text is number, expected string"),
+        ("BAD_TEXT", "text is integer, expected string"),
         ("BAD_VALUES", "values is array, expected object"),
         ("TYPO", "expected object, got string"),
     ],
@@ -200,7 +200,7 @@ def test_unknown_members_and_scoped_names_are_valid() -> None:
         ({"name": "@scope/"}, "is not an npm package name"),
         ({"name": "a" * 215}, "is not an npm package name"),
         ({"protocolVersion": "1"}, "protocolVersion is string '1', expected a non-negative"),
-        ({"protocolVersion": -1}, "protocolVersion is number -1, expected a non-negative"),
+        ({"protocolVersion": -1}, "protocolVersion is integer -1, expected a non-negative"),
         ({"protocolVersion": True}, "protocolVersion is boolean True"),
         ({"capabilities": ["runtime", 1]}, "capabilities is array, expected array of strings"),
         ({"services": "task"}, "services is string, expected array of strings"),
@@ -209,7 +209,7 @@ def test_unknown_members_and_scoped_names_are_valid() -> None:
             "actions[0].similes is string, expected array of strings",
         ),
         ({"providers": [{"name": "p", "dynamic": "yes"}]}, "providers[0].dynamic is string"),
-        ({"actions": [{"name": "a", "description": 3}]}, "actions[0].description is number"),
+        ({"actions": [{"name": "a", "description": 3}]}, "actions[0].description is integer"),
     ],
 )
 def test_known_manifest_members_of_the_wrong_type(change: dict[str, Any], problem: str) -> None:

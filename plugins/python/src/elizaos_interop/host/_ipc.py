@@ -45,7 +45,15 @@ from ..wire._errors import (
     PluginTimeoutError,
 )
 from ..wire._json import MAX_MESSAGE_BYTES, dumps, loads
-from ._runtime_dispatch import RUNTIME_PREFIX, answer_runtime_call, error_line, json_type
+from ..wire._protocol import (
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    RUNTIME_PREFIX,
+    item_label,
+    json_type,
+)
+from ._runtime_dispatch import answer_runtime_call, error_line
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
 
@@ -59,10 +67,6 @@ _MAX_ID = 2**53 - 1
 """Largest integer request id (section 3.2)."""
 _EXIT_WAIT = 1.0
 """After stdout EOF, how long to wait for the child to exit before killing it."""
-
-
-def _method_label(method: str, name: Any) -> str:
-    return f'{method}("{name}")' if isinstance(name, str) else method
 
 
 _METHOD_JSON: dict[str, bytes] = {}
@@ -175,7 +179,7 @@ class _Call:
 
     @property
     def label(self) -> str:
-        return _method_label(self.method, self.name)
+        return item_label(self.method, self.name)
 
     def resolve(self, value: Any) -> None:
         self.settled = True
@@ -304,7 +308,7 @@ class IpcTransport:
         """
         name = params.get("name")
         if self._dead is not None:
-            raise self._dead(_method_label(method, name))
+            raise self._dead(item_label(method, name))
         req_id = self._next_id
         data = self._encode(req_id, method, params, name)
         self._next_id = req_id + 1
@@ -354,7 +358,7 @@ class IpcTransport:
         """Send one request and block until its result (polls the pipes directly)."""
         name = params.get("name")
         if self._dead is not None:
-            raise self._dead(_method_label(method, name))
+            raise self._dead(item_label(method, name))
         req_id = self._next_id
         data = self._encode(req_id, method, params, name)
         self._next_id = req_id + 1
@@ -447,7 +451,7 @@ class IpcTransport:
                 message,
                 path=exc.path.replace("$", "params", 1),
                 plugin=self.label,
-                method=_method_label(method, name),
+                method=item_label(method, name),
                 transport="ipc",
             ) from None
         method_json = _METHOD_JSON.get(method)
@@ -462,7 +466,7 @@ class IpcTransport:
                 f"{self.max_message_bytes} bytes",
                 path="params",
                 plugin=self.label,
-                method=_method_label(method, name),
+                method=item_label(method, name),
                 transport="ipc",
             )
         return data
@@ -607,7 +611,7 @@ class IpcTransport:
             self._write(
                 error_line(
                     None,
-                    -32600,
+                    INVALID_REQUEST,
                     f"invalid request: id is {json_type(req_id) if 'id' in message else 'missing'}"
                     ", expected a non-empty string or an integer",
                 )
@@ -622,7 +626,7 @@ class IpcTransport:
             self._write(
                 error_line(
                     req_id,
-                    -32600,
+                    INVALID_REQUEST,
                     f"invalid request: {what} is {received}, expected {expected}",
                 )
             )
@@ -631,7 +635,7 @@ class IpcTransport:
             self._write(
                 error_line(
                     req_id,
-                    -32601,
+                    METHOD_NOT_FOUND,
                     f"method not found: {method!r} (a plugin may only send runtime.<method>)",
                     {"method": method},
                 )
@@ -644,7 +648,7 @@ class IpcTransport:
             self._write(
                 error_line(
                     req_id,
-                    -32602,
+                    INVALID_PARAMS,
                     f"runtime call for unknown call {dumps(call_id).decode()}"
                     if "call" in params
                     else "runtime call without params.call",
@@ -658,7 +662,7 @@ class IpcTransport:
             self._write(
                 error_line(
                     req_id,
-                    -32602,
+                    INVALID_PARAMS,
                     f"invalid params: args is {received}, expected array",
                     {"param": "args", "expected": "array", "received": received},
                 )

@@ -13,13 +13,13 @@ travels with the call to a plugin that declared ``"runtime"`` (section 11).
 
 from __future__ import annotations
 
-import re
 from collections.abc import ItemsView, Iterator, KeysView, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
 
 from ..wire._errors import InteropError, PluginLoadError, PluginProtocolError
 from ..wire._json import dumps
+from ..wire._protocol import LANGUAGE_RE, NAME_RE, PROTOCOL_VERSION, SEMVER_RE, json_type
 from ._runtime_dispatch import runtime_snapshot
 from ._transport import Transport
 
@@ -34,14 +34,6 @@ __all__ = [
     "host_hello",
 ]
 
-_NAME_RE = re.compile(r"^(?=.{1,214}$)(?:@[a-z0-9._~-]+/)?[a-z0-9._~-]+$")
-"""An npm package name, optionally scoped (manifest.schema.json)."""
-_LANGUAGE_RE = re.compile(r"^[a-z][a-z0-9+-]*$")
-_SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 _PROVIDER_MEMBER_TYPES: dict[str, type] = {"text": str, "values": dict, "data": dict}
 """ProviderResult members a host consumes; any other member is kept untouched (must-ignore)."""
 _ACTION_MEMBER_TYPES: dict[str, type] = {
@@ -74,7 +66,6 @@ _MANIFEST_NAME_LISTS = ("capabilities", "services", "events", "routes", "models"
 """Optional manifest members that are arrays of strings (sections 1 and 12)."""
 
 
-PROTOCOL_VERSION = 1
 """The protocol version this host speaks (section 12)."""
 
 
@@ -85,22 +76,6 @@ def host_hello(transport: Transport) -> dict[str, Any]:
     """
     capabilities = ["runtime"] if getattr(transport, "answers_runtime_calls", False) else []
     return {"protocolVersion": PROTOCOL_VERSION, "capabilities": capabilities}
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _is_string_list(value: Any) -> bool:
@@ -116,45 +91,45 @@ def check_manifest(manifest: Any) -> list[str]:
     known members of the wrong type are problems.
     """
     if not isinstance(manifest, dict):
-        return [f"manifest is {_json_type(manifest)}, expected object"]
+        return [f"manifest is {json_type(manifest)}, expected object"]
     problems: list[str] = []
     name = manifest.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         problems.append(
             f"name {name!r} is not an npm package name "
             "(1..214 characters of [a-z0-9._~-], optionally @scope/name)"
         )
     if not isinstance(manifest.get("description"), str):
         problems.append(
-            f"description is {_json_type(manifest.get('description'))}, expected string"
+            f"description is {json_type(manifest.get('description'))}, expected string"
             if "description" in manifest
             else "description is missing"
         )
     version = manifest.get("version")
-    if not isinstance(version, str) or not _SEMVER_RE.match(version):
+    if not isinstance(version, str) or not SEMVER_RE.match(version):
         problems.append(
             f"version {version!r} is not a SemVer 2.0 string"
             if "version" in manifest
             else "version is missing"
         )
     language = manifest.get("language")
-    if not isinstance(language, str) or not _LANGUAGE_RE.match(language):
+    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
         problems.append(f"language {language!r} does not match ^[a-z][a-z0-9+-]*$")
     if "protocolVersion" in manifest:
         version_number = manifest["protocolVersion"]
         if type(version_number) is not int or version_number < 0:
             problems.append(
-                f"protocolVersion is {_json_type(version_number)} {version_number!r}, "
+                f"protocolVersion is {json_type(version_number)} {version_number!r}, "
                 "expected a non-negative integer"
             )
     for key in _MANIFEST_NAME_LISTS:
         if key in manifest and not _is_string_list(manifest[key]):
-            problems.append(f"{key} is {_json_type(manifest[key])}, expected array of strings")
+            problems.append(f"{key} is {json_type(manifest[key])}, expected array of strings")
     for kind, members in _DESCRIPTOR_MEMBERS.items():
         items = manifest.get(kind)
         if not isinstance(items, list):
             problems.append(
-                f"{kind} is {_json_type(items)}, expected array"
+                f"{kind} is {json_type(items)}, expected array"
                 if kind in manifest
                 else f"{kind} is missing"
             )
@@ -163,7 +138,7 @@ def check_manifest(manifest: Any) -> list[str]:
         for i, item in enumerate(items):
             where = f"{kind}[{i}]"
             if not isinstance(item, dict):
-                problems.append(f"{where} is {_json_type(item)}, expected object")
+                problems.append(f"{where} is {json_type(item)}, expected object")
                 continue
             for req in _REQUIRED_DESCRIPTOR_MEMBERS[kind]:
                 if req not in item:
@@ -175,10 +150,10 @@ def check_manifest(manifest: Any) -> list[str]:
                 if isinstance(expected, str):  # _STRING_LIST
                     if not _is_string_list(value):
                         problems.append(
-                            f"{where}.{key} is {_json_type(value)}, expected array of strings"
+                            f"{where}.{key} is {json_type(value)}, expected array of strings"
                         )
                 elif not isinstance(value, expected):
-                    problems.append(f"{where}.{key} is {_json_type(value)}, wrong type")
+                    problems.append(f"{where}.{key} is {json_type(value)}, wrong type")
             item_name = item.get("name")
             if isinstance(item_name, str):
                 if not item_name:
@@ -648,12 +623,12 @@ class LoadedPlugin:
             method,
             name,
             result,
-            f'expected boolean or {{"valid": boolean}}, got {_json_type(result)}',
+            f'expected boolean or {{"valid": boolean}}, got {json_type(result)}',
         )
 
     def _expect_object(self, result: Any, method: str, name: str | None) -> dict[str, Any]:
         if not isinstance(result, dict):
-            self._bad_result(method, name, result, f"expected object, got {_json_type(result)}")
+            self._bad_result(method, name, result, f"expected object, got {json_type(result)}")
         return result
 
     def _action_result(self, result: Any, method: str, name: str) -> Result:
@@ -661,7 +636,7 @@ class LoadedPlugin:
             reason = (
                 "success is missing"
                 if "success" not in result
-                else f"success is {_json_type(result['success'])}, expected boolean"
+                else f"success is {json_type(result['success'])}, expected boolean"
             )
             self._bad_result(method, name, result, reason)
         return self._checked_result(result, method, name, _ACTION_MEMBER_TYPES)
@@ -687,7 +662,7 @@ class LoadedPlugin:
                     method,
                     name,
                     result,
-                    f"{key} is {_json_type(value)}, expected {_JSON_NAMES[expected]}",
+                    f"{key} is {json_type(value)}, expected {_JSON_NAMES[expected]}",
                 )
         if has_null:
             data = {k: v for k, v in data.items() if v is not None or k not in known}

@@ -19,18 +19,15 @@ from typing import Any
 from ..plugin._runtime_proxy import FORWARDED_METHODS, snake_case, to_json_data
 from ..wire._errors import InvalidPayloadError
 from ..wire._json import dumps
+from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, METHOD_NOT_FOUND
 
 __all__ = [
-    "RUNTIME_PREFIX",
     "answer_runtime_call",
     "error_line",
     "find_runtime_method",
-    "json_type",
     "runtime_snapshot",
 ]
 
-RUNTIME_PREFIX = "runtime."
-"""Wire names of runtime requests are ``runtime.`` + the elizaOS camelCase name (11.2)."""
 
 _SNAPSHOT_MEMBERS: tuple[tuple[str, str], ...] = (
     ("agentId", "agent_id"),
@@ -40,25 +37,6 @@ _SNAPSHOT_MEMBERS: tuple[tuple[str, str], ...] = (
 
 _DROP = object()
 """Marks a value that is not JSON (left out of a snapshot)."""
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name of ``value`` as section 3.3's ``data.received`` spells it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
 
 
 def _plain(value: Any, depth: int = 0) -> Any:
@@ -161,7 +139,10 @@ async def answer_runtime_call(
     method = find_runtime_method(runtime, name)
     if method is None:
         return error_line(
-            req_id, -32601, f"runtime.{name} is not provided by the host", {"method": name}
+            req_id,
+            METHOD_NOT_FOUND,
+            f"runtime.{name} is not provided by the host",
+            {"method": name},
         )
     try:
         result = method(*args)
@@ -170,7 +151,7 @@ async def answer_runtime_call(
     except Exception as exc:
         return error_line(
             req_id,
-            -32000,
+            HANDLER_FAILED,
             str(exc) or type(exc).__name__,
             {"method": name, "exception": type(exc).__name__},
         )
@@ -183,7 +164,7 @@ async def answer_runtime_call(
             why = exc.detail if isinstance(exc, InvalidPayloadError) else f"{exc}"
             return error_line(
                 req_id,
-                -32603,
+                INTERNAL_ERROR,
                 f"runtime.{name} returned a value that is not JSON: {why}",
                 {"method": name},
             )
@@ -191,7 +172,7 @@ async def answer_runtime_call(
     if len(line) - 1 > max_bytes:
         return error_line(
             req_id,
-            -32603,
+            INTERNAL_ERROR,
             f"runtime.{name} returned {len(body)} bytes of JSON, over the message limit of "
             f"{max_bytes} bytes",
             {"method": name},

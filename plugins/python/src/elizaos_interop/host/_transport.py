@@ -26,21 +26,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
-from ..wire._errors import PluginCallError, PluginProtocolError
-
-__all__ = ["METHODS", "Transport", "unwrap_envelope"]
-
-METHODS: tuple[str, ...] = (
-    "getManifest",
-    "init",
-    "validateAction",
-    "invokeAction",
-    "getProvider",
-    "validateEvaluator",
-    "invokeEvaluator",
-    "shutdown",
-)
-"""The methods of protocol.md section 3.3, in table order."""
+__all__ = ["Transport"]
 
 
 @runtime_checkable
@@ -64,50 +50,3 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release the plugin (idempotent, never raises)."""
         ...
-
-
-def unwrap_envelope(envelope: Any, *, label: str, method: str, transport: str) -> Any:
-    """Return the ``result`` of a decoded envelope (protocol.md 5.2) or raise its error.
-
-    ``{"result": v}`` gives ``v``; ``{"error": {"code", "message", "data"?}}`` raises
-    :class:`PluginCallError`; anything else raises :class:`PluginProtocolError` quoting it.
-    Shared by the IPC client (for the response minus ``id``) and the FFI/WASM loaders.
-    """
-    if isinstance(envelope, dict):
-        has_result = "result" in envelope
-        has_error = "error" in envelope
-        if has_result and not has_error:
-            return envelope["result"]
-        if has_error and not has_result:
-            error = envelope["error"]
-            if (
-                isinstance(error, dict)
-                and isinstance(error.get("code"), int)
-                and not isinstance(error.get("code"), bool)
-                and isinstance(error.get("message"), str)
-            ):
-                return _raise_call_error(error, label=label, method=method, transport=transport)
-    from ..wire._json import dumps  # local import: _json has no dependency on this module
-
-    try:
-        excerpt = dumps(envelope)[:200]
-    except Exception:
-        excerpt = repr(envelope).encode("utf-8", "replace")[:200]
-    raise PluginProtocolError(
-        'invalid envelope: expected {"result": ...} or {"error": {"code": int, "message": str}}',
-        excerpt=excerpt,
-        plugin=label,
-        method=method,
-        transport=transport,
-    )
-
-
-def _raise_call_error(error: dict[str, Any], *, label: str, method: str, transport: str) -> Any:
-    raise PluginCallError(
-        error["code"],
-        error["message"],
-        error.get("data"),
-        plugin=label,
-        method=method,
-        transport=transport,
-    )

@@ -49,6 +49,17 @@ import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
+from ..wire._abi import (
+    RESULT_ENVELOPE,
+    RESULT_INIT,
+    SPECS,
+    MethodSpec,
+    decode_envelope,
+    encode_args,
+    method_spec,
+    status_error,
+    status_result,
+)
 from ..wire._errors import (
     InteropError,
     PluginCallError,
@@ -57,21 +68,9 @@ from ..wire._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ..wire._json import MAX_MESSAGE_BYTES, loads
-from ._ffi import (
-    _SPECS,
-    RESULT_ENVELOPE,
-    RESULT_INIT,
-    MethodSpec,
-    _scan_json,
-    check_plugin_file,
-    decode_envelope,
-    encode_args,
-    method_label,
-    method_spec,
-    status_error,
-    status_result,
-)
+from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads
+from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, method_label
+from ._ffi import check_plugin_file
 
 if TYPE_CHECKING:
     import wasmtime
@@ -700,7 +699,7 @@ class WasmTransport:
 
     def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
         """Call ``method`` through the WASM ABI and return its result value."""
-        spec = _SPECS.get(method)
+        spec = SPECS.get(method)
         if spec is None:  # raises -32601 for an unknown method
             spec = method_spec(method, label=self.label, transport="wasm")
         if spec is None:  # shutdown: nothing to stop in-process; close() frees the instance
@@ -755,7 +754,7 @@ class WasmTransport:
                 ) from None
             except _OutOfMemory as exc:
                 raise PluginCallError(
-                    -32603,
+                    INTERNAL_ERROR,
                     str(exc),
                     plugin=self.label,
                     method=method_label(method, params),
@@ -778,7 +777,7 @@ class WasmTransport:
         if spec.result == RESULT_ENVELOPE:
             if raw is None:
                 raise PluginCallError(
-                    -32603,
+                    INTERNAL_ERROR,
                     "the plugin returned a null result buffer (allocation failure)",
                     plugin=self.label,
                     method=method_label(method, params),
@@ -790,7 +789,7 @@ class WasmTransport:
             # through decode_envelope, which raises the typed error.
             try:
                 text = raw.decode("utf-8")
-                envelope, end = _scan_json(text, 0)
+                envelope, end = SCAN(text, 0)
             except (ValueError, RecursionError, StopIteration):
                 pass
             else:
@@ -845,7 +844,7 @@ class WasmTransport:
         if isinstance(data, dict) and "trap" not in data:
             data = {**data, "trap": fault.detail}
         return PluginCallError(
-            -32000, message, data, plugin=self.label, method=where, transport="wasm"
+            HANDLER_FAILED, message, data, plugin=self.label, method=where, transport="wasm"
         )
 
     def noop(self) -> None:
@@ -861,7 +860,11 @@ class WasmTransport:
             except _Fault as fault:
                 self._live = None
                 raise PluginCallError(
-                    -32000, fault.message, plugin=self.label, method="dealloc", transport="wasm"
+                    HANDLER_FAILED,
+                    fault.message,
+                    plugin=self.label,
+                    method="dealloc",
+                    transport="wasm",
                 ) from None
 
     def memory_size(self) -> int:

@@ -27,7 +27,6 @@ import contextvars
 import importlib
 import importlib.util
 import inspect
-import json
 import os
 import sys
 import types
@@ -36,7 +35,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ..wire._errors import InvalidPayloadError
-from ..wire._json import MAX_MESSAGE_BYTES, dumps
+from ..wire._json import MAX_MESSAGE_BYTES, decode_text, dumps
+from ..wire._protocol import (
+    HANDLER_FAILED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    INVALID_RESULT,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    UNKNOWN_NAME,
+    json_type,
+)
 from ._elizaos_adapter import adapt_plugin, is_plugin_like
 from ._plugin import Plugin
 from ._runtime_proxy import (
@@ -103,36 +113,13 @@ class _RpcError(Exception):
         return out
 
 
-def _json_type(value: Any) -> str:
-    """JSON Schema type name, as reported in ``data.received`` (same as the Rust/TS bridges)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _invalid_param(param: str, expected: str, received: str) -> _RpcError:
     article = "an" if expected[0] in "aeiou" else "a"
     return _RpcError(
-        -32602,
+        INVALID_PARAMS,
         f"invalid params: {param} must be {article} {expected}, received {received}",
         {"param": param, "expected": expected, "received": received},
     )
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
@@ -145,23 +132,8 @@ def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
     )
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-"""Request decoder: rejects the non-JSON literals NaN, Infinity and -Infinity."""
-_SCAN: Any = getattr(_DECODER, "scan_once")  # noqa: B009 (untyped attribute)
 _CoroutineType = types.CoroutineType
 _PLAIN_RESULTS = (dict, bool, type(None))
-
-
-def _decode(line: bytes) -> Any:
-    """Decode one request line; the C scanner directly when the line is exactly one value."""
-    text = line.decode("utf-8")
-    try:
-        value, end = _SCAN(text, 0)
-    except StopIteration:
-        return _DECODER.decode(text)  # raises with the usual message
-    if end != len(text):
-        return _DECODER.decode(text)  # surrounding whitespace, or extra data (raises)
-    return value
 
 
 def _exception_message(exc: BaseException) -> str:
@@ -172,7 +144,9 @@ def _exception_message(exc: BaseException) -> str:
 
 
 def _internal_error(exc: BaseException) -> _RpcError:
-    return _RpcError(-32603, f"internal error: {type(exc).__name__}: {_exception_message(exc)}")
+    return _RpcError(
+        INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {_exception_message(exc)}"
+    )
 
 
 class _Server:
@@ -297,19 +271,20 @@ class _Server:
                 return
 
     def _reply_oversize(self) -> None:
-        self._send_error(None, _RpcError(-32600, f"request exceeds {self.max} bytes"))
+        self._send_error(None, _RpcError(INVALID_REQUEST, f"request exceeds {self.max} bytes"))
 
     def _on_line(self, line: bytes) -> None:
         try:
-            message = _decode(line)
+            message = decode_text(line.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
-            self._send_error(None, _RpcError(-32700, f"parse error: {exc}"))
+            self._send_error(None, _RpcError(PARSE_ERROR, f"parse error: {exc}"))
             return
         if not isinstance(message, dict):
             self._send_error(
                 None,
                 _RpcError(
-                    -32600, f"invalid request: expected an object, received {_json_type(message)}"
+                    INVALID_REQUEST,
+                    f"invalid request: expected an object, received {json_type(message)}",
                 ),
             )
             return
@@ -318,7 +293,9 @@ class _Server:
         if "id" not in message:
             self._send_error(
                 None,
-                _RpcError(-32600, "invalid request: id is missing (notifications are not used)"),
+                _RpcError(
+                    INVALID_REQUEST, "invalid request: id is missing (notifications are not used)"
+                ),
             )
             return
         req_id = message["id"]
@@ -329,9 +306,9 @@ class _Server:
             self._send_error(
                 None,
                 _RpcError(
-                    -32600,
+                    INVALID_REQUEST,
                     "invalid request: id must be an integer in [0, 2^53-1] or a non-empty string, "
-                    f"received {_json_type(req_id)}",
+                    f"received {json_type(req_id)}",
                 ),
             )
             return
@@ -342,9 +319,9 @@ class _Server:
             self._send_error(
                 req_id,
                 _RpcError(
-                    -32600,
+                    INVALID_REQUEST,
                     "invalid request: method must be a non-empty string, "
-                    f"received {_json_type(method)}",
+                    f"received {json_type(method)}",
                 ),
             )
             return
@@ -353,8 +330,8 @@ class _Server:
             self._send_error(
                 req_id,
                 _RpcError(
-                    -32600,
-                    f"invalid request: params must be an object, received {_json_type(params)}",
+                    INVALID_REQUEST,
+                    f"invalid request: params must be an object, received {json_type(params)}",
                 ),
             )
             return
@@ -363,7 +340,7 @@ class _Server:
             return
         handler = self.handlers.get(method)
         if handler is None:
-            self._send_error(req_id, _RpcError(-32601, f"method not found: {method}"))
+            self._send_error(req_id, _RpcError(METHOD_NOT_FOUND, f"method not found: {method}"))
             return
         if self.init_due and method not in _UNGATED:
             gate = self._init_gate()
@@ -546,7 +523,7 @@ class _Server:
     ) -> asyncio.Future[Any]:
         """Write ``runtime.<method>`` for host call ``call``; the future of the host's answer."""
         if self.host_closed or self.broken:
-            raise RuntimeCallError(-32603, "host closed", {"method": method})
+            raise RuntimeCallError(INTERNAL_ERROR, "host closed", {"method": method})
         self.rt_next += 1
         rt_id = f"rt-{self.rt_next}"
         try:
@@ -584,14 +561,14 @@ class _Server:
             code = error.get("code")
             text = error.get("message")
             data = error.get("data")
-            if code == -32601:
-                future.set_exception(RuntimeUnavailableError(method, -32601, data))
+            if code == METHOD_NOT_FOUND:
+                future.set_exception(RuntimeUnavailableError(method, METHOD_NOT_FOUND, data))
             elif type(code) is int and isinstance(text, str):
                 future.set_exception(RuntimeCallError(code, text, data))
             else:
                 future.set_exception(
                     RuntimeCallError(
-                        -32603,
+                        INTERNAL_ERROR,
                         f"runtime.{method}: the host sent an invalid error object: "
                         f"expected {{code: int, message: str}}, received {message['error']!r:.200}",
                     )
@@ -601,7 +578,7 @@ class _Server:
         else:
             future.set_exception(
                 RuntimeCallError(
-                    -32603,
+                    INTERNAL_ERROR,
                     f"runtime.{method}: the host's answer {rt_id} has neither result nor error",
                 )
             )
@@ -630,7 +607,9 @@ class _Server:
         for rt_id, future in pending:
             method = self.rt_methods.pop(rt_id, "?")
             if not future.done():
-                future.set_exception(RuntimeCallError(-32603, "host closed", {"method": method}))
+                future.set_exception(
+                    RuntimeCallError(INTERNAL_ERROR, "host closed", {"method": method})
+                )
 
     def _shutdown(self, req_id: int | str) -> None:
         self.stop_reading()
@@ -648,7 +627,7 @@ class _Server:
         try:
             data = dumps({"id": req_id, "result": result})
         except InvalidPayloadError as exc:  # the handler checks make this unreachable in practice
-            self._send_error(req_id, _RpcError(-32603, f"internal error: {exc.detail}"))
+            self._send_error(req_id, _RpcError(INTERNAL_ERROR, f"internal error: {exc.detail}"))
             return
         self._write(data + b"\n")
 
@@ -739,7 +718,7 @@ class _Server:
             raise _invalid_param("config", "object", "missing")
         config = params["config"]
         if not isinstance(config, dict):
-            raise _invalid_param("config", "object", _json_type(config))
+            raise _invalid_param("config", "object", json_type(config))
         self.implicit_init = False  # an explicit init comes first: no implicit one
         if self.plugin.init is None:
             self.session.config = config
@@ -759,42 +738,42 @@ class _Server:
             raise _invalid_param("name", "string", "missing")
         name = params["name"]
         if type(name) is not str and not isinstance(name, str):
-            raise _invalid_param("name", "string", _json_type(name))
+            raise _invalid_param("name", "string", json_type(name))
         if "memory" not in params:
             raise _invalid_param("memory", "object", "missing")
         memory = params["memory"]
         if type(memory) is not dict:
-            raise _invalid_param("memory", "object", _json_type(memory))
+            raise _invalid_param("memory", "object", json_type(memory))
         if "content" not in memory:
             raise _invalid_param("memory.content", "object", "missing")
         content = memory["content"]
         if type(content) is not dict:
-            raise _invalid_param("memory.content", "object", _json_type(content))
+            raise _invalid_param("memory.content", "object", json_type(content))
         text = content.get("text")
         if text is not None and type(text) is not str:
-            raise _invalid_param("memory.content.text", "string", _json_type(text))
+            raise _invalid_param("memory.content.text", "string", json_type(text))
         state = params.get("state")
         if state is None:
             state = {}
         elif type(state) is not dict:
-            raise _invalid_param("state", "object", _json_type(state))
+            raise _invalid_param("state", "object", json_type(state))
         options: Any = {}
         if with_options:
             options = params.get("options")
             if options is None:
                 options = {}
             elif type(options) is not dict:
-                raise _invalid_param("options", "object", _json_type(options))
+                raise _invalid_param("options", "object", json_type(options))
         context = params.get("runtime")
         if context is None:
             return name, memory, state, options, self.runtime
         if type(context) is not dict:
-            raise _invalid_param("runtime", "object", _json_type(context))
+            raise _invalid_param("runtime", "object", json_type(context))
         return name, memory, state, options, RuntimeProxy(self.session, req_id, context)
 
     @staticmethod
     def _unknown(kind: str, name: str) -> _RpcError:
-        return _RpcError(-32001, f"unknown {kind}: {name}", {"kind": kind, "name": name})
+        return _RpcError(UNKNOWN_NAME, f"unknown {kind}: {name}", {"kind": kind, "name": name})
 
     def _call(
         self,
@@ -897,7 +876,7 @@ class _Server:
         """Check a handler result against its schema and return its canonical form, encoded."""
         if not isinstance(value, dict):
             raise _invalid_result(
-                kind, name, f"{what} must be an object, received {_json_type(value)}"
+                kind, name, f"{what} must be an object, received {json_type(value)}"
             )
         # The value itself is the canonical form unless a known member is null (or it is a dict
         # subclass). Unknown members are passed through untouched (must-ignore, protocol.md 1).
@@ -917,7 +896,7 @@ class _Server:
                 raise _invalid_result(
                     kind,
                     name,
-                    f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {_json_type(member)}",
+                    f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {json_type(member)}",
                 )
         if "success" in members and "success" not in out:
             others = ", ".join(repr(k) for k in out) or "none"
@@ -938,7 +917,7 @@ class _Server:
 def _handler_failed(kind: str, name: str, exc: BaseException) -> _RpcError:
     """-32000 for a plugin function that raised, naming what raised and the exception type."""
     data: dict[str, Any] = {"kind": kind, "name": name, "exception": type(exc).__name__}
-    return _RpcError(-32000, _exception_message(exc), data)
+    return _RpcError(HANDLER_FAILED, _exception_message(exc), data)
 
 
 def _init_done(value: Any) -> _Encoded:
@@ -947,7 +926,7 @@ def _init_done(value: Any) -> _Encoded:
 
 def _invalid_result(kind: str, name: str, reason: str) -> _RpcError:
     return _RpcError(
-        -32003,
+        INVALID_RESULT,
         f"invalid result from {kind} {name}: {reason}",
         {"kind": kind, "name": name, "reason": reason},
     )
@@ -959,7 +938,7 @@ def _check_bool(kind: str, name: str, value: Any) -> _Encoded:
     if value is False:
         return _FALSE
     raise _invalid_result(
-        kind, name, f"validate must return a boolean, received {_json_type(value)}"
+        kind, name, f"validate must return a boolean, received {json_type(value)}"
     )
 
 

@@ -30,7 +30,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._plugin import _SEMVER_RE, DEFAULT_VERSION, Action, Evaluator, Plugin, Provider
+from ..wire._protocol import SEMVER_RE
+from ._plugin import DEFAULT_VERSION, Action, Evaluator, Plugin, Provider
 from ._runtime_proxy import camel_case, proto_to_data, to_json_data
 
 __all__ = ["adapt_plugin", "is_plugin_like", "pep440_to_semver"]
@@ -54,7 +55,7 @@ def pep440_to_semver(version: str) -> str | None:
 
     A version that already is SemVer 2.0 is returned as it is.
     """
-    if _SEMVER_RE.match(version):
+    if SEMVER_RE.match(version):
         return version
     match = _PEP440.match(version.strip())
     if match is None:

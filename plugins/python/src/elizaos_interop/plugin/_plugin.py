@@ -13,11 +13,11 @@ Handlers may be plain functions or coroutines:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from ..wire._protocol import NAME_RE, PROTOCOL_VERSION, SEMVER_RE
 from ._runtime_proxy import RuntimeProxy
 
 __all__ = [
@@ -38,18 +38,8 @@ InitHandler: TypeAlias = Callable[[JsonObject, Any], "Awaitable[None] | None"]
 DEFAULT_VERSION = "0.1.0"
 """Version put in the manifest when a :class:`Plugin` does not give one."""
 
-_NAME_RE = re.compile(r"^(?=.{1,214}$)(?:@[a-z0-9._~-]+/)?[a-z0-9._~-]+$")
-"""An npm package name, optionally scoped (``@elizaos/plugin-bootstrap``), protocol.md 1."""
-
-PROTOCOL_VERSION = 1
-"""The protocol version our manifests declare (protocol.md 12)."""
 CAPABILITIES: tuple[str, ...] = ("runtime", "shutdown")
 """What the bridge implements beyond the seed: runtime calls (11) and ``shutdown`` (3.4)."""
-_SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
-)
 
 
 def always_valid(runtime: Any, memory: JsonObject, state: JsonObject) -> bool:
@@ -146,12 +136,12 @@ class Plugin:
     of runtime calls) in the shape they expect; by default they get plain JSON values."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
+        if not isinstance(self.name, str) or not NAME_RE.match(self.name):
             raise ValueError(
                 f"Plugin name {self.name!r} must be 1..214 characters of [a-z0-9._~-], "
                 "optionally scoped as @scope/name"
             )
-        if not isinstance(self.version, str) or not _SEMVER_RE.match(self.version):
+        if not isinstance(self.version, str) or not SEMVER_RE.match(self.version):
             raise ValueError(f"Plugin {self.name}: version {self.version!r} is not SemVer 2.0")
         if not isinstance(self.description, str):
             raise ValueError(f"Plugin {self.name}: description must be a str")

@@ -20,6 +20,7 @@ __all__ = [
     "check_payload",
     "check_surrogates",
     "decode",
+    "decode_text",
     "dumps",
     "loads",
 ]
@@ -204,12 +205,22 @@ def loads(data: bytes | str) -> Any:
     usual messages.
     """
     text = data.decode("utf-8") if isinstance(data, bytes | bytearray) else data
+    value = decode_text(text)
+    check_surrogates(text, value)
+    return value
+
+
+def decode_text(text: str) -> Any:
+    """Decode one JSON text with the strict decoder (``NaN``/``Infinity`` refused).
+
+    Calls the C scanner directly when ``text`` is exactly one value (the common case on the
+    wire); anything else (surrounding whitespace, extra data, errors) goes through the decoder,
+    which gives the usual messages. Lone surrogate escapes are not checked (see :func:`loads`).
+    """
     try:
         value, end = SCAN(text, 0)
     except StopIteration:
-        value = decode(text)
-    else:
-        if end != len(text):
-            value = decode(text)
-    check_surrogates(text, value)
+        return decode(text)
+    if end != len(text):
+        return decode(text)
     return value
