@@ -101,96 +101,280 @@ function byName<T extends { name: string }>(list: T[] | undefined): Map<string, 
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/**
- * Serves `plugin` over `input`/`output` until `shutdown` or input EOF. Resolves with how it ended,
- * after every response has been handed to `output`. It never writes anything but protocol lines.
- */
-export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> {
-  const manifest = manifestOf(plugin, options.origin);
-  const maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const eofGraceMs = options.eofGraceMs ?? 500;
-  const { input, output } = options;
-  const actions = byName<Action>(plugin.actions);
-  const providers = byName<Provider>(plugin.providers);
-  const evaluators = byName<Evaluator>(plugin.evaluators);
-
-  let config: Config = {};
-  let stopped = false;
-  let inFlight = 0;
-  let onIdle: (() => void) | null = null;
-  let lastWrite: Promise<void> = Promise.resolve();
-
-  function send(line: string): void {
-    lastWrite = new Promise<void>((resolve) => {
-      output.write(line + "\n", () => resolve());
-    });
-  }
-
-  const channel = new RuntimeChannel(send, maxBytes);
-  const scope: RuntimeScope = {
-    channel,
-    logger: options.logger ?? createStderrLogger(manifest.name),
-    config: () => config,
-    taskWorkers: new Map(),
-    events: new Map(),
+/** Runs an elizaOS action/evaluator handler with a callback whose contents are collected. */
+function runEliza(handler: unknown, rt: RuntimeProxy, memory: Memory, state: JsonObject, opts: JsonObject, callbacks: JsonObject[]): unknown {
+  const callback: HandlerCallback = (content) => {
+    callbacks.push(content);
+    return Promise.resolve([]);
   };
-  // Calls without a `runtime` in their params share one proxy, whose forwarded methods fail at once.
-  const noHost = createRuntimeProxy(scope, null, null);
-  const runtime = noHost as unknown as BridgeRuntime;
-  function runtimeFor(id: RequestId, params: Record<string, unknown>): RuntimeProxy {
-    const context = params["runtime"];
-    if (context === undefined) return noHost;
-    const read = readRuntimeContext(context);
-    return read === null ? noHost : createRuntimeProxy(scope, id, read);
+  return (handler as ElizaHandler)(rt, memory, state, opts, callback, []);
+}
+
+/** What dispatch() answered, and which member it came from (for invalid-result messages). */
+interface Dispatched {
+  result: unknown;
+  kind: MemberKind | null;
+  name: string;
+}
+
+/**
+ * One serve() session: reads request lines, runs each request as its own task, writes answers.
+ * Its methods are the steps of a request: onLine (parse), handle (one task), dispatch (method),
+ * callHandler (the plugin's code), respondResult/respondError (the answer line).
+ */
+class BridgeSession {
+  private readonly plugin: Plugin;
+  private readonly manifest: ReturnType<typeof manifestOf>;
+  private readonly maxBytes: number;
+  private readonly eofGraceMs: number;
+  private readonly input: BridgeInput;
+  private readonly output: BridgeOutput;
+  private readonly actions: Map<string, Action>;
+  private readonly providers: Map<string, Provider>;
+  private readonly evaluators: Map<string, Evaluator>;
+  private readonly channel: RuntimeChannel;
+  private readonly scope: RuntimeScope;
+  /** Calls without a `runtime` in their params share one proxy, whose forwarded methods fail at once. */
+  private readonly noHost: RuntimeProxy;
+  private readonly splitter: LineSplitter;
+
+  private config: Config = {};
+  private stopped = false;
+  private ended = false;
+  private inFlight = 0;
+  private onIdle: (() => void) | null = null;
+  private lastWrite: Promise<void> = Promise.resolve();
+  /** The last init (or the implicit init({}) before the first call); requests wait for it. */
+  private initDone: Promise<void> | null = null;
+  private resolveEnd: (how: ServeEnd) => void = () => undefined;
+
+  constructor(plugin: Plugin, options: ServeOptions) {
+    this.plugin = plugin;
+    this.manifest = manifestOf(plugin, options.origin);
+    this.maxBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.eofGraceMs = options.eofGraceMs ?? 500;
+    this.input = options.input;
+    this.output = options.output;
+    this.actions = byName<Action>(plugin.actions);
+    this.providers = byName<Provider>(plugin.providers);
+    this.evaluators = byName<Evaluator>(plugin.evaluators);
+    this.channel = new RuntimeChannel(this.send, this.maxBytes);
+    this.scope = {
+      channel: this.channel,
+      logger: options.logger ?? createStderrLogger(this.manifest.name),
+      config: () => this.config,
+      taskWorkers: new Map(),
+      events: new Map(),
+    };
+    this.noHost = createRuntimeProxy(this.scope, null, null);
+    this.splitter = new LineSplitter(this.maxBytes, { line: this.onLine, oversize: this.onOversize });
   }
 
-  // Requests wait for the last init (and the implicit init({}) before the first call) to finish.
-  let initDone: Promise<void> | null = null;
-  function runInit(newConfig: Config): Promise<void> {
-    const previous = initDone ?? Promise.resolve();
-    const run = previous.catch(() => undefined).then(async () => {
-      const before = config;
-      config = newConfig;
-      try {
-        if (plugin.init) await plugin.init(newConfig, runtime);
-      } catch (err) {
-        config = before; // a refused config does not become the current one
-        throw err;
-      }
+  /** Listens on the input; resolves with how the session ended, after the last write. */
+  run(): Promise<ServeEnd> {
+    return new Promise<ServeEnd>((resolve) => {
+      this.resolveEnd = resolve;
+      this.input.on("data", (chunk) => this.splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk));
+      this.input.on("end", this.onEnd);
+      this.input.on("error", this.onEnd);
     });
-    initDone = run;
-    return run;
-  }
-  /** Waits for pending inits (calls proceed even when the last init failed). */
-  function ensureInit(): Promise<void> {
-    return (initDone ?? runInit({})).catch(() => undefined);
   }
 
-  function respondError(id: RequestId | null, error: ErrorObject): void {
-    send(JSON.stringify({ id, error }));
+  // -- output ------------------------------------------------------------------------------
+  private readonly send = (line: string): void => {
+    this.lastWrite = new Promise<void>((resolve) => {
+      this.output.write(line + "\n", () => resolve());
+    });
+  };
+
+  private respondError(id: RequestId | null, error: ErrorObject): void {
+    this.send(JSON.stringify({ id, error }));
   }
 
-  function respondResult(id: RequestId, method: string, result: unknown, kind: MemberKind | null, name: string): void {
+  private respondResult(id: RequestId, method: string, { result, kind, name }: Dispatched): void {
     let line: string;
     try {
       checkJson(result, "$.result");
       line = JSON.stringify({ id, result });
     } catch (err) {
       const reason = err instanceof EncodeError ? `result is not JSON: ${err.message}` : `result cannot be serialised: ${exceptionMessage(err)}`;
-      respondError(id, { code: ErrorCode.InvalidResult, message: `invalid result from ${kind ?? "plugin"} ${JSON.stringify(name)}: ${reason}`, data: { kind: kind ?? "plugin", name, reason } });
+      this.respondError(id, { code: ErrorCode.InvalidResult, message: `invalid result from ${kind ?? "plugin"} ${JSON.stringify(name)}: ${reason}`, data: { kind: kind ?? "plugin", name, reason } });
       return;
     }
-    if (Buffer.byteLength(line) > maxBytes) {
-      respondError(id, {
+    if (Buffer.byteLength(line) > this.maxBytes) {
+      this.respondError(id, {
         code: ErrorCode.InternalError,
-        message: `${method}: response of ${Buffer.byteLength(line)} bytes exceeds the bridge limit of ${maxBytes} bytes`,
+        message: `${method}: response of ${Buffer.byteLength(line)} bytes exceeds the bridge limit of ${this.maxBytes} bytes`,
       });
       return;
     }
-    send(line);
+    this.send(line);
   }
 
-  async function callHandler<T>(kind: MemberKind, name: string, run: () => unknown, check: (v: unknown) => T): Promise<T> {
+  // -- input -------------------------------------------------------------------------------
+  private readonly onLine = (bytes: Buffer): void => {
+    if (this.stopped) return;
+    let text: string;
+    let message: unknown;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      this.respondError(null, { code: ErrorCode.ParseError, message: "parse error: line is not valid UTF-8" });
+      return;
+    }
+    try {
+      message = JSON.parse(text);
+    } catch (err) {
+      this.respondError(null, { code: ErrorCode.ParseError, message: `parse error: ${exceptionMessage(err)}` });
+      return;
+    }
+    // A line without `method` that carries a result or an error answers one of our runtime requests.
+    if (isObject(message) && !("method" in message) && ("result" in message || "error" in message)) {
+      if (!this.channel.deliver(message["id"], message)) {
+        process.stderr.write(`elizaos-interop bridge: ignored a response for no pending runtime request (id ${JSON.stringify(message["id"]) ?? "missing"})\n`);
+      }
+      return;
+    }
+    let request;
+    try {
+      request = parseRequest(message);
+    } catch (err) {
+      this.respondError(readId(message), (err as ProtocolFault).toErrorObject());
+      return;
+    }
+    if (request.method === "shutdown") {
+      this.stopped = true;
+      this.channel.close("host closed");
+      this.send(JSON.stringify({ id: request.id, result: {} }));
+      this.finish("shutdown");
+      return;
+    }
+    void this.handle(request.id, request.method, request.params);
+  };
+
+  private readonly onOversize = (): void => {
+    if (!this.stopped) this.respondError(null, { code: ErrorCode.InvalidRequest, message: `request exceeds ${this.maxBytes} bytes` });
+  };
+
+  private readonly onEnd = (): void => {
+    const rest = this.splitter.rest();
+    if (rest !== null && rest.length > 0) this.onLine(rest);
+    // Nobody will answer the runtime requests still pending: their handlers unwind now.
+    this.channel.close("host closed");
+    if (this.inFlight === 0) {
+      this.finish("eof");
+      return;
+    }
+    const timer = setTimeout(() => this.finish("eof"), this.eofGraceMs);
+    this.onIdle = () => {
+      clearTimeout(timer);
+      this.finish("eof");
+    };
+  };
+
+  private finish(how: ServeEnd): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.input.removeAllListeners("data");
+    this.input.pause();
+    void this.lastWrite.then(() => this.resolveEnd(how));
+  }
+
+  // -- one request ---------------------------------------------------------------------------
+  private async handle(id: RequestId, method: string, params: Record<string, unknown>): Promise<void> {
+    this.inFlight++;
+    try {
+      const answer = await this.dispatch(id, method, params);
+      if (!this.stopped) this.respondResult(id, method, answer);
+    } catch (err) {
+      if (this.stopped) return;
+      if (err instanceof ProtocolFault) this.respondError(id, err.toErrorObject());
+      else this.respondError(id, { code: ErrorCode.InternalError, message: `internal error in the bridge while serving ${method}: ${exceptionMessage(err)}` });
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0 && this.onIdle) this.onIdle();
+    }
+  }
+
+  /** The answer to one request; throws a ProtocolFault (synchronously or not) for an error answer. */
+  private dispatch(id: RequestId, method: string, params: Record<string, unknown>): Promise<Dispatched> | Dispatched {
+    switch (method) {
+      case "getManifest":
+        return { result: this.manifest, kind: null, name: this.manifest.name };
+      case "init":
+        return this.init(parseInitParams(params));
+      case "validateAction":
+      case "invokeAction":
+      case "getProvider":
+      case "validateEvaluator":
+      case "invokeEvaluator":
+        return this.dispatchMember(id, method, params);
+      default:
+        throw new ProtocolFault(ErrorCode.MethodNotFound, `method not found: ${JSON.stringify(method)}`, { method });
+    }
+  }
+
+  /** The five methods that name an action, provider or evaluator. */
+  private async dispatchMember(id: RequestId, method: string, params: Record<string, unknown>): Promise<Dispatched> {
+    const p = parseNamedParams(params);
+    await this.ensureInit();
+    const memory = p.memory as unknown as Memory;
+    const rt = this.runtimeFor(id, params);
+    const r = rt as unknown as BridgeRuntime;
+    switch (method) {
+      case "validateAction": {
+        const a = this.lookup(this.actions, "action", p.name);
+        return { result: await this.callHandler("action", p.name, () => a.validate(r, memory, p.state), checkBoolean), kind: "action", name: p.name };
+      }
+      case "invokeAction": {
+        const a = this.lookup(this.actions, "action", p.name);
+        const callbacks: JsonObject[] = [];
+        const result = await this.callHandler(
+          "action",
+          p.name,
+          () => runEliza(a.handler, rt, memory, p.state, p.options, callbacks),
+          (v) => checkPluginActionResult(adaptActionResult(v, callbacks)),
+        );
+        return { result, kind: "action", name: p.name };
+      }
+      case "getProvider": {
+        const pr = this.lookup(this.providers, "provider", p.name);
+        return { result: await this.callHandler("provider", p.name, () => pr.get(r, memory, p.state), checkPluginProviderResult), kind: "provider", name: p.name };
+      }
+      case "validateEvaluator": {
+        const e = this.lookup(this.evaluators, "evaluator", p.name);
+        return { result: await this.callHandler("evaluator", p.name, () => e.validate(r, memory, p.state), checkBoolean), kind: "evaluator", name: p.name };
+      }
+      default: {
+        const e = this.lookup(this.evaluators, "evaluator", p.name);
+        const callbacks: JsonObject[] = [];
+        const result = await this.callHandler(
+          "evaluator",
+          p.name,
+          () => runEliza(e.handler, rt, memory, p.state, p.options, callbacks),
+          (v) => checkPluginEvaluatorResult(v === undefined && callbacks.length === 0 ? null : adaptActionResult(v, callbacks)),
+        );
+        return { result, kind: "evaluator", name: p.name };
+      }
+    }
+  }
+
+  private runtimeFor(id: RequestId, params: Record<string, unknown>): RuntimeProxy {
+    const context = params["runtime"];
+    if (context === undefined) return this.noHost;
+    const read = readRuntimeContext(context);
+    return read === null ? this.noHost : createRuntimeProxy(this.scope, id, read);
+  }
+
+  private lookup<T>(map: Map<string, T>, kind: MemberKind, name: string): T {
+    const found = map.get(name);
+    if (found === undefined) {
+      throw new ProtocolFault(ErrorCode.UnknownName, `unknown ${kind} ${JSON.stringify(name)} in plugin ${this.manifest.name}`, { kind, name });
+    }
+    return found;
+  }
+
+  private async callHandler<T>(kind: MemberKind, name: string, run: () => unknown, check: (v: unknown) => T): Promise<T> {
     let value: unknown;
     try {
       value = await run();
@@ -209,181 +393,47 @@ export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> 
     }
   }
 
-  function lookup<T>(map: Map<string, T>, kind: MemberKind, name: string): T {
-    const found = map.get(name);
-    if (found === undefined) {
-      throw new ProtocolFault(ErrorCode.UnknownName, `unknown ${kind} ${JSON.stringify(name)} in plugin ${manifest.name}`, { kind, name });
-    }
-    return found;
-  }
-
-  /** Runs an elizaOS action/evaluator handler with a callback whose contents are collected. */
-  function runEliza(handler: unknown, rt: RuntimeProxy, memory: Memory, state: JsonObject, opts: JsonObject, callbacks: JsonObject[]): unknown {
-    const callback: HandlerCallback = (content) => {
-      callbacks.push(content);
-      return Promise.resolve([]);
-    };
-    return (handler as ElizaHandler)(rt, memory, state, opts, callback, []);
-  }
-
-  async function dispatch(id: RequestId, method: string, params: Record<string, unknown>): Promise<{ result: unknown; kind: MemberKind | null; name: string }> {
-    switch (method) {
-      case "getManifest":
-        return { result: manifest, kind: null, name: manifest.name };
-      case "init": {
-        const cfg = parseInitParams(params);
-        try {
-          await runInit(cfg);
-        } catch (err) {
-          throw new ProtocolFault(ErrorCode.HandlerFailed, exceptionMessage(err), {
-            kind: "plugin",
-            name: manifest.name,
-            exception: exceptionType(err),
-          });
-        }
-        return { result: {}, kind: null, name: manifest.name };
-      }
-      case "validateAction":
-      case "invokeAction":
-      case "getProvider":
-      case "validateEvaluator":
-      case "invokeEvaluator":
-        break;
-      default:
-        throw new ProtocolFault(ErrorCode.MethodNotFound, `method not found: ${JSON.stringify(method)}`, { method });
-    }
-    const p = parseNamedParams(params);
-    await ensureInit();
-    const memory = p.memory as unknown as Memory;
-    const rt = runtimeFor(id, params);
-    const r = rt as unknown as BridgeRuntime;
-    switch (method) {
-      case "validateAction": {
-        const a = lookup(actions, "action", p.name);
-        return { result: await callHandler("action", p.name, () => a.validate(r, memory, p.state), checkBoolean), kind: "action", name: p.name };
-      }
-      case "invokeAction": {
-        const a = lookup(actions, "action", p.name);
-        const callbacks: JsonObject[] = [];
-        const result = await callHandler(
-          "action",
-          p.name,
-          () => runEliza(a.handler, rt, memory, p.state, p.options, callbacks),
-          (v) => checkPluginActionResult(adaptActionResult(v, callbacks)),
-        );
-        return { result, kind: "action", name: p.name };
-      }
-      case "getProvider": {
-        const pr = lookup(providers, "provider", p.name);
-        return { result: await callHandler("provider", p.name, () => pr.get(r, memory, p.state), checkPluginProviderResult), kind: "provider", name: p.name };
-      }
-      case "validateEvaluator": {
-        const e = lookup(evaluators, "evaluator", p.name);
-        return { result: await callHandler("evaluator", p.name, () => e.validate(r, memory, p.state), checkBoolean), kind: "evaluator", name: p.name };
-      }
-      default: {
-        const e = lookup(evaluators, "evaluator", p.name);
-        const callbacks: JsonObject[] = [];
-        const result = await callHandler(
-          "evaluator",
-          p.name,
-          () => runEliza(e.handler, rt, memory, p.state, p.options, callbacks),
-          (v) => checkPluginEvaluatorResult(v === undefined && callbacks.length === 0 ? null : adaptActionResult(v, callbacks)),
-        );
-        return { result, kind: "evaluator", name: p.name };
-      }
+  // -- init ----------------------------------------------------------------------------------
+  /** The `init` method: runs after earlier inits; a failure is the plugin's (-32000). */
+  private async init(newConfig: Config): Promise<Dispatched> {
+    try {
+      await this.runInit(newConfig);
+      return { result: {}, kind: null, name: this.manifest.name };
+    } catch (err) {
+      throw new ProtocolFault(ErrorCode.HandlerFailed, exceptionMessage(err), {
+        kind: "plugin",
+        name: this.manifest.name,
+        exception: exceptionType(err),
+      });
     }
   }
 
-  return new Promise<ServeEnd>((resolve) => {
-    let ended = false;
-    function finish(how: ServeEnd): void {
-      if (ended) return;
-      ended = true;
-      input.removeAllListeners("data");
-      input.pause();
-      void lastWrite.then(() => resolve(how));
-    }
-
-    async function handle(id: RequestId, method: string, params: Record<string, unknown>): Promise<void> {
-      inFlight++;
+  private runInit(newConfig: Config): Promise<void> {
+    const previous = this.initDone ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(async () => {
+      const before = this.config;
+      this.config = newConfig;
       try {
-        const { result, kind, name } = await dispatch(id, method, params);
-        if (!stopped) respondResult(id, method, result, kind, name);
+        if (this.plugin.init) await this.plugin.init(newConfig, this.noHost as unknown as BridgeRuntime);
       } catch (err) {
-        if (stopped) return;
-        if (err instanceof ProtocolFault) respondError(id, err.toErrorObject());
-        else respondError(id, { code: ErrorCode.InternalError, message: `internal error in the bridge while serving ${method}: ${exceptionMessage(err)}` });
-      } finally {
-        inFlight--;
-        if (inFlight === 0 && onIdle) onIdle();
+        this.config = before; // a refused config does not become the current one
+        throw err;
       }
-    }
-
-    function onLine(bytes: Buffer): void {
-      if (stopped) return;
-      let text: string;
-      let message: unknown;
-      try {
-        text = utf8.decode(bytes);
-      } catch {
-        respondError(null, { code: ErrorCode.ParseError, message: "parse error: line is not valid UTF-8" });
-        return;
-      }
-      try {
-        message = JSON.parse(text);
-      } catch (err) {
-        respondError(null, { code: ErrorCode.ParseError, message: `parse error: ${exceptionMessage(err)}` });
-        return;
-      }
-      // A line without `method` that carries a result or an error answers one of our runtime requests.
-      if (isObject(message) && !("method" in message) && ("result" in message || "error" in message)) {
-        if (!channel.deliver(message["id"], message)) {
-          process.stderr.write(`elizaos-interop bridge: ignored a response for no pending runtime request (id ${JSON.stringify(message["id"]) ?? "missing"})\n`);
-        }
-        return;
-      }
-      let request;
-      try {
-        request = parseRequest(message);
-      } catch (err) {
-        respondError(readId(message), (err as ProtocolFault).toErrorObject());
-        return;
-      }
-      if (request.method === "shutdown") {
-        stopped = true;
-        channel.close("host closed");
-        send(JSON.stringify({ id: request.id, result: {} }));
-        finish("shutdown");
-        return;
-      }
-      void handle(request.id, request.method, request.params);
-    }
-
-    const splitter = new LineSplitter(maxBytes, {
-      line: onLine,
-      oversize: () => {
-        if (!stopped) respondError(null, { code: ErrorCode.InvalidRequest, message: `request exceeds ${maxBytes} bytes` });
-      },
     });
+    this.initDone = run;
+    return run;
+  }
 
-    input.on("data", (chunk) => splitter.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk));
-    const onEnd = (): void => {
-      const rest = splitter.rest();
-      if (rest !== null && rest.length > 0) onLine(rest);
-      // Nobody will answer the runtime requests still pending: their handlers unwind now.
-      channel.close("host closed");
-      if (inFlight === 0) {
-        finish("eof");
-        return;
-      }
-      const timer = setTimeout(() => finish("eof"), eofGraceMs);
-      onIdle = () => {
-        clearTimeout(timer);
-        finish("eof");
-      };
-    };
-    input.on("end", onEnd);
-    input.on("error", onEnd);
-  });
+  /** Waits for pending inits (calls proceed even when the last init failed). */
+  private ensureInit(): Promise<void> {
+    return (this.initDone ?? this.runInit({})).catch(() => undefined);
+  }
+}
+
+/**
+ * Serves `plugin` over `input`/`output` until `shutdown` or input EOF. Resolves with how it ended,
+ * after every response has been handed to `output`. It never writes anything but protocol lines.
+ */
+export function serve(plugin: Plugin, options: ServeOptions): Promise<ServeEnd> {
+  return new BridgeSession(plugin, options).run();
 }
