@@ -211,6 +211,24 @@ class PythonDriver:
         except Exception as exc:
             return _outcome_from_exception(exc)
 
+    async def _call_one(
+        self,
+        plugin: LoadedPlugin,
+        method: str,
+        params: dict[str, Any],
+        timeout_ms: int | None,
+        runtime: InMemoryRuntime | None,
+    ) -> CallOutcome:
+        """One call's outcome (the API's errors, even when raised before awaiting, are outcomes);
+        a method the driver does not know raises DriverError."""
+        try:
+            invocation = self._invocation(plugin, method, params, timeout_ms, runtime)
+        except DriverError:
+            raise
+        except Exception as exc:
+            return _outcome_from_exception(exc)
+        return await self._outcome(invocation)
+
     def call_raw(
         self, handle: str, method: str, params: dict[str, Any], timeout_ms: int | None = None
     ) -> CallOutcome:
@@ -231,13 +249,7 @@ class PythonDriver:
     ) -> CallOutcome:
         plugin = self.plugin(handle)
         runtime = self._runtime_for(handle, plugin, agent_runtime)
-        try:
-            invocation = self._invocation(plugin, method, params, timeout_ms, runtime)
-        except DriverError:
-            raise
-        except Exception as exc:
-            return _outcome_from_exception(exc)
-        result: CallOutcome = self.run(self._outcome(invocation))
+        result: CallOutcome = self.run(self._call_one(plugin, method, params, timeout_ms, runtime))
         return result
 
     def call_many(
@@ -251,17 +263,9 @@ class PythonDriver:
             (m, p, self._runtime_for(handle, plugin, world)) for m, p, world in map(split_call, calls)
         ]
 
-        async def one(method: str, params: dict[str, Any], runtime: Any) -> CallOutcome:
-            try:
-                invocation = self._invocation(plugin, method, params, timeout_ms, runtime)
-            except DriverError:
-                raise
-            except Exception as exc:
-                return _outcome_from_exception(exc)
-            return await self._outcome(invocation)
-
         async def gather() -> list[CallOutcome]:
-            return list(await asyncio.gather(*(one(m, p, rt) for m, p, rt in prepared)))
+            calls = (self._call_one(plugin, m, p, timeout_ms, rt) for m, p, rt in prepared)
+            return list(await asyncio.gather(*calls))
 
         result: list[CallOutcome] = self.run(gather())
         return result

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from testkit._report_render import format_ns as _ns
 from testkit._stats import plural
 
 __all__ = ["VERDICT_COLOURS", "cell_verdict", "pooled_points", "render_html", "scaling"]
@@ -49,19 +50,6 @@ svg text{font:11px system-ui,sans-serif;fill:#424242}
 
 def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _ns(ns: float | None) -> str:
-    if ns is None:
-        return "-"
-    if ns < 1_000:
-        return f"{ns:.0f} ns"
-    if ns < 1_000_000:
-        us = ns / 1_000
-        return f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
-    if ns < 1_000_000_000:
-        return f"{ns / 1_000_000:.2f} ms"
-    return f"{ns / 1_000_000_000:.2f} s"
 
 
 def _side(lang: str, runtime: str | None) -> str:

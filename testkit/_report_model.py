@@ -143,14 +143,19 @@ def _check_checks(checks: list[Any], where: str) -> None:
         )
 
 
+def _read_json(path: Path, what: str) -> Any:
+    """The JSON value in ``path``; ReportError naming the file and ``what`` it should be."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"{path}: cannot read the {what}: {exc}") from exc
+    except ValueError as exc:
+        raise ReportError(f"{path}: the {what} is not JSON: {exc}") from exc
+
+
 def load_conformance(path: Path) -> ConformanceReport:
     """Read and check a conformance JSON file (see :class:`ConformanceReport`)."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read the conformance report: {exc}") from exc
-    except ValueError as exc:
-        raise ReportError(f"{path}: the conformance report is not JSON: {exc}") from exc
+    data = _read_json(path, "conformance report")
     _require(isinstance(data, dict), f"{path}", "an object", type(data).__name__)
     _require(isinstance(data.get("cells"), list), f"{path}: cells", "an array", data.get("cells"))
     for i, cell in enumerate(data["cells"]):
@@ -441,12 +446,7 @@ def overall_verdict(results: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_results(path: Path, what: str = "results") -> dict[str, Any]:
     """Read a results.json (or baseline) file; ReportError names the file on any problem."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReportError(f"{path}: cannot read the {what} file: {exc}") from exc
-    except ValueError as exc:
-        raise ReportError(f"{path}: the {what} file is not JSON: {exc}") from exc
+    data = _read_json(path, f"{what} file")
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
         received = data.get("schema_version") if isinstance(data, dict) else type(data).__name__
         raise ReportError(
