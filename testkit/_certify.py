@@ -520,6 +520,7 @@ class _Certifier:
         self.skipped: dict[str, str] = {}
         self.notes_by_check: dict[str, str] = {}
         self.durations: dict[str, float] = {}
+        self.calls_by_check: dict[str, int] = {}
         self.result = Certification(target=target.text, transport=target.transport, strict=options.strict)
         self.manifest: Any = None
         self.items: dict[str, list[str]] = {}
@@ -564,6 +565,7 @@ class _Certifier:
         if not always and not self.wanted(*checks):
             return
         started = time.monotonic()
+        calls_before = self.calls
         try:
             func()
         except UnusableInput:
@@ -582,6 +584,7 @@ class _Certifier:
             for check in checks:
                 self.ran.add(check)
                 self.durations[check] = self.durations.get(check, 0.0) + elapsed
+                self.calls_by_check[check] = self.calls_by_check.get(check, 0) + self.calls - calls_before
 
     def _stderr(self) -> str:
         return self.channel.stderr_tail() if isinstance(self.channel, RawChannel) else ""
@@ -1593,7 +1596,10 @@ class _Certifier:
                 result.outcome = "skip"
                 result.message = "not run"
             else:
-                result.message = self.notes_by_check.get(spec.id, "")
+                calls = self.calls_by_check.get(spec.id, 0)
+                result.message = self.notes_by_check.get(spec.id, "") or (
+                    f"{calls} call{'s' if calls != 1 else ''}" if calls else ""
+                )
             if spec.id in expected:
                 if result.outcome == "fail":
                     result.outcome = "xfail"
