@@ -30,6 +30,32 @@ def _err(message: str) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``bench`` and ``report`` to the ``interop-testkit`` subcommand parsers."""
+    _register_bench(subparsers)
+    _register_report(subparsers)
+
+
+def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
+    """The baseline options ``bench`` and ``report`` share."""
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="results.json to compare with (default: reports/baselines/<matrix>.json)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
+    )
+
+
+def _register_bench(subparsers: Any) -> None:
     bench = subparsers.add_parser(
         "bench",
         help="measure per-cell latency against same-run floors and write reports",
@@ -60,23 +86,7 @@ def register(subparsers: Any) -> None:
     )
     bench.add_argument("--out", type=Path, help="output directory (default: reports/latest)")
     bench.add_argument("--conformance", type=Path, help="conformance JSON to merge into results.json")
-    bench.add_argument(
-        "--baseline",
-        type=Path,
-        help="results.json to compare with (default: reports/baselines/<matrix>.json)",
-    )
-    bench.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    bench.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
-    )
-    bench.add_argument(
-        "--fail-on-regression",
-        action="store_true",
-        help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
-    )
+    _add_comparison_options(bench)
     bench.add_argument("--fail-on-budget", action="store_true", help="exit 1 when a budget is missed")
     bench.add_argument(
         "--compare",
@@ -92,6 +102,8 @@ def register(subparsers: Any) -> None:
     )
     bench.set_defaults(func=cmd_bench)
 
+
+def _register_report(subparsers: Any) -> None:
     report = subparsers.add_parser(
         "report",
         help="re-render reports, compare with a baseline, update the README status block",
@@ -109,18 +121,7 @@ def register(subparsers: Any) -> None:
     report.add_argument(
         "--results", type=Path, help="results.json of a run (default: reports/latest/results.json)"
     )
-    report.add_argument(
-        "--baseline",
-        type=Path,
-        help="results.json to compare with (default: reports/baselines/<matrix>.json)",
-    )
-    report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    report.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="regression when the whole CI of the ratio of medians lies above it (default 1.2)",
-    )
+    _add_comparison_options(report)
     report.add_argument(
         "--update-readme", type=Path, metavar="README", help="rewrite the README's matrix-status block"
     )
@@ -131,11 +132,6 @@ def register(subparsers: Any) -> None:
         default=None,
         metavar="PATH",
         help="save this run as its matrix's baseline (default path: reports/baselines/<matrix>.json)",
-    )
-    report.add_argument(
-        "--fail-on-regression",
-        action="store_true",
-        help="exit 1 when the verdict is `regressed` (not when inconclusive: a busy machine)",
     )
     report.set_defaults(func=cmd_report)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from pathlib import Path
@@ -604,3 +605,17 @@ def test_bench_command_refuses_a_pattern_matching_nothing(capsys: pytest.Capture
         == 2
     )
     assert "matches no cell" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["bench", "report"])
+def test_bench_and_report_take_the_same_baseline_options(command: str) -> None:
+    parser = argparse.ArgumentParser()
+    _cli_bench.register(parser.add_subparsers(dest="command"))
+    argv = [command, "--baseline", "b.json", "--threshold", "1.3", "--fail-on-regression", "--no-baseline"]
+    args = parser.parse_args(argv)
+    assert (args.baseline, args.threshold, args.fail_on_regression, args.no_baseline) == (
+        Path("b.json"),
+        1.3,
+        True,
+        True,
+    )
