@@ -155,7 +155,7 @@ def test_failing_init_gives_32000(sdk: LoadedPlugin) -> None:
             {"name": "ok", "actions": [Action(name="a", handler=print)] * 2},
             "duplicate action name 'a'",
         ),
-        ({"name": "ok", "providers": [Provider(name="", get=print)]}, "empty name"),
+        ({"name": "ok", "providers": (Provider(name="p", get=print),)}, "providers must be a list"),
         ({"name": "ok", "evaluators": [object()]}, "must be Evaluator objects"),
     ],
 )

@@ -44,6 +44,8 @@ _ACTION_MEMBER_TYPES: dict[str, type] = {
     "data": dict,
 }
 """ActionResult members and their types (``success`` is checked first, as required)."""
+RESULT_MEMBERS: tuple[str, ...] = ("success", "text", "error", "values", "data")
+"""Members of an ActionResult or ProviderResult that read as ``None`` when absent."""
 _JSON_NAMES: dict[type, str] = {bool: "boolean", str: "string", dict: "object"}
 _STRING_LIST = "array of strings"
 _DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...] | str]] = {
@@ -168,17 +170,21 @@ class Result:
     """A read-only result (ActionResult, ProviderResult) with attribute access.
 
     ``result.text``, ``result.values``, ``result.data`` read the members; a missing optional
-    member reads as ``None``. It also reads like a mapping (``result["text"]``, ``in``, ``len``,
-    iteration, ``keys()``, ``items()``, ``get()``) and compares equal to the plain dict it wraps.
+    member reads as ``None``, and any other name (``result.sucess``) raises AttributeError
+    naming the known members. Every member the plugin sent, unknown ones included, is readable.
+    It also reads like a mapping (``result["text"]``, ``in``, ``len``, iteration, ``keys()``,
+    ``items()``, ``get()``) and compares equal to the plain dict it wraps.
     It has no ``values()`` method, because ``values`` is a result member; use :meth:`to_dict`
     for a plain ``dict`` copy.
     """
 
-    __slots__ = ("_data",)
+    __slots__ = ("_data", "_known")
     _data: dict[str, Any]
+    _known: tuple[str, ...]
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], known: tuple[str, ...] = RESULT_MEMBERS) -> None:
         object.__setattr__(self, "_data", data)
+        object.__setattr__(self, "_known", known)
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -193,9 +199,19 @@ class Result:
         return key in self._data
 
     def __getattr__(self, key: str) -> Any:
-        if key.startswith("__"):
+        if key.startswith("_"):  # slots not set yet (copy, pickle): no recursion
             raise AttributeError(key)
-        return self._data.get(key)
+        data = self._data
+        if key in data:
+            return data[key]
+        if key in self._known:
+            return None
+        raise AttributeError(
+            f"Result has no member {key!r}: expected one of {', '.join(self._known)}, "
+            f"or a member the plugin sent (received {', '.join(data) or 'none'})",
+            name=key,
+            obj=self,
+        )
 
     def __setattr__(self, key: str, value: Any) -> NoReturn:
         raise AttributeError(f"Result is read-only (cannot set {key!r})")
@@ -666,4 +682,4 @@ class LoadedPlugin:
                 )
         if has_null:
             data = {k: v for k, v in data.items() if v is not None or k not in known}
-        return Result(data)
+        return Result(data, tuple(known))

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from ..wire._errors import PluginLoadError
 from ..wire._json import MAX_MESSAGE_BYTES
@@ -266,7 +265,9 @@ def node_too_old(binary: str) -> str | None:
     )
 
 
-def load_rust_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
+def load_rust_plugin(
+    path: str | os.PathLike[str], *, max_message_bytes: int = MAX_MESSAGE_BYTES
+) -> LoadedPlugin:
     """Load a native plugin library (``.so``) over the C FFI (needs ``elizaos-interop[ffi]``).
 
     Imported on first use, so ``import elizaos_interop`` stays light; a missing cffi is reported
@@ -274,15 +275,34 @@ def load_rust_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlug
     """
     from ._ffi import load_rust_plugin as load
 
-    return load(path, **options)
+    return load(path, max_message_bytes=max_message_bytes)
 
 
-def load_wasm_plugin(path: str | os.PathLike[str], **options: Any) -> LoadedPlugin:
+WASM_DEFAULT_TIMEOUT = 30.0
+"""Default per-call time-out of a WASM plugin, in seconds (``_wasm.DEFAULT_TIMEOUT``)."""
+WASM_MEMORY_LIMIT = 1 << 30
+"""Default cap on a WASM plugin's linear memory, in bytes (``_wasm.DEFAULT_MEMORY_LIMIT``)."""
+
+
+def load_wasm_plugin(
+    path: str | os.PathLike[str],
+    *,
+    default_timeout: float | None = WASM_DEFAULT_TIMEOUT,
+    memory_limit: int = WASM_MEMORY_LIMIT,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    interruptible: bool = True,
+) -> LoadedPlugin:
     """Load a WASM plugin module with wasmtime (needs ``elizaos-interop[wasm]``).
 
     Imported on first use; a missing wasmtime is reported by the transport as a PluginLoadError
-    naming the extra.
+    naming the extra. Options: see :class:`~elizaos_interop.host._wasm.WasmTransport`.
     """
     from ._wasm import load_wasm_plugin as load
 
-    return load(path, **options)
+    return load(
+        path,
+        default_timeout=default_timeout,
+        memory_limit=memory_limit,
+        max_message_bytes=max_message_bytes,
+        interruptible=interruptible,
+    )

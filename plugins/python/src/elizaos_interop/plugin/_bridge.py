@@ -24,6 +24,7 @@ import asyncio
 import collections
 import contextlib
 import contextvars
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -185,14 +186,23 @@ class _Server:
         self.blocking = (True, True)
         self.manifest_json: _Encoded | None = None
         # Start each request's task eagerly (its first step runs now, not one loop turn later):
-        # Python 3.12+ through asyncio.eager_task_factory (serve() installs it), 3.11 by hand.
+        # Python 3.12+ through Task(eager_start=True), 3.11 by hand; the loop's task factory
+        # is the caller's and is left alone (a factory the caller set is used as it is).
         self.eager_steps: list[
             tuple[Callable[..., Any], tuple[Any, ...], contextvars.Context | None]
         ] = []
         factory = self.loop.get_task_factory()
         self.eager = factory is not None and factory is asyncio_eager_task_factory
         self.create_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
-        if not self.eager and _can_start_eagerly(self.loop):
+        if factory is None and asyncio_eager_task_factory is not None:
+            self.eager = True
+            # Task(eager_start=True) is 3.12+, as asyncio_eager_task_factory is.
+            self.create_task = functools.partial(
+                asyncio.Task,  # type: ignore[call-arg]
+                loop=self.loop,
+                eager_start=True,
+            )
+        elif not self.eager and _can_start_eagerly(self.loop):
             self.eager = True
             self.create_task = self._create_eager_task
         else:
@@ -976,10 +986,6 @@ async def serve(
                 f"lists of actions, providers or evaluators), got {type(plugin).__name__}"
             )
         plugin = adapt_plugin(plugin, type(plugin).__module__)
-    loop = asyncio.get_running_loop()
-    factory = loop.get_task_factory()
-    if sys.version_info >= (3, 12):  # run each request's task eagerly up to its first await
-        loop.set_task_factory(asyncio.eager_task_factory)
     server = _Server(plugin, input_fd, output_fd, max_message_bytes)
     server.start()
     try:
@@ -994,7 +1000,6 @@ async def serve(
         return reason
     finally:
         server.close()
-        loop.set_task_factory(factory)
 
 
 _DEFAULT_ATTR = "plugin"

@@ -47,6 +47,33 @@ def always_valid(runtime: Any, memory: JsonObject, state: JsonObject) -> bool:
     return True
 
 
+def _invalid(owner: str, field_name: str, expected: str, value: Any) -> ValueError:
+    """``Action 'greet': handler must be callable, received int``: field, expected, received."""
+    received = type(value).__name__ if expected.startswith("callable") else repr(value)
+    return ValueError(f"{owner}: {field_name} must be {expected}, received {received}")
+
+
+def _check_item(owner: str, item: Any, handlers: tuple[str, ...]) -> None:
+    """Check the fields an Action, Provider and Evaluator share, naming the first bad one."""
+    name = item.name
+    if not isinstance(name, str) or not name:
+        raise _invalid(owner, "name", "a non-empty string", name)
+    where = f"{owner} {name!r}"
+    for attr in handlers:
+        if not callable(getattr(item, attr)):
+            raise _invalid(where, attr, "callable", getattr(item, attr))
+    similes = getattr(item, "similes", [])
+    if not isinstance(similes, list) or not all(isinstance(s, str) for s in similes):
+        raise _invalid(where, "similes", "a list of strings", similes)
+    if not isinstance(item.extra, dict):
+        raise _invalid(where, "extra", "a dict", item.extra)
+
+
+def _check_optional(where: str, field_name: str, value: Any, kind: type, expected: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise _invalid(where, field_name, f"{expected} or None", value)
+
+
 @dataclass(kw_only=True)
 class Action:
     """An action: ``handler`` does the work, ``validate`` says whether it applies."""
@@ -58,6 +85,11 @@ class Action:
     similes: list[str] = field(default_factory=list)
     extra: JsonObject = field(default_factory=dict)
     """More descriptor members (``examples``, ``priority`` ...), sent as they are."""
+
+    def __post_init__(self) -> None:
+        _check_item("Action", self, ("handler", "validate"))
+        if not isinstance(self.description, str):
+            raise _invalid(f"Action {self.name!r}", "description", "a string", self.description)
 
     def descriptor(self) -> JsonObject:
         """The ActionDescriptor for the manifest."""
@@ -78,6 +110,13 @@ class Provider:
     private: bool | None = None
     extra: JsonObject = field(default_factory=dict)
     """More descriptor members (``position`` ...), sent as they are."""
+
+    def __post_init__(self) -> None:
+        _check_item("Provider", self, ("get",))
+        where = f"Provider {self.name!r}"
+        _check_optional(where, "description", self.description, str, "a string")
+        _check_optional(where, "dynamic", self.dynamic, bool, "a boolean")
+        _check_optional(where, "private", self.private, bool, "a boolean")
 
     def descriptor(self) -> JsonObject:
         """The ProviderDescriptor for the manifest."""
@@ -103,6 +142,13 @@ class Evaluator:
     similes: list[str] = field(default_factory=list)
     extra: JsonObject = field(default_factory=dict)
     """More descriptor members (``examples`` ...), sent as they are."""
+
+    def __post_init__(self) -> None:
+        _check_item("Evaluator", self, ("handler", "validate"))
+        where = f"Evaluator {self.name!r}"
+        if not isinstance(self.description, str):
+            raise _invalid(where, "description", "a string", self.description)
+        _check_optional(where, "always_run", self.always_run, bool, "a boolean")
 
     def descriptor(self) -> JsonObject:
         """The EvaluatorDescriptor for the manifest."""
@@ -143,14 +189,22 @@ class Plugin:
             )
         if not isinstance(self.version, str) or not SEMVER_RE.match(self.version):
             raise ValueError(f"Plugin {self.name}: version {self.version!r} is not SemVer 2.0")
+        where = f"Plugin {self.name}"
         if not isinstance(self.description, str):
-            raise ValueError(f"Plugin {self.name}: description must be a str")
+            raise _invalid(where, "description", "a string", self.description)
+        for hook in ("init", "runtime_view"):
+            if getattr(self, hook) is not None and not callable(getattr(self, hook)):
+                raise _invalid(where, hook, "callable or None", getattr(self, hook))
+        if not isinstance(self.extra, dict):
+            raise _invalid(where, "extra", "a dict", self.extra)
         kinds: list[tuple[str, list[Any], type]] = [
             ("action", self.actions, Action),
             ("provider", self.providers, Provider),
             ("evaluator", self.evaluators, Evaluator),
         ]
         for kind, items, cls in kinds:
+            if not isinstance(items, list):
+                raise _invalid(where, f"{kind}s", "a list", items)
             seen: set[str] = set()
             for item in items:
                 item_name: Any = getattr(item, "name", None)
