@@ -300,6 +300,12 @@ export type RuntimeProxy = {
   registerEvent(event: string, handler: unknown): void;
   /** Answers undefined: model handlers live in the host. */
   getModel(modelType: string): undefined;
+  /** The served plugin's own actions (protocol.md 11.3: components of the host's other plugins do not cross). */
+  readonly actions: readonly unknown[];
+  /** The served plugin's own providers. */
+  readonly providers: readonly unknown[];
+  /** The served plugin's own evaluators. */
+  readonly evaluators: readonly unknown[];
 } & { [K in ForwardedRuntimeMethod]: (...args: unknown[]) => Promise<JsonValue> };
 
 /** State shared by every proxy of one bridge: config, local registries, logger, channel. */
@@ -309,7 +315,18 @@ export interface RuntimeScope {
   config(): Config;
   readonly taskWorkers: Map<string, unknown>;
   readonly events: Map<string, unknown[]>;
+  /** The served plugin's own components, as the plugin object lists them (absent: none). */
+  readonly components?: RuntimeComponents;
 }
+
+/** The served plugin's own actions, providers and evaluators, read by `runtime.actions` etc. */
+export interface RuntimeComponents {
+  readonly actions: readonly unknown[];
+  readonly providers: readonly unknown[];
+  readonly evaluators: readonly unknown[];
+}
+
+const NO_COMPONENTS: readonly unknown[] = Object.freeze([]);
 
 const SCOPE = Symbol("runtime scope");
 const CALL = Symbol("runtime call");
@@ -380,6 +397,24 @@ Object.defineProperties(proto, {
     },
   },
   getModel: { value: (): undefined => undefined },
+  actions: {
+    enumerable: true,
+    get(this: ProxyFields): readonly unknown[] {
+      return this[SCOPE].components?.actions ?? NO_COMPONENTS;
+    },
+  },
+  providers: {
+    enumerable: true,
+    get(this: ProxyFields): readonly unknown[] {
+      return this[SCOPE].components?.providers ?? NO_COMPONENTS;
+    },
+  },
+  evaluators: {
+    enumerable: true,
+    get(this: ProxyFields): readonly unknown[] {
+      return this[SCOPE].components?.evaluators ?? NO_COMPONENTS;
+    },
+  },
 });
 
 /**
