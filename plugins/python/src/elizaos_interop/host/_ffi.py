@@ -119,6 +119,46 @@ FFI_OPTIONAL_EXPORTS: Final[tuple[str, ...]] = ("elizaos_last_error", "elizaos_a
 _ELF_MAGIC: Final = b"\x7fELF"
 
 
+_ELF_MACHINES: Final = {
+    0x03: "x86",
+    0x08: "mips",
+    0x14: "powerpc",
+    0x15: "powerpc64",
+    0x16: "s390x",
+    0x28: "arm",
+    0x3E: "x86_64",
+    0xB7: "aarch64",
+    0xF3: "riscv64",
+    0x102: "loongarch64",
+}
+"""ELF ``e_machine`` values and the architecture names ``platform.machine()`` gives for them."""
+_MACHINE_ALIASES: Final = {"amd64": "x86_64", "arm64": "aarch64", "i386": "x86", "i686": "x86"}
+
+
+def architecture_mismatch(path: Path) -> str | None:
+    """Why a library that failed to load cannot load here when it is an ELF file built for
+    another machine, else None (not ELF, unreadable, or this machine's architecture)."""
+    import platform
+
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return None
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    machine = int.from_bytes(header[18:20], "big" if header[5] == 2 else "little")
+    built = _ELF_MACHINES.get(machine, f"ELF machine {machine:#x}")
+    here = platform.machine().lower()
+    here = _MACHINE_ALIASES.get(here, here)
+    if built == here:
+        return None
+    return (
+        f"it is built for {built} and this host is {here} (architecture mismatch): "
+        "build it for this machine"
+    )
+
+
 class FfiTransport:
     """One native plugin library opened with cffi (protocol.md section 6).
 
@@ -166,8 +206,10 @@ class FfiTransport:
         try:
             lib: Any = ffi.dlopen(str(self.path))
         except OSError as exc:
+            mismatch = architecture_mismatch(self.path)
             raise PluginLoadError(
-                f"cannot load {self.path} as a shared library: {exc}",
+                f"cannot load {self.path} as a shared library: {exc}"
+                + (f"; {mismatch}" if mismatch else ""),
                 plugin=self.label,
                 method="load",
                 transport="ffi",
