@@ -266,3 +266,17 @@ def test_a_ts_plugin_with_its_own_interop_package_is_served_by_that_bridge(tmp_p
     doc = json.loads(done.stdout)
     assert doc["value"]["text"] == "true"
     assert str(link / "dist" / "bridge-server.js") in doc["pluginRuntime"]
+
+
+def test_load_python_plugin_takes_attr(tmp_path: Path) -> None:
+    """The Python host's own loader names the module attribute (the bridge's --attr)."""
+    from elizaos_interop import PluginLoadError, load_python_plugin
+
+    module = tmp_path / "pair.py"
+    module.write_text(
+        "from elizaos_interop import Plugin\nfirst = Plugin(name='first')\nsecond = Plugin(name='second')\n"
+    )
+    with load_python_plugin(module, attr="second") as plugin:
+        assert plugin.name == "second"
+    with pytest.raises(PluginLoadError, match="--attr"), load_python_plugin(module):
+        pass
