@@ -76,22 +76,24 @@ fn wrong_id_is_a_protocol_error() {
 fn hang_times_out_and_every_pending_call_fails() {
     let plugin = std::sync::Arc::new(loaded("hang.py"));
     let pid = plugin.pid().expect("pid");
-    // One call that would wait long, one that times out quickly: both fail with timeouts.
+    // One call that would wait long, one that times out quickly: both fail with timeouts. The
+    // long call's thread says when it is ready, so the short call starts after it (no sleep); the
+    // long call is then written within the short call's 300 ms.
+    let (ready, long_is_ready) = std::sync::mpsc::channel();
     let long = {
         let plugin = plugin.clone();
         std::thread::spawn(move || {
-            plugin.with_timeout(Duration::from_secs(15)).invoke_action(
-                "echo",
-                &memory("long"),
-                &empty(),
-                &empty(),
-            )
+            let calls = plugin.with_timeout(Duration::from_secs(15));
+            ready.send(()).expect("the test waits for this");
+            calls.invoke_action("echo", &memory("long"), &empty(), &empty())
         })
     };
+    long_is_ready
+        .recv()
+        .expect("the long call's thread started");
     let short = {
         let plugin = plugin.clone();
         within("hang", move || {
-            std::thread::sleep(Duration::from_millis(100));
             plugin
                 .with_timeout(Duration::from_millis(300))
                 .invoke_action("echo", &memory("short"), &empty(), &empty())

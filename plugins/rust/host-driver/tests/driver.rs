@@ -241,14 +241,29 @@ fn pipelined_calls_are_answered_as_they_complete_and_other_requests_wait_for_the
         "conformance-ipc",
         "cargo build --release -p plugin-conformance",
     );
+    // The first call waits on a FIFO that the test opens only after the second call's answer:
+    // the order is fixed by the protocol, whatever the machine's load.
+    let gate = std::env::temp_dir().join(format!("elizaos-driver-gate-{}", std::process::id()));
+    let _ = std::fs::remove_file(&gate);
+    let made = Command::new("mkfifo")
+        .arg(&gate)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo {}", gate.display());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/gate_plugin.py");
     let mut d = Driver::start();
+    let gated = d.result(
+        "load",
+        json!({"transport": "ipc", "command": ["python3", script]}),
+    );
+    let g = gated["plugin"].as_str().expect("handle").to_string();
     let loaded = d.result("load", json!({"transport": "ipc", "command": [ipc]}));
     let p = loaded["plugin"].as_str().expect("handle").to_string();
     let m = json!({"content": {"text": "hi"}});
     let stdin = d.stdin.as_mut().expect("stdin open");
     let requests = [
-        json!({"id": 101, "method": "call", "params": {"plugin": p, "method": "invokeAction",
-            "params": {"name": "slow", "memory": m, "options": {"delayMs": 3000}}}}),
+        json!({"id": 101, "method": "call", "params": {"plugin": g, "method": "invokeAction",
+            "params": {"name": "wait", "memory": m, "options": {"gate": gate}}}}),
         json!({"id": 102, "method": "call", "params": {"plugin": p, "method": "invokeAction",
             "params": {"name": "echo", "memory": m}}}),
         json!({"id": 103, "method": "hello", "params": {}}),
@@ -257,15 +272,25 @@ fn pipelined_calls_are_answered_as_they_complete_and_other_requests_wait_for_the
         writeln!(stdin, "{r}").expect("write");
     }
     stdin.flush().expect("flush");
-    let mut order = Vec::new();
-    for _ in 0..3 {
+    let mut next_id = || {
         let mut answer = String::new();
         d.stdout.read_line(&mut answer).expect("read");
         let response: Value = serde_json::from_str(&answer).expect("JSON");
-        order.push(response["id"].clone());
-    }
-    // The echo overtakes the slow call (3 s apart); `hello` waits for both.
-    assert_eq!(order, vec![json!(102), json!(101), json!(103)]);
+        response["id"].clone()
+    };
+    // 101 cannot answer before the gate opens, and `hello` waits for both calls: the echo is first.
+    let first = next_id();
+    // Opening the FIFO for writing blocks until the plugin opens it for reading (call 101).
+    let mut opened = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&gate)
+        .expect("open the gate");
+    writeln!(opened, "go").expect("open the gate");
+    drop(opened);
+    let rest = [next_id(), next_id()];
+    let _ = std::fs::remove_file(&gate);
+    assert_eq!(first, json!(102));
+    assert_eq!(rest, [json!(101), json!(103)]);
     d.stdin.take();
     assert!(d.child.wait().expect("wait").success());
 }
