@@ -2,4 +2,6 @@
 //!
 //! See [`interop`] and the normative `docs/protocol.md` at the repository root.
 
+#![deny(missing_docs)]
+
 pub mod interop;

@@ -536,6 +536,20 @@ fn status_meaning(rc: c_int) -> &'static str {
 }
 
 /// Loads native plugins from shared libraries (protocol.md section 6).
+///
+/// The library may be ours (`export_plugin!` with feature `ffi`) or any library exporting the
+/// seed's C functions. Every failure is an [`InteropError`] whose message names the library:
+///
+/// ```
+/// use elizaos::interop::{FfiPluginLoader, InteropError};
+///
+/// let err = FfiPluginLoader::new().load("/nonexistent/libplugin.so").unwrap_err();
+/// assert!(matches!(err, InteropError::Load { .. }));
+/// assert!(err.to_string().contains("/nonexistent/libplugin.so"));
+/// ```
+///
+/// A loaded library answers through [`LoadedPlugin`], as every
+/// transport does.
 #[derive(Debug, Clone)]
 pub struct FfiPluginLoader {
     max_message_bytes: usize,

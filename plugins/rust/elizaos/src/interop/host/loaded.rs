@@ -32,6 +32,34 @@ pub(crate) enum Backend {
 /// the one child; FFI calls go straight to the library, which serialises them).
 /// Dropping it closes the plugin: IPC sends `shutdown`, waits, kills if
 /// needed and always reaps the child; FFI unloads the library.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// use elizaos::interop::{AgentRuntime, InMemoryRuntime, IpcPluginLoader};
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // A wire-level plugin whose `act` sends the runtime calls listed in `options.calls`.
+/// let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/raw_plugin.py");
+/// let plugin = IpcPluginLoader::new().load_command(&["python3", script, "runtime"])?;
+/// assert_eq!(plugin.action_names(), ["act"]);
+/// assert!(plugin.has_capability("runtime"));
+///
+/// // The plugin's runtime calls are answered from the runtime passed with the call.
+/// let world = InMemoryRuntime::new_shared(&json!({"settings": {"GREETING": "hello"}}))?;
+/// let runtime: Arc<dyn AgentRuntime> = world.clone();
+/// let memory = json!({"content": {"text": "hi"}});
+/// let options = json!({"calls": [{"method": "getSetting", "args": ["GREETING"]}]});
+/// let result = plugin
+///     .with_timeout(Duration::from_secs(10))
+///     .with_runtime(&runtime)
+///     .invoke_action("act", &memory, &json!({}), &options)?;
+/// assert_eq!(result["data"]["answers"][0]["result"], "hello");
+/// assert_eq!(world.calls()[0]["method"], "getSetting");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct LoadedPlugin {
     pub(super) backend: Backend,

@@ -81,6 +81,22 @@ fn start(
 }
 
 /// Loads any plugin that speaks the IPC protocol, given its command line.
+///
+/// ```
+/// use elizaos::interop::{IpcPluginLoader, Transport};
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), elizaos::interop::InteropError> {
+/// // A plugin written against the wire alone (protocol.md section 3), in the seed's dialect.
+/// let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/raw_plugin.py");
+/// let plugin = IpcPluginLoader::new().load_command(&["python3", script, "seed"])?;
+/// assert_eq!(plugin.transport(), Transport::Ipc);
+/// let memory = json!({"content": {"text": "hi"}});
+/// let result = plugin.invoke_action("act", &memory, &json!({}), &json!({}))?;
+/// assert_eq!(result["success"], true);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct IpcPluginLoader {
     options: IpcOptions,
@@ -151,6 +167,22 @@ fn env_or(name: &str, default: &str) -> OsString {
 
 /// Loads Python plugins: spawns `$ELIZAOS_PYTHON` (default `python3`) with
 /// `-m elizaos_interop.bridge_server <path>`.
+///
+/// ```
+/// use elizaos::interop::PythonPluginLoader;
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), elizaos::interop::InteropError> {
+/// // The checkout's Python conformance fixture (protocol.md section 9).
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/fixtures/conformance_plugin.py");
+/// let plugin = PythonPluginLoader::new().load(path)?;
+/// assert_eq!(plugin.language(), "python");
+/// let memory = json!({"content": {"text": "hi"}});
+/// let result = plugin.invoke_action("echo", &memory, &json!({}), &json!({}))?;
+/// assert_eq!(result["success"], true);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct PythonPluginLoader {
     options: IpcOptions,
@@ -341,6 +373,21 @@ fn node_hint(binary: &OsStr) -> Option<String> {
 }
 
 /// Loads TypeScript plugins through the `@elizaos/interop` bridge server.
+///
+/// ```
+/// use elizaos::interop::TypeScriptPluginLoader;
+/// use serde_json::json;
+///
+/// # fn main() -> Result<(), elizaos::interop::InteropError> {
+/// // The checkout's TypeScript conformance fixture, on Node (the default runtime).
+/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../typescript/fixtures/conformance.ts");
+/// let plugin = TypeScriptPluginLoader::new().load(path)?;
+/// assert_eq!(plugin.language(), "typescript");
+/// let valid = plugin.validate_action("echo", &json!({"content": {"text": "hi"}}), &json!({}))?;
+/// assert!(valid);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct TypeScriptPluginLoader {
     options: IpcOptions,

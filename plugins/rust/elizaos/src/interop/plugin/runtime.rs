@@ -143,6 +143,33 @@ impl std::error::Error for RuntimeError {}
 /// Implementors answer [`AgentRuntime::call`] for the wire names of 11.3 they support and return
 /// [`RuntimeError::NotProvided`] for the others. Hosts call it from a thread of their own (never
 /// the one reading the plugin's answers), so an implementation may call back into the plugin.
+///
+/// ```
+/// use elizaos::interop::{AgentRuntime, RuntimeError};
+/// use serde_json::{json, Value};
+///
+/// /// A runtime that knows one setting.
+/// struct Settings;
+///
+/// impl AgentRuntime for Settings {
+///     fn call(&self, method: &str, args: Vec<Value>) -> Result<Value, RuntimeError> {
+///         match (method, args.first().and_then(Value::as_str)) {
+///             ("getSetting", Some("GREETING")) => Ok(json!("hello")),
+///             ("getSetting", _) => Ok(Value::Null),
+///             _ => Err(RuntimeError::not_provided(method)),
+///         }
+///     }
+///
+///     fn agent_id(&self) -> Option<String> {
+///         Some("agent-1".into())
+///     }
+/// }
+///
+/// let runtime = Settings;
+/// assert_eq!(runtime.call("getSetting", vec![json!("GREETING")]), Ok(json!("hello")));
+/// let err = runtime.call("useModel", vec![]).unwrap_err();
+/// assert_eq!(err.to_string(), "runtime.useModel is not provided by the host");
+/// ```
 pub trait AgentRuntime: Send + Sync {
     /// Call the runtime method `method` (wire name, e.g. `getSetting`) with positional `args`.
     fn call(&self, method: &str, args: Vec<Value>) -> Result<Value, RuntimeError>;

@@ -43,6 +43,27 @@ struct Tables {
 
 /// An in-memory elizaOS agent runtime (protocol.md 11.5). Cheap to share: wrap it in an `Arc` and
 /// pass it as the runtime of plugin calls.
+///
+/// ```
+/// use elizaos::interop::{AgentRuntime, InMemoryRuntime, RuntimeError};
+/// use serde_json::json;
+///
+/// let world = json!({
+///     "agentId": "agent-1",
+///     "settings": {"GREETING": "hello"},
+///     "omit": ["useModel"],
+/// });
+/// let runtime = InMemoryRuntime::new(&world).expect("a valid World");
+/// assert_eq!(runtime.agent_id().as_deref(), Some("agent-1"));
+/// assert_eq!(runtime.call("getSetting", vec![json!("GREETING")]), Ok(json!("hello")));
+/// runtime.call("setCache", vec![json!("k"), json!([1, 2])]).unwrap();
+/// assert_eq!(runtime.call("getCache", vec![json!("k")]), Ok(json!([1, 2])));
+/// assert!(matches!(
+///     runtime.call("useModel", vec![]),
+///     Err(RuntimeError::NotProvided { .. })
+/// ));
+/// assert_eq!(runtime.calls().len(), 4);
+/// ```
 #[derive(Debug)]
 pub struct InMemoryRuntime {
     agent_id: Option<String>,

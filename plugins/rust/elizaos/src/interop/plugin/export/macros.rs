@@ -18,6 +18,49 @@
 ///   crate must not declare a `#[global_allocator]` of its own).
 ///
 /// IPC needs no macro: a binary calls [`serve`](crate::interop::server::serve) with the plugin.
+///
+/// ```
+/// use elizaos::interop::export::Bridge;
+/// use elizaos::interop::{
+///     call_args_from_parts, ActionDescriptor, ActionResult, Kind, Manifest, Plugin, PluginError,
+///     Transport,
+/// };
+/// use serde_json::{json, Value};
+///
+/// #[derive(Default)]
+/// pub struct Hello;
+///
+/// impl Plugin for Hello {
+///     fn manifest(&self) -> Manifest {
+///         Manifest {
+///             name: "hello".into(),
+///             description: "Says hello".into(),
+///             version: "1.0.0".into(),
+///             language: "rust".into(),
+///             actions: vec![ActionDescriptor::new("hello", "Say hello")],
+///             providers: vec![],
+///             evaluators: vec![],
+///         }
+///     }
+///
+///     fn invoke_action(&self, _name: &str, _memory: &Value, _state: &Value, _options: &Value)
+///         -> Result<ActionResult, PluginError> {
+///         Ok(ActionResult::success().with_text("hello"))
+///     }
+/// }
+///
+/// // In a plugin crate with feature `ffi` (or `wasm` on wasm32) this emits the exports.
+/// elizaos::export_plugin!(Hello, Hello::default);
+///
+/// // Every export goes through a `Bridge`: names, params and results are checked for it.
+/// let bridge = Bridge::new(Hello, Transport::Ffi);
+/// let memory = json!({"content": {"text": "hi"}});
+/// let call = call_args_from_parts("hello".into(), memory.clone(), json!({}), Some(json!({})))?;
+/// assert_eq!(bridge.invoke(Kind::Action, &call)?, json!({"success": true, "text": "hello"}));
+/// let unknown = call_args_from_parts("bye".into(), memory, json!({}), Some(json!({})))?;
+/// assert_eq!(bridge.invoke(Kind::Action, &unknown).unwrap_err().code, -32001);
+/// # Ok::<(), elizaos::interop::RpcError>(())
+/// ```
 #[macro_export]
 macro_rules! export_plugin {
     ($ty:ty, $ctor:expr) => {
