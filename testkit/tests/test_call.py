@@ -280,3 +280,31 @@ def test_load_python_plugin_takes_attr(tmp_path: Path) -> None:
         assert plugin.name == "second"
     with pytest.raises(PluginLoadError, match="--attr"), load_python_plugin(module):
         pass
+
+
+def test_ts_load_python_plugin_takes_attr(tmp_path: Path) -> None:
+    """The TypeScript host's loadPythonPlugin(path, {attr}) passes the bridge's --attr."""
+    link = tmp_path / "node_modules" / "@elizaos" / "interop"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(REPO / "plugins" / "typescript", target_is_directory=True)
+    (tmp_path / "pair.py").write_text(
+        "from elizaos_interop import Plugin\nfirst = Plugin(name='first')\nsecond = Plugin(name='second')\n"
+    )
+    script = tmp_path / "load.mts"
+    script.write_text(
+        'import { loadPythonPlugin } from "@elizaos/interop";\n'
+        'const plugin = await loadPythonPlugin(process.argv[2]!, { attr: "second" });\n'
+        "console.log(plugin.name);\nawait plugin.close();\n"
+    )
+    toolchains = Toolchains.discover(REPO)
+    env = dict(os.environ, ELIZAOS_PYTHON=sys.executable)
+    done = subprocess.run(
+        [str(toolchains.node), "--conditions=interop-source", str(script), str(tmp_path / "pair.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "second"

@@ -49,6 +49,8 @@ export interface TsLoadOptions extends IpcLoadOptions {
 export interface PythonLoadOptions extends IpcLoadOptions {
   /** Python interpreter with elizaos_interop importable (default `$ELIZAOS_PYTHON`, else `python3`). */
   python?: string;
+  /** The module attribute holding the plugin (the bridge's `--attr`; default `plugin`, or the module's only plugin object). */
+  attr?: string;
 }
 
 /** The JavaScript runtime executing this code. */
@@ -100,7 +102,8 @@ export async function loadPythonPlugin(path: string, options: PythonLoadOptions 
     throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `Python plugin not found: ${resolvePath(path)}`);
   }
   const target = looksLikePath ? resolvePath(path) : path;
-  return loadIpcPlugin([python, "-m", "elizaos_interop.bridge_server", target], { ...options, label: options.label ?? path });
+  const attr = options.attr === undefined ? [] : ["--attr", options.attr];
+  return loadIpcPlugin([python, "-m", "elizaos_interop.bridge_server", target, ...attr], { ...options, label: options.label ?? path });
 }
 
 /**
