@@ -19,6 +19,7 @@ import {
   readId,
   type ErrorObject,
   type MemberKind,
+  type NamedParams,
   type RequestId,
 } from "./protocol.ts";
 import {
@@ -102,12 +103,22 @@ function byName<T extends { name: string }>(list: T[] | undefined): Map<string, 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Runs an elizaOS action/evaluator handler with a callback whose contents are collected. */
-function runEliza(handler: unknown, rt: RuntimeProxy, memory: Memory, state: JsonObject, opts: JsonObject, callbacks: JsonObject[]): unknown {
+function runEliza(handler: unknown, rt: RuntimeProxy, p: NamedParams, callbacks: JsonObject[]): unknown {
   const callback: HandlerCallback = (content) => {
     callbacks.push(content);
     return Promise.resolve([]);
   };
-  return (handler as ElizaHandler)(rt, memory, state, opts, callback, []);
+  return (handler as ElizaHandler)(rt, p.memory as unknown as Memory, p.state, p.options, callback, []);
+}
+
+/** An action handler's return value and callbacks as the checked ActionResult. */
+function actionResult(value: unknown, callbacks: JsonObject[]): unknown {
+  return checkPluginActionResult(adaptActionResult(value, callbacks));
+}
+
+/** An evaluator handler's return value and callbacks as the checked result (null when it gave neither). */
+function evaluatorResult(value: unknown, callbacks: JsonObject[]): unknown {
+  return checkPluginEvaluatorResult(value === undefined && callbacks.length === 0 ? null : adaptActionResult(value, callbacks));
 }
 
 /** What dispatch() answered, and which member it came from (for invalid-result messages). */
@@ -328,14 +339,7 @@ class BridgeSession {
       }
       case "invokeAction": {
         const a = this.lookup(this.actions, "action", p.name);
-        const callbacks: JsonObject[] = [];
-        const result = await this.callHandler(
-          "action",
-          p.name,
-          () => runEliza(a.handler, rt, memory, p.state, p.options, callbacks),
-          (v) => checkPluginActionResult(adaptActionResult(v, callbacks)),
-        );
-        return { result, kind: "action", name: p.name };
+        return { result: await this.invokeEliza("action", p, a.handler, rt, actionResult), kind: "action", name: p.name };
       }
       case "getProvider": {
         const pr = this.lookup(this.providers, "provider", p.name);
@@ -347,14 +351,7 @@ class BridgeSession {
       }
       default: {
         const e = this.lookup(this.evaluators, "evaluator", p.name);
-        const callbacks: JsonObject[] = [];
-        const result = await this.callHandler(
-          "evaluator",
-          p.name,
-          () => runEliza(e.handler, rt, memory, p.state, p.options, callbacks),
-          (v) => checkPluginEvaluatorResult(v === undefined && callbacks.length === 0 ? null : adaptActionResult(v, callbacks)),
-        );
-        return { result, kind: "evaluator", name: p.name };
+        return { result: await this.invokeEliza("evaluator", p, e.handler, rt, evaluatorResult), kind: "evaluator", name: p.name };
       }
     }
   }
@@ -372,6 +369,23 @@ class BridgeSession {
       throw new ProtocolFault(ErrorCode.UnknownName, `unknown ${kind} ${JSON.stringify(name)} in plugin ${this.manifest.name}`, { kind, name });
     }
     return found;
+  }
+
+  /** Runs an elizaOS-style handler (invokeAction, invokeEvaluator): callbacks are collected into the result. */
+  private invokeEliza(
+    kind: MemberKind,
+    p: NamedParams,
+    handler: unknown,
+    rt: RuntimeProxy,
+    check: (value: unknown, callbacks: JsonObject[]) => unknown,
+  ): Promise<unknown> {
+    const callbacks: JsonObject[] = [];
+    return this.callHandler(
+      kind,
+      p.name,
+      () => runEliza(handler, rt, p, callbacks),
+      (v) => check(v, callbacks),
+    );
   }
 
   private async callHandler<T>(kind: MemberKind, name: string, run: () => unknown, check: (v: unknown) => T): Promise<T> {
