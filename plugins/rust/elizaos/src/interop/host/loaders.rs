@@ -187,6 +187,7 @@ fn env_or(name: &str, default: &str) -> OsString {
 pub struct PythonPluginLoader {
     options: IpcOptions,
     python: Option<OsString>,
+    attr: Option<OsString>,
 }
 
 impl PythonPluginLoader {
@@ -200,6 +201,13 @@ impl PythonPluginLoader {
     /// The interpreter to use instead of `$ELIZAOS_PYTHON`/`python3`.
     pub fn python(mut self, interpreter: impl AsRef<OsStr>) -> Self {
         self.python = Some(interpreter.as_ref().to_owned());
+        self
+    }
+
+    /// The module attribute holding the plugin (the bridge's `--attr`),
+    /// instead of `plugin` (or the module's only plugin object).
+    pub fn attr(mut self, name: impl AsRef<OsStr>) -> Self {
+        self.attr = Some(name.as_ref().to_owned());
         self
     }
 
@@ -223,12 +231,15 @@ impl PythonPluginLoader {
             .python
             .clone()
             .unwrap_or_else(|| env_or("ELIZAOS_PYTHON", "python3"));
-        let argv = vec![
+        let mut argv = vec![
             python,
             "-m".into(),
             "elizaos_interop.bridge_server".into(),
             path.as_os_str().to_owned(),
         ];
+        if let Some(attr) = &self.attr {
+            argv.extend(["--attr".into(), attr.clone()]);
+        }
         let mut options = self.options.clone();
         let sets_pythonpath = options.env.iter().any(|(k, _)| k == "PYTHONPATH");
         if !sets_pythonpath {
@@ -511,6 +522,26 @@ impl TypeScriptPluginLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_loader_serves_the_named_attribute() {
+        let dir = env::temp_dir().join(format!("elizaos-attr-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let module = dir.join("pair.py");
+        std::fs::write(
+            &module,
+            "from elizaos_interop import Plugin\nfirst = Plugin(name='first')\nsecond = Plugin(name='second')\n",
+        )
+        .expect("write module");
+        // PYTHONPATH: the checkout's elizaos_interop, found above the crate.
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/src");
+        let loaded = PythonPluginLoader::new()
+            .env("PYTHONPATH", &src)
+            .attr("second")
+            .load(&module);
+        std::fs::remove_dir_all(&dir).ok();
+        assert_eq!(loaded.expect("loads").name(), "second");
+    }
 
     #[test]
     fn node_versions_are_read_and_compared() {
