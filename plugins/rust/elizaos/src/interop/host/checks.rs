@@ -77,49 +77,54 @@ pub fn manifest_problems(manifest: &Value) -> Vec<String> {
         ("evaluators", &["name", "description"]),
     ];
     for (kind, required) in kinds {
-        let Some(items) = obj.get(kind).and_then(Value::as_array) else {
-            problems.push(format!("{kind} is missing or not an array"));
-            continue;
-        };
-        let mut seen = std::collections::HashSet::new();
-        for (i, item) in items.iter().enumerate() {
-            let at = format!("{kind}[{i}]");
-            let Some(d) = item.as_object() else {
-                problems.push(format!("{at} is {}, expected object", json_type_name(item)));
-                continue;
-            };
-            for req in required {
-                if !d.contains_key(*req) {
-                    problems.push(format!("{at}.{req} is missing"));
-                }
-            }
-            for (key, value) in d {
-                let ok = match key.as_str() {
-                    "name" | "description" => value.is_string(),
-                    "dynamic" | "private" | "alwaysRun" => value.is_boolean(),
-                    "similes" => value
-                        .as_array()
-                        .is_some_and(|a| a.iter().all(Value::is_string)),
-                    "position" => value.is_number(),
-                    _ => true,
-                };
-                if !ok {
-                    problems.push(format!(
-                        "{at}.{key} has the wrong type ({})",
-                        json_type_name(value)
-                    ));
-                }
-            }
-            if let Some(n) = d.get("name").and_then(Value::as_str) {
-                if n.is_empty() {
-                    problems.push(format!("{at}.name is empty"));
-                } else if !seen.insert(n) {
-                    problems.push(format!("{at}.name {n:?} is not unique"));
-                }
-            }
+        match obj.get(kind).and_then(Value::as_array) {
+            Some(items) => descriptor_problems(kind, required, items, &mut problems),
+            None => problems.push(format!("{kind} is missing or not an array")),
         }
     }
     problems
+}
+
+/// The problems of the descriptors of one kind (`actions`, ...): objects with the `required`
+/// members, known members of the right type, unique non-empty names.
+fn descriptor_problems(kind: &str, required: &[&str], items: &[Value], problems: &mut Vec<String>) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, item) in items.iter().enumerate() {
+        let at = format!("{kind}[{i}]");
+        let Some(d) = item.as_object() else {
+            problems.push(format!("{at} is {}, expected object", json_type_name(item)));
+            continue;
+        };
+        for req in required {
+            if !d.contains_key(*req) {
+                problems.push(format!("{at}.{req} is missing"));
+            }
+        }
+        for (key, value) in d {
+            let ok = match key.as_str() {
+                "name" | "description" => value.is_string(),
+                "dynamic" | "private" | "alwaysRun" => value.is_boolean(),
+                "similes" => value
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(Value::is_string)),
+                "position" => value.is_number(),
+                _ => true,
+            };
+            if !ok {
+                problems.push(format!(
+                    "{at}.{key} has the wrong type ({})",
+                    json_type_name(value)
+                ));
+            }
+        }
+        if let Some(n) = d.get("name").and_then(Value::as_str) {
+            if n.is_empty() {
+                problems.push(format!("{at}.name is empty"));
+            } else if !seen.insert(n) {
+                problems.push(format!("{at}.name {n:?} is not unique"));
+            }
+        }
+    }
 }
 
 /// An npm package name (section 1): 1..214 characters of `[a-z0-9._~-]`, optionally scoped as

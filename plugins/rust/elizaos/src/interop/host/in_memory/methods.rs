@@ -15,11 +15,15 @@ pub(super) type TableMethods =
     fn(&mut Tables, &str, &[Value]) -> Result<Option<Value>, RuntimeError>;
 
 /// Every group, in the order `dispatch` tries them.
-pub(super) const GROUPS: [TableMethods; 5] = [
+pub(super) const GROUPS: [TableMethods; 9] = [
     InMemoryRuntime::settings_and_cache,
-    InMemoryRuntime::rooms_and_worlds,
+    InMemoryRuntime::rooms_and_participants,
+    InMemoryRuntime::worlds_and_connections,
     InMemoryRuntime::entities,
-    InMemoryRuntime::memories_and_logs,
+    InMemoryRuntime::components,
+    InMemoryRuntime::relationships,
+    InMemoryRuntime::memory_reads,
+    InMemoryRuntime::memory_writes,
     InMemoryRuntime::tasks_and_events,
 ];
 
@@ -61,8 +65,8 @@ impl InMemoryRuntime {
         Ok(Some(value))
     }
 
-    /// Rooms, worlds, participants and connections.
-    fn rooms_and_worlds(
+    /// Rooms and their participants.
+    fn rooms_and_participants(
         t: &mut Tables,
         method: &str,
         args: &[Value],
@@ -107,6 +111,19 @@ impl InMemoryRuntime {
                 }
                 Value::Null
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+
+    /// Worlds, and the connections that create rooms, worlds and entities.
+    fn worlds_and_connections(
+        t: &mut Tables,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, RuntimeError> {
+        let a0 = || str_arg(args, 0);
+        let value = match method {
             "getWorld" => find(&t.worlds, a0()),
             "updateWorld" => {
                 upsert(&mut t.worlds, arg(args, 0));
@@ -162,7 +179,7 @@ impl InMemoryRuntime {
         Ok(Some(value))
     }
 
-    /// Entities, components and relationships.
+    /// Entities.
     fn entities(
         t: &mut Tables,
         method: &str,
@@ -185,6 +202,19 @@ impl InMemoryRuntime {
                 upsert(&mut t.entities, arg(args, 0));
                 Value::Null
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+
+    /// Components.
+    fn components(
+        t: &mut Tables,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, RuntimeError> {
+        let a0 = || str_arg(args, 0);
+        let value = match method {
             "getComponent" | "getComponents" => {
                 let single = method == "getComponent";
                 let (world_at, source_at) = if single { (2, 3) } else { (1, 2) };
@@ -222,6 +252,18 @@ impl InMemoryRuntime {
                 upsert(&mut t.components, arg(args, 0));
                 Value::Null
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+
+    /// Relationships.
+    fn relationships(
+        t: &mut Tables,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, RuntimeError> {
+        let value = match method {
             "getRelationships" => {
                 let params = arg(args, 0);
                 let entity = params.get("entityId").and_then(Value::as_str);
@@ -257,8 +299,8 @@ impl InMemoryRuntime {
         Ok(Some(value))
     }
 
-    /// Memories, embeddings and logs.
-    fn memories_and_logs(
+    /// Reading memories.
+    fn memory_reads(
         t: &mut Tables,
         method: &str,
         args: &[Value],
@@ -311,6 +353,19 @@ impl InMemoryRuntime {
                         .collect(),
                 )
             }
+            _ => return Ok(None),
+        };
+        Ok(Some(value))
+    }
+
+    /// Writing memories, embeddings and logs.
+    fn memory_writes(
+        t: &mut Tables,
+        method: &str,
+        args: &[Value],
+    ) -> Result<Option<Value>, RuntimeError> {
+        let a0 = || str_arg(args, 0);
+        let value = match method {
             "createMemory" => {
                 let mut memory = arg(args, 0);
                 let table = str_arg(args, 1).unwrap_or("messages").to_owned();

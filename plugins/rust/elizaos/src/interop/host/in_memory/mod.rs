@@ -168,6 +168,39 @@ fn field_matches(item: &Value, params: &Value, key: &str) -> bool {
     }
 }
 
+/// The `fail` and `omit` members of a World: methods that fail with a message, methods that are
+/// not provided.
+fn failures(w: &Map<String, Value>) -> Result<(HashMap<String, String>, HashSet<String>), String> {
+    let fail = object(w, "fail")?
+        .into_iter()
+        .map(|(k, v)| match v {
+            Value::String(message) => Ok((k, message)),
+            other => Err(format!(
+                "world.fail.{k} must be a string, received {}",
+                json_type_name(&other)
+            )),
+        })
+        .collect::<Result<_, _>>()?;
+    let omit = match w.get("omit") {
+        None | Some(Value::Null) => HashSet::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| "world.omit must be an array of strings".to_string())
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(format!(
+                "world.omit must be an array, received {}",
+                json_type_name(other)
+            ))
+        }
+    };
+    Ok((fail, omit))
+}
+
 impl InMemoryRuntime {
     /// A runtime holding the tables of `world` (`runtime-world.schema.json`). A World whose
     /// members have the wrong type is an error naming the member.
@@ -198,33 +231,22 @@ impl InMemoryRuntime {
                 ))
             }
         };
-        let fail = object(w, "fail")?
-            .into_iter()
-            .map(|(k, v)| match v {
-                Value::String(message) => Ok((k, message)),
-                other => Err(format!(
-                    "world.fail.{k} must be a string, received {}",
-                    json_type_name(&other)
-                )),
-            })
-            .collect::<Result<_, _>>()?;
-        let omit = match w.get("omit") {
-            None | Some(Value::Null) => HashSet::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| {
-                    i.as_str()
-                        .map(str::to_owned)
-                        .ok_or_else(|| "world.omit must be an array of strings".to_string())
-                })
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(format!(
-                    "world.omit must be an array, received {}",
-                    json_type_name(other)
-                ))
-            }
-        };
+        let (fail, omit) = failures(w)?;
+        let tables = Self::tables(w)?;
+        Ok(InMemoryRuntime {
+            agent_id,
+            character,
+            models: object(w, "models")?,
+            fail,
+            omit,
+            tables: Mutex::new(tables),
+            plugins: Mutex::new(Vec::new()),
+            me: Weak::new(),
+        })
+    }
+
+    /// The tables of a World, a room's `participants` joined to it.
+    fn tables(w: &Map<String, Value>) -> Result<Tables, String> {
         let mut tables = Tables {
             settings: object(w, "settings")?,
             cache: object(w, "cache")?,
@@ -255,16 +277,7 @@ impl InMemoryRuntime {
         for (room, entity) in joins {
             Self::join(&mut tables, &room, &entity);
         }
-        Ok(InMemoryRuntime {
-            agent_id,
-            character,
-            models: object(w, "models")?,
-            fail,
-            omit,
-            tables: Mutex::new(tables),
-            plugins: Mutex::new(Vec::new()),
-            me: Weak::new(),
-        })
+        Ok(tables)
     }
 
     /// [`InMemoryRuntime::new`], shared: `composeState` then passes this runtime to the
