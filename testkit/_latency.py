@@ -14,6 +14,9 @@ timed with the driver's ``bench`` method (one sample per call, the host's monoto
 
 Cells run one after the other, never concurrently, so benchmarks do not compete for the cores.
 A cell whose driver, runtime or artifact is missing is recorded as an error, never skipped.
+
+The measurement's parts are :mod:`testkit._latency_figures` (statistics, floors, verdicts,
+payloads) and :mod:`testkit._latency_results` (the result records); this module runs it.
 """
 
 from __future__ import annotations
@@ -23,22 +26,40 @@ import dataclasses
 import json
 import math
 import os
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from testkit._drivers import HostDriver, fixture_spec, open_driver
+from testkit._latency_figures import (
+    LARGE_PAYLOAD,
+    PROFILES,
+    SMALL_PAYLOAD,
+    BudgetVerdict,
+    Floor,
+    LatencyError,
+    MethodSpec,
+    Profile,
+    Stats,
+    bench_methods,
+    compute_stats,
+    json_cost_samples,
+    judge,
+    memory_for_params_size,
+    percentile,
+)
+from testkit._latency_results import CellLatency, Figures, LatencyResults, MethodLatency, RepeatFigures
 from testkit._matrix import Budget, Cell, Matrix
 from testkit._stats import sketch
 from testkit._toolchains import Toolchains
 
 __all__ = [
     "DEFAULT_REPEATS",
+    "LARGE_PAYLOAD",
     "PROFILES",
+    "SMALL_PAYLOAD",
     "BudgetVerdict",
     "CellLatency",
     "Figures",
@@ -52,6 +73,7 @@ __all__ = [
     "Stats",
     "bench_methods",
     "compute_stats",
+    "json_cost_samples",
     "judge",
     "memory_for_params_size",
     "percentile",
@@ -62,533 +84,6 @@ __all__ = [
 ]
 
 FIXTURE = "conformance"
-SMALL_PAYLOAD = 100
-LARGE_PAYLOAD = 10 * 1024
-_FILLER = "The quick brown fox jumps over the lazy dog. "
-
-
-class LatencyError(RuntimeError):
-    """A latency run cannot start or a result file is malformed (says what and where)."""
-
-
-@dataclass(frozen=True)
-class Profile:
-    """How many calls to time: ``warmup`` untimed calls, then ``iterations`` samples."""
-
-    name: str
-    warmup: int
-    iterations: int
-
-
-#: ``quick`` is the CI default (the default matrix in well under two minutes); ``full`` is long.
-PROFILES: Mapping[str, Profile] = {
-    "quick": Profile("quick", warmup=300, iterations=2000),
-    "full": Profile("full", warmup=2000, iterations=20000),
-}
-
-
-# --- statistics ----------------------------------------------------------------------------
-
-
-def percentile(sorted_samples: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0..100) by linear interpolation between closest ranks.
-
-    This is the "inclusive" definition (numpy's default, R type 7): position ``q/100 * (n-1)``
-    in the sorted samples, interpolated. ``sorted_samples`` must be sorted and non-empty.
-    """
-    if not sorted_samples:
-        raise ValueError("percentile of an empty sample set")
-    if not 0.0 <= q <= 100.0:
-        raise ValueError(f"percentile q must be within [0, 100], received {q!r}")
-    pos = q / 100.0 * (len(sorted_samples) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_samples) - 1)
-    frac = pos - lo
-    return float(sorted_samples[lo]) + (float(sorted_samples[hi]) - float(sorted_samples[lo])) * frac
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Summary of one sample set, in nanoseconds."""
-
-    n: int
-    p50_ns: float
-    p90_ns: float
-    p99_ns: float
-    mean_ns: float
-    min_ns: float
-    max_ns: float
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``stats``)."""
-        return {
-            "n": self.n,
-            "p50_ns": self.p50_ns,
-            "p90_ns": self.p90_ns,
-            "p99_ns": self.p99_ns,
-            "mean_ns": self.mean_ns,
-            "min_ns": self.min_ns,
-            "max_ns": self.max_ns,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Stats:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            n=int(data["n"]),
-            p50_ns=float(data["p50_ns"]),
-            p90_ns=float(data["p90_ns"]),
-            p99_ns=float(data["p99_ns"]),
-            mean_ns=float(data["mean_ns"]),
-            min_ns=float(data["min_ns"]),
-            max_ns=float(data["max_ns"]),
-        )
-
-
-def compute_stats(samples: Sequence[float]) -> Stats:
-    """n, p50, p90, p99, mean, min and max of ``samples`` (ns); refuses empty or negative sets."""
-    if not samples:
-        raise ValueError("no samples: the benchmark returned an empty list")
-    bad = [s for s in samples if not isinstance(s, int | float) or isinstance(s, bool) or s < 0]
-    if bad:
-        raise ValueError(
-            f"samples must be non-negative numbers of nanoseconds, received {bad[0]!r} "
-            f"({len(bad)} bad of {len(samples)})"
-        )
-    ordered = sorted(float(s) for s in samples)
-    return Stats(
-        n=len(ordered),
-        p50_ns=percentile(ordered, 50),
-        p90_ns=percentile(ordered, 90),
-        p99_ns=percentile(ordered, 99),
-        mean_ns=math.fsum(ordered) / len(ordered),
-        min_ns=ordered[0],
-        max_ns=ordered[-1],
-    )
-
-
-# --- floors and verdicts -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Floor:
-    """The floor one measurement is compared with.
-
-    ``kind`` is ``pipe`` (cat ping-pong of the same size), ``noop`` (no-op call through the same
-    transport) or ``noop+json`` (no-op plus the in-process JSON cost of the same payload; Python
-    host only). ``p50_ns``/``p99_ns`` are the sums of the components' percentiles.
-    """
-
-    kind: str
-    p50_ns: float
-    p99_ns: float
-    components: Mapping[str, Stats] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``floor``)."""
-        return {
-            "kind": self.kind,
-            "p50_ns": self.p50_ns,
-            "p99_ns": self.p99_ns,
-            "components": {k: v.to_json() for k, v in self.components.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Floor:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            kind=str(data["kind"]),
-            p50_ns=float(data["p50_ns"]),
-            p99_ns=float(data["p99_ns"]),
-            components={k: Stats.from_json(v) for k, v in data.get("components", {}).items()},
-        )
-
-
-@dataclass(frozen=True)
-class BudgetVerdict:
-    """A measurement judged against its transport's budget.
-
-    ``met`` is the ratio verdict (p50 / floor p50 <= ``max_floor_ratio``), the one that counts;
-    the absolute verdict (p50 <= ``p50_us``) is informational: the seed's absolute figures
-    (e.g. ~10 ns for FFI) are below what some hosts can do at all (an empty CPython call is ~21 ns).
-    """
-
-    p50_us: float
-    max_floor_ratio: float
-    absolute_met: bool
-    ratio: float | None
-    ratio_met: bool | None
-
-    @property
-    def met(self) -> bool | None:
-        """Whether the budget is met (the ratio verdict); ``None`` when there is no floor."""
-        return self.ratio_met
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``budget``)."""
-        return {
-            "p50_us": self.p50_us,
-            "max_floor_ratio": self.max_floor_ratio,
-            "absolute_met": self.absolute_met,
-            "ratio": self.ratio,
-            "ratio_met": self.ratio_met,
-            "met": self.met,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> BudgetVerdict:
-        """Inverse of :meth:`to_json`."""
-        ratio = data.get("ratio")
-        ratio_met = data.get("ratio_met")
-        return cls(
-            p50_us=float(data["p50_us"]),
-            max_floor_ratio=float(data["max_floor_ratio"]),
-            absolute_met=bool(data["absolute_met"]),
-            ratio=None if ratio is None else float(ratio),
-            ratio_met=None if ratio_met is None else bool(ratio_met),
-        )
-
-
-def judge(stats: Stats, floor: Floor | None, budget: Budget) -> BudgetVerdict:
-    """Judge ``stats`` against ``budget``: absolute p50 and the ratio of p50 to the floor's p50."""
-    absolute_met = stats.p50_ns <= budget.p50_us * 1000.0
-    if floor is None or floor.p50_ns <= 0:
-        return BudgetVerdict(budget.p50_us, budget.max_floor_ratio, absolute_met, None, None)
-    ratio = stats.p50_ns / floor.p50_ns
-    return BudgetVerdict(
-        budget.p50_us, budget.max_floor_ratio, absolute_met, ratio, ratio <= budget.max_floor_ratio
-    )
-
-
-# --- payloads ------------------------------------------------------------------------------
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
-def memory_for_params_size(target_bytes: int) -> dict[str, Any]:
-    """A Memory whose ``content.text`` makes ``invokeAction`` echo params ~``target_bytes`` of JSON.
-
-    The params are ``{"name":"echo","memory":M,"state":{},"options":{}}`` in compact JSON; the
-    text is ASCII, so characters and bytes agree. Targets below the empty-text size give "".
-    """
-    empty = {"name": "echo", "memory": {"content": {"text": ""}}, "state": {}, "options": {}}
-    length = max(0, target_bytes - len(_compact(empty).encode("utf-8")))
-    text = (_FILLER * (length // len(_FILLER) + 1))[:length]
-    return {"content": {"text": text}}
-
-
-@dataclass(frozen=True)
-class MethodSpec:
-    """One timed call: ``key`` is stable across runs (baseline comparison matches on it)."""
-
-    key: str
-    method: str
-    name: str
-    params: Mapping[str, Any]
-
-    @property
-    def payload_bytes(self) -> int:
-        """Size of the params in compact UTF-8 JSON."""
-        return len(_compact(self.params).encode("utf-8"))
-
-    def request_line(self) -> str:
-        """The IPC request line a host writes for this call (the pipe floor echoes one this size)."""
-        return _compact({"id": 1, "method": self.method, "params": self.params})
-
-
-def bench_methods() -> tuple[MethodSpec, ...]:
-    """The four timed calls of every cell, in report order."""
-    small = memory_for_params_size(SMALL_PAYLOAD)
-    large = memory_for_params_size(LARGE_PAYLOAD)
-    return (
-        MethodSpec(
-            "invokeAction:echo:100B",
-            "invokeAction",
-            "echo",
-            {"name": "echo", "memory": small, "state": {}, "options": {}},
-        ),
-        MethodSpec(
-            "validateAction:echo",
-            "validateAction",
-            "echo",
-            {"name": "echo", "memory": small, "state": {}},
-        ),
-        MethodSpec(
-            "getProvider:static",
-            "getProvider",
-            "static",
-            {"name": "static", "memory": small, "state": {}},
-        ),
-        MethodSpec(
-            "invokeAction:echo:10KiB",
-            "invokeAction",
-            "echo",
-            {"name": "echo", "memory": large, "state": {}, "options": {}},
-        ),
-    )
-
-
-def _plain(value: Any) -> Any:
-    """``value`` with every Mapping a dict and every sequence a list (host result objects)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def json_cost_samples(params: Mapping[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
-    """In-process cost of the JSON an in-process (FFI/WASM) Python host does for one call.
-
-    Per sample: encode each JSON argument (memory, state, options) to UTF-8 as the host does,
-    and decode the result envelope ``{"result": ...}``; timed with ``perf_counter_ns``. Empty
-    objects are not encoded (any host passes the constant ``{}``), so the floor holds only work
-    a host cannot avoid and never flatters the ratio.
-    """
-    args = [v for k, v in params.items() if k != "name" and v != {}]
-    envelope = _compact({"result": _plain(result)}).encode("utf-8")
-    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
-    decode = json.loads
-    clock = time.perf_counter_ns
-    samples: list[int] = []
-    for i in range(warmup + iterations):
-        start = clock()
-        for arg in args:
-            encode(arg).encode("utf-8")
-        decode(envelope)
-        elapsed = clock() - start
-        if i >= warmup:
-            samples.append(elapsed)
-    return samples
-
-
-# --- results -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RepeatFigures:
-    """One repeat of one measurement: its sample count, medians and quantile sketch.
-
-    The repeats are what a baseline comparison resamples (:mod:`testkit._stats`): their spread
-    is the noise of the machine at the time of the run.
-    """
-
-    n: int
-    p50_ns: float
-    floor_p50_ns: float | None
-    quantiles_ns: tuple[float, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``repeats[]``)."""
-        return {
-            "n": self.n,
-            "p50_ns": self.p50_ns,
-            "floor_p50_ns": self.floor_p50_ns,
-            "quantiles_ns": list(self.quantiles_ns),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RepeatFigures:
-        """Inverse of :meth:`to_json`."""
-        floor = data.get("floor_p50_ns")
-        return cls(
-            n=int(data["n"]),
-            p50_ns=float(data["p50_ns"]),
-            floor_p50_ns=None if floor is None else float(floor),
-            quantiles_ns=tuple(float(v) for v in data["quantiles_ns"]),
-        )
-
-
-@dataclass(frozen=True)
-class Figures:
-    """The figures of one method taken in one pinning mode: pooled stats, floor, verdict, repeats."""
-
-    stats: Stats
-    floor: Floor | None
-    verdict: BudgetVerdict
-    repeats: tuple[RepeatFigures, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``latency.methods[].pinned``)."""
-        return {
-            "stats": self.stats.to_json(),
-            "floor": None if self.floor is None else self.floor.to_json(),
-            "budget": self.verdict.to_json(),
-            "repeats": [r.to_json() for r in self.repeats],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Figures:
-        """Inverse of :meth:`to_json`."""
-        return cls(
-            stats=Stats.from_json(data["stats"]),
-            floor=None if data.get("floor") is None else Floor.from_json(data["floor"]),
-            verdict=BudgetVerdict.from_json(data["budget"]),
-            repeats=tuple(RepeatFigures.from_json(r) for r in data.get("repeats", [])),
-        )
-
-
-@dataclass(frozen=True)
-class MethodLatency:
-    """Latency of one method of one cell, its floor and verdict (or why it could not be measured).
-
-    ``stats``/``floor``/``verdict``/``repeats`` are the run's main figures (unpinned unless the
-    whole run was pinned); ``pinned`` holds the figures taken pinned to one CPU beside them when
-    the run measured both (the ones a baseline comparison prefers).
-    """
-
-    key: str
-    method: str
-    name: str
-    payload_bytes: int
-    stats: Stats | None
-    floor: Floor | None
-    verdict: BudgetVerdict | None
-    error: str | None = None
-    repeats: tuple[RepeatFigures, ...] = ()
-    pinned: Figures | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``latency.methods[]``)."""
-        return {
-            "key": self.key,
-            "method": self.method,
-            "name": self.name,
-            "payload_bytes": self.payload_bytes,
-            "stats": None if self.stats is None else self.stats.to_json(),
-            "floor": None if self.floor is None else self.floor.to_json(),
-            "budget": None if self.verdict is None else self.verdict.to_json(),
-            "error": self.error,
-            "repeats": [r.to_json() for r in self.repeats],
-            "pinned": None if self.pinned is None else self.pinned.to_json(),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> MethodLatency:
-        """Inverse of :meth:`to_json` (older files without repeats or pinned figures load too)."""
-        return cls(
-            key=str(data["key"]),
-            method=str(data["method"]),
-            name=str(data["name"]),
-            payload_bytes=int(data["payload_bytes"]),
-            stats=None if data.get("stats") is None else Stats.from_json(data["stats"]),
-            floor=None if data.get("floor") is None else Floor.from_json(data["floor"]),
-            verdict=None if data.get("budget") is None else BudgetVerdict.from_json(data["budget"]),
-            error=data.get("error"),
-            repeats=tuple(RepeatFigures.from_json(r) for r in data.get("repeats", [])),
-            pinned=None if data.get("pinned") is None else Figures.from_json(data["pinned"]),
-        )
-
-
-@dataclass(frozen=True)
-class CellLatency:
-    """Latency of one cell: every method, or the error that stopped the cell."""
-
-    cell_id: str
-    host: str
-    host_runtime: str | None
-    plugin: str
-    plugin_runtime: str | None
-    transport: str
-    driver_runtime: str | None
-    methods: tuple[MethodLatency, ...]
-    error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when the cell was measured without any error."""
-        return self.error is None and all(m.error is None for m in self.methods)
-
-    @property
-    def met(self) -> bool | None:
-        """All methods met their ratio budget; ``None`` if something could not be judged."""
-        if not self.ok or not self.methods:
-            return None
-        verdicts = [m.verdict.met if m.verdict else None for m in self.methods]
-        if any(v is None for v in verdicts):
-            return None
-        return all(bool(v) for v in verdicts)
-
-    def method(self, key: str) -> MethodLatency | None:
-        """The method measurement with ``key``, if any."""
-        return next((m for m in self.methods if m.key == key), None)
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form (results.json ``cells[].latency``)."""
-        return {
-            "status": "ok" if self.ok else "error",
-            "error": self.error,
-            "driver_runtime": self.driver_runtime,
-            "met": self.met,
-            "methods": [m.to_json() for m in self.methods],
-        }
-
-    @classmethod
-    def from_json(cls, cell: Mapping[str, Any], data: Mapping[str, Any]) -> CellLatency:
-        """Rebuild from a results.json cell (``cell``) and its ``latency`` member (``data``)."""
-        return cls(
-            cell_id=str(cell["id"]),
-            host=str(cell["host"]),
-            host_runtime=cell.get("host_runtime"),
-            plugin=str(cell["plugin"]),
-            plugin_runtime=cell.get("plugin_runtime"),
-            transport=str(cell["transport"]),
-            driver_runtime=data.get("driver_runtime"),
-            methods=tuple(MethodLatency.from_json(m) for m in data.get("methods", [])),
-            error=data.get("error"),
-        )
-
-
-@dataclass(frozen=True)
-class LatencyResults:
-    """Everything one latency run measured."""
-
-    matrix_name: str
-    matrix_path: str
-    profile: Profile
-    pinned: bool
-    pinned_cpu: int | None
-    started_at: str
-    finished_at: str
-    budgets: Mapping[str, Budget]
-    cells: tuple[CellLatency, ...]
-    repeats: int = 1
-    #: ``both`` (unpinned figures plus pinned ones beside them), ``only`` (pinned), ``off``.
-    pin_mode: str = "off"
-    #: 1, 5 and 15 minute load averages when the measurement started and when it ended.
-    load_start: tuple[float, ...] | None = None
-    load_end: tuple[float, ...] | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when every cell was measured."""
-        return all(c.ok for c in self.cells)
-
-    def cell(self, cell_id: str) -> CellLatency | None:
-        """The cell measurement with ``cell_id``, if any."""
-        return next((c for c in self.cells if c.cell_id == cell_id), None)
-
-    def run_json(self) -> dict[str, Any]:
-        """The run-level part of results.json (``latency``), without the per-cell data."""
-        return {
-            "profile": self.profile.name,
-            "warmup": self.profile.warmup,
-            "iterations": self.profile.iterations,
-            "pinned": self.pinned,
-            "pinned_cpu": self.pinned_cpu,
-            "pin_mode": self.pin_mode,
-            "repeats": self.repeats,
-            "load_average_start": None if self.load_start is None else list(self.load_start),
-            "load_average_end": None if self.load_end is None else list(self.load_end),
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "budgets": {
-                t: {"p50_us": b.p50_us, "floor": b.floor, "max_floor_ratio": b.max_floor_ratio}
-                for t, b in sorted(self.budgets.items())
-            },
-        }
 
 
 # --- pinning -------------------------------------------------------------------------------
@@ -900,6 +395,34 @@ def _with_pinned(main: CellLatency, pinned_run: CellLatency) -> CellLatency:
     return dataclasses.replace(main, methods=tuple(methods))
 
 
+def _run_profile(profile: str, override: Profile | None, repeats: int) -> Profile:
+    """The profile a run uses (``override`` replaces the named one's counts); LatencyError when
+    the name, the counts or ``repeats`` are invalid."""
+    if profile not in PROFILES:
+        raise LatencyError(f"unknown latency profile {profile!r}; expected one of {sorted(PROFILES)}")
+    prof = override or PROFILES[profile]
+    if prof.iterations < 1 or prof.warmup < 0:
+        raise LatencyError(
+            f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
+            f"received iterations={prof.iterations}, warmup={prof.warmup}"
+        )
+    if repeats < 1:
+        raise LatencyError(f"expected repeats >= 1, received {repeats}")
+    return prof
+
+
+def _timed_cells(matrix: Matrix, cells: Sequence[Cell]) -> list[Cell]:
+    """The cells latency is measured on, each with a budget (LatencyError names a missing one).
+
+    Latency is the conformance fixture's: a third-party plugin (a matrix's [plugin.<name>] table)
+    has no echo action to time, its cells are proven by their own suite."""
+    timed = [c for c in cells if getattr(c, "suite", "fixtures") == "fixtures"]
+    for cell in timed:
+        if cell.transport not in matrix.budgets:
+            raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
+    return timed
+
+
 def run_latency(
     matrix: Matrix,
     cells: Sequence[Cell],
@@ -925,23 +448,9 @@ def run_latency(
     Inside a pytest-xdist worker it refuses to run (the figures would be skewed by the other
     workers) unless ``allow_xdist`` is set, for structural tests that do not use the figures.
     """
-    if profile not in PROFILES:
-        raise LatencyError(f"unknown latency profile {profile!r}; expected one of {sorted(PROFILES)}")
-    prof = profile_override or PROFILES[profile]
-    if prof.iterations < 1 or prof.warmup < 0:
-        raise LatencyError(
-            f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
-            f"received iterations={prof.iterations}, warmup={prof.warmup}"
-        )
-    if repeats < 1:
-        raise LatencyError(f"expected repeats >= 1, received {repeats}")
-    # Latency is the conformance fixture's: a third-party plugin (a matrix's [plugin.<name>]
-    # table) has no echo action to time, its cells are proven by their own suite.
+    prof = _run_profile(profile, profile_override, repeats)
     skipped = [c.id for c in cells if getattr(c, "suite", "fixtures") != "fixtures"]
-    cells = [c for c in cells if getattr(c, "suite", "fixtures") == "fixtures"]
-    for cell in cells:
-        if cell.transport not in matrix.budgets:
-            raise LatencyError(f"{matrix.path}: cell {cell.id}: no [budgets.{cell.transport}] table")
+    cells = _timed_cells(matrix, cells)
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker and not allow_xdist:
         raise LatencyError(
