@@ -24,6 +24,13 @@ from elizaos_interop import (
 MEM = {"content": {"text": "hi"}}
 
 
+# The classes as Any: these tests pass what the annotations forbid, on purpose.
+UntypedAction: Any = Action
+UntypedProvider: Any = Provider
+UntypedEvaluator: Any = Evaluator
+UntypedPlugin: Any = Plugin
+
+
 def A(**kwargs: Any) -> Action:
     return Action(name="a", handler=handler, **kwargs)
 
@@ -101,14 +108,17 @@ def test_loader_refuses_an_unknown_option_before_loading() -> None:
     ("build", "message"),
     [
         (
-            lambda: Action(name="a", handler=3),
+            lambda: UntypedAction(name="a", handler=3),
             r"Action 'a': handler must be callable, received int",
         ),
         (
-            lambda: Action(name="", handler=handler),
+            lambda: UntypedAction(name="", handler=handler),
             r"Action: name must be a non-empty string, received ''",
         ),
-        (lambda: Action(name=5, handler=handler), r"name must be a non-empty string, received 5"),
+        (
+            lambda: UntypedAction(name=5, handler=handler),
+            r"name must be a non-empty string, received 5",
+        ),
         (
             lambda: A(validate=None),
             r"validate must be callable, received NoneType",
@@ -125,7 +135,10 @@ def test_loader_refuses_an_unknown_option_before_loading() -> None:
             lambda: A(extra=[]),
             r"extra must be a dict, received \[\]",
         ),
-        (lambda: Provider(name="p", get="x"), r"Provider 'p': get must be callable, received str"),
+        (
+            lambda: UntypedProvider(name="p", get="x"),
+            r"Provider 'p': get must be callable, received str",
+        ),
         (
             lambda: P(dynamic="yes"),
             r"dynamic must be a boolean or None, received 'yes'",
@@ -135,24 +148,24 @@ def test_loader_refuses_an_unknown_option_before_loading() -> None:
             r"description must be a string or None, received 1",
         ),
         (
-            lambda: Evaluator(name="e", handler=None),
+            lambda: UntypedEvaluator(name="e", handler=None),
             r"Evaluator 'e': handler must be callable, received NoneT",
         ),
         (
-            lambda: Evaluator(name="e", handler=getter, always_run=1),
+            lambda: UntypedEvaluator(name="e", handler=getter, always_run=1),
             r"always_run must be a boolean or None, received 1",
         ),
         (
-            lambda: Plugin(name="ok", init=3),
+            lambda: UntypedPlugin(name="ok", init=3),
             r"Plugin ok: init must be callable or None, received int",
         ),
         (
-            lambda: Plugin(name="ok", actions=None),
+            lambda: UntypedPlugin(name="ok", actions=None),
             r"Plugin ok: actions must be a list, received None",
         ),
-        (lambda: Plugin(name="ok", extra=3), r"Plugin ok: extra must be a dict, received 3"),
+        (lambda: UntypedPlugin(name="ok", extra=3), r"Plugin ok: extra must be a dict, received 3"),
         (
-            lambda: Plugin(name="ok", runtime_view=1),
+            lambda: UntypedPlugin(name="ok", runtime_view=1),
             r"runtime_view must be callable or None, received int",
         ),
     ],

@@ -20,7 +20,8 @@ from .host._loaders import (
     load_wasm_plugin,
 )
 from .host._transport import Transport
-from .plugin._bridge import run_plugin, serve
+from .plugin._bridge import serve
+from .plugin._bridge_main import run_plugin
 from .plugin._plugin import Action, Evaluator, Plugin, PluginRuntime, Provider
 from .plugin._runtime_proxy import RuntimeCallError, RuntimeProxy, RuntimeUnavailableError
 from .wire._errors import (

@@ -40,6 +40,7 @@ when no call is running.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import math
 import os
 import struct
@@ -80,9 +81,11 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MEMORY_LIMIT",
     "DEFAULT_TIMEOUT",
+    "FAST_PATH_INTERNALS",
     "WASM_EXPORTS",
     "WasmTransport",
     "load_wasm_plugin",
+    "missing_internals",
 ]
 
 DEFAULT_TIMEOUT: Final = 30.0
@@ -116,6 +119,36 @@ _monotonic: Final = time.monotonic
 
 def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
     return f"({', '.join(params)}) -> ({', '.join(results)})"
+
+
+FAST_PATH_INTERNALS: Final[tuple[tuple[str, str], ...]] = (
+    ("_bindings", "_wasmtime_func_call_unchecked"),
+    ("_bindings", "_wasmtime_memory_data"),
+    ("_bindings", "_wasmtime_memory_data_size"),
+    ("_bindings", "wasm_trap_t"),
+    ("_bindings", "wasmtime_error_t"),
+    ("Store", "_context"),
+    ("Trap", "_from_ptr"),
+    ("WasmtimeError", "_from_ptr"),
+)
+"""The private parts of wasmtime-py the call path relies on (see the module docstring)."""
+
+
+def missing_internals(wasmtime: Any) -> list[str]:
+    """The dotted names of :data:`FAST_PATH_INTERNALS` this ``wasmtime`` module lacks.
+
+    ``Memory._memory`` and ``Func._func`` are instance attributes: :meth:`WasmTransport.
+    _instantiate` checks them on the first instance's exports.
+    """
+    try:
+        bindings: Any = importlib.import_module("wasmtime._bindings")
+    except ImportError:
+        bindings = None
+    return [
+        f"wasmtime.{owner}.{attr}"
+        for owner, attr in FAST_PATH_INTERNALS
+        if not hasattr(bindings if owner == "_bindings" else getattr(wasmtime, owner, None), attr)
+    ]
 
 
 class _Fault(Exception):
@@ -340,11 +373,21 @@ class WasmTransport:
             )
         try:
             import wasmtime
-            from wasmtime import _bindings
         except ImportError as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name == "wasmtime":
+                raise self._load_error(
+                    "wasmtime is not installed (pip install 'elizaos-interop[wasm]')"
+                ) from exc
+            raise self._load_error(f"wasmtime is installed but cannot be imported: {exc}") from exc
+        missing = missing_internals(wasmtime)
+        if missing:
             raise self._load_error(
-                "wasmtime is not installed (pip install 'elizaos-interop[wasm]')"
-            ) from exc
+                f"this wasmtime ({getattr(wasmtime, '__version__', 'unknown version')}) lacks "
+                f"{', '.join(missing)}, which the WASM call path uses; install the version "
+                "elizaos-interop[wasm] pins (wasmtime>=50,<51)"
+            )
+        from wasmtime import _bindings
+
         self._wasmtime = wasmtime
         config = wasmtime.Config()
         config.epoch_interruption = interruptible
@@ -483,6 +526,14 @@ class WasmTransport:
         exports = instance.exports(store)
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
+        probe = exports["alloc"]
+        for owner, attr in ((memory, "_memory"), (probe, "_func")):
+            if not hasattr(owner, attr):
+                raise self._load_error(
+                    f"this wasmtime lacks wasmtime.{type(owner).__name__}.{attr}, which the "
+                    "WASM call path uses; install the version elizaos-interop[wasm] pins "
+                    "(wasmtime>=50,<51)"
+                )
         funcs: dict[str, tuple[Any, Any, Any]] = {}
         names = [*WASM_EXPORTS, _LAST_ERROR] if self._has_last_error else list(WASM_EXPORTS)
         for name in names:
@@ -697,6 +748,9 @@ class WasmTransport:
         """Run the call on the event loop's thread; ``timeout`` is enforced with epochs."""
         return self.call_sync(method, params, timeout)
 
+    # The hot path, kept in one function on purpose: _Watchdog.arm/disarm and decode_envelope's
+    # common case are inlined. Measured with time.process_time over 100k calls: the inlined
+    # decode costs ~1.19 us where calling decode_envelope costs ~1.36 us (min of 8 rounds).
     def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
         """Call ``method`` through the WASM ABI and return its result value."""
         spec = SPECS.get(method)

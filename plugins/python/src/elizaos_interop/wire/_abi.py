@@ -145,6 +145,33 @@ def method_spec(method: str, *, label: str, transport: str) -> MethodSpec | None
     )
 
 
+def _param_error(param: str, expected: str, received: str, *at: Any) -> PluginCallError:
+    """-32602 ``invalid params`` with ``data`` ``{"param", "expected", "received"}`` (3.3).
+
+    ``at`` is ``(label, method, params, transport)``: where the call was going.
+    """
+    label, method, params, transport = at
+    return PluginCallError(
+        INVALID_PARAMS,
+        f"invalid params: {param} is {received}, expected {expected}",
+        {"param": param, "expected": expected, "received": received},
+        plugin=label,
+        method=method_label(method, params),
+        transport=transport,
+    )
+
+
+def _payload_error(message: str, path: str, *at: Any) -> InvalidPayloadError:
+    """An :class:`InvalidPayloadError` for a value that cannot be sent, at ``path``.
+
+    ``at`` is ``(label, method, params, transport)``, as for :func:`_param_error`.
+    """
+    label, method, params, transport = at
+    return InvalidPayloadError(
+        message, path=path, plugin=label, method=method_label(method, params), transport=transport
+    )
+
+
 def encode_args(
     spec: MethodSpec,
     params: Any,
@@ -164,14 +191,16 @@ def encode_args(
     if params is None:
         params = {}
     if not isinstance(params, dict):
+        received = json_type(params)
         raise PluginCallError(
             INVALID_PARAMS,
-            f"invalid params: expected object, received {json_type(params)}",
-            {"param": "params", "expected": "object", "received": json_type(params)},
+            f"invalid params: expected object, received {received}",
+            {"param": "params", "expected": "object", "received": received},
             plugin=label,
             method=method_label(spec.method, params),
             transport=transport,
         )
+    at = (label, spec.method, params, transport)
     out: list[bytes] = []
     for param in spec.args:
         value = params.get(param)
@@ -179,83 +208,36 @@ def encode_args(
             if param in _REQUIRED_PARAMS:
                 received = "null" if param in params else "missing"
                 expected = "string" if param == "name" else "object"
-                raise PluginCallError(
-                    INVALID_PARAMS,
-                    f"invalid params: {param} is {received}, expected {expected}",
-                    {"param": param, "expected": expected, "received": received},
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                )
+                raise _param_error(param, expected, received, *at)
             out.append(_EMPTY_OBJECT)
             continue
         if param == "name":
             if not isinstance(value, str):
-                raise PluginCallError(
-                    INVALID_PARAMS,
-                    f"invalid params: name is {json_type(value)}, expected string",
-                    {"param": "name", "expected": "string", "received": json_type(value)},
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                )
+                raise _param_error("name", "string", json_type(value), *at)
             if refuse_nul_in_name and "\x00" in value:
-                raise InvalidPayloadError(
-                    "a name cannot contain U+0000 over FFI (C strings end at NUL)",
-                    path="$.name",
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
+                raise _payload_error(
+                    "a name cannot contain U+0000 over FFI (C strings end at NUL)", "$.name", *at
                 )
             try:
                 encoded = value.encode("utf-8")
             except UnicodeEncodeError:
-                raise InvalidPayloadError(
-                    "string contains a lone surrogate",
-                    path="$.name",
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                ) from None
+                raise _payload_error("string contains a lone surrogate", "$.name", *at) from None
         elif type(value) is dict and not value:
             encoded = _EMPTY_OBJECT
         else:
             if not isinstance(value, dict):
-                raise PluginCallError(
-                    INVALID_PARAMS,
-                    f"invalid params: {param} is {json_type(value)}, expected object",
-                    {"param": param, "expected": "object", "received": json_type(value)},
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                )
+                raise _param_error(param, "object", json_type(value), *at)
             try:
                 encoded = dumps(value)
             except InvalidPayloadError as exc:
                 message = exc.detail[: -len(f" at {exc.path}")]
-                raise InvalidPayloadError(
-                    message,
-                    path=f"$.{param}{exc.path[1:]}",
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                ) from None
+                raise _payload_error(message, f"$.{param}{exc.path[1:]}", *at) from None
             except (ValueError, TypeError, RecursionError) as exc:
-                raise InvalidPayloadError(
-                    f"cannot encode as JSON ({type(exc).__name__}: {exc})",
-                    path=f"$.{param}",
-                    plugin=label,
-                    method=method_label(spec.method, params),
-                    transport=transport,
-                ) from None
+                message = f"cannot encode as JSON ({type(exc).__name__}: {exc})"
+                raise _payload_error(message, f"$.{param}", *at) from None
         if len(encoded) > max_bytes:
-            raise InvalidPayloadError(
-                f"argument of {len(encoded)} bytes exceeds the limit of {max_bytes} bytes",
-                path=f"$.{param}",
-                plugin=label,
-                method=method_label(spec.method, params),
-                transport=transport,
-            )
+            message = f"argument of {len(encoded)} bytes exceeds the limit of {max_bytes} bytes"
+            raise _payload_error(message, f"$.{param}", *at)
         out.append(encoded)
     return out
 
