@@ -17,8 +17,8 @@ use super::timed::TimedCalls;
 use crate::interop::plugin::AgentRuntime;
 use crate::interop::wire::methods;
 
-/// The protocol version this host speaks (section 12).
-pub const HOST_PROTOCOL_VERSION: u64 = 1;
+/// The protocol version this host speaks (section 12), the one the SDK speaks.
+pub const HOST_PROTOCOL_VERSION: u64 = crate::interop::wire::PROTOCOL_VERSION;
 
 /// The transport-specific half of a plugin object.
 #[derive(Debug)]

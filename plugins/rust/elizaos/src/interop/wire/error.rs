@@ -194,3 +194,12 @@ impl fmt::Display for RpcError {
 }
 
 impl std::error::Error for RpcError {}
+
+/// The message of a panic payload when it is a string (`panic!("...")` gives `&str` or `String`):
+/// both ends turn a caught panic into a -32000 error carrying it.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+}

@@ -20,6 +20,7 @@ pub use envelope::{
     response_line, response_value, write_envelope, write_error_envelope, write_result_envelope_raw,
     Response,
 };
+pub(crate) use error::panic_message;
 pub use error::RpcError;
 pub use json::write_json;
 pub use request::{
@@ -31,5 +32,5 @@ pub use schema::{
 };
 pub use vocabulary::{
     code_to_status, codes, json_type_name, methods, status, status_to_code, Kind, Transport,
-    DEFAULT_MAX_MESSAGE_BYTES, MAX_SAFE_INTEGER, RECEIVED_MISSING,
+    DEFAULT_MAX_MESSAGE_BYTES, MAX_SAFE_INTEGER, PROTOCOL_VERSION, RECEIVED_MISSING,
 };

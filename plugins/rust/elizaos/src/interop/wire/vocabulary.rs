@@ -82,6 +82,10 @@ pub mod methods {
 /// Default maximum size of one message (IPC line, WASM or FFI string): 16 MiB (section 2).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 
+/// The protocol version both ends speak (protocol.md section 12): the SDK's manifests declare it,
+/// the host offers it with `getManifest`.
+pub const PROTOCOL_VERSION: u64 = 1;
+
 /// Largest integer id a request may carry (2^53 - 1).
 pub const MAX_SAFE_INTEGER: u64 = 9_007_199_254_740_991;
 

@@ -27,6 +27,28 @@ pub(super) const GROUPS: [TableMethods; 9] = [
     InMemoryRuntime::tasks_and_events,
 ];
 
+/// The id of the object `item`, given a fresh one (`<prefix>-<n>`) when it has none.
+fn ensure_id(t: &mut Tables, item: &mut Value, prefix: &str) -> String {
+    if let Some(id) = id_of(item) {
+        return id.to_owned();
+    }
+    let id = InMemoryRuntime::fresh_id(t, prefix);
+    item["id"] = Value::String(id.clone());
+    id
+}
+
+/// The object argument of a `create*` method: anything else fails the call.
+fn object_arg(method: &str, what: &str, value: Value) -> Result<Value, RuntimeError> {
+    if value.is_object() {
+        Ok(value)
+    } else {
+        Err(RuntimeError::failed(format!(
+            "{method} needs a {what} object, received {}",
+            json_type_name(&value)
+        )))
+    }
+}
+
 impl InMemoryRuntime {
     /// Settings and the cache.
     fn settings_and_cache(
@@ -242,8 +264,8 @@ impl InMemoryRuntime {
             }
             "createComponent" => {
                 let mut c = arg(args, 0);
-                if id_of(&c).is_none() && c.is_object() {
-                    c["id"] = Value::String(Self::fresh_id(t, "component"));
+                if c.is_object() {
+                    ensure_id(t, &mut c, "component");
                 }
                 t.components.push(c);
                 Value::Bool(true)
@@ -284,8 +306,8 @@ impl InMemoryRuntime {
             }
             "createRelationship" => {
                 let mut r = arg(args, 0);
-                if id_of(&r).is_none() && r.is_object() {
-                    r["id"] = Value::String(Self::fresh_id(t, "relationship"));
+                if r.is_object() {
+                    ensure_id(t, &mut r, "relationship");
                 }
                 t.relationships.push(r);
                 Value::Bool(true)
@@ -367,22 +389,9 @@ impl InMemoryRuntime {
         let a0 = || str_arg(args, 0);
         let value = match method {
             "createMemory" => {
-                let mut memory = arg(args, 0);
+                let mut memory = object_arg(method, "memory", arg(args, 0))?;
                 let table = str_arg(args, 1).unwrap_or("messages").to_owned();
-                if !memory.is_object() {
-                    return Err(RuntimeError::failed(format!(
-                        "createMemory needs a memory object, received {}",
-                        json_type_name(&memory)
-                    )));
-                }
-                let id = match id_of(&memory) {
-                    Some(id) => id.to_owned(),
-                    None => {
-                        let id = Self::fresh_id(t, "memory");
-                        memory["id"] = Value::String(id.clone());
-                        id
-                    }
-                };
+                let id = ensure_id(t, &mut memory, "memory");
                 if !memory.get("createdAt").is_some_and(Value::is_number) {
                     let now = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
@@ -455,21 +464,8 @@ impl InMemoryRuntime {
                     .collect(),
             ),
             "createTask" => {
-                let mut task = arg(args, 0);
-                if !task.is_object() {
-                    return Err(RuntimeError::failed(format!(
-                        "createTask needs a task object, received {}",
-                        json_type_name(&task)
-                    )));
-                }
-                let id = match id_of(&task) {
-                    Some(id) => id.to_owned(),
-                    None => {
-                        let id = Self::fresh_id(t, "task");
-                        task["id"] = Value::String(id.clone());
-                        id
-                    }
-                };
+                let mut task = object_arg(method, "task", arg(args, 0))?;
+                let id = ensure_id(t, &mut task, "task");
                 t.tasks.push(task);
                 Value::String(id)
             }

@@ -9,7 +9,9 @@ use serde_json::Value;
 use super::{lock, IpcConnection};
 use crate::interop::host::pipe::{fd_of, write_all_deadline};
 use crate::interop::plugin::{is_runtime_method, AgentRuntime, RuntimeError};
-use crate::interop::wire::{codes, is_valid_id, json_type_name, response_line, RpcError};
+use crate::interop::wire::{
+    codes, is_valid_id, json_type_name, panic_message, response_line, RpcError,
+};
 
 impl IpcConnection {
     /// A request from the plugin (section 11.2): checks it, then answers it
@@ -153,10 +155,7 @@ fn run_runtime_method(
             })
         }
         Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
+            let message = panic_message(payload.as_ref())
                 .unwrap_or_else(|| format!("runtime.{method} panicked"));
             Err(RpcError::with_data(
                 codes::HANDLER_FAILED,

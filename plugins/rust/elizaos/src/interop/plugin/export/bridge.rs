@@ -6,7 +6,7 @@ use crate::interop::plugin::{Manifest, Plugin};
 use crate::interop::wire::{
     call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
     json_type_name, methods, parse_call_args, parse_init_config, status, CallArgs, Kind, RpcError,
-    Transport,
+    Transport, PROTOCOL_VERSION,
 };
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -42,9 +42,6 @@ pub struct Bridge<P: Plugin> {
     /// The config of the last successful `init` (`{}` before any), for the runtime proxy (11.1).
     config: std::cell::RefCell<Value>,
 }
-
-/// The protocol version our SDK speaks (protocol.md section 12).
-pub const PROTOCOL_VERSION: u64 = 1;
 
 /// The capabilities (section 12) a bridge declares in the manifest for `transport`: over IPC the
 /// server answers `shutdown` and forwards runtime calls (section 11); the in-process transports

@@ -15,5 +15,6 @@ mod panic;
 mod tests;
 pub mod wasm;
 
-pub use bridge::{capabilities, current_transport, Bridge, GlobalBridge, PROTOCOL_VERSION};
+pub use crate::interop::wire::PROTOCOL_VERSION;
+pub use bridge::{capabilities, current_transport, Bridge, GlobalBridge};
 pub use panic::install_panic_hook;

@@ -3,7 +3,7 @@
 
 use super::bridge::current_transport;
 use crate::interop::plugin::PluginError;
-use crate::interop::wire::{codes, Kind, RpcError, Transport};
+use crate::interop::wire::{codes, panic_message, Kind, RpcError, Transport};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Mutex, MutexGuard, Once};
 
@@ -51,13 +51,7 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 const NON_STRING_PAYLOAD: &str = "panic with a non-string payload";
 
 fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        NON_STRING_PAYLOAD.to_string()
-    }
+    panic_message(payload).unwrap_or_else(|| NON_STRING_PAYLOAD.to_string())
 }
 
 /// Install (once) the panic hook that records the panic message for the bridge. A panic inside a
