@@ -201,6 +201,101 @@ fn raw_rule<'a>(
     })
 }
 
+/// Each keyword's index by name, and each keyword's rank and unresolved rules, in script order.
+type RawKeywords<'a> = (HashMap<String, usize>, Vec<(i64, Vec<RawRule<'a>>)>);
+
+/// The keywords of a script (`$.keywords`): each keyword's index by name, and its rank and
+/// rules, not yet resolved.
+fn raw_keywords(root: &Map<String, Value>) -> Result<RawKeywords<'_>, ScriptError> {
+    let raw_keywords = get(root, "keywords")
+        .as_array()
+        .ok_or_else(|| ScriptError("$.keywords: expected an array".to_owned()))?;
+    let mut keyword_index = HashMap::new();
+    let mut pending: Vec<(i64, Vec<RawRule<'_>>)> = Vec::new();
+    for (i, raw) in raw_keywords.iter().enumerate() {
+        let where_ = format!("$.keywords[{i}]");
+        let entry = as_object(raw, &where_)?;
+        let key = as_str(get(entry, "key"), &format!("{where_}.key"))?;
+        if keyword_index.insert(key.to_owned(), i).is_some() {
+            return fail(
+                &format!("{where_}.key"),
+                format!("duplicate keyword '{key}'"),
+            );
+        }
+        let rank = get(entry, "rank")
+            .as_i64()
+            .ok_or_else(|| ScriptError(format!("{where_}.rank: expected an integer")))?;
+        let rules = as_nonempty_array(get(entry, "rules"), &format!("{where_}.rules"))?
+            .iter()
+            .enumerate()
+            .map(|(j, r)| {
+                let at = format!("{where_}.rules[{j}]");
+                let r = as_object(r, &at)?;
+                raw_rule(
+                    get(r, "pattern"),
+                    get(r, "reassembly"),
+                    format!("keyword '{key}' rule {j}"),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        pending.push((rank, rules));
+    }
+    Ok((keyword_index, pending))
+}
+
+/// Resolves a rule's pattern and reassembly against the script's synonym groups and keywords.
+fn resolve_rule(
+    raw: &RawRule<'_>,
+    synonyms: &HashMap<String, HashSet<String>>,
+    keyword_index: &HashMap<String, usize>,
+) -> Result<Rule, ScriptError> {
+    let mut tokens = Vec::new();
+    for token in raw.pattern.split(' ') {
+        tokens.push(if token == "*" {
+            Token::Star
+        } else if let Some(group) = token.strip_prefix('@') {
+            if !synonyms.contains_key(group) {
+                return fail(&raw.where_, format!("unknown synonym group '{token}'"));
+            }
+            Token::Group(group.to_owned())
+        } else if token.contains('|') {
+            Token::Alternatives(token.split('|').map(str::to_owned).collect())
+        } else {
+            Token::Word(token.to_owned())
+        });
+    }
+    let mut reassembly = Vec::new();
+    for template in &raw.reassembly {
+        reassembly.push(if template == "newkey" {
+            Entry::NewKey
+        } else if let Some(target) = template.strip_prefix("goto ") {
+            Entry::Goto(*keyword_index.get(target).ok_or_else(|| {
+                ScriptError(format!(
+                    "{}: goto to unknown keyword '{target}'",
+                    raw.where_
+                ))
+            })?)
+        } else {
+            let pieces = parse_template(template, &raw.where_)?;
+            for piece in &pieces {
+                if let Piece::Slot(n) = piece {
+                    if *n < 1 || *n > tokens.len() {
+                        return fail(
+                            &raw.where_,
+                            format!(
+                                "placeholder {{{n}}} in '{template}' is outside 1..{}",
+                                tokens.len()
+                            ),
+                        );
+                    }
+                }
+            }
+            Entry::Template(pieces)
+        });
+    }
+    Ok(Rule { tokens, reassembly })
+}
+
 impl Script {
     fn from_json(text: &str) -> Result<Script, ScriptError> {
         let root: Value = serde_json::from_str(text)
@@ -224,39 +319,7 @@ impl Script {
             let words = string_list(words, &format!("$.synonyms.{name}"))?;
             synonyms.insert(name.clone(), words.into_iter().collect::<HashSet<_>>());
         }
-        let raw_keywords = get(root, "keywords")
-            .as_array()
-            .ok_or_else(|| ScriptError("$.keywords: expected an array".to_owned()))?;
-        let mut keyword_index = HashMap::new();
-        let mut pending: Vec<(i64, Vec<RawRule<'_>>)> = Vec::new();
-        for (i, raw) in raw_keywords.iter().enumerate() {
-            let where_ = format!("$.keywords[{i}]");
-            let entry = as_object(raw, &where_)?;
-            let key = as_str(get(entry, "key"), &format!("{where_}.key"))?;
-            if keyword_index.insert(key.to_owned(), i).is_some() {
-                return fail(
-                    &format!("{where_}.key"),
-                    format!("duplicate keyword '{key}'"),
-                );
-            }
-            let rank = get(entry, "rank")
-                .as_i64()
-                .ok_or_else(|| ScriptError(format!("{where_}.rank: expected an integer")))?;
-            let rules = as_nonempty_array(get(entry, "rules"), &format!("{where_}.rules"))?
-                .iter()
-                .enumerate()
-                .map(|(j, r)| {
-                    let at = format!("{where_}.rules[{j}]");
-                    let r = as_object(r, &at)?;
-                    raw_rule(
-                        get(r, "pattern"),
-                        get(r, "reassembly"),
-                        format!("keyword '{key}' rule {j}"),
-                    )
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            pending.push((rank, rules));
-        }
+        let (keyword_index, pending) = raw_keywords(root)?;
         let memory = as_object(get(root, "memory"), "$.memory")?;
         let memory_key = as_str(get(memory, "keyword"), "$.memory.keyword")?;
         let memory_keyword = *keyword_index.get(memory_key).ok_or_else(|| {
@@ -283,53 +346,7 @@ impl Script {
                 return fail("$.none", format!("'{template}' has a placeholder"));
             }
         }
-        let resolve = |raw: &RawRule<'_>| -> Result<Rule, ScriptError> {
-            let mut tokens = Vec::new();
-            for token in raw.pattern.split(' ') {
-                tokens.push(if token == "*" {
-                    Token::Star
-                } else if let Some(group) = token.strip_prefix('@') {
-                    if !synonyms.contains_key(group) {
-                        return fail(&raw.where_, format!("unknown synonym group '{token}'"));
-                    }
-                    Token::Group(group.to_owned())
-                } else if token.contains('|') {
-                    Token::Alternatives(token.split('|').map(str::to_owned).collect())
-                } else {
-                    Token::Word(token.to_owned())
-                });
-            }
-            let mut reassembly = Vec::new();
-            for template in &raw.reassembly {
-                reassembly.push(if template == "newkey" {
-                    Entry::NewKey
-                } else if let Some(target) = template.strip_prefix("goto ") {
-                    Entry::Goto(*keyword_index.get(target).ok_or_else(|| {
-                        ScriptError(format!(
-                            "{}: goto to unknown keyword '{target}'",
-                            raw.where_
-                        ))
-                    })?)
-                } else {
-                    let pieces = parse_template(template, &raw.where_)?;
-                    for piece in &pieces {
-                        if let Piece::Slot(n) = piece {
-                            if *n < 1 || *n > tokens.len() {
-                                return fail(
-                                    &raw.where_,
-                                    format!(
-                                        "placeholder {{{n}}} in '{template}' is outside 1..{}",
-                                        tokens.len()
-                                    ),
-                                );
-                            }
-                        }
-                    }
-                    Entry::Template(pieces)
-                });
-            }
-            Ok(Rule { tokens, reassembly })
-        };
+        let resolve = |raw: &RawRule<'_>| resolve_rule(raw, &synonyms, &keyword_index);
         let mut keywords = Vec::with_capacity(pending.len());
         for (rank, raws) in &pending {
             let rules = raws.iter().map(&resolve).collect::<Result<Vec<_>, _>>()?;
