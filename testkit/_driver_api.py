@@ -119,6 +119,11 @@ class HostDriver(Protocol):
     host: str
     runtime: str
 
+    @property
+    def alive(self) -> bool:
+        """False once the host can take no more calls (its driver process died, or it was closed)."""
+        ...
+
     def load(
         self, spec: PluginSpec, timeout_ms: int | None = None, agent_runtime: World | None = None
     ) -> tuple[str, dict[str, Any]]:

@@ -65,6 +65,11 @@ class PythonDriver:
         self._ids = itertools.count(1)
         self._closed = False
 
+    @property
+    def alive(self) -> bool:
+        """True until :meth:`close` (the in-process host cannot die on its own)."""
+        return not self._closed
+
     # -- plumbing ------------------------------------------------------------------------------
     def run(self, awaitable: Awaitable[Any]) -> Any:
         """Run a coroutine on this driver's loop (for tests that use the API directly)."""

@@ -79,11 +79,7 @@ class InteropSession:
         """The (cached) host driver of a cell; raises CellError naming what is missing."""
         key = (cell.host, cell.host_runtime)
         current = self._drivers.get(key)
-        if (
-            current is not None
-            and not isinstance(current, BaseException)
-            and not getattr(current, "alive", True)
-        ):
+        if current is not None and not isinstance(current, BaseException) and not current.alive:
             # The driver died during an earlier check (which failed and said so): start a new one so
             # one broken call does not fail every later check of the cell.
             for pkey, ref in list(self._plugins.items()):
@@ -166,7 +162,7 @@ class InteropSession:
         problems: list[str] = []
         for key, value in list(self._plugins.items()):
             if isinstance(value, LoadedRef):
-                if not getattr(value.driver, "alive", True):
+                if not value.driver.alive:
                     continue  # the driver died during a check, which reported it; close() reaps it
                 try:
                     value.driver.unload(value.handle)

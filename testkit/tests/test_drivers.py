@@ -105,6 +105,14 @@ def test_python_driver_runtime_name(toolchains: Toolchains) -> None:
         drv.close()
 
 
+def test_python_driver_is_alive_until_closed(toolchains: Toolchains) -> None:
+    drv = PythonDriver(toolchains)
+    assert isinstance(drv, HostDriver)
+    assert drv.alive
+    drv.close()
+    assert not drv.alive
+
+
 def test_subprocess_driver_time_out_kills_and_reaps() -> None:
     before = _children()
     with pytest.raises(DriverError, match="no answer within the time-out"):
