@@ -70,6 +70,11 @@ class Child:
                 if len(self._stderr) > self._keep:
                     del self._stderr[: len(self._stderr) - self._keep]
 
+    def drain_stderr(self, timeout: float) -> None:
+        """Wait up to ``timeout`` s for stderr to reach EOF (after the child exited: so an error
+        message built now holds the child's last words)."""
+        self._threads[0].join(timeout)
+
     def stderr_tail(self, limit: int | None = None) -> str:
         """The last ``limit`` bytes (default: all kept) the child wrote to stderr, decoded."""
         with self._lock:

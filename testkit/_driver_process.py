@@ -122,6 +122,7 @@ class SubprocessDriver:
             slot.response = message
             slot.event.set()
         code = self._proc.wait()
+        self._child.drain_stderr(1.0)
         self._fail_all(f"driver exited with status {code}")
 
     # -- requests --------------------------------------------------------------------------------

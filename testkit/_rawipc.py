@@ -94,6 +94,8 @@ class RawIpc:
         if line is None:
             self._lines.put(None)
             code = self.proc.poll()
+            if code is not None:
+                self._child.drain_stderr(0.5)
             raise RawIpcError(
                 f"{self.label}: the plugin closed its stdout (exit status {code}); "
                 f"stderr tail: {self.stderr_tail(500)!r}"

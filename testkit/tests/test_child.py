@@ -56,3 +56,13 @@ def test_reap_escalates_to_sigkill() -> None:
 def test_a_missing_program_is_oserror() -> None:
     with pytest.raises(FileNotFoundError):
         Child(["/nonexistent/program"])
+
+
+def test_drain_stderr_waits_for_the_last_words_of_an_exited_child() -> None:
+    child = Child(_python("import sys, time; time.sleep(0.2); sys.stderr.write('last words')"))
+    try:
+        assert child.wait(20) == 0
+        child.drain_stderr(5)
+        assert child.stderr_tail() == "last words"
+    finally:
+        child.reap(eof_grace=1, term_grace=1)
