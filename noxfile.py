@@ -234,9 +234,10 @@ def _build_typescript(session: nox.Session) -> None:
         stamp.write_text(digest)
     for tool in ("node", "bun", "tsc"):
         _artifact(session, TS / "node_modules" / ".bin" / tool, "npm ci")
-    session.run(str(TS / "node_modules" / ".bin" / "tsc"), "--noEmit", "-p", str(TS), external=True)
+    tsc = str(TS / "node_modules" / ".bin" / "tsc")
+    session.run(tsc, "--noEmit", "-p", str(TS), external=True)
     # dist/ (JavaScript + declarations) is what `npm install @elizaos/interop` users import.
-    session.run(str(TS / "node_modules" / ".bin" / "tsc"), "-p", str(TS / "tsconfig.build.json"), external=True)
+    session.run(tsc, "-p", str(TS / "tsconfig.build.json"), external=True)
 
 
 def _install_published(session: nox.Session) -> None:
