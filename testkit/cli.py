@@ -10,12 +10,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from testkit import __version__
 from testkit._cli_bench import register as register_bench
-from testkit._matrix import MatrixError, load_matrix
+from testkit._matrix import Cell, Matrix, MatrixError, load_matrix
 from testkit._toolchains import ToolchainError, Toolchains, find_repo_root
 
 __all__ = ["build_parser", "main"]
@@ -137,22 +138,22 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     if args.skip_latency:
         print("[matrix] latency phase not run (--skip-latency)")
         return status
+    return 0 if _matrix_latency(args, matrix, cells, out, conformance_json) and status == 0 else 1
+
+
+def _matrix_latency(
+    args: argparse.Namespace, matrix: Matrix, cells: Sequence[Cell], out: Path, conformance_json: Path
+) -> bool:
+    """The matrix's latency phase and reports (compared with the matrix's committed baseline);
+    False when a cell's latency failed."""
     from testkit._latency import DEFAULT_REPEATS, run_latency
     from testkit._report import baseline_path_for, write_reports
 
     def progress(message: str) -> None:
         print(f"[latency] {message}", flush=True)
 
-    latency = run_latency(
-        matrix,
-        cells,
-        args.bench_profile,
-        out,
-        progress,
-        pin=getattr(args, "pin", None),
-        repeats=getattr(args, "repeats", None) or DEFAULT_REPEATS,
-    )
-    # A run is compared only with its own matrix's committed baseline.
+    repeats = args.repeats or DEFAULT_REPEATS
+    latency = run_latency(matrix, cells, args.bench_profile, out, progress, pin=args.pin, repeats=repeats)
     baseline = baseline_path_for(matrix.name, find_repo_root())
     write_reports(
         out,
@@ -160,9 +161,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         latency=latency,
         baseline=baseline if baseline.is_file() else None,
     )
-    if not getattr(latency, "ok", True):
-        status = 1
-    return status
+    return latency.ok
 
 
 def _failed_cells(conformance_json: Path) -> dict[str, list[str]]:

@@ -619,3 +619,29 @@ def test_bench_and_report_take_the_same_baseline_options(command: str) -> None:
         True,
         True,
     )
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_matrix_latency_phase_passes_the_options_and_says_whether_latency_failed(
+    ok: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from testkit import _latency, cli
+    from testkit import _report as report
+
+    seen: dict[str, Any] = {}
+
+    class Result:
+        def __init__(self) -> None:
+            self.ok = ok
+
+    def fake_run(matrix: Any, cells: Any, profile: str, out: Path, progress: Any, **kw: Any) -> Result:
+        seen.update(profile=profile, out=out, **kw)
+        return Result()
+
+    monkeypatch.setattr(_latency, "run_latency", fake_run)
+    monkeypatch.setattr(report, "write_reports", lambda out, **kw: seen.update(reports=out, **kw))
+    matrix = load_matrix(find_repo_root() / "matrices" / "default.toml")
+    args = cli.build_parser().parse_args(["matrix", "--no-pin", "--bench-profile", "full"])
+    assert cli._matrix_latency(args, matrix, matrix.cells, tmp_path, tmp_path / "c.json") is ok
+    assert (seen["profile"], seen["pin"], seen["repeats"]) == ("full", False, _latency.DEFAULT_REPEATS)
+    assert (seen["reports"], seen["conformance_json"]) == (tmp_path, tmp_path / "c.json")
