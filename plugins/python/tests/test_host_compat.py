@@ -26,7 +26,7 @@ from elizaos_interop import (
     load_ipc_plugin,
 )
 from elizaos_interop.host._ipc import IpcTransport
-from elizaos_interop.host._loaded_plugin import check_manifest
+from elizaos_interop.wire._manifest import check_manifest
 
 RAW = Path(__file__).resolve().parent / "raw_plugins"
 SEED = RAW / "seed_plugin.py"

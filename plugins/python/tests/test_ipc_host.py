@@ -37,7 +37,7 @@ from elizaos_interop import (
     load_ts_plugin,
 )
 from elizaos_interop.host._ipc import IpcTransport
-from elizaos_interop.host._loaded_plugin import check_manifest
+from elizaos_interop.wire._manifest import check_manifest
 
 MEM = {"content": {"text": "hello"}}
 

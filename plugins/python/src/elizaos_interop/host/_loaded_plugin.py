@@ -19,7 +19,9 @@ from typing import Any, NoReturn
 
 from ..wire._errors import InteropError, PluginLoadError, PluginProtocolError
 from ..wire._json import dumps
-from ..wire._protocol import LANGUAGE_RE, NAME_RE, PROTOCOL_VERSION, SEMVER_RE, json_type
+from ..wire._manifest import check_manifest
+from ..wire._protocol import PROTOCOL_VERSION, json_type
+from ._handles import ActionHandle, EvaluatorHandle, ProviderHandle
 from ._runtime_dispatch import runtime_snapshot
 from ._transport import Transport
 
@@ -47,28 +49,6 @@ _ACTION_MEMBER_TYPES: dict[str, type] = {
 RESULT_MEMBERS: tuple[str, ...] = ("success", "text", "error", "values", "data")
 """Members of an ActionResult or ProviderResult that read as ``None`` when absent."""
 _JSON_NAMES: dict[type, str] = {bool: "boolean", str: "string", dict: "object"}
-_STRING_LIST = "array of strings"
-_DESCRIPTOR_MEMBERS: dict[str, dict[str, tuple[type, ...] | str]] = {
-    "actions": {"name": (str,), "description": (str,), "similes": _STRING_LIST},
-    "providers": {"name": (str,), "description": (str,), "dynamic": (bool,), "private": (bool,)},
-    "evaluators": {
-        "name": (str,),
-        "description": (str,),
-        "alwaysRun": (bool,),
-        "similes": _STRING_LIST,
-    },
-}
-"""Known descriptor members and their types; unknown members (``examples`` ...) are kept."""
-_REQUIRED_DESCRIPTOR_MEMBERS = {
-    "actions": ("name", "description"),
-    "providers": ("name",),
-    "evaluators": ("name", "description"),
-}
-_MANIFEST_NAME_LISTS = ("capabilities", "services", "events", "routes", "models")
-"""Optional manifest members that are arrays of strings (sections 1 and 12)."""
-
-
-"""The protocol version this host speaks (section 12)."""
 
 
 def host_hello(transport: Transport) -> dict[str, Any]:
@@ -78,92 +58,6 @@ def host_hello(transport: Transport) -> dict[str, Any]:
     """
     capabilities = ["runtime"] if getattr(transport, "answers_runtime_calls", False) else []
     return {"protocolVersion": PROTOCOL_VERSION, "capabilities": capabilities}
-
-
-def _is_string_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
-def check_manifest(manifest: Any) -> list[str]:
-    """Return every way ``manifest`` violates manifest.schema.json and the section 1 rules.
-
-    An empty list means the manifest is valid. Written out by hand (no jsonschema at run
-    time) so a load costs microseconds and the messages say exactly which member is wrong.
-    Unknown members of the manifest and of descriptors are accepted (must-ignore, section 1);
-    known members of the wrong type are problems.
-    """
-    if not isinstance(manifest, dict):
-        return [f"manifest is {json_type(manifest)}, expected object"]
-    problems: list[str] = []
-    name = manifest.get("name")
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        problems.append(
-            f"name {name!r} is not an npm package name "
-            "(1..214 characters of [a-z0-9._~-], optionally @scope/name)"
-        )
-    if not isinstance(manifest.get("description"), str):
-        problems.append(
-            f"description is {json_type(manifest.get('description'))}, expected string"
-            if "description" in manifest
-            else "description is missing"
-        )
-    version = manifest.get("version")
-    if not isinstance(version, str) or not SEMVER_RE.match(version):
-        problems.append(
-            f"version {version!r} is not a SemVer 2.0 string"
-            if "version" in manifest
-            else "version is missing"
-        )
-    language = manifest.get("language")
-    if not isinstance(language, str) or not LANGUAGE_RE.match(language):
-        problems.append(f"language {language!r} does not match ^[a-z][a-z0-9+-]*$")
-    if "protocolVersion" in manifest:
-        version_number = manifest["protocolVersion"]
-        if type(version_number) is not int or version_number < 0:
-            problems.append(
-                f"protocolVersion is {json_type(version_number)} {version_number!r}, "
-                "expected a non-negative integer"
-            )
-    for key in _MANIFEST_NAME_LISTS:
-        if key in manifest and not _is_string_list(manifest[key]):
-            problems.append(f"{key} is {json_type(manifest[key])}, expected array of strings")
-    for kind, members in _DESCRIPTOR_MEMBERS.items():
-        items = manifest.get(kind)
-        if not isinstance(items, list):
-            problems.append(
-                f"{kind} is {json_type(items)}, expected array"
-                if kind in manifest
-                else f"{kind} is missing"
-            )
-            continue
-        seen: set[str] = set()
-        for i, item in enumerate(items):
-            where = f"{kind}[{i}]"
-            if not isinstance(item, dict):
-                problems.append(f"{where} is {json_type(item)}, expected object")
-                continue
-            for req in _REQUIRED_DESCRIPTOR_MEMBERS[kind]:
-                if req not in item:
-                    problems.append(f"{where}.{req} is missing")
-            for key, expected in members.items():
-                if key not in item:
-                    continue
-                value = item[key]
-                if isinstance(expected, str):  # _STRING_LIST
-                    if not _is_string_list(value):
-                        problems.append(
-                            f"{where}.{key} is {json_type(value)}, expected array of strings"
-                        )
-                elif not isinstance(value, expected):
-                    problems.append(f"{where}.{key} is {json_type(value)}, wrong type")
-            item_name = item.get("name")
-            if isinstance(item_name, str):
-                if not item_name:
-                    problems.append(f"{where}.name is empty")
-                elif item_name in seen:
-                    problems.append(f"{where}.name {item_name!r} is not unique")
-                seen.add(item_name)
-    return problems
 
 
 class Result:
@@ -255,132 +149,6 @@ def _as_object(value: Any, what: str) -> dict[str, Any]:
     if isinstance(value, Mapping):
         return dict(value)
     raise TypeError(f"{what} must be a dict (JSON object), got {type(value).__name__}")
-
-
-class ActionHandle:
-    """One action of a loaded plugin, shaped like an elizaOS ``Action``.
-
-    ``descriptor`` is the action's manifest entry as received, unknown members included
-    (``examples``, ...), so host code sees everything the plugin declared.
-    """
-
-    __slots__ = ("_plugin", "description", "descriptor", "name", "similes")
-
-    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
-        self._plugin = plugin
-        self.descriptor: dict[str, Any] = descriptor
-        self.name: str = descriptor["name"]
-        self.description: str = descriptor.get("description", "")
-        self.similes: list[str] = list(descriptor.get("similes", []))
-
-    async def handler(
-        self,
-        runtime: Any,
-        memory: Mapping[str, Any],
-        state: Mapping[str, Any] | None = None,
-        options: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Result:
-        """Invoke the action; over IPC its runtime calls are answered from ``runtime``."""
-        return await self._plugin.invoke_action(
-            self.name, memory, state, options, timeout=timeout, runtime=runtime
-        )
-
-    async def validate(
-        self,
-        runtime: Any,
-        memory: Mapping[str, Any],
-        state: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> bool:
-        """Ask the plugin whether the action applies to ``memory``."""
-        return await self._plugin.validate_action(
-            self.name, memory, state, timeout=timeout, runtime=runtime
-        )
-
-    def __repr__(self) -> str:
-        return f"<action {self.name!r} of {self._plugin.name!r}>"
-
-
-class ProviderHandle:
-    """One provider of a loaded plugin, shaped like an elizaOS ``Provider``.
-
-    ``descriptor`` is the provider's manifest entry as received (``position`` ... included).
-    """
-
-    __slots__ = ("_plugin", "description", "descriptor", "dynamic", "name", "private")
-
-    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
-        self._plugin = plugin
-        self.descriptor: dict[str, Any] = descriptor
-        self.name: str = descriptor["name"]
-        self.description: str | None = descriptor.get("description")
-        self.dynamic: bool = bool(descriptor.get("dynamic", False))
-        self.private: bool = bool(descriptor.get("private", False))
-
-    async def get(
-        self,
-        runtime: Any,
-        memory: Mapping[str, Any],
-        state: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Result:
-        """Run the provider; over IPC its runtime calls are answered from ``runtime``."""
-        return await self._plugin.get_provider(
-            self.name, memory, state, timeout=timeout, runtime=runtime
-        )
-
-    def __repr__(self) -> str:
-        return f"<provider {self.name!r} of {self._plugin.name!r}>"
-
-
-class EvaluatorHandle:
-    """One evaluator of a loaded plugin, shaped like an elizaOS ``Evaluator``.
-
-    ``descriptor`` is the evaluator's manifest entry as received (``examples`` ... included).
-    """
-
-    __slots__ = ("_plugin", "always_run", "description", "descriptor", "name", "similes")
-
-    def __init__(self, plugin: LoadedPlugin, descriptor: dict[str, Any]) -> None:
-        self._plugin = plugin
-        self.descriptor: dict[str, Any] = descriptor
-        self.name: str = descriptor["name"]
-        self.description: str = descriptor.get("description", "")
-        self.always_run: bool = bool(descriptor.get("alwaysRun", False))
-        self.similes: list[str] = list(descriptor.get("similes", []))
-
-    async def handler(
-        self,
-        runtime: Any,
-        memory: Mapping[str, Any],
-        state: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Result | None:
-        """Run the evaluator; ``None`` means it had nothing to say."""
-        return await self._plugin.invoke_evaluator(
-            self.name, memory, state, timeout=timeout, runtime=runtime
-        )
-
-    async def validate(
-        self,
-        runtime: Any,
-        memory: Mapping[str, Any],
-        state: Mapping[str, Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> bool:
-        """Ask the plugin whether the evaluator applies to ``memory``."""
-        return await self._plugin.validate_evaluator(
-            self.name, memory, state, timeout=timeout, runtime=runtime
-        )
-
-    def __repr__(self) -> str:
-        return f"<evaluator {self.name!r} of {self._plugin.name!r}>"
 
 
 class LoadedPlugin:

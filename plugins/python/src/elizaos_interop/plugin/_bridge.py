@@ -28,17 +28,14 @@ import inspect
 import os
 import sys
 import types
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ..wire._errors import InvalidPayloadError
 from ..wire._json import MAX_MESSAGE_BYTES, decode_text, dumps
 from ..wire._protocol import (
-    HANDLER_FAILED,
     INTERNAL_ERROR,
-    INVALID_PARAMS,
     INVALID_REQUEST,
-    INVALID_RESULT,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     UNKNOWN_NAME,
@@ -46,6 +43,22 @@ from ..wire._protocol import (
 )
 from ._elizaos_adapter import adapt_plugin, is_plugin_like
 from ._plugin import Plugin
+from ._replies import (
+    ACTION_RESULT,
+    EMPTY,
+    NULL,
+    PROVIDER_RESULT,
+    Encoded,
+    Pending,
+    RpcError,
+    check_bool,
+    check_result,
+    exception_message,
+    handler_failed,
+    init_done,
+    internal_error,
+    invalid_param,
+)
 from ._runtime_proxy import (
     RuntimeCallError,
     RuntimeProxy,
@@ -65,60 +78,6 @@ _EOF_GRACE = 0.5
 _SHUTDOWN_FLUSH = 5.0
 
 
-class _Encoded:
-    """A result already checked and encoded (so it is serialised once, not twice)."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-
-_TRUE = _Encoded(b"true")
-_FALSE = _Encoded(b"false")
-_NULL = _Encoded(b"null")
-_EMPTY = _Encoded(b"{}")
-
-
-class _Pending:
-    """A handler's awaitable, and how to turn its value into the method's result."""
-
-    __slots__ = ("awaitable", "finish", "kind", "name")
-
-    def __init__(
-        self, kind: str, name: str, awaitable: Awaitable[Any], finish: Callable[[Any], _Encoded]
-    ) -> None:
-        self.kind = kind
-        self.name = name
-        self.awaitable = awaitable
-        self.finish = finish
-
-
-class _RpcError(Exception):
-    """A JSON-RPC error to send back (code, message, data)."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            out["data"] = self.data
-        return out
-
-
-def _invalid_param(param: str, expected: str, received: str) -> _RpcError:
-    article = "an" if expected[0] in "aeiou" else "a"
-    return _RpcError(
-        INVALID_PARAMS,
-        f"invalid params: {param} must be {article} {expected}, received {received}",
-        {"param": param, "expected": expected, "received": received},
-    )
-
-
 def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
     """Whether :meth:`_Server._create_eager_task` applies: a stock asyncio loop, no factory."""
     return (
@@ -131,19 +90,6 @@ def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
 
 _CoroutineType = types.CoroutineType
 _PLAIN_RESULTS = (dict, bool, type(None))
-
-
-def _exception_message(exc: BaseException) -> str:
-    """The exception's own message (``KeyError("x")`` gives ``x``, not ``'x'``)."""
-    if len(exc.args) == 1 and isinstance(exc.args[0], str):
-        return exc.args[0]
-    return str(exc) or type(exc).__name__
-
-
-def _internal_error(exc: BaseException) -> _RpcError:
-    return _RpcError(
-        INTERNAL_ERROR, f"internal error: {type(exc).__name__}: {_exception_message(exc)}"
-    )
 
 
 class _Server:
@@ -180,7 +126,7 @@ class _Server:
         self.reading = False
         self.broken = False
         self.blocking = (True, True)
-        self.manifest_json: _Encoded | None = None
+        self.manifest_json: Encoded | None = None
         # Start each request's task eagerly (its first step runs now, not one loop turn later):
         # Python 3.12+ through Task(eager_start=True), 3.11 by hand; the loop's task factory
         # is the caller's and is left alone (a factory the caller set is used as it is).
@@ -277,18 +223,18 @@ class _Server:
                 return
 
     def _reply_oversize(self) -> None:
-        self._send_error(None, _RpcError(INVALID_REQUEST, f"request exceeds {self.max} bytes"))
+        self._send_error(None, RpcError(INVALID_REQUEST, f"request exceeds {self.max} bytes"))
 
     def _on_line(self, line: bytes) -> None:
         try:
             message = decode_text(line.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
-            self._send_error(None, _RpcError(PARSE_ERROR, f"parse error: {exc}"))
+            self._send_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}"))
             return
         if not isinstance(message, dict):
             self._send_error(
                 None,
-                _RpcError(
+                RpcError(
                     INVALID_REQUEST,
                     f"invalid request: expected an object, received {json_type(message)}",
                 ),
@@ -299,7 +245,7 @@ class _Server:
         if "id" not in message:
             self._send_error(
                 None,
-                _RpcError(
+                RpcError(
                     INVALID_REQUEST, "invalid request: id is missing (notifications are not used)"
                 ),
             )
@@ -311,7 +257,7 @@ class _Server:
         ):
             self._send_error(
                 None,
-                _RpcError(
+                RpcError(
                     INVALID_REQUEST,
                     "invalid request: id must be an integer in [0, 2^53-1] or a non-empty string, "
                     f"received {json_type(req_id)}",
@@ -324,7 +270,7 @@ class _Server:
                 return
             self._send_error(
                 req_id,
-                _RpcError(
+                RpcError(
                     INVALID_REQUEST,
                     "invalid request: method must be a non-empty string, "
                     f"received {json_type(method)}",
@@ -335,7 +281,7 @@ class _Server:
         if not isinstance(params, dict):
             self._send_error(
                 req_id,
-                _RpcError(
+                RpcError(
                     INVALID_REQUEST,
                     f"invalid request: params must be an object, received {json_type(params)}",
                 ),
@@ -346,7 +292,7 @@ class _Server:
             return
         handler = self.handlers.get(method)
         if handler is None:
-            self._send_error(req_id, _RpcError(METHOD_NOT_FOUND, f"method not found: {method}"))
+            self._send_error(req_id, RpcError(METHOD_NOT_FOUND, f"method not found: {method}"))
             return
         if self.init_due and method not in _UNGATED:
             gate = self._init_gate()
@@ -359,16 +305,16 @@ class _Server:
             return
         try:
             result = handler(params, req_id)
-            if type(result) is _Pending:
+            if type(result) is Pending:
                 # An async handler runs as its own task, so a slow handler never delays another
                 # request and it can rely on asyncio.current_task() (asyncio.timeout() needs it).
                 self._spawn(self._finish(req_id, result))
                 return
-        except _RpcError as err:
+        except RpcError as err:
             self._send_error(req_id, err)
             return
         except Exception as exc:
-            self._send_error(req_id, _internal_error(exc))
+            self._send_error(req_id, internal_error(exc))
             return
         self._send_result(req_id, result)
 
@@ -429,42 +375,42 @@ class _Server:
             if gate is not None:
                 await gate
             result = handler(params, req_id)
-            if type(result) is _Pending:
+            if type(result) is Pending:
                 result = await self._complete(result)
-        except _RpcError as err:
+        except RpcError as err:
             self._send_error(req_id, err)
             return
         except Exception as exc:
-            self._send_error(req_id, _internal_error(exc))
+            self._send_error(req_id, internal_error(exc))
             return
         finally:
             self._forget_current_task()
         self._send_result(req_id, result)
 
-    async def _finish(self, req_id: int | str, pending: _Pending) -> None:
+    async def _finish(self, req_id: int | str, pending: Pending) -> None:
         """Await an async handler started inline, then answer (one frame: the hot path)."""
         try:
             try:
                 value = await pending.awaitable
             except Exception as exc:
-                raise _handler_failed(pending.kind, pending.name, exc) from exc
+                raise handler_failed(pending.kind, pending.name, exc) from exc
             result = pending.finish(value)
-        except _RpcError as err:
+        except RpcError as err:
             self._send_error(req_id, err)
             return
         except Exception as exc:
-            self._send_error(req_id, _internal_error(exc))
+            self._send_error(req_id, internal_error(exc))
             return
         finally:
             self.tasks.discard(asyncio.current_task(self.loop))  # with the loop: no getpid()
         self._send_result(req_id, result)
 
     @staticmethod
-    async def _complete(pending: _Pending) -> Any:
+    async def _complete(pending: Pending) -> Any:
         try:
             value = await pending.awaitable
         except Exception as exc:
-            raise _handler_failed(pending.kind, pending.name, exc) from exc
+            raise handler_failed(pending.kind, pending.name, exc) from exc
         return pending.finish(value)
 
     # -- init -------------------------------------------------------------------------------
@@ -489,7 +435,7 @@ class _Server:
         except Exception as exc:  # calls proceed; the failure is logged, as nobody asked
             print(
                 f"elizaos_interop.bridge_server: {self.plugin.name}: implicit init({{}}) before "
-                f"the first call failed: {type(exc).__name__}: {_exception_message(exc)}",
+                f"the first call failed: {type(exc).__name__}: {exception_message(exc)}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -626,18 +572,18 @@ class _Server:
     # -- writing ----------------------------------------------------------------------------
 
     def _send_result(self, req_id: int | str, result: Any) -> None:
-        if type(result) is _Encoded:
+        if type(result) is Encoded:
             id_text = b"%d" % req_id if type(req_id) is int else dumps(req_id)
             self._write(b"".join((b'{"id":', id_text, b',"result":', result.data, b"}\n")))
             return
         try:
             data = dumps({"id": req_id, "result": result})
         except InvalidPayloadError as exc:  # the handler checks make this unreachable in practice
-            self._send_error(req_id, _RpcError(INTERNAL_ERROR, f"internal error: {exc.detail}"))
+            self._send_error(req_id, RpcError(INTERNAL_ERROR, f"internal error: {exc.detail}"))
             return
         self._write(data + b"\n")
 
-    def _send_error(self, req_id: int | str | None, err: _RpcError) -> None:
+    def _send_error(self, req_id: int | str | None, err: RpcError) -> None:
         try:
             data = dumps({"id": req_id, "error": err.to_json()})
         except InvalidPayloadError:
@@ -708,78 +654,78 @@ class _Server:
                 os.set_blocking(fd, blocking)
 
     # -- methods ----------------------------------------------------------------------------
-    # Each returns the method's result (an _Encoded, or a value to encode), or a _Pending when
-    # the plugin's handler returned an awaitable; param and name errors raise _RpcError.
+    # Each returns the method's result (an Encoded, or a value to encode), or a Pending when
+    # the plugin's handler returned an awaitable; param and name errors raise RpcError.
 
     def _get_manifest(self, params: dict[str, Any], req_id: int | str) -> Any:
         if self.manifest_json is None:
             try:
-                self.manifest_json = _Encoded(dumps(self.manifest))
+                self.manifest_json = Encoded(dumps(self.manifest))
             except InvalidPayloadError:
                 return self.manifest  # answered -32603 by _send_result, as before
         return self.manifest_json
 
     def _init(self, params: dict[str, Any], req_id: int | str) -> Any:
         if "config" not in params:
-            raise _invalid_param("config", "object", "missing")
+            raise invalid_param("config", "object", "missing")
         config = params["config"]
         if not isinstance(config, dict):
-            raise _invalid_param("config", "object", json_type(config))
+            raise invalid_param("config", "object", json_type(config))
         self.implicit_init = False  # an explicit init comes first: no implicit one
         if self.plugin.init is None:
             self.session.config = config
-            return _EMPTY
+            return EMPTY
         previous = self.init_gate
         gate: asyncio.Future[None] = self.loop.create_future()
         self.init_gate = gate
         self.init_due = True
-        return _Pending(
-            "plugin", self.plugin.name, self._run_init(config, previous, gate), _init_done
+        return Pending(
+            "plugin", self.plugin.name, self._run_init(config, previous, gate), init_done
         )
 
     def _args(
         self, params: dict[str, Any], with_options: bool, req_id: int | str
     ) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], RuntimeProxy]:
         if "name" not in params:
-            raise _invalid_param("name", "string", "missing")
+            raise invalid_param("name", "string", "missing")
         name = params["name"]
         if type(name) is not str and not isinstance(name, str):
-            raise _invalid_param("name", "string", json_type(name))
+            raise invalid_param("name", "string", json_type(name))
         if "memory" not in params:
-            raise _invalid_param("memory", "object", "missing")
+            raise invalid_param("memory", "object", "missing")
         memory = params["memory"]
         if type(memory) is not dict:
-            raise _invalid_param("memory", "object", json_type(memory))
+            raise invalid_param("memory", "object", json_type(memory))
         if "content" not in memory:
-            raise _invalid_param("memory.content", "object", "missing")
+            raise invalid_param("memory.content", "object", "missing")
         content = memory["content"]
         if type(content) is not dict:
-            raise _invalid_param("memory.content", "object", json_type(content))
+            raise invalid_param("memory.content", "object", json_type(content))
         text = content.get("text")
         if text is not None and type(text) is not str:
-            raise _invalid_param("memory.content.text", "string", json_type(text))
+            raise invalid_param("memory.content.text", "string", json_type(text))
         state = params.get("state")
         if state is None:
             state = {}
         elif type(state) is not dict:
-            raise _invalid_param("state", "object", json_type(state))
+            raise invalid_param("state", "object", json_type(state))
         options: Any = {}
         if with_options:
             options = params.get("options")
             if options is None:
                 options = {}
             elif type(options) is not dict:
-                raise _invalid_param("options", "object", json_type(options))
+                raise invalid_param("options", "object", json_type(options))
         context = params.get("runtime")
         if context is None:
             return name, memory, state, options, self.runtime
         if type(context) is not dict:
-            raise _invalid_param("runtime", "object", json_type(context))
+            raise invalid_param("runtime", "object", json_type(context))
         return name, memory, state, options, RuntimeProxy(self.session, req_id, context)
 
     @staticmethod
-    def _unknown(kind: str, name: str) -> _RpcError:
-        return _RpcError(UNKNOWN_NAME, f"unknown {kind}: {name}", {"kind": kind, "name": name})
+    def _unknown(kind: str, name: str) -> RpcError:
+        return RpcError(UNKNOWN_NAME, f"unknown {kind}: {name}", {"kind": kind, "name": name})
 
     def _call(
         self,
@@ -789,15 +735,15 @@ class _Server:
         fn: Callable[..., Any],
         *args: Any,
     ) -> Any:
-        """Call a plugin function: its checked result, or a _Pending when it is async."""
+        """Call a plugin function: its checked result, or a Pending when it is async."""
         try:
             value = fn(*args)
         except Exception as exc:
-            raise _handler_failed(kind, name, exc) from exc
+            raise handler_failed(kind, name, exc) from exc
         if type(value) is _CoroutineType or (
             not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value)
         ):
-            return _Pending(kind, name, value, finish)
+            return Pending(kind, name, value, finish)
         return finish(value)
 
     def _validate_action(self, params: dict[str, Any], req_id: int | str) -> Any:
@@ -808,7 +754,7 @@ class _Server:
         return self._call(
             "action",
             name,
-            lambda value: _check_bool("action", name, value),
+            lambda value: check_bool("action", name, value),
             action.validate,
             runtime,
             memory,
@@ -823,7 +769,9 @@ class _Server:
         return self._call(
             "action",
             name,
-            lambda value: self._check_result("action", name, value, _ACTION_RESULT, "ActionResult"),
+            lambda value: check_result(
+                "action", name, value, ACTION_RESULT, "ActionResult", self.max
+            ),
             action.handler,
             runtime,
             memory,
@@ -839,8 +787,8 @@ class _Server:
         return self._call(
             "provider",
             name,
-            lambda value: self._check_result(
-                "provider", name, value, _PROVIDER_RESULT, "ProviderResult"
+            lambda value: check_result(
+                "provider", name, value, PROVIDER_RESULT, "ProviderResult", self.max
             ),
             provider.get,
             runtime,
@@ -856,7 +804,7 @@ class _Server:
         return self._call(
             "evaluator",
             name,
-            lambda value: _check_bool("evaluator", name, value),
+            lambda value: check_bool("evaluator", name, value),
             evaluator.validate,
             runtime,
             memory,
@@ -869,94 +817,16 @@ class _Server:
         if evaluator is None:
             raise self._unknown("evaluator", name)
 
-        def finish(value: Any) -> _Encoded:
+        def finish(value: Any) -> Encoded:
             if value is None:
-                return _NULL
-            return self._check_result("evaluator", name, value, _ACTION_RESULT, "EvaluatorResult")
+                return NULL
+            return check_result(
+                "evaluator", name, value, ACTION_RESULT, "EvaluatorResult", self.max
+            )
 
         return self._call("evaluator", name, finish, evaluator.handler, runtime, memory, state)
 
-    def _check_result(
-        self, kind: str, name: str, value: Any, members: dict[str, type], what: str
-    ) -> _Encoded:
-        """Check a handler result against its schema and return its canonical form, encoded."""
-        if not isinstance(value, dict):
-            raise _invalid_result(
-                kind, name, f"{what} must be an object, received {json_type(value)}"
-            )
-        # The value itself is the canonical form unless a known member is null (or it is a dict
-        # subclass). Unknown members are passed through untouched (must-ignore, protocol.md 1).
-        out: dict[str, Any] = value
-        if type(value) is not dict:
-            out = dict(value)
-        for key, member in value.items():
-            expected = members.get(key)
-            if expected is None:
-                continue
-            if member is None:
-                if out is value:
-                    out = dict(value)
-                del out[key]
-                continue
-            if not isinstance(member, expected):
-                raise _invalid_result(
-                    kind,
-                    name,
-                    f"{what}.{key} must be {_TYPE_NAMES[expected]}, received {json_type(member)}",
-                )
-        if "success" in members and "success" not in out:
-            others = ", ".join(repr(k) for k in out) or "none"
-            raise _invalid_result(kind, name, f"{what}.success is missing (members: {others})")
-        try:
-            encoded = dumps(out)
-        except InvalidPayloadError as exc:
-            raise _invalid_result(kind, name, f"{what} is not JSON: {exc.detail}") from exc
-        if len(encoded) > self.max - 64:
-            raise _invalid_result(
-                kind,
-                name,
-                f"{what} of {len(encoded)} bytes exceeds the message limit of {self.max} bytes",
-            )
-        return _Encoded(encoded)
 
-
-def _handler_failed(kind: str, name: str, exc: BaseException) -> _RpcError:
-    """-32000 for a plugin function that raised, naming what raised and the exception type."""
-    data: dict[str, Any] = {"kind": kind, "name": name, "exception": type(exc).__name__}
-    return _RpcError(HANDLER_FAILED, _exception_message(exc), data)
-
-
-def _init_done(value: Any) -> _Encoded:
-    return _EMPTY
-
-
-def _invalid_result(kind: str, name: str, reason: str) -> _RpcError:
-    return _RpcError(
-        INVALID_RESULT,
-        f"invalid result from {kind} {name}: {reason}",
-        {"kind": kind, "name": name, "reason": reason},
-    )
-
-
-def _check_bool(kind: str, name: str, value: Any) -> _Encoded:
-    if value is True:
-        return _TRUE
-    if value is False:
-        return _FALSE
-    raise _invalid_result(
-        kind, name, f"validate must return a boolean, received {json_type(value)}"
-    )
-
-
-_ACTION_RESULT: dict[str, type] = {
-    "success": bool,
-    "text": str,
-    "values": dict,
-    "data": dict,
-    "error": str,
-}
-_PROVIDER_RESULT: dict[str, type] = {"text": str, "values": dict, "data": dict}
-_TYPE_NAMES: dict[type, str] = {bool: "a boolean", str: "a string", dict: "an object"}
 _UNGATED = frozenset(("getManifest", "init"))
 """Methods that do not wait for a running init hook (init chains itself after the last one)."""
 
