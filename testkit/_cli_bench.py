@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["cmd_bench", "cmd_report", "register"]
+__all__ = ["add_pin_options", "cmd_bench", "cmd_report", "register"]
 
 
 def _root() -> Path:
@@ -32,6 +32,23 @@ def register(subparsers: Any) -> None:
     """Add ``bench`` and ``report`` to the ``interop-testkit`` subcommand parsers."""
     _register_bench(subparsers)
     _register_report(subparsers)
+
+
+def add_pin_options(parser: argparse.ArgumentParser, subject: str = "") -> None:
+    """``--pin``/``--no-pin`` (``args.pin``: True, False or None for both modes) of ``bench`` and
+    ``matrix``; ``subject`` prefixes the help ("latency ")."""
+    pin = parser.add_mutually_exclusive_group()
+    pin.add_argument(
+        "--pin",
+        dest="pin",
+        action="store_const",
+        const=True,
+        default=None,
+        help=f"{subject}pinned to one CPU only (default: unpinned, and pinned beside when >= 2 CPUs)",
+    )
+    pin.add_argument(
+        "--no-pin", dest="pin", action="store_const", const=False, help=f"{subject}unpinned only"
+    )
 
 
 def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
@@ -67,16 +84,7 @@ def _register_bench(subparsers: Any) -> None:
     bench.add_argument("--profile", choices=("quick", "full"), default="quick", help="sample counts")
     bench.add_argument("--iterations", type=int, help="samples per method (overrides the profile's)")
     bench.add_argument("--warmup", type=int, help="warm-up calls per method (overrides the profile's)")
-    pin = bench.add_mutually_exclusive_group()
-    pin.add_argument(
-        "--pin",
-        dest="pin",
-        action="store_const",
-        const=True,
-        default=None,
-        help="pinned to one CPU only (default: unpinned, and pinned beside when >= 2 CPUs)",
-    )
-    pin.add_argument("--no-pin", dest="pin", action="store_const", const=False, help="unpinned only")
+    add_pin_options(bench)
     bench.add_argument(
         "--repeats",
         type=int,

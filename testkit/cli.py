@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from testkit import __version__
+from testkit._cli_bench import add_pin_options
 from testkit._cli_bench import register as register_bench
 from testkit._matrix import Cell, Matrix, MatrixError, load_matrix
 from testkit._toolchains import ToolchainError, Toolchains, find_repo_root
@@ -272,18 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_matrix.add_argument(
         "--repeats", type=int, metavar="N", help="interleaved latency repeats of every cell (default 5)"
     )
-    matrix_pin = p_matrix.add_mutually_exclusive_group()
-    matrix_pin.add_argument(
-        "--pin",
-        dest="pin",
-        action="store_const",
-        const=True,
-        default=None,
-        help="latency pinned to one CPU only (default: unpinned, and pinned beside when >= 2 CPUs)",
-    )
-    matrix_pin.add_argument(
-        "--no-pin", dest="pin", action="store_const", const=False, help="latency unpinned only"
-    )
+    add_pin_options(p_matrix, "latency ")
     p_matrix.add_argument("--fuzz-profile", choices=("quick", "ci", "long"), default="ci")
     p_matrix.add_argument("--out", default="reports/latest", help="output directory (default reports/latest)")
     p_matrix.add_argument("--skip-latency", action="store_true", help="conformance only")

@@ -645,3 +645,17 @@ def test_matrix_latency_phase_passes_the_options_and_says_whether_latency_failed
     assert cli._matrix_latency(args, matrix, matrix.cells, tmp_path, tmp_path / "c.json") is ok
     assert (seen["profile"], seen["pin"], seen["repeats"]) == ("full", False, _latency.DEFAULT_REPEATS)
     assert (seen["reports"], seen["conformance_json"]) == (tmp_path, tmp_path / "c.json")
+
+
+@pytest.mark.parametrize("command", ["bench", "matrix"])
+def test_bench_and_matrix_take_the_same_pin_options(command: str) -> None:
+    from testkit import cli
+
+    parser = cli.build_parser()
+    assert [parser.parse_args([command, *flag]).pin for flag in ([], ["--pin"], ["--no-pin"])] == [
+        None,
+        True,
+        False,
+    ]
+    with pytest.raises(SystemExit):
+        parser.parse_args([command, "--pin", "--no-pin"])
