@@ -4,7 +4,7 @@
 //! Host side: the caller of a plugin method passes an `Arc<dyn AgentRuntime>`; over IPC the host
 //! answers the plugin's `runtime.<method>` requests by calling [`AgentRuntime::call`] with the wire
 //! name (11.3). Plugin side: a handler reaches the host's runtime through
-//! [`current_runtime`](crate::interop::current_runtime), a proxy implementing the same trait.
+//! [`current_runtime`], a proxy implementing the same trait.
 
 use serde_json::{Map, Value};
 use std::fmt;

@@ -62,7 +62,7 @@ impl RpcError {
     }
 
     /// -32602 with `data` `{"param", "expected", "received"}` (section 3.3). `received` is a JSON
-    /// type name ([`json_type_name`]) or [`RECEIVED_MISSING`].
+    /// type name ([`json_type_name`]) or [`RECEIVED_MISSING`](super::RECEIVED_MISSING).
     pub fn invalid_param(param: &str, expected: &str, received: &str) -> Self {
         RpcError::with_data(
             codes::INVALID_PARAMS,

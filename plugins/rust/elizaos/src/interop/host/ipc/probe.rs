@@ -10,7 +10,7 @@ use crate::interop::host::pipe::{
 use crate::interop::wire::DEFAULT_MAX_MESSAGE_BYTES;
 
 /// The `cat` pipe ping-pong floor (protocol.md section 8 `benchPipe`): the
-/// same spawn, write and line-reading machinery as [`IpcConnection`], without
+/// same spawn, write and line-reading machinery as the IPC connection of the loaders, without
 /// JSON or request matching.
 #[derive(Debug)]
 pub struct PipeProbe {

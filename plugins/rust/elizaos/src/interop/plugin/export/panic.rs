@@ -22,7 +22,7 @@ static CURRENT_CALL: Mutex<CurrentCall> = Mutex::new(CurrentCall {
     kind: None,
     name: String::new(),
 });
-/// The message of the last panic, taken by [`Bridge`] when it turns the panic into -32000.
+/// The message of the last panic, taken by [`Bridge`](super::Bridge) when it turns the panic into -32000.
 static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
 static HOOK: Once = Once::new();
 
