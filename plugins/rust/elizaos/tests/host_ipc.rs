@@ -39,24 +39,41 @@ fn manifest_and_every_fixture_behaviour() {
     let m = json!({"content": {"text": "héllo \u{0} 𝄞"}, "extra": [1, 2.5, null]});
     let s = json!({"k": {"deep": true}});
     let o = json!({"opt": 1});
-    let echo = plugin.invoke_action("echo", &m, &s, &o).expect("echo");
+    actions_answer_as_the_fixture_says(&plugin, &m, &s, &o);
+    errors_are_typed_and_the_plugin_keeps_serving(&plugin, &m, &s, &o);
+    providers_and_evaluators_answer(&plugin, &m, &s);
+    large_results_and_missing_params(&plugin, &m, &s);
+    let pid = plugin.pid().expect("ipc pid");
+    drop(plugin);
+    assert_reaped(pid);
+}
+
+/// Actions: echo, validate and reject.
+fn actions_answer_as_the_fixture_says(plugin: &LoadedPlugin, m: &Value, s: &Value, o: &Value) {
+    let echo = plugin.invoke_action("echo", m, s, o).expect("echo");
     assert_eq!(
         echo,
         json!({"success": true, "text": "héllo \u{0} 𝄞", "data": {"memory": m, "state": s, "options": o}})
     );
-    assert!(plugin
-        .validate_action("echo", &m, &s)
-        .expect("validate echo"));
+    assert!(plugin.validate_action("echo", m, s).expect("validate echo"));
     assert!(!plugin
-        .validate_action("reject", &m, &s)
+        .validate_action("reject", m, s)
         .expect("validate reject"));
     assert_eq!(
-        plugin.invoke_action("reject", &m, &s, &o).expect("reject"),
+        plugin.invoke_action("reject", m, s, o).expect("reject"),
         json!({"success": false, "error": "rejected"})
     );
+}
 
+/// Unknown names, failing and panicking handlers, invalid results.
+fn errors_are_typed_and_the_plugin_keeps_serving(
+    plugin: &LoadedPlugin,
+    m: &Value,
+    s: &Value,
+    o: &Value,
+) {
     let unknown = plugin
-        .invoke_action("nope", &m, &s, &o)
+        .invoke_action("nope", m, s, o)
         .expect_err("unknown action");
     match &unknown {
         InteropError::Call { code, data, .. } => {
@@ -76,52 +93,53 @@ fn manifest_and_every_fixture_behaviour() {
     );
 
     for name in ["fail", "panic"] {
-        let err = plugin.invoke_action(name, &m, &s, &o).expect_err(name);
+        let err = plugin.invoke_action(name, m, s, o).expect_err(name);
         assert_eq!(err.code(), Some(-32000), "{err}");
     }
     // The plugin keeps serving after handler failures.
-    assert!(plugin.invoke_action("echo", &m, &s, &o).is_ok());
+    assert!(plugin.invoke_action("echo", m, s, o).is_ok());
     let invalid = plugin
-        .invoke_action("invalid", &m, &s, &o)
+        .invoke_action("invalid", m, s, o)
         .expect_err("invalid");
     assert_eq!(invalid.code(), Some(-32003), "{invalid}");
+}
 
+/// Providers (with the config of `init`) and evaluators.
+fn providers_and_evaluators_answer(plugin: &LoadedPlugin, m: &Value, s: &Value) {
     assert_eq!(
-        plugin.get_provider("static", &m, &s).expect("static"),
+        plugin.get_provider("static", m, s).expect("static"),
         json!({"text": "static provider", "values": {"answer": 42}})
     );
     assert_eq!(
-        plugin.get_provider("config", &m, &s).expect("config"),
+        plugin.get_provider("config", m, s).expect("config"),
         json!({"values": {}})
     );
     plugin.init(&json!({"a": [1, 2]})).expect("init");
     assert_eq!(
-        plugin.get_provider("config", &m, &s).expect("config"),
+        plugin.get_provider("config", m, s).expect("config"),
         json!({"values": {"a": [1, 2]}})
     );
     assert_eq!(
-        plugin
-            .get_provider("fail", &m, &s)
-            .expect_err("fail")
-            .code(),
+        plugin.get_provider("fail", m, s).expect_err("fail").code(),
         Some(-32000)
     );
 
-    assert!(plugin.validate_evaluator("echo", &m, &s).expect("v echo"));
-    assert!(!plugin
-        .validate_evaluator("reject", &m, &s)
-        .expect("v reject"));
+    assert!(plugin.validate_evaluator("echo", m, s).expect("v echo"));
+    assert!(!plugin.validate_evaluator("reject", m, s).expect("v reject"));
     assert_eq!(
-        plugin.invoke_evaluator("silent", &m, &s).expect("silent"),
+        plugin.invoke_evaluator("silent", m, s).expect("silent"),
         None
     );
     assert_eq!(
-        plugin.invoke_evaluator("echo", &m, &s).expect("echo"),
+        plugin.invoke_evaluator("echo", m, s).expect("echo"),
         Some(json!({"success": true, "data": {"memory": m, "state": s}}))
     );
+}
 
+/// A 1 MiB result, and missing params answered with -32602.
+fn large_results_and_missing_params(plugin: &LoadedPlugin, m: &Value, s: &Value) {
     let large = plugin
-        .invoke_action("large", &m, &s, &empty())
+        .invoke_action("large", m, s, &empty())
         .expect("large");
     assert_eq!(large["values"]["size"], json!(1_048_576));
     assert_eq!(large["text"].as_str().map(str::len), Some(1_048_576));
@@ -144,9 +162,6 @@ fn manifest_and_every_fixture_behaviour() {
         }
         other => panic!("expected -32602, got {other}"),
     }
-    let pid = plugin.pid().expect("ipc pid");
-    drop(plugin);
-    assert_reaped(pid);
 }
 
 #[test]
