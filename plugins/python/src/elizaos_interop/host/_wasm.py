@@ -32,7 +32,7 @@ instantiates the compiled module anew and replays the last successful ``init`` c
 thread bumps the engine's epoch when the running call's deadline passes, the wasm code traps at
 its next epoch check, and the call raises :class:`PluginTimeoutError`; the instance is replaced
 the same way. Measured cost: ~0.1-0.2 us per call on the Python side (one ``monotonic()``, a
-few attribute writes, no lock: see :class:`_Watchdog`) and ~0.3-0.6 us of the plugin's own run
+few attribute writes, no lock: see :class:`Watchdog`) and ~0.3-0.6 us of the plugin's own run
 time for an echo call for the epoch checks compiled into its code; the watchdog thread sleeps
 when no call is running.
 """
@@ -40,12 +40,9 @@ when no call is running.
 from __future__ import annotations
 
 import ctypes
-import importlib
-import math
 import os
 import struct
 import threading
-import time
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
@@ -72,6 +69,18 @@ from ..wire._errors import (
 from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads
 from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, method_label
 from ._ffi import check_plugin_file
+from ._wasm_instance import (
+    FAST_PATH_INTERNALS,
+    INF,
+    Fault,
+    LiveInstance,
+    OutOfMemory,
+    Oversize,
+    Watchdog,
+    missing_internals,
+    monotonic,
+    stop_watchdog,
+)
 
 if TYPE_CHECKING:
     import wasmtime
@@ -112,227 +121,11 @@ WASM_EXPORTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 _LAST_ERROR: Final = "elizaos_last_error"
 _LAST_ERROR_SIG: Final = ((), ("i32",))
 _U32: Final = 0xFFFFFFFF
-_INF: Final = math.inf
 _read_u32: Final = struct.Struct("<I").unpack_from
-_monotonic: Final = time.monotonic
 
 
 def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
     return f"({', '.join(params)}) -> ({', '.join(results)})"
-
-
-FAST_PATH_INTERNALS: Final[tuple[tuple[str, str], ...]] = (
-    ("_bindings", "_wasmtime_func_call_unchecked"),
-    ("_bindings", "_wasmtime_memory_data"),
-    ("_bindings", "_wasmtime_memory_data_size"),
-    ("_bindings", "wasm_trap_t"),
-    ("_bindings", "wasmtime_error_t"),
-    ("Store", "_context"),
-    ("Trap", "_from_ptr"),
-    ("WasmtimeError", "_from_ptr"),
-)
-"""The private parts of wasmtime-py the call path relies on (see the module docstring)."""
-
-
-def missing_internals(wasmtime: Any) -> list[str]:
-    """The dotted names of :data:`FAST_PATH_INTERNALS` this ``wasmtime`` module lacks.
-
-    ``Memory._memory`` and ``Func._func`` are instance attributes: :meth:`WasmTransport.
-    _instantiate` checks them on the first instance's exports.
-    """
-    try:
-        bindings: Any = importlib.import_module("wasmtime._bindings")
-    except ImportError:
-        bindings = None
-    return [
-        f"wasmtime.{owner}.{attr}"
-        for owner, attr in FAST_PATH_INTERNALS
-        if not hasattr(bindings if owner == "_bindings" else getattr(wasmtime, owner, None), attr)
-    ]
-
-
-class _Fault(Exception):
-    """A wasm call trapped or failed inside wasmtime (internal; mapped to a typed error)."""
-
-    def __init__(
-        self, message: str, *, interrupted: bool, detail: str = "", protocol: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.interrupted = interrupted
-        self.detail = detail or message
-        self.protocol = protocol
-        """The plugin broke the ABI (a pointer outside its memory) rather than trapping."""
-
-
-class _Oversize(Exception):
-    """A result buffer over ``max_message_bytes`` (internal; mapped to PluginProtocolError)."""
-
-    def __init__(self, size: int, excerpt: bytes) -> None:
-        super().__init__(size)
-        self.size = size
-        self.excerpt = excerpt
-
-
-class _OutOfMemory(Exception):
-    """``alloc`` returned 0 (internal; mapped to -32603)."""
-
-
-class _Watchdog:
-    """Turns a call's deadline into an epoch increment, which traps the running wasm code.
-
-    The call path writes ``deadline`` when arming and ``deadline = inf`` when disarming, with
-    no lock. A check-and-increment by the watchdog still never hits the next call: the
-    watchdog sets ``firing`` *before* reading the deadline, and a disarm reads ``firing``
-    *after* writing inf (a store/load pair on each side, ordered by the GIL). So either the
-    watchdog reads inf or a later deadline and does not fire, or the disarm sees ``firing`` and
-    waits on the lock for the check to end before the next call can arm. ``fired`` counts
-    increments so the transport re-arms the store's epoch deadline after a near miss (the
-    increment landed after the wasm code returned).
-    """
-
-    def __init__(self, engine: wasmtime.Engine) -> None:
-        self._engine = engine
-        self.lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-        self.deadline = _INF
-        self.fired = 0
-        self.firing = False
-        """True while the thread checks (and may act on) ``deadline``, under ``lock``."""
-        self.awake = False
-        """Mirrors ``_wake`` as a plain attribute (``Event.is_set`` is a Python-level call)."""
-
-    def arm(self, timeout: float) -> None:
-        """Start timing a call that must finish within ``timeout`` seconds."""
-        self.deadline = time.monotonic() + timeout
-        if not self.awake:
-            self.awake = True
-            self._wake.set()
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="elizaos-wasm-watchdog", daemon=True
-                )
-                self._thread.start()
-
-    def disarm(self) -> int:
-        """Stop timing the current call; returns the number of increments so far."""
-        self.deadline = _INF
-        if self.firing:
-            self.settle()
-        return self.fired
-
-    def settle(self) -> None:
-        """Wait for a check that may have read the deadline before it was disarmed."""
-        with self.lock:
-            pass
-
-    def stop(self) -> None:
-        """End the thread (idempotent)."""
-        self._stopped = True
-        self.awake = True
-        self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=5)
-
-    def _run(self) -> None:
-        idle_since: float | None = None
-        while True:
-            self._wake.wait()
-            if self._stopped:
-                return
-            with self.lock:
-                self.firing = True  # before reading the deadline (see the class docstring)
-                try:
-                    deadline = self.deadline
-                    now = time.monotonic()
-                    if deadline <= now:
-                        self._engine.increment_epoch()
-                        self.fired += 1
-                        self.deadline = deadline = _INF
-                finally:
-                    self.firing = False
-            if deadline != _INF:
-                idle_since = None
-                time.sleep(min(deadline - now, 0.05))
-                continue
-            if idle_since is None:
-                idle_since = now
-            elif now - idle_since > 0.25:
-                # No call for a while: block until the next arm(). An arm() that saw the
-                # event still set just before this clear() has already written its deadline,
-                # so re-check it instead of sleeping through that call.
-                idle_since = None
-                self.awake = False
-                self._wake.clear()
-                if self.deadline != _INF:
-                    self.awake = True
-                    self._wake.set()
-                continue
-            time.sleep(0.05)
-
-
-class _Live:
-    """One instance of the module, with the ctypes objects the fast path passes as they are."""
-
-    __slots__ = (
-        "alloc",
-        "ctx",
-        "dealloc",
-        "exports",
-        "fired_seen",
-        "funcs",
-        "instance",
-        "mem_base",
-        "mem_len",
-        "mem_ref",
-        "memory",
-        "store",
-        "view",
-    )
-
-    def __init__(
-        self,
-        store: wasmtime.Store,
-        instance: wasmtime.Instance,
-        memory: wasmtime.Memory,
-        funcs: dict[str, tuple[Any, Any, Any]],
-        fired_seen: int,
-        pointer: Callable[[int], Any],
-    ) -> None:
-        from wasmtime import _bindings
-
-        self.store = store
-        self.instance = instance
-        self.memory = memory
-        # export name -> (Func kept alive: it owns the wasmtime_func_t the pointer refers to,
-        # pointer to that wasmtime_func_t, number of value slots = max(params, results))
-        self.funcs = funcs
-        # The same without the Func, for the hot path: name -> (pointer, slots).
-        self.exports = {name: (ptr, slots) for name, (_, ptr, slots) in funcs.items()}
-        self.alloc = self.exports["alloc"]
-        self.dealloc = self.exports["dealloc"]
-        self.ctx = pointer(ctypes.cast(store._context(), ctypes.c_void_p).value or 0)
-        self.mem_ref = ctypes.byref(memory._memory)
-        # Fixed for the instance's lifetime: memory_may_move is off (see the module docstring).
-        self.mem_base: int = (
-            ctypes.cast(
-                _bindings._wasmtime_memory_data(store._context(), self.mem_ref), ctypes.c_void_p
-            ).value
-            or 0
-        )
-        # A lower bound of the current length (memories only grow); re-read when too small.
-        self.mem_len: int = 0
-        self.view = memoryview(b"")
-        self.set_len(memory.data_len(store))
-        self.fired_seen = fired_seen
-
-    def set_len(self, length: int) -> None:
-        """Record the memory's current length and view ``[base, base + length)`` as bytes."""
-        self.mem_len = length
-        self.view = memoryview((ctypes.c_ubyte * length).from_address(self.mem_base)).cast("B")
 
 
 class WasmTransport:
@@ -438,11 +231,11 @@ class WasmTransport:
         self._closed = False
         self._config: bytes | None = None
         # Its thread starts on the first call that has a time-out.
-        self._watchdog = _Watchdog(self._engine)
-        self._finalizer = weakref.finalize(self, _stop_watchdog, self._watchdog)
+        self._watchdog = Watchdog(self._engine)
+        self._finalizer = weakref.finalize(self, stop_watchdog, self._watchdog)
         try:
-            self._live: _Live | None = self._instantiate()
-        except _Fault as exc:
+            self._live: LiveInstance | None = self._instantiate()
+        except Fault as exc:
             self._finalizer()
             raise self._load_error(f"instantiation trapped: {exc.message}") from None
         except wasmtime.WasmtimeError as exc:
@@ -512,7 +305,7 @@ class WasmTransport:
 
     # -- instances --------------------------------------------------------------------------
 
-    def _instantiate(self) -> _Live:
+    def _instantiate(self) -> LiveInstance:
         wasmtime = self._wasmtime
         store = wasmtime.Store(self._engine)
         store.set_limits(memory_size=self.memory_limit)
@@ -522,7 +315,7 @@ class WasmTransport:
         try:
             instance = wasmtime.Instance(store, self._module, [])
         except wasmtime.Trap as exc:
-            raise _Fault(f"wasm trap: {exc.message}", interrupted=False) from None
+            raise Fault(f"wasm trap: {exc.message}", interrupted=False) from None
         exports = instance.exports(store)
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
@@ -546,16 +339,16 @@ class WasmTransport:
                 self._size(max(len(params), len(results))),
             )
         self.instantiations += 1
-        return _Live(store, instance, memory, funcs, fired, self._pointer)
+        return LiveInstance(store, instance, memory, funcs, fired, self._pointer)
 
-    def _ensure_live(self, method: str) -> _Live:
+    def _ensure_live(self, method: str) -> LiveInstance:
         """The live instance, re-created (and the last init config replayed) after a fault."""
         live = self._live
         if live is not None:
             return live
         try:
             live = self._instantiate()
-        except (_Fault, self._wasmtime.WasmtimeError) as exc:
+        except (Fault, self._wasmtime.WasmtimeError) as exc:
             raise PluginCrashError(
                 f"the instance could not be re-created after a trap: {exc}",
                 plugin=self.label,
@@ -566,7 +359,7 @@ class WasmTransport:
         if self._config is not None:
             try:
                 status = self._invoke(live, "init", [self._config])
-            except (_Fault, _OutOfMemory) as exc:
+            except (Fault, OutOfMemory) as exc:
                 self._live = None
                 raise PluginCrashError(
                     f"the instance could not be recovered: replaying init failed: {exc}",
@@ -587,7 +380,7 @@ class WasmTransport:
 
     # -- the raw call path ------------------------------------------------------------------
 
-    def _raw(self, live: _Live, export: str) -> None:
+    def _raw(self, live: LiveInstance, export: str) -> None:
         """Call ``export`` with the values already in ``self._vals``; results land there too."""
         _, func, slots = live.funcs[export]
         err = self._call_raw(live.ctx, func, self._vals_ptr, slots, self._trap_ptr)
@@ -595,7 +388,7 @@ class WasmTransport:
             self._raise_fault(err)
 
     def _raise_fault(self, err: Any) -> None:
-        """Raise the :class:`_Fault` for a failed call (``err``: the returned error pointer)."""
+        """Raise the :class:`Fault` for a failed call (``err``: the returned error pointer)."""
         wasmtime = self._wasmtime
         from wasmtime import _bindings
 
@@ -621,21 +414,21 @@ class WasmTransport:
         reason = lines[-1] if lines else "unknown wasm fault"
         if not reason.startswith("wasm trap"):
             reason = f"wasm trap: {reason}"
-        raise _Fault(reason, interrupted=interrupted, detail=full)
+        raise Fault(reason, interrupted=interrupted, detail=full)
 
-    def _mem_check(self, live: _Live, ptr: int, size: int) -> None:
+    def _mem_check(self, live: LiveInstance, ptr: int, size: int) -> None:
         """Ensure ``[ptr, ptr + size)`` lies inside linear memory (re-reading its length)."""
         if ptr + size > live.mem_len:
             live.set_len(self._data_size(live.store._context(), live.mem_ref))
             if ptr + size > live.mem_len:
-                raise _Fault(
+                raise Fault(
                     f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
                     f"of {live.mem_len} bytes",
                     interrupted=False,
                     protocol=True,
                 )
 
-    def _invoke(self, live: _Live, export: str, args: list[bytes]) -> int:
+    def _invoke(self, live: LiveInstance, export: str, args: list[bytes]) -> int:
         """``alloc`` + copy each argument, call ``export``, return its raw u32 result.
 
         This is the hot path (~1.7 us of Python around ~4.7 us of wasm calls before it was
@@ -668,7 +461,7 @@ class WasmTransport:
             ptr = vals[0]
             if not ptr:
                 self._give_back(live, first, slot)
-                raise _OutOfMemory(f"alloc({size}) returned 0 (out of memory)")
+                raise OutOfMemory(f"alloc({size}) returned 0 (out of memory)")
             end = ptr + size
             if end > mem_len:
                 self._mem_check(live, ptr, size)
@@ -689,7 +482,7 @@ class WasmTransport:
         result: int = vals[0]
         return result
 
-    def _give_back(self, live: _Live, first: int, slots: int) -> None:
+    def _give_back(self, live: LiveInstance, first: int, slots: int) -> None:
         """``dealloc`` the arguments :meth:`_invoke` allocated before an ``alloc`` failed.
 
         They were not passed yet, so they are still the host's to free.
@@ -701,7 +494,7 @@ class WasmTransport:
             vals[4] = size
             self._raw(live, "dealloc")
 
-    def _read_buffer(self, live: _Live, ptr: int) -> bytes:
+    def _read_buffer(self, live: LiveInstance, ptr: int) -> bytes:
         """Copy a result buffer out (LE u32 length + bytes) and ``dealloc`` it exactly once."""
         start = ptr + 4
         if start > live.mem_len:
@@ -722,10 +515,10 @@ class WasmTransport:
         if err or self._trap.value:
             self._raise_fault(err)
         if oversize:
-            raise _Oversize(size, raw)
+            raise Oversize(size, raw)
         return raw
 
-    def _last_error(self, live: _Live) -> Any:
+    def _last_error(self, live: LiveInstance) -> Any:
         """The decoded ``elizaos_last_error`` envelope, or None (absent, 0, trap, garbage)."""
         if not self._has_last_error:
             return None
@@ -735,11 +528,11 @@ class WasmTransport:
             if ptr == 0:
                 return None
             return loads(self._read_buffer(live, ptr))
-        except _Fault:
+        except Fault:
             if self._live is live:
                 self._live = None  # it trapped: its heap may be inconsistent (5.4)
             return None
-        except (_Oversize, ValueError, RecursionError):
+        except (Oversize, ValueError, RecursionError):
             return None
 
     # -- Transport interface ----------------------------------------------------------------
@@ -748,7 +541,7 @@ class WasmTransport:
         """Run the call on the event loop's thread; ``timeout`` is enforced with epochs."""
         return self.call_sync(method, params, timeout)
 
-    # The hot path, kept in one function on purpose: _Watchdog.arm/disarm and decode_envelope's
+    # The hot path, kept in one function on purpose: Watchdog.arm/disarm and decode_envelope's
     # common case are inlined. Measured with time.process_time over 100k calls: the inlined
     # decode costs ~1.19 us where calling decode_envelope costs ~1.36 us (min of 8 rounds).
     def call_sync(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
@@ -775,11 +568,11 @@ class WasmTransport:
         with self._lock:
             if self._closed:
                 self._check_open(method)
-            watchdog: _Watchdog | None = None
+            watchdog: Watchdog | None = None
             if timeout is not None:
-                # _Watchdog.arm inlined (hot path): write the deadline, wake the thread if idle.
+                # Watchdog.arm inlined (hot path): write the deadline, wake the thread if idle.
                 watchdog = self._watchdog
-                watchdog.deadline = _monotonic() + timeout
+                watchdog.deadline = monotonic() + timeout
                 if not watchdog.awake:
                     watchdog.arm(timeout)
             live = self._live
@@ -795,9 +588,9 @@ class WasmTransport:
                     reported = self._last_error(live)
                 else:
                     raw = reported = None
-            except _Fault as fault:
+            except Fault as fault:
                 raise self._fault_error(fault, spec, params, timeout) from None
-            except _Oversize as exc:
+            except Oversize as exc:
                 raise PluginProtocolError(
                     f"result of {exc.size} bytes exceeds the limit of "
                     f"{self.max_message_bytes} bytes",
@@ -806,7 +599,7 @@ class WasmTransport:
                     method=method_label(method, params),
                     transport="wasm",
                 ) from None
-            except _OutOfMemory as exc:
+            except OutOfMemory as exc:
                 raise PluginCallError(
                     INTERNAL_ERROR,
                     str(exc),
@@ -816,8 +609,8 @@ class WasmTransport:
                 ) from None
             finally:
                 if watchdog is not None:
-                    # _Watchdog.disarm inlined (hot path)
-                    watchdog.deadline = _INF
+                    # Watchdog.disarm inlined (hot path)
+                    watchdog.deadline = INF
                     if watchdog.firing:
                         watchdog.settle()
                     fired = watchdog.fired
@@ -871,7 +664,7 @@ class WasmTransport:
         )
 
     def _fault_error(
-        self, fault: _Fault, spec: MethodSpec, params: Any, timeout: float | None
+        self, fault: Fault, spec: MethodSpec, params: Any, timeout: float | None
     ) -> InteropError:
         """Map a trap to its typed error and throw the instance away (protocol.md 5.4)."""
         live = self._live
@@ -911,7 +704,7 @@ class WasmTransport:
             vals[4] = 0
             try:
                 self._raw(live, "dealloc")
-            except _Fault as fault:
+            except Fault as fault:
                 self._live = None
                 raise PluginCallError(
                     HANDLER_FAILED,
@@ -947,10 +740,6 @@ class WasmTransport:
             raise PluginCrashError(
                 "plugin is closed", plugin=self.label, method=method, transport="wasm"
             )
-
-
-def _stop_watchdog(watchdog: _Watchdog) -> None:
-    watchdog.stop()
 
 
 def load_wasm_plugin(
