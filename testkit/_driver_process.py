@@ -6,7 +6,6 @@ reaped on :meth:`SubprocessDriver.close` (:class:`testkit._child.Child`).
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import threading
@@ -100,11 +99,7 @@ class SubprocessDriver:
             slot.event.set()
 
     def _read_stdout(self) -> None:
-        assert self._proc.stdout is not None
-        # Buffered: readline on the unbuffered pipe (bufsize=0) reads one byte per syscall,
-        # about a second per MiB of answer.
-        stream = io.BufferedReader(self._proc.stdout, 1 << 16)  # type: ignore[type-var]
-        for raw in iter(stream.readline, b""):
+        for raw in self._child.stdout_lines():
             try:
                 message = json.loads(raw)
             except ValueError:

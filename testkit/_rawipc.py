@@ -47,9 +47,7 @@ class RawIpc:
         self._child.read_stdout(self._pump_stdout)
 
     def _pump_stdout(self) -> None:
-        stream = self.proc.stdout
-        assert stream is not None
-        for line in iter(stream.readline, b""):
+        for line in self._child.stdout_lines():
             self._lines.put(line)
         self._lines.put(None)
 

@@ -26,16 +26,15 @@ def test_stderr_tail_keeps_the_last_bytes() -> None:
 
 def test_stdout_reader_runs_until_eof_and_write_reaches_stdin() -> None:
     lines: list[bytes] = []
-    child = Child(_python("import sys; sys.stdout.write(sys.stdin.readline().upper())"))
+    child = Child(_python("import sys; sys.stdout.write(sys.stdin.readline().upper() + 'x' * 100000)"))
 
     def read() -> None:
-        assert child.proc.stdout is not None
-        lines.extend(iter(child.proc.stdout.readline, b""))
+        lines.extend(child.stdout_lines())
 
     child.read_stdout(read)
     child.write(b"hello\n")
     child.reap(eof_grace=20, term_grace=1)
-    assert lines == [b"HELLO\n"]
+    assert lines == [b"HELLO\n", b"x" * 100000]
     assert child.proc.returncode == 0
 
 
