@@ -97,13 +97,25 @@ fn every_driver_method_and_clean_exit_on_eof() {
     );
     assert_eq!(hello["transports"], json!(["ipc", "ffi"]));
 
+    let m = json!({"content": {"text": "hi"}});
+    ipc_plugin_calls(&mut d, &ipc, &m);
+    ffi_plugin_calls(&mut d, &so, &m);
+    errors_name_the_problem(&mut d);
+    // A second IPC plugin left loaded: EOF must close it and exit 0.
+    d.result("load", json!({"transport": "ipc", "command": [ipc]}));
+    d.stdin.take();
+    let status = d.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+}
+
+/// An IPC plugin: load, calls, bench, time-out, unload.
+fn ipc_plugin_calls(d: &mut Driver, ipc: &Path, m: &Value) {
     let loaded = d.result(
         "load",
         json!({"transport": "ipc", "command": [ipc], "timeoutMs": 5000}),
     );
     let p1 = loaded["plugin"].as_str().expect("handle").to_string();
     assert_eq!(loaded["manifest"]["name"], "conformance-fixture");
-    let m = json!({"content": {"text": "hi"}});
     let ok = d.result(
         "call",
         json!({"plugin": p1, "method": "invokeAction", "params": {"name": "echo", "memory": m}}),
@@ -134,7 +146,10 @@ fn every_driver_method_and_clean_exit_on_eof() {
         json!({"plugin": p1, "method": "getManifest", "params": {}}),
     );
     assert_eq!(gone["error"]["code"], -32602, "{gone}");
+}
 
+/// An FFI plugin: load, the no-op bench, an unsupported action; and the pipe bench.
+fn ffi_plugin_calls(d: &mut Driver, so: &Path, m: &Value) {
     let ffi = d.result("load", json!({"transport": "ffi", "path": so}));
     let p2 = ffi["plugin"].as_str().expect("handle").to_string();
     samples(
@@ -156,7 +171,10 @@ fn every_driver_method_and_clean_exit_on_eof() {
         ),
         30,
     );
+}
 
+/// A command that cannot start, and an unknown driver method.
+fn errors_name_the_problem(d: &mut Driver) {
     let failed = d.request(
         "load",
         json!({"transport": "ipc", "command": ["/nonexistent/plugin"]}),
@@ -170,11 +188,6 @@ fn every_driver_method_and_clean_exit_on_eof() {
     );
     let bad = d.request("nosuch", json!({}));
     assert_eq!(bad["error"]["code"], -32601);
-    // A second IPC plugin left loaded: EOF must close it and exit 0.
-    d.result("load", json!({"transport": "ipc", "command": [ipc]}));
-    d.stdin.take();
-    let status = d.child.wait().expect("wait");
-    assert!(status.success(), "{status}");
 }
 
 #[test]
