@@ -84,16 +84,64 @@ fn python_plugin_over_ipc() {
     assert_reaped(pid);
 }
 
+/// A runtime whose every call says it has arrived, then waits until the test opens the gate.
+struct GatedRuntime {
+    arrived: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+    gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+}
+
+impl elizaos::interop::AgentRuntime for GatedRuntime {
+    fn call(
+        &self,
+        _method: &str,
+        _args: Vec<Value>,
+    ) -> Result<Value, elizaos::interop::RuntimeError> {
+        let arrived = self
+            .arrived
+            .lock()
+            .map_err(|_| elizaos::interop::RuntimeError::failed("arrival poisoned"))?;
+        arrived
+            .send(())
+            .map_err(|_| elizaos::interop::RuntimeError::failed("nobody waits"))?;
+        let gate = self
+            .gate
+            .lock()
+            .map_err(|_| elizaos::interop::RuntimeError::failed("gate poisoned"))?;
+        gate.recv()
+            .map_err(|_| elizaos::interop::RuntimeError::failed("gate dropped"))?;
+        Ok(json!("opened"))
+    }
+}
+
 #[test]
 fn out_of_order_answers_reach_the_right_threads() {
+    use elizaos::interop::AgentRuntime;
     let plugin = Arc::new(python_fixture());
-    // A slow call is overtaken by quick ones: the bridge answers out of order.
-    let slow = {
+    // The held call is inside its handler, waiting on a runtime call, before the quick calls
+    // start, and the test answers that runtime call only after every quick call has returned:
+    // the bridge must answer the quick ones first, out of order (protocol-level ordering, no
+    // sleep).
+    let (open, gate) = std::sync::mpsc::channel();
+    let (arrived, arrival) = std::sync::mpsc::channel();
+    let runtime: Arc<dyn AgentRuntime> = Arc::new(GatedRuntime {
+        arrived: std::sync::Mutex::new(arrived),
+        gate: std::sync::Mutex::new(gate),
+    });
+    let held = {
         let plugin = Arc::clone(&plugin);
         thread::spawn(move || {
-            plugin.invoke_action("slow", &memory("s"), &empty(), &json!({"delayMs": 400}))
+            let calls = json!([{"method": "getSetting", "args": ["K"]}]);
+            plugin.invoke_action_with_runtime(
+                "runtime",
+                &memory("held"),
+                &empty(),
+                &json!({ "calls": calls }),
+                &runtime,
+            )
         })
     };
+    within("the held call's runtime call", move || arrival.recv())
+        .expect("the held call reaches its runtime");
     let quick: Vec<_> = (0..3)
         .map(|t| {
             let plugin = Arc::clone(&plugin);
@@ -112,8 +160,13 @@ fn out_of_order_answers_reach_the_right_threads() {
         for q in quick {
             q.join().expect("quick thread");
         }
-        let slow = slow.join().expect("slow thread").expect("slow call");
-        assert_eq!(slow, json!({"success": true, "text": "slept 400"}));
+        assert!(
+            !held.is_finished(),
+            "the held call cannot finish before the gate opens"
+        );
+        open.send(()).expect("the held call's runtime waits");
+        let held = held.join().expect("held thread").expect("held call");
+        assert_eq!(held["data"]["results"], json!([{"ok": "opened"}]), "{held}");
     });
 }
 
