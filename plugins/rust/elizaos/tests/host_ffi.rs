@@ -10,7 +10,7 @@ use std::thread;
 
 use elizaos::interop::{FfiPluginLoader, InteropError, LoadedPlugin, Transport};
 use host_support::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn load() -> LoadedPlugin {
     FfiPluginLoader::new()
@@ -35,7 +35,19 @@ fn every_fixture_behaviour_over_ffi() {
     assert!(!plugin
         .validate_action("reject", &m, &s)
         .expect("validate reject"));
-    let unknown = plugin.validate_action("nope", &m, &s).expect_err("unknown");
+    errors_are_typed_and_the_library_keeps_serving(&plugin, &m, &s, &o);
+    providers_evaluators_and_large_results(&plugin, &m, &s);
+    plugin.call_noop().expect("noop");
+}
+
+/// Unknown names, failing, panicking and crashing handlers, invalid results.
+fn errors_are_typed_and_the_library_keeps_serving(
+    plugin: &LoadedPlugin,
+    m: &Value,
+    s: &Value,
+    o: &Value,
+) {
+    let unknown = plugin.validate_action("nope", m, s).expect_err("unknown");
     assert_eq!(unknown.code(), Some(-32001), "{unknown}");
     assert!(
         unknown
@@ -43,67 +55,65 @@ fn every_fixture_behaviour_over_ffi() {
             .starts_with("conformance-fixture: validateAction(\"nope\") over ffi"),
         "{unknown}"
     );
-    let unknown = plugin
-        .invoke_action("nope", &m, &s, &o)
-        .expect_err("unknown");
+    let unknown = plugin.invoke_action("nope", m, s, o).expect_err("unknown");
     assert!(
         matches!(&unknown, InteropError::Call { code: -32001, data: Some(d), .. } if d["kind"] == "action"),
         "{unknown}"
     );
     for name in ["fail", "panic"] {
         assert_eq!(
-            plugin
-                .invoke_action(name, &m, &s, &o)
-                .expect_err(name)
-                .code(),
+            plugin.invoke_action(name, m, s, o).expect_err(name).code(),
             Some(-32000)
         );
     }
     // Panics are caught at the boundary: the library keeps serving.
-    assert!(plugin.invoke_action("echo", &m, &s, &o).is_ok());
+    assert!(plugin.invoke_action("echo", m, s, o).is_ok());
     assert_eq!(
         plugin
-            .invoke_action("crash", &m, &s, &o)
+            .invoke_action("crash", m, s, o)
             .expect_err("crash")
             .code(),
         Some(-32002)
     );
     assert_eq!(
         plugin
-            .invoke_action("invalid", &m, &s, &o)
+            .invoke_action("invalid", m, s, o)
             .expect_err("invalid")
             .code(),
         Some(-32003)
     );
+}
+
+/// Providers (with the config of `init`), evaluators and a large result.
+fn providers_evaluators_and_large_results(plugin: &LoadedPlugin, m: &Value, s: &Value) {
     assert_eq!(
-        plugin.get_provider("static", &m, &s).expect("static"),
+        plugin.get_provider("static", m, s).expect("static"),
         json!({"text": "static provider", "values": {"answer": 42}})
     );
     plugin.init(&json!({"k": "v"})).expect("init");
     assert_eq!(
-        plugin.get_provider("config", &m, &s).expect("config"),
+        plugin.get_provider("config", m, s).expect("config"),
         json!({"values": {"k": "v"}})
     );
     assert_eq!(
-        plugin.invoke_evaluator("silent", &m, &s).expect("silent"),
+        plugin.invoke_evaluator("silent", m, s).expect("silent"),
         None
     );
-    assert!(!plugin.validate_evaluator("reject", &m, &s).expect("reject"));
+    assert!(!plugin.validate_evaluator("reject", m, s).expect("reject"));
     assert_eq!(
         plugin
-            .invoke_evaluator("fail", &m, &s)
+            .invoke_evaluator("fail", m, s)
             .expect_err("fail")
             .code(),
         Some(-32000)
     );
     let large = plugin
-        .invoke_action("large", &m, &s, &json!({"size": 12}))
+        .invoke_action("large", m, s, &json!({"size": 12}))
         .expect("large");
     assert_eq!(
         large,
         json!({"success": true, "text": "012345678901", "values": {"size": 12}})
     );
-    plugin.call_noop().expect("noop");
 }
 
 #[test]
