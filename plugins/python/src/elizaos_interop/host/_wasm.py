@@ -22,6 +22,11 @@ uses the C API that ships inside the wheel (``libwasmtime``), through the functi
   data_len)``, rebuilt whenever the cached length is re-read (slice assignment and slicing cost
   ~80 ns where ``ctypes.memmove``/``ctypes.string_at`` cost ~350 ns).
 
+These are private parts of wasmtime-py (:data:`FAST_PATH_INTERNALS`, plus ``Memory._memory``
+and ``Func._func``). When one is missing (another wasmtime-py version), the transport lists it
+in ``fast_path_missing`` and calls through the public API instead (``Func.__call__``,
+``Memory.data_ptr``/``data_len``): slower, same behaviour.
+
 Traps and time-outs
 -------------------
 A trap (panic, ``unreachable``, out-of-bounds access, memory exhaustion) becomes a
@@ -172,15 +177,6 @@ class WasmTransport:
                     "wasmtime is not installed (pip install 'elizaos-interop[wasm]')"
                 ) from exc
             raise self._load_error(f"wasmtime is installed but cannot be imported: {exc}") from exc
-        missing = missing_internals(wasmtime)
-        if missing:
-            raise self._load_error(
-                f"this wasmtime ({getattr(wasmtime, '__version__', 'unknown version')}) lacks "
-                f"{', '.join(missing)}, which the WASM call path uses; install the version "
-                "elizaos-interop[wasm] pins (wasmtime>=50,<51)"
-            )
-        from wasmtime import _bindings
-
         self._wasmtime = wasmtime
         config = wasmtime.Config()
         config.epoch_interruption = interruptible
@@ -193,34 +189,9 @@ class WasmTransport:
         except wasmtime.WasmtimeError as exc:
             raise self._load_error(f"{self.path} is not a valid WebAssembly module: {exc}") from exc
         self._has_last_error = self._check_module(self._module)
-        # wasmtime_func_call_unchecked(context, func, args_and_results, len, trap_out) -> error.
-        # Called through cffi when it is installed (~60 ns less per call than ctypes, six calls
-        # per plugin call), else through ctypes declared without argtypes and always given
-        # ctypes objects, which ctypes passes as they are (~100 ns less per call than
-        # converting Python ints through argtypes). Either way every argument is built once.
-        call_address = (
-            ctypes.cast(_bindings._wasmtime_func_call_unchecked, ctypes.c_void_p).value or 0
-        )
-        self._pointer: Callable[[int], Any]
-        self._size: Callable[[int], Any]
-        self._error_address: Callable[[Any], int]
-        try:
-            import cffi
-        except ImportError:
-            self._call_raw: Any = ctypes.CFUNCTYPE(ctypes.c_void_p)(call_address)
-            self._pointer = ctypes.c_void_p
-            self._size = ctypes.c_size_t
-            self._error_address = int
-        else:
-            ffi = cffi.FFI()
-            self._cffi = ffi
-            self._call_raw = ffi.cast(
-                "void *(*)(void *, void *, void *, size_t, void *)", call_address
-            )
-            self._pointer = lambda address: ffi.cast("void *", address)
-            self._size = int
-            self._error_address = lambda err: int(ffi.cast("uintptr_t", err))
-        self._data_size = _bindings._wasmtime_memory_data_size
+        self.fast_path_missing: list[str] = []
+        """The wasmtime internals found missing; non-empty means the public-API call path."""
+        self._use_call_path(missing_internals(wasmtime))
         # 8 wasmtime_val_raw_t of 16 bytes each; an i32 lives in the low 4 bytes of its slot
         # (little-endian), so value i is self._vals[4 * i].
         self._vals = (ctypes.c_uint32 * 32)()
@@ -241,6 +212,54 @@ class WasmTransport:
         except wasmtime.WasmtimeError as exc:
             self._finalizer()
             raise self._load_error(f"instantiation failed: {exc}") from exc
+
+    def _use_call_path(self, missing: list[str]) -> None:
+        """Set up the raw C API call path, or the public-API one when ``missing`` is not empty.
+
+        ``missing`` names the wasmtime-py internals the raw path needs and this wasmtime lacks
+        (:func:`missing_internals`); it is kept in :attr:`fast_path_missing`.
+        """
+        self.fast_path_missing = missing
+        self._call_raw: Any
+        self._pointer: Callable[[int], Any]
+        self._size: Callable[[int], Any]
+        self._error_address: Callable[[Any], int]
+        self._data_size: Any
+        if missing:
+            self._call_raw = self._public_call
+            self._pointer = _identity
+            self._size = int
+            self._error_address = int
+            self._data_size = None
+            self._fault: BaseException | None = None
+            return
+        from wasmtime import _bindings
+
+        # wasmtime_func_call_unchecked(context, func, args_and_results, len, trap_out) -> error.
+        # Called through cffi when it is installed (~60 ns less per call than ctypes, six calls
+        # per plugin call), else through ctypes declared without argtypes and always given
+        # ctypes objects, which ctypes passes as they are (~100 ns less per call than
+        # converting Python ints through argtypes). Either way every argument is built once.
+        call_address = (
+            ctypes.cast(_bindings._wasmtime_func_call_unchecked, ctypes.c_void_p).value or 0
+        )
+        try:
+            import cffi
+        except ImportError:
+            self._call_raw = ctypes.CFUNCTYPE(ctypes.c_void_p)(call_address)
+            self._pointer = ctypes.c_void_p
+            self._size = ctypes.c_size_t
+            self._error_address = int
+        else:
+            ffi = cffi.FFI()
+            self._cffi = ffi
+            self._call_raw = ffi.cast(
+                "void *(*)(void *, void *, void *, size_t, void *)", call_address
+            )
+            self._pointer = lambda address: ffi.cast("void *", address)
+            self._size = int
+            self._error_address = lambda err: int(ffi.cast("uintptr_t", err))
+        self._data_size = _bindings._wasmtime_memory_data_size
 
     # -- load-time checks -------------------------------------------------------------------
 
@@ -319,27 +338,29 @@ class WasmTransport:
         exports = instance.exports(store)
         memory = exports["memory"]
         assert isinstance(memory, wasmtime.Memory)
-        probe = exports["alloc"]
-        for owner, attr in ((memory, "_memory"), (probe, "_func")):
-            if not hasattr(owner, attr):
-                raise self._load_error(
-                    f"this wasmtime lacks wasmtime.{type(owner).__name__}.{attr}, which the "
-                    "WASM call path uses; install the version elizaos-interop[wasm] pins "
-                    "(wasmtime>=50,<51)"
-                )
+        if not self.fast_path_missing:
+            probe = exports["alloc"]
+            lacking = [
+                f"wasmtime.{type(owner).__name__}.{attr}"
+                for owner, attr in ((memory, "_memory"), (probe, "_func"))
+                if not hasattr(owner, attr)
+            ]
+            if lacking:
+                self._use_call_path(lacking)
         funcs: dict[str, tuple[Any, Any, Any]] = {}
         names = [*WASM_EXPORTS, _LAST_ERROR] if self._has_last_error else list(WASM_EXPORTS)
         for name in names:
             func = exports[name]
             assert isinstance(func, wasmtime.Func)
             params, results = WASM_EXPORTS.get(name, _LAST_ERROR_SIG)
-            funcs[name] = (
-                func,
-                self._pointer(ctypes.addressof(func._func)),
-                self._size(max(len(params), len(results))),
-            )
+            slots = self._size(max(len(params), len(results)))
+            if self.fast_path_missing:
+                funcs[name] = (func, (func, len(params), store), slots)
+            else:
+                funcs[name] = (func, self._pointer(ctypes.addressof(func._func)), slots)
         self.instantiations += 1
-        return LiveInstance(store, instance, memory, funcs, fired, self._pointer)
+        public = bool(self.fast_path_missing)
+        return LiveInstance(store, instance, memory, funcs, fired, self._pointer, public=public)
 
     def _ensure_live(self, method: str) -> LiveInstance:
         """The live instance, re-created (and the last init config replayed) after a fault."""
@@ -387,12 +408,41 @@ class WasmTransport:
         if err or self._trap.value:
             self._raise_fault(err)
 
+    def _public_call(self, ctx: Any, func: Any, vals: Any, slots: int, trap: Any) -> int:
+        """``wasmtime_func_call_unchecked`` through wasmtime-py's public ``Func.__call__``.
+
+        Same contract as the raw call: i32 arguments in ``self._vals[4 * i]``, the result in
+        ``self._vals[0]``; returns 0, or 1 with the exception kept for :meth:`_raise_fault`.
+        """
+        fn, nparams, store = func
+        values = self._vals
+        args = [
+            values[4 * i] - (1 << 32) if values[4 * i] >= 1 << 31 else values[4 * i]
+            for i in range(nparams)
+        ]
+        try:
+            result = fn(store, *args)
+        except (self._wasmtime.Trap, self._wasmtime.WasmtimeError) as exc:
+            self._fault = exc
+            return 1
+        if isinstance(result, int):
+            values[0] = result & 0xFFFFFFFF
+        return 0
+
     def _raise_fault(self, err: Any) -> None:
         """Raise the :class:`Fault` for a failed call (``err``: the returned error pointer)."""
         wasmtime = self._wasmtime
+        interrupted = False
+        if self.fast_path_missing:
+            fault, self._fault = self._fault, None
+            if isinstance(fault, wasmtime.Trap):
+                interrupted = fault.trap_code == wasmtime.TrapCode.INTERRUPT
+                full = fault.message
+            else:
+                full = str(fault)
+            raise _fault_from_text(full, interrupted)
         from wasmtime import _bindings
 
-        interrupted = False
         if self._trap.value is not None:
             trap = wasmtime.Trap._from_ptr(
                 ctypes.cast(self._trap.value, ctypes.POINTER(_bindings.wasm_trap_t))
@@ -408,18 +458,15 @@ class WasmTransport:
                 )
             )
             full = str(error)
-        # wasmtime's text is "error while executing at wasm backtrace: ... Caused by: <why>";
-        # the last line is the reason, the rest is kept for data.trap.
-        lines = [line.strip() for line in full.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else "unknown wasm fault"
-        if not reason.startswith("wasm trap"):
-            reason = f"wasm trap: {reason}"
-        raise Fault(reason, interrupted=interrupted, detail=full)
+        raise _fault_from_text(full, interrupted)
 
     def _mem_check(self, live: LiveInstance, ptr: int, size: int) -> None:
         """Ensure ``[ptr, ptr + size)`` lies inside linear memory (re-reading its length)."""
         if ptr + size > live.mem_len:
-            live.set_len(self._data_size(live.store._context(), live.mem_ref))
+            if self._data_size is None:  # the public-API path
+                live.set_len(live.memory.data_len(live.store))
+            else:
+                live.set_len(self._data_size(live.store._context(), live.mem_ref))
             if ptr + size > live.mem_len:
                 raise Fault(
                     f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
@@ -740,6 +787,23 @@ class WasmTransport:
             raise PluginCrashError(
                 "plugin is closed", plugin=self.label, method=method, transport="wasm"
             )
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _fault_from_text(full: str, interrupted: bool) -> Fault:
+    """The :class:`Fault` for wasmtime's text of a trap or error.
+
+    The text is "error while executing at wasm backtrace: ... Caused by: <why>"; the last line
+    is the reason, the rest is kept for ``data.trap``.
+    """
+    lines = [line.strip() for line in full.strip().splitlines() if line.strip()]
+    reason = lines[-1] if lines else "unknown wasm fault"
+    if not reason.startswith("wasm trap"):
+        reason = f"wasm trap: {reason}"
+    return Fault(reason, interrupted=interrupted, detail=full)
 
 
 def load_wasm_plugin(

@@ -51,13 +51,15 @@ FAST_PATH_INTERNALS: Final[tuple[tuple[str, str], ...]] = (
 def missing_internals(wasmtime: Any) -> list[str]:
     """The dotted names of :data:`FAST_PATH_INTERNALS` this ``wasmtime`` module lacks.
 
-    ``Memory._memory`` and ``Func._func`` are instance attributes: :meth:`WasmTransport.
-    _instantiate` checks them on the first instance's exports.
+    ``Memory._memory`` and ``Func._func`` are instance attributes: the transport checks them on
+    the first instance's exports. Any missing one switches the transport to the public API.
     """
-    try:
-        bindings: Any = importlib.import_module("wasmtime._bindings")
-    except ImportError:
-        bindings = None
+    bindings: Any = getattr(wasmtime, "_bindings", None)
+    if bindings is None:
+        try:
+            bindings = importlib.import_module(f"{wasmtime.__name__}._bindings")
+        except ImportError:
+            bindings = None
     return [
         f"wasmtime.{owner}.{attr}"
         for owner, attr in FAST_PATH_INTERNALS
@@ -215,9 +217,9 @@ class LiveInstance:
         funcs: dict[str, tuple[Any, Any, Any]],
         fired_seen: int,
         pointer: Callable[[int], Any],
+        *,
+        public: bool = False,
     ) -> None:
-        from wasmtime import _bindings
-
         self.store = store
         self.instance = instance
         self.memory = memory
@@ -228,15 +230,22 @@ class LiveInstance:
         self.exports = {name: (ptr, slots) for name, (_, ptr, slots) in funcs.items()}
         self.alloc = self.exports["alloc"]
         self.dealloc = self.exports["dealloc"]
-        self.ctx = pointer(ctypes.cast(store._context(), ctypes.c_void_p).value or 0)
-        self.mem_ref = ctypes.byref(memory._memory)
-        # Fixed for the instance's lifetime: memory_may_move is off (see the module docstring).
-        self.mem_base: int = (
-            ctypes.cast(
-                _bindings._wasmtime_memory_data(store._context(), self.mem_ref), ctypes.c_void_p
-            ).value
-            or 0
-        )
+        if public:  # the public-API path: no context, the base from Memory.data_ptr
+            self.ctx = None
+            self.mem_ref = None
+            self.mem_base: int = ctypes.cast(memory.data_ptr(store), ctypes.c_void_p).value or 0
+        else:
+            from wasmtime import _bindings
+
+            self.ctx = pointer(ctypes.cast(store._context(), ctypes.c_void_p).value or 0)
+            self.mem_ref = ctypes.byref(memory._memory)
+            # Fixed for the instance's lifetime: memory_may_move is off (see the module docstring).
+            self.mem_base = (
+                ctypes.cast(
+                    _bindings._wasmtime_memory_data(store._context(), self.mem_ref), ctypes.c_void_p
+                ).value
+                or 0
+            )
         # A lower bound of the current length (memories only grow); re-read when too small.
         self.mem_len: int = 0
         self.view = memoryview(b"")
