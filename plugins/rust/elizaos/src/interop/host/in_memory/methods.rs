@@ -37,6 +37,21 @@ fn ensure_id(t: &mut Tables, item: &mut Value, prefix: &str) -> String {
     id
 }
 
+/// `createComponent`/`createRelationship`: the row is stored as given, an object with an id
+/// (a fresh one when it has none).
+fn insert_with_id(
+    t: &mut Tables,
+    table: fn(&mut Tables) -> &mut Vec<Value>,
+    mut item: Value,
+    prefix: &str,
+) -> Value {
+    if item.is_object() {
+        ensure_id(t, &mut item, prefix);
+    }
+    table(t).push(item);
+    Value::Bool(true)
+}
+
 /// The object argument of a `create*` method: anything else fails the call.
 fn object_arg(method: &str, what: &str, value: Value) -> Result<Value, RuntimeError> {
     if value.is_object() {
@@ -263,12 +278,7 @@ impl InMemoryRuntime {
                 }
             }
             "createComponent" => {
-                let mut c = arg(args, 0);
-                if c.is_object() {
-                    ensure_id(t, &mut c, "component");
-                }
-                t.components.push(c);
-                Value::Bool(true)
+                insert_with_id(t, |t| &mut t.components, arg(args, 0), "component")
             }
             "updateComponent" => {
                 upsert(&mut t.components, arg(args, 0));
@@ -305,12 +315,7 @@ impl InMemoryRuntime {
                 )
             }
             "createRelationship" => {
-                let mut r = arg(args, 0);
-                if r.is_object() {
-                    ensure_id(t, &mut r, "relationship");
-                }
-                t.relationships.push(r);
-                Value::Bool(true)
+                insert_with_id(t, |t| &mut t.relationships, arg(args, 0), "relationship")
             }
             "updateRelationship" => {
                 upsert(&mut t.relationships, arg(args, 0));
