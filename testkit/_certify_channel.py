@@ -118,8 +118,8 @@ OVERSIZE = b"\x00certify: oversize line\n"
 
 
 class _BufferedRawIpc(RawIpc):
-    """RawIpc reading stdout through a buffer (its unbuffered pipe reads a line byte by byte,
-    which costs ~1 s per MiB answer)."""
+    """RawIpc whose stdout lines are bounded: a line over MAX_LINE is read and dropped, and
+    OVERSIZE is handed on in its place (a stdout-json finding)."""
 
     def _pump_stdout(self) -> None:
         stream = self.proc.stdout
@@ -179,7 +179,7 @@ class RawChannel:
         """Stop the current process at once (after a hang) and reap it."""
         raw, self.raw = self.raw, None
         if raw is not None:
-            raw.proc.kill()
+            raw.kill()
             raw.close()
 
     def close(self, grace_s: float = 3.0) -> tuple[int | None, float]:
@@ -188,12 +188,7 @@ class RawChannel:
         if raw is None:
             return None, 0.0
         started = time.monotonic()
-        stdin = raw.proc.stdin
-        try:
-            if stdin is not None:
-                stdin.close()
-        except OSError:
-            pass
+        raw.close_stdin()
         deadline = started + grace_s
         while time.monotonic() < deadline:
             try:
@@ -203,12 +198,7 @@ class RawChannel:
             message = self._inspect(line, raw)
             if isinstance(message, dict) and "method" not in message:
                 self._stray(message, raw)
-        code = raw.proc.poll()
-        if code is None:
-            try:
-                code = raw.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except Exception:
-                code = None
+        code = raw.wait_exit(max(0.0, deadline - time.monotonic()))
         elapsed = time.monotonic() - started
         raw.close()
         return code, elapsed

@@ -129,6 +129,10 @@ class RawIpc:
         """Close the plugin's stdin (EOF)."""
         self._child.close_stdin()
 
+    def kill(self) -> None:
+        """SIGKILL the plugin now (close still reaps it)."""
+        self._child.kill()
+
     def close(self, grace: float = 2.0) -> None:
         """EOF, then SIGTERM, then SIGKILL; always reaps the child and joins the pump threads."""
         self._child.reap(grace, grace)
