@@ -13,7 +13,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from testkit._report import ReportPaths
 
 __all__ = ["add_pin_options", "cmd_bench", "cmd_report", "register"]
 
@@ -26,6 +29,18 @@ def _root() -> Path:
 
 def _err(message: str) -> None:
     print(f"interop-testkit: {message}", file=sys.stderr)
+
+
+def _print_written(paths: ReportPaths) -> None:
+    print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
+
+
+def _fails_on_regression(args: argparse.Namespace, paths: ReportPaths, against: object) -> bool:
+    """True (after saying which) when ``--fail-on-regression`` is set and the run regressed."""
+    if args.fail_on_regression and paths.verdict == "regressed":
+        _err(f"regressions against {against}: {', '.join(paths.regressions)}")
+        return True
+    return False
 
 
 def register(subparsers: Any) -> None:
@@ -222,13 +237,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     except (LatencyError, ReportError) as exc:
         _err(str(exc))
         return 2
-    print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
+    _print_written(paths)
     status = 0
     if not latency.ok:
         _err("some cells could not be measured (see above)")
         status = 1
-    if args.fail_on_regression and paths.verdict == "regressed":
-        _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
+    if _fails_on_regression(args, paths, baseline):
         status = 1
     if args.fail_on_budget and any(c.met is False for c in latency.cells):
         _err("some cells missed their latency budget")
@@ -299,11 +313,8 @@ def _bench_compare(args: argparse.Namespace, root: Path, matrix: Path, out: Path
     except (CompareError, ReportError) as exc:
         _err(str(exc))
         return 2
-    print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
-    if args.fail_on_regression and paths.verdict == "regressed":
-        _err(f"regressions against {args.compare}: {', '.join(paths.regressions)}")
-        return 1
-    return 0
+    _print_written(paths)
+    return 1 if _fails_on_regression(args, paths, args.compare) else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -337,7 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             baseline=baseline,
             threshold=args.threshold or DEFAULT_THRESHOLD,
         )
-        print(f"wrote {paths.results_json}, {paths.summary_md}, {paths.html} and {paths.junit}")
+        _print_written(paths)
         if args.update_readme is not None:
             changed = update_readme(args.update_readme, results)
             print(f"{args.update_readme}: matrix status {'updated' if changed else 'already up to date'}")
@@ -358,10 +369,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     except (ReportError, FileNotFoundError) as exc:
         _err(str(exc))
         return 2
-    if args.fail_on_regression and paths.verdict == "regressed":
-        _err(f"regressions against {baseline}: {', '.join(paths.regressions)}")
-        return 1
-    return 0
+    return 1 if _fails_on_regression(args, paths, baseline) else 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -659,3 +659,18 @@ def test_bench_and_matrix_take_the_same_pin_options(command: str) -> None:
     ]
     with pytest.raises(SystemExit):
         parser.parse_args([command, "--pin", "--no-pin"])
+
+
+def test_fail_on_regression_fails_only_a_regressed_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from testkit._report import ReportPaths
+
+    def paths(verdict: str) -> ReportPaths:
+        return ReportPaths(tmp_path, tmp_path, "", ("c::m",), verdict=verdict)
+
+    on, off = argparse.Namespace(fail_on_regression=True), argparse.Namespace(fail_on_regression=False)
+    assert _cli_bench._fails_on_regression(on, paths("regressed"), "base.json") is True
+    assert "regressions against base.json: c::m" in capsys.readouterr().err
+    assert _cli_bench._fails_on_regression(on, paths("inconclusive"), "base.json") is False
+    assert _cli_bench._fails_on_regression(off, paths("regressed"), "base.json") is False
