@@ -27,9 +27,7 @@ import contextlib
 import os
 import select
 import shlex
-import signal
 import subprocess
-import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -53,6 +51,7 @@ from ..wire._protocol import (
     item_label,
     json_type,
 )
+from ._ipc_child import ChildProcess, PendingCall
 from ._runtime_dispatch import answer_runtime_call, error_line
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
@@ -61,7 +60,6 @@ DEFAULT_TIMEOUT = 30.0
 """Per-call time-out in seconds (protocol.md 3.5)."""
 DEFAULT_GRACE = 2.0
 """Seconds ``close()`` waits after ``shutdown`` and again after SIGTERM (protocol.md 3.4)."""
-STDERR_TAIL_BYTES = 64 * 1024
 _READ_CHUNK = 1 << 16
 _MAX_ID = 2**53 - 1
 """Largest integer request id (section 3.2)."""
@@ -71,136 +69,6 @@ _EXIT_WAIT = 1.0
 
 _METHOD_JSON: dict[str, bytes] = {}
 """Encoded method names (a handful of distinct strings, encoded once each)."""
-
-
-class _Child:
-    """The child process and its stderr tail; kept apart from the transport for the finaliser."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self.proc = proc
-        self.lock = threading.Lock()
-        self.tail = bytearray()
-        self.thread = threading.Thread(
-            target=self._drain, name=f"elizaos-ipc-stderr-{proc.pid}", daemon=True
-        )
-        self.thread.start()
-
-    def _drain(self) -> None:
-        stream = self.proc.stderr
-        if stream is None:
-            return
-        fd = stream.fileno()
-        while True:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                return
-            if not chunk:
-                return
-            with self.lock:
-                self.tail += chunk
-                if len(self.tail) > STDERR_TAIL_BYTES:
-                    del self.tail[: len(self.tail) - STDERR_TAIL_BYTES]
-
-    def stderr_tail(self, wait: float = 0.0) -> str:
-        """The last 64 KiB of stderr, waiting up to ``wait`` s for the drain to reach EOF."""
-        if wait > 0:
-            self.thread.join(wait)
-        with self.lock:
-            return self.tail.decode("utf-8", "replace")
-
-    def exit_description(self) -> tuple[str, int | None, int | None]:
-        """How the child ended: (description, exit code, signal number)."""
-        code = self.proc.returncode
-        if code is None:
-            return "is still running", None, None
-        if code < 0:
-            try:
-                name = signal.Signals(-code).name
-            except ValueError:
-                name = "unknown"
-            return f"was killed by signal {-code} ({name})", None, -code
-        return f"exited with status {code}", code, None
-
-    def kill(self) -> None:
-        """SIGKILL the child (if still running) and reap it. Never raises."""
-        with contextlib.suppress(OSError):
-            if self.proc.poll() is None:
-                self.proc.kill()
-        with contextlib.suppress(Exception):
-            self.proc.wait()
-        self.close_pipes()
-
-    def close_pipes(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-
-    @staticmethod
-    def finalize(child: _Child) -> None:
-        """Finaliser/atexit hook: a plugin object that was never closed still reaps its child."""
-        with contextlib.suppress(OSError):
-            if child.proc.stdin is not None:
-                child.proc.stdin.close()
-        try:
-            child.proc.wait(0.2)
-        except subprocess.TimeoutExpired:
-            child.kill()
-        child.close_pipes()
-
-
-class _Call:
-    """One pending request."""
-
-    __slots__ = (
-        "deadline",
-        "error",
-        "future",
-        "method",
-        "name",
-        "result",
-        "runtime",
-        "seconds",
-        "settled",
-    )
-
-    def __init__(self, method: str, name: Any, future: asyncio.Future[Any] | None) -> None:
-        self.runtime: Any = None
-        """The runtime object the caller passed (section 11); None: runtime calls fail."""
-        self.deadline = 0.0
-        self.seconds = 0.0
-        self.method = method
-        self.name = name
-        self.future = future
-        self.settled = False
-        self.result: Any = None
-        self.error: InteropError | None = None
-
-    @property
-    def label(self) -> str:
-        return item_label(self.method, self.name)
-
-    def resolve(self, value: Any) -> None:
-        self.settled = True
-        self.result = value
-        fut = self.future
-        if fut is not None and not fut.done():
-            # try/except, not contextlib.suppress: this runs once per call, on the hot path.
-            try:  # noqa: SIM105
-                fut.set_result(value)
-            except RuntimeError:  # its loop may be closed
-                pass
-
-    def fail(self, error: InteropError) -> None:
-        self.settled = True
-        self.error = error
-        fut = self.future
-        if fut is not None and not fut.done():
-            try:  # noqa: SIM105
-                fut.set_exception(error)
-            except RuntimeError:  # its loop may be closed
-                pass
 
 
 class IpcTransport:
@@ -248,13 +116,13 @@ class IpcTransport:
         assert proc.stdin is not None
         assert proc.stdout is not None
         self.pid = proc.pid
-        self._child = _Child(proc)
-        self._finalizer = weakref.finalize(self, _Child.finalize, self._child)
+        self._child = ChildProcess(proc)
+        self._finalizer = weakref.finalize(self, ChildProcess.finalize, self._child)
         self._in_fd = proc.stdin.fileno()
         self._out_fd = proc.stdout.fileno()
         os.set_blocking(self._in_fd, False)
         os.set_blocking(self._out_fd, False)
-        self._pending: dict[int, _Call] = {}
+        self._pending: dict[int, PendingCall] = {}
         self._abandoned: set[int] = set()
         self._next_id = 1
         self._rbuf = bytearray()
@@ -316,7 +184,7 @@ class IpcTransport:
         if self._loop is not loop:
             self._attach(loop)
         fut: asyncio.Future[Any] = loop.create_future()
-        call = _Call(method, name, fut)
+        call = PendingCall(method, name, fut)
         if runtime is not None:
             call.runtime = runtime
         seconds = self.timeout if timeout is None else timeout
@@ -362,7 +230,7 @@ class IpcTransport:
         req_id = self._next_id
         data = self._encode(req_id, method, params, name)
         self._next_id = req_id + 1
-        call = _Call(method, name, None)
+        call = PendingCall(method, name, None)
         self._pending[req_id] = call
         if self._wbuf:
             self._wbuf.append(memoryview(data))

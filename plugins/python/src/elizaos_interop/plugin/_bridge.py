@@ -58,6 +58,7 @@ from ._replies import (
     init_done,
     internal_error,
     invalid_param,
+    invalid_request,
 )
 from ._runtime_proxy import (
     RuntimeCallError,
@@ -226,66 +227,43 @@ class _Server:
         self._send_error(None, RpcError(INVALID_REQUEST, f"request exceeds {self.max} bytes"))
 
     def _on_line(self, line: bytes) -> None:
+        """Check one request line and dispatch it (the bridge's per-request hot path)."""
         try:
             message = decode_text(line.decode("utf-8"))
         except (ValueError, RecursionError) as exc:
             self._send_error(None, RpcError(PARSE_ERROR, f"parse error: {exc}"))
             return
         if not isinstance(message, dict):
-            self._send_error(
-                None,
-                RpcError(
-                    INVALID_REQUEST,
-                    f"invalid request: expected an object, received {json_type(message)}",
-                ),
-            )
+            received = json_type(message)
+            self._send_error(None, invalid_request(f"expected an object, received {received}"))
             return
         if self.rt_pending and "method" not in message and self._on_runtime_answer(message):
             return
         if "id" not in message:
-            self._send_error(
-                None,
-                RpcError(
-                    INVALID_REQUEST, "invalid request: id is missing (notifications are not used)"
-                ),
-            )
+            missing = "id is missing (notifications are not used)"
+            self._send_error(None, invalid_request(missing))
             return
         req_id = message["id"]
         if not (
             (isinstance(req_id, int) and not isinstance(req_id, bool) and 0 <= req_id <= _MAX_ID)
             or (isinstance(req_id, str) and req_id)
         ):
-            self._send_error(
-                None,
-                RpcError(
-                    INVALID_REQUEST,
-                    "invalid request: id must be an integer in [0, 2^53-1] or a non-empty string, "
-                    f"received {json_type(req_id)}",
-                ),
-            )
+            expected = "an integer in [0, 2^53-1] or a non-empty string"
+            received = json_type(req_id)
+            self._send_error(None, invalid_request(f"id must be {expected}, received {received}"))
             return
         method = message.get("method")
         if not isinstance(method, str) or not method:
             if "method" not in message and self._stale_runtime_answer(req_id):
                 return
-            self._send_error(
-                req_id,
-                RpcError(
-                    INVALID_REQUEST,
-                    "invalid request: method must be a non-empty string, "
-                    f"received {json_type(method)}",
-                ),
-            )
+            received = json_type(method)
+            problem = f"method must be a non-empty string, received {received}"
+            self._send_error(req_id, invalid_request(problem))
             return
         params = message.get("params", {})
         if not isinstance(params, dict):
-            self._send_error(
-                req_id,
-                RpcError(
-                    INVALID_REQUEST,
-                    f"invalid request: params must be an object, received {json_type(params)}",
-                ),
-            )
+            problem = f"params must be an object, received {json_type(params)}"
+            self._send_error(req_id, invalid_request(problem))
             return
         if method == "shutdown":
             self._shutdown(req_id)

@@ -455,58 +455,74 @@ def adapt_plugin(obj: Any, module_name: str | None = None) -> Plugin:
             "(expected a name and lists of actions, providers or evaluators)"
         )
     adapter = _Adapter(obj)
-    name = _plugin_name(str(_get(obj, "name")))
-    actions: list[Action] = []
-    for a in _get(obj, "actions") or []:
-        extra = {
-            k: v
-            for k, v in (
-                ("examples", _plain(_get(a, "examples"))),
-                ("priority", _plain(_get(a, "priority"))),
-                ("tags", _plain(_get(a, "tags"))),
-                ("parameters", _plain(_get(a, "parameters"))),
-            )
-            if v is not None
-        }
-        validate = _get(a, "validate")
-        actions.append(
-            Action(
-                name=str(_get(a, "name")),
-                description=str(_get(a, "description") or ""),
-                handler=adapter.action(_get(a, "handler"), evaluator=False),
-                validate=adapter.validate(validate) if callable(validate) else _always,
-                similes=[str(s) for s in _get(a, "similes") or []],
-                extra=extra,
-            )
+    version = _get(obj, "version")
+    if not isinstance(version, str) or not version:
+        version = _distribution_version(module_name or type(obj).__module__)
+    semver = pep440_to_semver(version) if isinstance(version, str) else None
+    init = _get(obj, "init")
+    return Plugin(
+        name=_plugin_name(str(_get(obj, "name"))),
+        description=str(_get(obj, "description") or ""),
+        version=semver or DEFAULT_VERSION,
+        actions=[_adapt_action(adapter, a) for a in _get(obj, "actions") or []],
+        providers=[_adapt_provider(adapter, p) for p in _get(obj, "providers") or []],
+        evaluators=[_adapt_evaluator(adapter, e) for e in _get(obj, "evaluators") or []],
+        init=adapter.init(init) if callable(init) else None,
+        extra=_manifest_members(obj),
+        runtime_view=_viewed,
+    )
+
+
+def _adapt_action(adapter: _Adapter, a: Any) -> Action:
+    extra = {
+        k: v
+        for k, v in (
+            ("examples", _plain(_get(a, "examples"))),
+            ("priority", _plain(_get(a, "priority"))),
+            ("tags", _plain(_get(a, "tags"))),
+            ("parameters", _plain(_get(a, "parameters"))),
         )
-    providers: list[Provider] = []
-    for p in _get(obj, "providers") or []:
-        position = _get(p, "position")
-        providers.append(
-            Provider(
-                name=str(_get(p, "name")),
-                description=_get(p, "description"),
-                get=adapter.provider(_get(p, "get")),
-                dynamic=_get(p, "dynamic"),
-                private=_get(p, "private"),
-                extra={"position": position} if isinstance(position, (int, float)) else {},
-            )
-        )
-    evaluators: list[Evaluator] = []
-    for e in _get(obj, "evaluators") or []:
-        examples = _plain(_get(e, "examples"))
-        validate = _get(e, "validate")
-        evaluators.append(
-            Evaluator(
-                name=str(_get(e, "name")),
-                description=str(_get(e, "description") or ""),
-                handler=adapter.action(_get(e, "handler"), evaluator=True),
-                validate=adapter.validate(validate) if callable(validate) else _always,
-                always_run=_get(e, "always_run", _get(e, "alwaysRun")),
-                similes=[str(s) for s in _get(e, "similes") or []],
-                extra={"examples": examples} if examples is not None else {},
-            )
-        )
+        if v is not None
+    }
+    validate = _get(a, "validate")
+    return Action(
+        name=str(_get(a, "name")),
+        description=str(_get(a, "description") or ""),
+        handler=adapter.action(_get(a, "handler"), evaluator=False),
+        validate=adapter.validate(validate) if callable(validate) else _always,
+        similes=[str(s) for s in _get(a, "similes") or []],
+        extra=extra,
+    )
+
+
+def _adapt_provider(adapter: _Adapter, p: Any) -> Provider:
+    position = _get(p, "position")
+    return Provider(
+        name=str(_get(p, "name")),
+        description=_get(p, "description"),
+        get=adapter.provider(_get(p, "get")),
+        dynamic=_get(p, "dynamic"),
+        private=_get(p, "private"),
+        extra={"position": position} if isinstance(position, (int, float)) else {},
+    )
+
+
+def _adapt_evaluator(adapter: _Adapter, e: Any) -> Evaluator:
+    examples = _plain(_get(e, "examples"))
+    validate = _get(e, "validate")
+    return Evaluator(
+        name=str(_get(e, "name")),
+        description=str(_get(e, "description") or ""),
+        handler=adapter.action(_get(e, "handler"), evaluator=True),
+        validate=adapter.validate(validate) if callable(validate) else _always,
+        always_run=_get(e, "always_run", _get(e, "alwaysRun")),
+        similes=[str(s) for s in _get(e, "similes") or []],
+        extra={"examples": examples} if examples is not None else {},
+    )
+
+
+def _manifest_members(obj: Any) -> JsonObject:
+    """``services``, ``events``, ``routes``, ``models`` as names; ``config`` ... as data."""
     members: JsonObject = {}
     for key, values, name_of in (
         ("services", _get(obj, "services"), _service_name),
@@ -517,27 +533,8 @@ def adapt_plugin(obj: Any, module_name: str | None = None) -> Plugin:
         names = _names(values, name_of)
         if names:
             members[key] = names
-    for key, attr in (
-        ("config", "config"),
-        ("dependencies", "dependencies"),
-        ("priority", "priority"),
-    ):
-        value = _plain(_get(obj, attr))
+    for key in ("config", "dependencies", "priority"):
+        value = _plain(_get(obj, key))
         if value is not None:
             members[key] = value
-    version = _get(obj, "version")
-    if not isinstance(version, str) or not version:
-        version = _distribution_version(module_name or type(obj).__module__)
-    semver = pep440_to_semver(version) if isinstance(version, str) else None
-    init = _get(obj, "init")
-    return Plugin(
-        name=name,
-        description=str(_get(obj, "description") or ""),
-        version=semver or DEFAULT_VERSION,
-        actions=actions,
-        providers=providers,
-        evaluators=evaluators,
-        init=adapter.init(init) if callable(init) else None,
-        extra=members,
-        runtime_view=_viewed,
-    )
+    return members

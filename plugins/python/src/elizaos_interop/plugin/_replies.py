@@ -16,6 +16,7 @@ from ..wire._protocol import (
     HANDLER_FAILED,
     INTERNAL_ERROR,
     INVALID_PARAMS,
+    INVALID_REQUEST,
     INVALID_RESULT,
     json_type,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "init_done",
     "internal_error",
     "invalid_param",
+    "invalid_request",
     "invalid_result",
 ]
 
@@ -85,6 +87,11 @@ class RpcError(Exception):
         if self.data is not None:
             out["data"] = self.data
         return out
+
+
+def invalid_request(problem: str) -> RpcError:
+    """-32600 ``invalid request: <problem>`` (protocol.md 3.2)."""
+    return RpcError(INVALID_REQUEST, f"invalid request: {problem}")
 
 
 def invalid_param(param: str, expected: str, received: str) -> RpcError:
