@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ._errors import InvalidPayloadError, PluginCallError, PluginProtocolError
-from ._json import SCAN, check_surrogates, decode, dumps
+from ._json import check_surrogates, decode_text, dumps
 from ._protocol import (
     HANDLER_FAILED,
     INTERNAL_ERROR,
@@ -242,47 +242,17 @@ def encode_args(
     return out
 
 
-_decode_json: Any = decode
-_scan_json: Any = SCAN
-"""The strict decoder of :mod:`._json` (``NaN``/``Infinity`` refused); shared with ``_wasm``."""
-
-
 def decode_envelope(
     raw: bytes, *, label: str, method: str, params: Any, transport: str, max_bytes: int
 ) -> Any:
     """Decode an envelope (protocol.md 5.2) and return its ``result`` or raise its error.
 
-    The common case (``{"result": ...}``) is checked inline; anything else goes through
-    :func:`~elizaos_interop.host._transport.unwrap_envelope`, which raises the typed error.
+    Decoded as :func:`decode_value` does; a ``{"result": ...}`` answer is returned at once,
+    anything else goes through :func:`unwrap_envelope`, which raises the typed error.
     """
-    if len(raw) > max_bytes:
-        raise PluginProtocolError(
-            f"result of at least {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
-            excerpt=raw,
-            plugin=label,
-            method=method_label(method, params),
-            transport=transport,
-        )
-    try:
-        text = raw.decode("utf-8")
-        try:
-            # The C scanner alone skips the decoder's two whitespace matches (~0.4 us for a
-            # small envelope); anything but exactly one JSON value goes through the decoder,
-            # which accepts surrounding whitespace and words the errors.
-            envelope, end = _scan_json(text, 0)
-            if end != len(text):
-                envelope = _decode_json(text)
-        except StopIteration:
-            envelope = _decode_json(text)
-        check_surrogates(text, envelope)
-    except (ValueError, RecursionError) as exc:
-        raise PluginProtocolError(
-            f"result is not UTF-8 JSON ({exc})",
-            excerpt=raw,
-            plugin=label,
-            method=method_label(method, params),
-            transport=transport,
-        ) from None
+    envelope = decode_value(
+        raw, label=label, method=method, params=params, transport=transport, max_bytes=max_bytes
+    )
     if type(envelope) is dict and len(envelope) == 1 and "result" in envelope:
         return envelope["result"]
     return unwrap_envelope(
@@ -293,31 +263,29 @@ def decode_envelope(
 def decode_value(
     raw: bytes, *, label: str, method: str, params: Any, transport: str, max_bytes: int
 ) -> Any:
-    """Decode a plain JSON value returned over FFI (section 6), strictly (section 2).
+    """Decode a plain JSON value returned over FFI or WASM, strictly (section 2).
 
     Too large, not UTF-8, not JSON, ``NaN``/``Infinity`` or a lone surrogate escape is a
     :class:`PluginProtocolError` quoting the bytes.
     """
+    problem = None
     if len(raw) > max_bytes:
+        problem = f"result of at least {len(raw)} bytes exceeds the limit of {max_bytes} bytes"
+    else:
+        try:
+            text = raw.decode("utf-8")
+            value = decode_text(text)
+            check_surrogates(text, value)
+        except (ValueError, RecursionError) as exc:
+            problem = f"result is not UTF-8 JSON ({exc})"
+    if problem is not None:
         raise PluginProtocolError(
-            f"result of at least {len(raw)} bytes exceeds the limit of {max_bytes} bytes",
+            problem,
             excerpt=raw,
             plugin=label,
             method=method_label(method, params),
             transport=transport,
         )
-    try:
-        text = raw.decode("utf-8")
-        value = _decode_json(text)
-        check_surrogates(text, value)
-    except (ValueError, RecursionError) as exc:
-        raise PluginProtocolError(
-            f"result is not UTF-8 JSON ({exc})",
-            excerpt=raw,
-            plugin=label,
-            method=method_label(method, params),
-            transport=transport,
-        ) from None
     return value
 
 
