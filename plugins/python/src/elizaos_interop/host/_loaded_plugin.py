@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from ..wire._errors import InteropError, PluginLoadError, PluginProtocolError
 from ..wire._json import dumps
 from ..wire._manifest import check_manifest
-from ..wire._protocol import PROTOCOL_VERSION, json_type
+from ..wire._protocol import PROTOCOL_VERSION, item_label, json_type
 from ._handles import ActionHandle, EvaluatorHandle, ProviderHandle
 from ._runtime_dispatch import runtime_snapshot
 from ._transport import Transport
@@ -386,12 +386,11 @@ class LoadedPlugin:
             excerpt = dumps(result)[:200]
         except InteropError:
             excerpt = repr(result).encode("utf-8", "replace")[:200]
-        label = f'{method}("{name}")' if name is not None else method
         raise PluginProtocolError(
             f"invalid result: {reason}",
             excerpt=excerpt,
             plugin=self.name,
-            method=label,
+            method=item_label(method, name),
             transport=self.transport.kind,
         )
 
