@@ -176,6 +176,7 @@ class BridgeSession {
       config: () => this.config,
       taskWorkers: new Map(),
       events: new Map(),
+      components: { actions: plugin.actions ?? [], providers: plugin.providers ?? [], evaluators: plugin.evaluators ?? [] },
     };
     this.noHost = createRuntimeProxy(this.scope, null, null);
     this.splitter = new LineSplitter(this.maxBytes, { line: this.onLine, oversize: this.onOversize });
