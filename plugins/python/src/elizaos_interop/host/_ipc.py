@@ -197,6 +197,7 @@ class IpcTransport:
                 self._timer.cancel()
             self._timer = loop.call_at(deadline, self._check_deadlines)
             self._timer_when = deadline
+        # _write inlined (the per-call hot path); keep the two in step.
         if self._wbuf:
             self._wbuf.append(memoryview(data))
             flushed = self._flush_writes()
