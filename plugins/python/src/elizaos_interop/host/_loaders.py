@@ -190,19 +190,15 @@ def load_ts_plugin(
     max_message_bytes: int = MAX_MESSAGE_BYTES,
     grace: float = DEFAULT_GRACE,
 ) -> LoadedPlugin:
-    """Serve a TypeScript plugin file through the TS bridge on Node (>= 22) or Bun."""
+    """Serve a TypeScript plugin (a file, a package directory or an installed package name)
+    through the TS bridge on Node (>= 22.6) or Bun."""
     if runtime not in ("node", "bun"):
         raise PluginLoadError(
             f"runtime must be 'node' or 'bun', got {runtime!r}",
             plugin=os.fspath(path),
             transport="ipc",
         )
-    plugin_path = Path(path)
-    if not plugin_path.is_file():
-        raise PluginLoadError(
-            f"no such file: {os.fspath(path)}", plugin=os.fspath(path), transport="ipc"
-        )
-    plugin_path = plugin_path.resolve()
+    plugin_path = _ts_entry(path, cwd)
     if bridge is not None:
         bridge_path = Path(bridge)
         if not bridge_path.is_file():
@@ -237,6 +233,31 @@ def load_ts_plugin(
             f"{sentence} ({exc})", plugin=str(plugin_path), transport="ipc"
         ) from exc
 
+
+def _ts_entry(path: str | os.PathLike[str], cwd: str | os.PathLike[str] | None) -> Path:
+    """The resolved entry the TS bridge serves (protocol.md 7.1): a file, a package directory (with
+    a ``package.json``), or a package name found in a ``node_modules`` from ``cwd`` upwards."""
+    given = Path(path)
+    if given.is_file() or (given.is_dir() and (given / "package.json").is_file()):
+        return given.resolve()
+    name = os.fspath(path)
+    if _NPM_NAME.fullmatch(name) and not given.exists():
+        start = Path(cwd if cwd is not None else os.getcwd()).resolve()
+        for folder in (start, *start.parents):
+            candidate = folder / "node_modules" / name
+            if (candidate / "package.json").is_file():
+                return candidate
+        raise PluginLoadError(
+            f"no such file, and no package {name!r} in a node_modules folder from {start} upwards",
+            plugin=name,
+            transport="ipc",
+        )
+    what = "a directory without a package.json" if given.is_dir() else "no such file"
+    raise PluginLoadError(f"{what}: {name}", plugin=name, transport="ipc")
+
+
+_NPM_NAME = re.compile(r"(?:@[a-z0-9._~-]+/)?[a-z0-9][a-z0-9._~-]*")
+"""An npm package name, scoped or not (``@elizaos/plugin-bootstrap``)."""
 
 _MIN_NODE = (22, 6)
 """The oldest Node that runs ``.ts`` files by type stripping."""
