@@ -64,7 +64,7 @@ from ._runtime_proxy import (
     RuntimeCallError,
     RuntimeProxy,
     RuntimeSession,
-    RuntimeUnavailableError,
+    settle_runtime_answer,
 )
 
 __all__ = ["serve"]
@@ -482,36 +482,7 @@ class _Server:
             return False
         future = self.rt_pending.pop(rt_id)
         method = self.rt_methods.pop(rt_id)
-        if future.done():  # the handler was cancelled meanwhile
-            return True
-        if "error" in message:
-            error = message["error"]
-            if not isinstance(error, dict):
-                error = {}
-            code = error.get("code")
-            text = error.get("message")
-            data = error.get("data")
-            if code == METHOD_NOT_FOUND:
-                future.set_exception(RuntimeUnavailableError(method, METHOD_NOT_FOUND, data))
-            elif type(code) is int and isinstance(text, str):
-                future.set_exception(RuntimeCallError(code, text, data))
-            else:
-                future.set_exception(
-                    RuntimeCallError(
-                        INTERNAL_ERROR,
-                        f"runtime.{method}: the host sent an invalid error object: "
-                        f"expected {{code: int, message: str}}, received {message['error']!r:.200}",
-                    )
-                )
-        elif "result" in message:
-            future.set_result(message["result"])
-        else:
-            future.set_exception(
-                RuntimeCallError(
-                    INTERNAL_ERROR,
-                    f"runtime.{method}: the host's answer {rt_id} has neither result nor error",
-                )
-            )
+        settle_runtime_answer(future, method, rt_id, message)
         return True
 
     def _stale_runtime_answer(self, rt_id: Any) -> bool:

@@ -23,6 +23,8 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from ..wire._protocol import INTERNAL_ERROR, METHOD_NOT_FOUND
+
 __all__ = [
     "FORWARDED_METHODS",
     "LOCAL_METHODS",
@@ -31,6 +33,7 @@ __all__ = [
     "RuntimeProxy",
     "RuntimeSession",
     "RuntimeUnavailableError",
+    "settle_runtime_answer",
     "snake_case",
     "to_json_data",
 ]
@@ -530,3 +533,43 @@ async def _raise(exc: BaseException) -> Any:
 async def _await(future: asyncio.Future[Any], view: Callable[[Any], Any] | None) -> Any:
     value = await future
     return value if view is None else view(value)
+
+
+def settle_runtime_answer(
+    future: asyncio.Future[Any], method: str, rt_id: str, message: dict[str, Any]
+) -> None:
+    """Settle ``future`` with the host's answer to runtime request ``rt_id`` (protocol.md 11.2).
+
+    -32601 is :class:`RuntimeUnavailableError`, another error :class:`RuntimeCallError` with the
+    host's code; an answer with neither a valid error nor a result is -32603.
+    """
+    if future.done():  # the handler was cancelled meanwhile
+        return
+    if "error" in message:
+        error = message["error"]
+        if not isinstance(error, dict):
+            error = {}
+        code = error.get("code")
+        text = error.get("message")
+        data = error.get("data")
+        if code == METHOD_NOT_FOUND:
+            future.set_exception(RuntimeUnavailableError(method, METHOD_NOT_FOUND, data))
+        elif type(code) is int and isinstance(text, str):
+            future.set_exception(RuntimeCallError(code, text, data))
+        else:
+            future.set_exception(
+                RuntimeCallError(
+                    INTERNAL_ERROR,
+                    f"runtime.{method}: the host sent an invalid error object: "
+                    f"expected {{code: int, message: str}}, received {message['error']!r:.200}",
+                )
+            )
+    elif "result" in message:
+        future.set_result(message["result"])
+    else:
+        future.set_exception(
+            RuntimeCallError(
+                INTERNAL_ERROR,
+                f"runtime.{method}: the host's answer {rt_id} has neither result nor error",
+            )
+        )
