@@ -74,6 +74,7 @@ from ..wire._errors import (
 from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads
 from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, method_label
 from ._ffi import check_plugin_file
+from ._wasm_exports import LAST_ERROR, LAST_ERROR_SIG, WASM_EXPORTS, module_problem
 from ._wasm_instance import (
     FAST_PATH_INTERNALS,
     INF,
@@ -88,8 +89,6 @@ from ._wasm_instance import (
 )
 
 if TYPE_CHECKING:
-    import wasmtime
-
     from ._loaded_plugin import LoadedPlugin
 
 __all__ = [
@@ -110,27 +109,8 @@ DEFAULT_MEMORY_LIMIT: Final = 1 << 30
 
 _WASM_MAGIC: Final = b"\x00asm"
 
-WASM_EXPORTS: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
-    "alloc": (("i32",), ("i32",)),
-    "dealloc": (("i32", "i32"), ()),
-    "get_manifest": ((), ("i32",)),
-    "init": (("i32",) * 2, ("i32",)),
-    "wasm_validate_action": (("i32",) * 6, ("i32",)),
-    "wasm_invoke_action": (("i32",) * 8, ("i32",)),
-    "wasm_get_provider": (("i32",) * 6, ("i32",)),
-    "wasm_validate_evaluator": (("i32",) * 6, ("i32",)),
-    "wasm_invoke_evaluator": (("i32",) * 6, ("i32",)),
-}
-"""Required function exports and their signatures (protocol.md 5.1), besides ``memory``."""
-
-_LAST_ERROR: Final = "elizaos_last_error"
-_LAST_ERROR_SIG: Final = ((), ("i32",))
 _U32: Final = 0xFFFFFFFF
 _read_u32: Final = struct.Struct("<I").unpack_from
-
-
-def _signature(params: tuple[str, ...], results: tuple[str, ...]) -> str:
-    return f"({', '.join(params)}) -> ({', '.join(results)})"
 
 
 class WasmTransport:
@@ -188,7 +168,10 @@ class WasmTransport:
             self._module = wasmtime.Module(self._engine, data)
         except wasmtime.WasmtimeError as exc:
             raise self._load_error(f"{self.path} is not a valid WebAssembly module: {exc}") from exc
-        self._has_last_error = self._check_module(self._module)
+        problem = module_problem(self._module, self._wasmtime)
+        if problem:
+            raise self._load_error(f"{self.path} {problem}")
+        self._has_last_error = LAST_ERROR in {exp.name for exp in self._module.exports}
         self.fast_path_missing: list[str] = []
         """The wasmtime internals found missing; non-empty means the public-API call path."""
         self._use_call_path(missing_internals(wasmtime))
@@ -266,62 +249,6 @@ class WasmTransport:
     def _load_error(self, message: str) -> PluginLoadError:
         return PluginLoadError(message, plugin=self.label, method="load", transport="wasm")
 
-    def _check_module(self, module: wasmtime.Module) -> bool:
-        """Check imports and exports against protocol.md 5.1; True if elizaos_last_error exists."""
-        wasmtime = self._wasmtime
-        imports = [f"{imp.module}.{imp.name}" for imp in module.imports]
-        if imports:
-            raise self._load_error(
-                f"{self.path} imports {', '.join(imports)}; a plugin module must have no imports "
-                "(protocol.md 5)"
-            )
-        exports = {exp.name: exp.type for exp in module.exports}
-        missing: list[str] = []
-        wrong: list[str] = []
-        if "memory" not in exports:
-            missing.append("memory")
-        elif not isinstance(exports["memory"], wasmtime.MemoryType):
-            wrong.append(f"memory: expected a memory, received {type(exports['memory']).__name__}")
-        elif exports["memory"].is_64:
-            wrong.append("memory: expected a 32-bit memory, received a 64-bit one")
-        required = dict(WASM_EXPORTS)
-        for name, (params, results) in required.items():
-            if name not in exports:
-                missing.append(name)
-                continue
-            problem = self._signature_problem(exports[name], params, results)
-            if problem:
-                wrong.append(f"{name}: {problem}")
-        if _LAST_ERROR in exports:
-            problem = self._signature_problem(exports[_LAST_ERROR], *_LAST_ERROR_SIG)
-            if problem:
-                wrong.append(f"{_LAST_ERROR}: {problem}")
-        problems: list[str] = []
-        if missing:
-            problems.append(f"missing exports {', '.join(missing)}")
-        if wrong:
-            problems.append(f"wrong exports ({'; '.join(wrong)})")
-        if problems:
-            raise self._load_error(
-                f"{self.path} is not an elizaOS WASM plugin: {', '.join(problems)} "
-                "(protocol.md 5.1)"
-            )
-        return _LAST_ERROR in exports
-
-    def _signature_problem(
-        self, ty: Any, params: tuple[str, ...], results: tuple[str, ...]
-    ) -> str | None:
-        if not isinstance(ty, self._wasmtime.FuncType):
-            return f"expected a function, received {type(ty).__name__}"
-        got_params = tuple(str(p) for p in ty.params)
-        got_results = tuple(str(r) for r in ty.results)
-        if (got_params, got_results) != (params, results):
-            return (
-                f"expected {_signature(params, results)}, "
-                f"received {_signature(got_params, got_results)}"
-            )
-        return None
-
     # -- instances --------------------------------------------------------------------------
 
     def _instantiate(self) -> LiveInstance:
@@ -348,11 +275,11 @@ class WasmTransport:
             if lacking:
                 self._use_call_path(lacking)
         funcs: dict[str, tuple[Any, Any, Any]] = {}
-        names = [*WASM_EXPORTS, _LAST_ERROR] if self._has_last_error else list(WASM_EXPORTS)
+        names = [*WASM_EXPORTS, LAST_ERROR] if self._has_last_error else list(WASM_EXPORTS)
         for name in names:
             func = exports[name]
             assert isinstance(func, wasmtime.Func)
-            params, results = WASM_EXPORTS.get(name, _LAST_ERROR_SIG)
+            params, results = WASM_EXPORTS.get(name, LAST_ERROR_SIG)
             slots = self._size(max(len(params), len(results)))
             if self.fast_path_missing:
                 funcs[name] = (func, (func, len(params), store), slots)
@@ -570,7 +497,7 @@ class WasmTransport:
         if not self._has_last_error:
             return None
         try:
-            self._raw(live, _LAST_ERROR)
+            self._raw(live, LAST_ERROR)
             ptr = self._vals[0]
             if ptr == 0:
                 return None
