@@ -284,14 +284,14 @@ def resolve_target(path: str | None, ipc: str | None, toolchains: Toolchains) ->
         argv: tuple[str, ...] = (str(toolchains.python), "-m", "elizaos_interop.bridge_server", resolved)
         spec = PluginSpec("ipc", "python", path=resolved)
         return Target(path, "ipc", "python", argv=argv, path=resolved, spec=spec, cli=cli)
-    if suffix in (".ts", ".js", ".mjs", ".mts", ".cjs"):
+    if suffix in (".ts", ".js", ".mjs", ".mts", ".cjs") or (p.is_dir() and (p / "package.json").is_file()):
         runtime, binary = _ts_runtime(toolchains, path)
         argv = (str(binary), str(toolchains.ts_bridge), resolved)
         spec = PluginSpec("ipc", "typescript", path=resolved, runtime=runtime)
         return Target(path, "ipc", "typescript", argv=argv, path=resolved, spec=spec, cli=cli)
     raise UnusableInput(
         f"{path}: not a plugin certify can load; expected a .wasm module, a .so/.dylib library, a .py file "
-        "or package directory, a .ts/.js file, or --ipc COMMAND"
+        "or package directory, a .ts/.js file or npm package directory (with package.json), or --ipc COMMAND"
     )
 
 
@@ -817,7 +817,7 @@ class _Certifier:
     def run_corpus(self) -> None:
         if self.channel is None:
             return
-        corpus = build_corpus(self.manifest, self.options.fuzz_examples, self.options.seed)
+        corpus = build_corpus(self.manifest, self.options.fuzz_examples, self.options.seed, self.world)
         counts = [sum(i.kind == kind for i in corpus) for kind in ("ordinary", "edge", "fuzz")]
         self.result.notes.append(
             f"corpus: {counts[0]} ordinary, {counts[1]} edge-case, {counts[2]} generated inputs "
@@ -1001,7 +1001,7 @@ class _Certifier:
 
     def soak(self) -> None:
         """Ordinary inputs round and round for ``--soak`` seconds; RSS sampled once a second."""
-        ordinary = ordinary_inputs(self.manifest)
+        ordinary = ordinary_inputs(self.manifest, self.world)
         deadline = time.monotonic() + self.options.soak_s
         samples: list[list[float]] = []
         calls = lost = 0
@@ -1373,7 +1373,7 @@ class _Certifier:
         spec = self.target.spec
         calls: list[tuple[str, dict[str, Any]]] = []
         labels: list[str] = []
-        inputs = ordinary_inputs(self.manifest)
+        inputs = ordinary_inputs(self.manifest, self.world)
         for plural, _kind, methods in KINDS:
             for name in self.items.get(plural, []):
                 if name in self.options.skip:

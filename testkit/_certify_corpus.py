@@ -22,7 +22,7 @@ from typing import Any
 from testkit._jsonprofile import load_edge_cases
 from testkit._resources import vectors_dir
 
-__all__ = ["SEED_MESSAGES", "Input", "build_corpus", "manifest_example_texts"]
+__all__ = ["SEED_MESSAGES", "Input", "build_corpus", "in_world", "manifest_example_texts"]
 
 #: The seed README's example messages.
 SEED_MESSAGES: tuple[str, ...] = ("I am feeling sad", "Hello")
@@ -89,6 +89,29 @@ def memory_for(text: str | None, key: str, extra: dict[str, Any] | None = None) 
 ORDINARY_STATE: dict[str, Any] = {"values": {}, "data": {}, "text": ""}
 
 
+def in_world(memory: dict[str, Any], world: dict[str, Any] | None) -> dict[str, Any]:
+    """``memory`` as a message of the World's agent (``--runtime``): sent in its first room by its
+    first entity other than the agent, as an agent's messages always are. Without a World, or
+    where the World has no rooms or entities, the memory's own ids stay."""
+    if world is None:
+        return memory
+    placed = dict(memory)
+    agent = world.get("agentId")
+    if isinstance(agent, str):
+        placed["agentId"] = agent
+    rooms = [r for r in world.get("rooms") or [] if isinstance(r, dict) and isinstance(r.get("id"), str)]
+    if rooms:
+        placed["roomId"] = rooms[0]["id"]
+    entities = [
+        e["id"]
+        for e in world.get("entities") or []
+        if isinstance(e, dict) and isinstance(e.get("id"), str) and e["id"] != agent
+    ]
+    if entities:
+        placed["entityId"] = entities[0]
+    return placed
+
+
 def _texts_in(value: Any) -> Iterator[str]:
     """Every ``content.text`` string in an elizaOS ``examples`` structure, in order."""
     if isinstance(value, dict):
@@ -137,8 +160,9 @@ def _eliza_inputs() -> list[str]:
     return [lines[int(i * step)] for i in range(_ELIZA_LINES)]
 
 
-def ordinary_inputs(manifest: Any) -> list[Input]:
-    """Ordinary inputs: seed messages, the manifest's own examples, ELIZA lines."""
+def ordinary_inputs(manifest: Any, world: dict[str, Any] | None = None) -> list[Input]:
+    """Ordinary inputs: seed messages, the manifest's own examples, ELIZA lines (placed in the
+    World's first room when certifying with ``--runtime``)."""
     inputs: list[Input] = []
     seen: set[str] = set()
 
@@ -146,7 +170,8 @@ def ordinary_inputs(manifest: Any) -> list[Input]:
         if text in seen:
             return
         seen.add(text)
-        inputs.append(Input(label, "ordinary", memory_for(text, label), ORDINARY_STATE, {}))
+        memory = in_world(memory_for(text, label), world)
+        inputs.append(Input(label, "ordinary", memory, ORDINARY_STATE, {}))
 
     for text in SEED_MESSAGES:
         add(f"seed message {text!r}", text)
@@ -203,6 +228,8 @@ def fuzz_inputs(count: int, seed: int) -> list[Input]:
     ]
 
 
-def build_corpus(manifest: Any, fuzz_examples: int, seed: int) -> list[Input]:
+def build_corpus(
+    manifest: Any, fuzz_examples: int, seed: int, world: dict[str, Any] | None = None
+) -> list[Input]:
     """Every input, ordinary first."""
-    return ordinary_inputs(manifest) + edge_inputs() + fuzz_inputs(fuzz_examples, seed)
+    return ordinary_inputs(manifest, world) + edge_inputs() + fuzz_inputs(fuzz_examples, seed)
