@@ -550,3 +550,23 @@ def test_a_late_runtime_request_is_answered_32602_and_not_a_malformed_one(tmp_pa
     assert code == 0, cert
     assert verdicts(cert)["runtime-calls"] == "pass"
     assert verdicts(cert)["runtime-requests"] == "pass"
+
+
+BOOTSTRAP = ROOT / "plugins" / "typescript" / "published" / "node_modules" / "@elizaos" / "plugin-bootstrap"
+BOOTSTRAP_WORLD = ROOT / "plugins" / "typescript" / "published" / "expectations.json"
+
+
+def test_published_plugin_bootstrap_passes_only_with_a_runtime(tmp_path: Path) -> None:
+    """@elizaos/plugin-bootstrap from npm, as published (the package directory, installed from the
+    pinned lockfile by the nox sessions): without a runtime its handlers cannot work, so its
+    declared items fail; given the in-memory runtime of its expectation file's World (ordinary
+    inputs placed in that World's room) every MUST passes."""
+    assert BOOTSTRAP.is_dir(), f"{BOOTSTRAP} is missing: run `nox -s elizaos` (npm ci of the pins)"
+    args = (str(BOOTSTRAP), "--fuzz-examples", "3", "--hosts", "python")
+    code, cert = certify(tmp_path, *args)
+    assert code == 1
+    assert {"declared-actions", "declared-providers"} <= must_failures(cert)
+    assert verdicts(cert)["runtime-gap"] == "fail"
+    code, cert = certify(tmp_path, *args, "--runtime", str(BOOTSTRAP_WORLD))
+    assert not must_failures(cert), [c for c in cert["checks"] if c["verdict"] == "fail"]
+    assert code == 0
