@@ -44,15 +44,10 @@ from ..wire._errors import (
 )
 from ..wire._json import MAX_MESSAGE_BYTES, dumps, loads
 from ..wire._protocol import (
-    INVALID_PARAMS,
-    INVALID_REQUEST,
-    METHOD_NOT_FOUND,
-    RUNTIME_PREFIX,
     item_label,
-    json_type,
 )
 from ._ipc_child import ChildProcess, PendingCall
-from ._runtime_dispatch import answer_runtime_call, error_line
+from ._runtime_dispatch import answer_runtime_call, check_runtime_request
 
 __all__ = ["DEFAULT_GRACE", "DEFAULT_TIMEOUT", "IpcTransport"]
 
@@ -61,8 +56,6 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_GRACE = 2.0
 """Seconds ``close()`` waits after ``shutdown`` and again after SIGTERM (protocol.md 3.4)."""
 _READ_CHUNK = 1 << 16
-_MAX_ID = 2**53 - 1
-"""Largest integer request id (section 3.2)."""
 _EXIT_WAIT = 1.0
 """After stdout EOF, how long to wait for the child to exit before killing it."""
 
@@ -472,76 +465,23 @@ class IpcTransport:
         errors of 11.2; the reader never waits for a runtime method (11.4), so the method may
         call this plugin again.
         """
-        req_id = message.get("id")
-        if not (
-            (type(req_id) is int and 0 <= req_id <= _MAX_ID)
-            or (type(req_id) is str and req_id != "")
-        ):
-            self._write(
-                error_line(
-                    None,
-                    INVALID_REQUEST,
-                    f"invalid request: id is {json_type(req_id) if 'id' in message else 'missing'}"
-                    ", expected a non-empty string or an integer",
-                )
-            )
+        checked = check_runtime_request(message, self._runtime_target)
+        if isinstance(checked, bytes):
+            self._write(checked)
             return
-        method = message["method"]
-        params = message.get("params", {})
-        if type(method) is not str or not isinstance(params, dict):
-            what = "method" if type(method) is not str else "params"
-            expected = "string" if what == "method" else "object"
-            received = json_type(method if what == "method" else params)
-            self._write(
-                error_line(
-                    req_id,
-                    INVALID_REQUEST,
-                    f"invalid request: {what} is {received}, expected {expected}",
-                )
-            )
-            return
-        if not method.startswith(RUNTIME_PREFIX):
-            self._write(
-                error_line(
-                    req_id,
-                    METHOD_NOT_FOUND,
-                    f"method not found: {method!r} (a plugin may only send runtime.<method>)",
-                    {"method": method},
-                )
-            )
-            return
-        name = method[len(RUNTIME_PREFIX) :]
-        call_id = params.get("call")
-        call = self._pending.get(call_id) if type(call_id) is int else None
-        if call is None or call.runtime is None or call.future is None:
-            self._write(
-                error_line(
-                    req_id,
-                    INVALID_PARAMS,
-                    f"runtime call for unknown call {dumps(call_id).decode()}"
-                    if "call" in params
-                    else "runtime call without params.call",
-                    {"param": "call"},
-                )
-            )
-            return
-        args = params.get("args")
-        if type(args) is not list:
-            received = json_type(args) if "args" in params else "missing"
-            self._write(
-                error_line(
-                    req_id,
-                    INVALID_PARAMS,
-                    f"invalid params: args is {received}, expected array",
-                    {"param": "args", "expected": "array", "received": received},
-                )
-            )
-            return
+        req_id, name, call_id, args = checked
+        call = self._pending[call_id]
+        assert call.future is not None  # _runtime_target checked it
         task = call.future.get_loop().create_task(
             self._run_runtime_call(req_id, call.runtime, name, args)
         )
         self._runtime_tasks.add(task)
         task.add_done_callback(self._runtime_tasks.discard)
+
+    def _runtime_target(self, call_id: Any) -> bool:
+        """Whether ``call_id`` is a call in flight that carries a runtime (section 11.2)."""
+        call = self._pending.get(call_id) if type(call_id) is int else None
+        return call is not None and call.runtime is not None and call.future is not None
 
     async def _run_runtime_call(
         self, req_id: Any, runtime: Any, name: str, args: list[Any]

@@ -13,16 +13,26 @@ from __future__ import annotations
 import enum
 import inspect
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..plugin._runtime_proxy import FORWARDED_METHODS, snake_case, to_json_data
 from ..wire._errors import InvalidPayloadError
 from ..wire._json import dumps
-from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, METHOD_NOT_FOUND
+from ..wire._protocol import (
+    HANDLER_FAILED,
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    MAX_ID,
+    METHOD_NOT_FOUND,
+    RUNTIME_PREFIX,
+    json_type,
+)
 
 __all__ = [
     "answer_runtime_call",
+    "check_runtime_request",
     "error_line",
     "find_runtime_method",
     "runtime_snapshot",
@@ -178,3 +188,62 @@ async def answer_runtime_call(
             {"method": name},
         )
     return line
+
+
+def check_runtime_request(
+    message: dict[str, Any], is_call: Callable[[Any], bool]
+) -> tuple[Any, str, Any, list[Any]] | bytes:
+    """Check a plugin's ``runtime.<method>`` request (protocol.md 11.2).
+
+    Returns ``(id, name, call, args)``, or the error line that answers a malformed request or
+    one for no call in flight (``is_call(call)`` false): -32600, -32601 or -32602.
+    """
+    req_id = message.get("id")
+    if not (
+        (type(req_id) is int and 0 <= req_id <= MAX_ID) or (type(req_id) is str and req_id != "")
+    ):
+        return error_line(
+            None,
+            INVALID_REQUEST,
+            f"invalid request: id is {json_type(req_id) if 'id' in message else 'missing'}"
+            ", expected a non-empty string or an integer",
+        )
+    method = message["method"]
+    params = message.get("params", {})
+    if type(method) is not str or not isinstance(params, dict):
+        what = "method" if type(method) is not str else "params"
+        expected = "string" if what == "method" else "object"
+        received = json_type(method if what == "method" else params)
+        return error_line(
+            req_id,
+            INVALID_REQUEST,
+            f"invalid request: {what} is {received}, expected {expected}",
+        )
+    if not method.startswith(RUNTIME_PREFIX):
+        return error_line(
+            req_id,
+            METHOD_NOT_FOUND,
+            f"method not found: {method!r} (a plugin may only send runtime.<method>)",
+            {"method": method},
+        )
+    name = method[len(RUNTIME_PREFIX) :]
+    call_id = params.get("call")
+    if not is_call(call_id):
+        return error_line(
+            req_id,
+            INVALID_PARAMS,
+            f"runtime call for unknown call {dumps(call_id).decode()}"
+            if "call" in params
+            else "runtime call without params.call",
+            {"param": "call"},
+        )
+    args = params.get("args")
+    if type(args) is not list:
+        received = json_type(args) if "args" in params else "missing"
+        return error_line(
+            req_id,
+            INVALID_PARAMS,
+            f"invalid params: args is {received}, expected array",
+            {"param": "args", "expected": "array", "received": received},
+        )
+    return req_id, name, call_id, args

@@ -36,6 +36,7 @@ from ..wire._json import MAX_MESSAGE_BYTES, decode_text, dumps
 from ..wire._protocol import (
     INTERNAL_ERROR,
     INVALID_REQUEST,
+    MAX_ID,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     UNKNOWN_NAME,
@@ -72,7 +73,6 @@ __all__ = ["serve"]
 asyncio_eager_task_factory: Any = getattr(asyncio, "eager_task_factory", None)
 """``asyncio.eager_task_factory`` on Python 3.12+, else None."""
 
-_MAX_ID = 2**53 - 1
 _READ_CHUNK = 1 << 16
 _EOF_GRACE = 0.5
 """Seconds in-flight work may take after stdin EOF (the protocol allows 1 s in total)."""
@@ -245,7 +245,7 @@ class _Server:
             return
         req_id = message["id"]
         if not (
-            (isinstance(req_id, int) and not isinstance(req_id, bool) and 0 <= req_id <= _MAX_ID)
+            (isinstance(req_id, int) and not isinstance(req_id, bool) and 0 <= req_id <= MAX_ID)
             or (isinstance(req_id, str) and req_id)
         ):
             expected = "an integer in [0, 2^53-1] or a non-empty string"

@@ -13,6 +13,7 @@ __all__ = [
     "INVALID_REQUEST",
     "INVALID_RESULT",
     "LANGUAGE_RE",
+    "MAX_ID",
     "METHODS",
     "METHOD_NOT_FOUND",
     "NAME_RE",
@@ -41,6 +42,8 @@ METHODS: Final[tuple[str, ...]] = (
     "shutdown",
 )
 """The methods of protocol.md section 3.3, in table order."""
+MAX_ID: Final = 2**53 - 1
+"""Largest integer request id (section 3.2)."""
 RUNTIME_PREFIX: Final = "runtime."
 """Prefix of a plugin's runtime requests to its host (``runtime.getSetting``, section 11)."""
 
