@@ -5,10 +5,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import struct
-import subprocess
 import xml.etree.ElementTree as ET
-import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from testkit._html import VERDICT_COLOURS, render_html, scaling
 from testkit._report import compare_to_baseline, overall_verdict, render_reports
 from testkit._stats import sketch
 from testkit._toolchains import find_repo_root
+from testkit.tests._browser import headless, png_pixels
 
 ROOT = find_repo_root(Path(__file__).parent)
 KEYS = (("invokeAction:echo:100B", 100), ("validateAction:echo", 87), ("invokeAction:echo:10KiB", 10240))
@@ -146,73 +144,6 @@ def _doc(seed: int, slow_cell: str | None = None) -> dict[str, Any]:
     }
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(
-        "headless Chromium is needed for this test: `apt-get install -y chromium` "
-        "(nox -s tests installs it when run as root)"
-    )
-
-
-def _headless(*args: str) -> subprocess.CompletedProcess[str]:
-    argv = [
-        _chromium(),
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--enable-logging=stderr",
-        "--v=0",
-        *args,
-    ]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-
-
-def _png_pixels(path: Path) -> tuple[int, int, list[tuple[int, int, int]]]:
-    """Width, height and RGB pixels of an 8-bit, non-interlaced RGB/RGBA PNG (what Chromium writes)."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat = 8, b""
-    width = height = channels = 0
-    while pos < len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", body)
-            assert (depth, interlace) == (8, 0), (depth, interlace)
-            assert colour in (2, 6), colour
-            channels = 3 if colour == 2 else 4
-        elif kind == b"IDAT":
-            idat += body
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    stride = width * channels
-    prev = bytearray(stride)
-    pixels: list[tuple[int, int, int]] = []
-    for y in range(height):
-        start = y * (stride + 1)
-        flt, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            a = line[i - channels] if i >= channels else 0
-            b, c = prev[i], prev[i - channels] if i >= channels else 0
-            if flt == 1:
-                line[i] = (line[i] + a) & 255
-            elif flt == 2:
-                line[i] = (line[i] + b) & 255
-            elif flt == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif flt == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        pixels += [tuple(line[x : x + 3]) for x in range(0, stride, channels)]  # type: ignore[misc]
-        prev = line
-    return width, height, pixels
-
-
 def _rgb(colour: str) -> tuple[int, int, int]:
     return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
 
@@ -242,7 +173,7 @@ def test_chromium_draws_the_cells_and_charts_without_console_output(
     rendered: tuple[Path, dict[str, Any]],
 ) -> None:
     html_path, results = rendered
-    done = _headless("--virtual-time-budget=3000", "--dump-dom", html_path.as_uri())
+    done = headless("--virtual-time-budget=3000", "--dump-dom", html_path.as_uri())
     assert done.returncode == 0, done.stderr[-2000:]
     console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console
@@ -260,7 +191,7 @@ def test_chromium_draws_the_cells_and_charts_without_console_output(
 def test_chromium_screenshot_shows_the_verdict_colours(rendered: tuple[Path, dict[str, Any]]) -> None:
     html_path = rendered[0]
     shot = html_path.parent / "report.png"
-    done = _headless(
+    done = headless(
         "--hide-scrollbars", "--window-size=1000,3200", f"--screenshot={shot}", html_path.as_uri()
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -269,7 +200,7 @@ def test_chromium_screenshot_shows_the_verdict_colours(rendered: tuple[Path, dic
     if keep:  # CI keeps the screenshot beside the other artefacts
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / "report.png")
-    width, height, pixels = _png_pixels(shot)
+    width, height, pixels = png_pixels(shot)
     assert (width, height) == (1000, 3200)
     counts = Counter(pixels)
     for verdict in ("passed", "failed"):
