@@ -103,6 +103,11 @@ class _Server:
         self.max = max_message_bytes
         self.session = RuntimeSession(plugin.name, self)
         self.session.view = plugin.runtime_view
+        self.session.components = plugin.runtime_components or (
+            list(plugin.actions),
+            list(plugin.providers),
+            list(plugin.evaluators),
+        )
         self.runtime = RuntimeProxy(self.session)  # the host-less proxy, shared by every call
         self.manifest = plugin.manifest()
         # Runtime requests this plugin sent (protocol.md 11.2), by id, awaiting the host.

@@ -470,6 +470,11 @@ def adapt_plugin(obj: Any, module_name: str | None = None) -> Plugin:
         init=adapter.init(init) if callable(init) else None,
         extra=_manifest_members(obj),
         runtime_view=_viewed,
+        runtime_components=(
+            list(_get(obj, "actions") or []),
+            list(_get(obj, "providers") or []),
+            list(_get(obj, "evaluators") or []),
+        ),
     )
 
 

@@ -180,6 +180,10 @@ class Plugin:
     runtime_view: Callable[[Any], Any] | None = None
     """Wraps what the runtime proxy hands to handlers (the ``character`` snapshot, the results
     of runtime calls) in the shape they expect; by default they get plain JSON values."""
+    runtime_components: tuple[list[Any], list[Any], list[Any]] | None = None
+    """What ``runtime.actions``, ``runtime.providers`` and ``runtime.evaluators`` list for this
+    plugin's handlers (protocol.md 11.3: the served plugin's own components); by default its
+    Action/Provider/Evaluator objects. The elizaOS adapter gives the original elizaOS objects."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not NAME_RE.match(self.name):

@@ -341,6 +341,8 @@ class RuntimeSession:
         self.task_workers: dict[str, Any] = {}
         self.events: dict[str, list[Any]] = {}
         self.view: Callable[[Any], Any] | None = None
+        # The served plugin's own (actions, providers, evaluators), for runtime.actions etc.
+        self.components: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
 
 
 def _place_args(wire: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
@@ -397,9 +399,10 @@ class RuntimeProxy:
 
     ``agentId``/``agent_id`` and ``character`` come from the call's ``params.runtime`` snapshot
     (``None`` when absent), ``logger`` writes to stderr, ``config`` is the config of the last
-    ``init``. Each method of 11.3, spelled ``getSetting`` or ``get_setting``, is a coroutine
-    function forwarding to the host; the local ones (``getService`` ...) answer here. Any other
-    attribute raises ``AttributeError`` naming the known methods.
+    ``init``, ``actions``/``providers``/``evaluators`` list the served plugin's own components.
+    Each method of 11.3, spelled ``getSetting`` or ``get_setting``, is a coroutine function
+    forwarding to the host; the local ones (``getService`` ...) answer here. Any other attribute
+    raises ``AttributeError`` naming the known methods.
     """
 
     __slots__ = ("_call", "_character", "_context", "_session")
@@ -454,6 +457,21 @@ class RuntimeProxy:
     def config(self) -> dict[str, Any]:
         """The config of the last ``init`` (``{}`` before any)."""
         return self._session.config
+
+    @property
+    def actions(self) -> list[Any]:
+        """The served plugin's own actions (protocol.md 11.3: other plugins' do not cross)."""
+        return self._session.components[0]
+
+    @property
+    def providers(self) -> list[Any]:
+        """The served plugin's own providers."""
+        return self._session.components[1]
+
+    @property
+    def evaluators(self) -> list[Any]:
+        """The served plugin's own evaluators."""
+        return self._session.components[2]
 
     def getService(self, name: Any) -> None:
         """Services live in the host's process: always ``None`` on the plugin side."""
