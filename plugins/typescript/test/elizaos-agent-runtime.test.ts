@@ -46,7 +46,7 @@ describe("@elizaos/core AgentRuntime as the host's runtime", () => {
       );
       assert.equal(result.success, true);
       assert.deepEqual(result.values, { agentId: runtime.agentId });
-      const results = (result.data as { results: CallOutcome[] }).results;
+      const results = (result.data as unknown as { results: CallOutcome[] }).results;
       assert.deepEqual(results[0], { ok: "hello from core" });
       assert.deepEqual(results[1], { ok: null });
       assert.equal(results[2]!.error?.code, -32000, JSON.stringify(results[2]));
