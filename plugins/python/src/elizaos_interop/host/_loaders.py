@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -160,20 +161,46 @@ def find_ts_bridge(plugin_path: str | os.PathLike[str] | None = None) -> Path:
     )
 
 
-def _js_runtime(runtime: str, explicit: str | None, bridge: Path) -> str:
-    """The Node or Bun binary: argument, environment, the one installed next to the bridge."""
-    if explicit:
-        return explicit
-    env_name = "ELIZAOS_NODE" if runtime == "node" else "ELIZAOS_BUN"
-    configured = os.environ.get(env_name)
-    if configured:
-        return configured
-    # The system `node` may be too old to run .ts; prefer the one the TS package installed.
+def _beside(name: str, bridge: Path) -> str | None:
+    """``node_modules/.bin/<name>`` in the nearest directory above the bridge that has it."""
     for directory in bridge.parents:
-        local = directory / "node_modules" / ".bin" / runtime
+        local = directory / "node_modules" / ".bin" / name
         if local.exists():
             return str(local)
-    return runtime
+    return None
+
+
+def _js_runtime(
+    runtime: str, node: str | None, bun: str | None, bridge: Path, label: str
+) -> tuple[str, str]:
+    """The binary serving a TS plugin and the runtime it is (protocol.md 7.1): for ``node``, the
+    option, ``$ELIZAOS_NODE``, ``node_modules/.bin/node`` beside the bridge, ``node`` on PATH if
+    it is >= 22.6, else Bun found the same way; for ``bun``, the option, ``$ELIZAOS_BUN``, beside
+    the bridge, ``bun`` on PATH. A chosen binary is used as given; ``--version`` is only asked of
+    a ``node`` found on PATH."""
+    bun_binary = bun or os.environ.get("ELIZAOS_BUN") or _beside("bun", bridge)
+    if runtime == "bun":
+        bun_binary = bun_binary or shutil.which("bun")
+        if bun_binary is None:
+            raise PluginLoadError(
+                "runtime 'bun' needs Bun: no bun on PATH or in node_modules/.bin beside the "
+                f"TS bridge {bridge}; set ELIZAOS_BUN or install bun",
+                plugin=label,
+                transport="ipc",
+            )
+        return bun_binary, "bun"
+    chosen = node or os.environ.get("ELIZAOS_NODE") or _beside("node", bridge)
+    if chosen:
+        return chosen, "node"
+    on_path = shutil.which("node")
+    version = _node_version(on_path) if on_path else None
+    if on_path and version is not None and version[1] >= _MIN_NODE:
+        return on_path, "node"
+    bun_binary = bun_binary or shutil.which("bun")
+    if bun_binary is not None:
+        return bun_binary, "bun"
+    shown = version[0] if version is not None else "(none)"
+    raise PluginLoadError(_node_sentence(shown, on_path or "node"), plugin=label, transport="ipc")
 
 
 def load_ts_plugin(
@@ -210,7 +237,7 @@ def load_ts_plugin(
         bridge_path = bridge_path.resolve()
     else:
         bridge_path = find_ts_bridge(plugin_path)
-    binary = _js_runtime(runtime, node if runtime == "node" else bun, bridge_path)
+    binary, runtime = _js_runtime(runtime, node, bun, bridge_path, str(plugin_path))
     argv = [binary, str(bridge_path), str(plugin_path)]
     if max_message_bytes != MAX_MESSAGE_BYTES:
         argv += ["--max-message-bytes", str(max_message_bytes)]
@@ -263,27 +290,39 @@ _MIN_NODE = (22, 6)
 """The oldest Node that runs ``.ts`` files by type stripping."""
 
 
-def node_too_old(binary: str) -> str | None:
-    """The sentence every host gives when the Node that would run a TypeScript plugin is too
-    old or missing, else None (a Node >= 22.6, Bun, or a binary that cannot be asked). Runs
-    ``binary --version``, so it is only called after a load failed."""
+def _node_version(binary: str) -> tuple[str, tuple[int, int]] | None:
+    """``binary --version`` and its (major, minor), or None when it cannot be asked or does not
+    answer like Node."""
     try:
         done = subprocess.run(
             [binary, "--version"], capture_output=True, text=True, timeout=5, check=False
         )
-    except FileNotFoundError:
-        version = "(none)"
     except (OSError, subprocess.TimeoutExpired):
         return None
-    else:
-        version = done.stdout.strip()
-        match = re.match(r"v(\d+)\.(\d+)\.", version)
-        if match is None or (int(match.group(1)), int(match.group(2))) >= _MIN_NODE:
-            return None
+    version = done.stdout.strip()
+    match = re.match(r"v(\d+)\.(\d+)\.", version)
+    if match is None:
+        return None
+    return version, (int(match.group(1)), int(match.group(2)))
+
+
+def _node_sentence(version: str, binary: str) -> str:
     return (
         f"TypeScript plugins need Node >= 22.6 or Bun; found node {version} at {binary}; "
         "set ELIZAOS_NODE or install node@22"
     )
+
+
+def node_too_old(binary: str) -> str | None:
+    """The sentence every host gives when the Node that would run a TypeScript plugin is too
+    old or missing, else None (a Node >= 22.6, Bun, or a binary that cannot be asked). Runs
+    ``binary --version``, so it is only called after a load failed."""
+    if shutil.which(binary) is None and not Path(binary).exists():
+        return _node_sentence("(none)", binary)
+    version = _node_version(binary)
+    if version is None or version[1] >= _MIN_NODE:
+        return None
+    return _node_sentence(version[0], binary)
 
 
 def load_rust_plugin(
