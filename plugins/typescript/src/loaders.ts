@@ -4,8 +4,8 @@
  * bridge-server.ts on Node or Bun).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve as resolvePath } from "node:path";
+import { accessSync, constants, existsSync, statSync } from "node:fs";
+import { delimiter, dirname, join, resolve as resolvePath } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InteropError, PluginLoadError } from "./errors.ts";
 import { IpcConnection, type IpcOptions } from "./ipc.ts";
@@ -39,8 +39,10 @@ export type TsRuntime = "node" | "bun";
 export interface TsLoadOptions extends IpcLoadOptions {
   /** Runtime for the bridge (default "node"). */
   runtime?: TsRuntime;
-  /** Runtime binary (default `$ELIZAOS_NODE`/`$ELIZAOS_BUN`, else this process when it is that runtime, else `node`/`bun`). */
+  /** Runtime binary, used as given (default: found in the order of protocol.md 7.1, see {@link findTsRuntime}). */
   executable?: string;
+  /** Bun binary serving a runtime "node" plugin when no Node >= 22.6 is found (default `$ELIZAOS_BUN`, beside the bridge, `bun` on PATH). */
+  bun?: string;
   /** Bridge script (default `$ELIZAOS_TS_BRIDGE`, else this package's src/bridge-server.ts). */
   bridge?: string;
 }
@@ -141,14 +143,74 @@ export function nodeTooOldSentence(version: string, path: string): string {
   return `TypeScript plugins need Node >= 22.6 or Bun; found node ${version} at ${path}; set ELIZAOS_NODE or install node@22`;
 }
 
+/** `node_modules/.bin/<name>` in the nearest directory above the bridge that has it. */
+function besideBridge(name: TsRuntime, bridge: string): string | undefined {
+  let dir = dirname(resolvePath(bridge));
+  for (;;) {
+    const local = join(dir, "node_modules", ".bin", name);
+    if (existsSync(local)) return local;
+    const parent = dirname(dir);
+    if (parent === dir) return undefined;
+    dir = parent;
+  }
+}
+
+/** The executable `name` on `PATH`, or undefined. */
+function onPath(name: string, options: IpcLoadOptions): string | undefined {
+  for (const dir of (envValue(options, "PATH") ?? "").split(delimiter)) {
+    if (dir === "") continue;
+    const candidate = join(dir, name);
+    try {
+      if (statSync(candidate).isFile()) {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** `<executable> --version` when it answers like Node ("v22.6.0"), else null. */
+function nodeVersion(executable: string): { text: string; major: number; minor: number } | null {
+  let text: string;
+  try {
+    text = execFileSync(executable, ["--version"], { encoding: "utf8", timeout: 5000, stdio: ["ignore", "pipe", "ignore"] }).trim();
+  } catch {
+    return null;
+  }
+  const m = /^v(\d+)\.(\d+)\./.exec(text);
+  return m === null ? null : { text, major: Number(m[1]), minor: Number(m[2]) };
+}
+
 /**
- * The runtime binary used when neither an option nor the environment names one: this process when it
- * is that runtime, else the copy installed in this package's node_modules/.bin, else the name on PATH.
+ * The binary serving a TypeScript plugin and the runtime it is (protocol.md 7.1). Runtime "node":
+ * the `executable` option, `$ELIZAOS_NODE`, `node_modules/.bin/node` beside the bridge, `node` on
+ * PATH if it is >= 22.6, else Bun found as for runtime "bun", else the common sentence. Runtime
+ * "bun": the option (`executable`, then `bun`), `$ELIZAOS_BUN`, beside the bridge, `bun` on PATH.
+ * A chosen binary is used as given; only a `node` found on PATH is asked its version.
  */
-export function defaultExecutable(runtime: TsRuntime): string {
-  if (currentRuntime() === runtime) return process.execPath;
-  const local = fileURLToPath(new URL(`../node_modules/.bin/${runtime}`, import.meta.url));
-  return existsSync(local) ? local : runtime;
+export function findTsRuntime(runtime: TsRuntime, bridge: string, options: TsLoadOptions = {}): { executable: string; runtime: TsRuntime } {
+  const label = options.label ?? "TypeScript plugin";
+  const findBun = (): string | undefined => options.bun ?? envValue(options, "ELIZAOS_BUN") ?? besideBridge("bun", bridge) ?? onPath("bun", options);
+  if (runtime === "bun") {
+    const bun = options.executable ?? findBun();
+    if (bun === undefined) {
+      throw new PluginLoadError({ plugin: label, method: "load", transport: "ipc" }, `runtime "bun" needs Bun: no bun on PATH or in node_modules/.bin beside the TS bridge ${bridge}; set ELIZAOS_BUN or install bun`);
+    }
+    return { executable: bun, runtime: "bun" };
+  }
+  const chosen = options.executable ?? envValue(options, "ELIZAOS_NODE") ?? besideBridge("node", bridge);
+  if (chosen !== undefined) return { executable: chosen, runtime: "node" };
+  const node = onPath("node", options);
+  const version = node === undefined ? null : nodeVersion(node);
+  if (node !== undefined && version !== null && (version.major > MIN_NODE[0] || (version.major === MIN_NODE[0] && version.minor >= MIN_NODE[1]))) {
+    return { executable: node, runtime: "node" };
+  }
+  const bun = findBun();
+  if (bun !== undefined) return { executable: bun, runtime: "bun" };
+  throw new PluginLoadError({ plugin: label, method: "load", transport: "ipc" }, nodeTooOldSentence(version?.text ?? "(none)", node ?? "node"));
 }
 
 /** Loads a TypeScript plugin module through the bridge server on Node or Bun. */
@@ -158,15 +220,15 @@ export async function loadTsPlugin(path: string, options: TsLoadOptions = {}): P
     throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `unknown runtime ${JSON.stringify(runtime)}, expected "node" or "bun"`);
   }
   if (!existsSync(path)) throw new PluginLoadError({ plugin: path, method: "load", transport: "ipc" }, `TypeScript plugin not found: ${resolvePath(path)}`);
-  const envKey = runtime === "node" ? "ELIZAOS_NODE" : "ELIZAOS_BUN";
-  const executable = options.executable ?? envValue(options, envKey) ?? defaultExecutable(runtime);
   const bridge = options.bridge ?? envValue(options, "ELIZAOS_TS_BRIDGE") ?? BRIDGE_SERVER_PATH;
+  const found = findTsRuntime(runtime, bridge, { ...options, label: options.label ?? path });
+  const executable = found.executable;
   const argv = [executable, bridge, resolvePath(path)];
   if (options.maxMessageBytes !== undefined) argv.push("--max-message-bytes", String(options.maxMessageBytes));
   try {
     return await loadIpcPlugin(argv, { ...options, label: options.label ?? path });
   } catch (err) {
-    const hint = runtime === "node" && err instanceof PluginLoadError ? nodeTooOldHint(executable) : null;
+    const hint = found.runtime === "node" && err instanceof PluginLoadError ? nodeTooOldHint(executable) : null;
     if (hint === null) throw err;
     throw new PluginLoadError({ plugin: options.label ?? path, method: "load", transport: "ipc" }, `${hint} (${(err as PluginLoadError).detail})`, { cause: err });
   }
