@@ -268,10 +268,10 @@ impl PythonPluginLoader {
 /// The JavaScript runtime that runs a TypeScript plugin's bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TsRuntime {
-    /// Node >= 22 (`$ELIZAOS_NODE`, default `node`).
+    /// Node >= 22.6 (found as protocol.md 7.1 says; Bun when none is found).
     #[default]
     Node,
-    /// Bun (`$ELIZAOS_BUN`, default `bun`).
+    /// Bun (`$ELIZAOS_BUN`, beside the bridge, else `bun` on `PATH`).
     Bun,
 }
 
@@ -359,6 +359,25 @@ fn resolve_binary(binary: &OsStr) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
+/// `binary --version`, trimmed, or `None` when it cannot be run.
+fn node_version(binary: &OsStr) -> Option<String> {
+    std::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|v| v.trim().to_owned())
+}
+
+/// "TypeScript plugins need Node >= 22.6 or Bun; found node <version> at <path>; ...".
+fn node_sentence(version: &str, shown: &str) -> String {
+    format!(
+        "TypeScript plugins need Node >= 22.6 or Bun; found node {version} at {shown}; set ELIZAOS_NODE or install node@22"
+    )
+}
+
 /// The common sentence for a Node too old (or missing) to run a TypeScript
 /// plugin, or `None` when `binary` is a Node >= 22.6.
 fn node_hint(binary: &OsStr) -> Option<String> {
@@ -366,21 +385,22 @@ fn node_hint(binary: &OsStr) -> Option<String> {
         || binary.to_string_lossy().into_owned(),
         |p| p.display().to_string(),
     );
-    let version = std::process::Command::new(binary)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .map(|v| v.trim().to_owned());
+    let version = node_version(binary);
     match version.as_deref().and_then(parse_node_version) {
         Some(v) if v >= MIN_NODE => None,
-        _ => Some(format!(
-            "TypeScript plugins need Node >= 22.6 or Bun; found node {} at {shown}; set ELIZAOS_NODE or install node@22",
-            version.as_deref().unwrap_or("(none)")
+        _ => Some(node_sentence(
+            version.as_deref().unwrap_or("(none)"),
+            &shown,
         )),
     }
+}
+
+/// `name` in the first directory of `path` (a `PATH` value) that has it as a file.
+fn on_path(path: Option<&OsStr>, name: &str) -> Option<PathBuf> {
+    env::split_paths(path?)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
 }
 
 /// Loads TypeScript plugins through the `@elizaos/interop` bridge server.
@@ -404,6 +424,7 @@ pub struct TypeScriptPluginLoader {
     options: IpcOptions,
     runtime: TsRuntime,
     binary: Option<OsString>,
+    bun: Option<OsString>,
     bridge: Option<PathBuf>,
 }
 
@@ -421,10 +442,31 @@ impl TypeScriptPluginLoader {
         self
     }
 
-    /// The runtime binary to use instead of `$ELIZAOS_NODE`/`$ELIZAOS_BUN`.
+    /// The runtime binary to use instead of `$ELIZAOS_NODE`/`$ELIZAOS_BUN`
+    /// (used as given).
     pub fn runtime_binary(mut self, binary: impl AsRef<OsStr>) -> Self {
         self.binary = Some(binary.as_ref().to_owned());
         self
+    }
+
+    /// The Bun binary to use instead of `$ELIZAOS_BUN`: runs a Bun plugin, or
+    /// a Node plugin when no Node >= 22.6 is found (protocol.md 7.1).
+    pub fn bun_binary(mut self, binary: impl AsRef<OsStr>) -> Self {
+        self.bun = Some(binary.as_ref().to_owned());
+        self
+    }
+
+    /// An environment variable as the plugin process sees it: set with
+    /// [`env`](Self::env), else inherited; empty counts as unset.
+    fn setting(&self, key: &str) -> Option<OsString> {
+        self.options
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .or_else(|| env::var_os(key))
+            .filter(|v| !v.is_empty())
     }
 
     /// The bridge script to use instead of `$ELIZAOS_TS_BRIDGE` or the search.
@@ -466,20 +508,65 @@ impl TypeScriptPluginLoader {
         })
     }
 
-    /// The runtime binary: explicit, `$ELIZAOS_NODE`/`$ELIZAOS_BUN`, the
-    /// `node_modules/.bin/<runtime>` nearest above the bridge, else the name on `PATH`.
-    fn find_binary(&self, bridge: &Path) -> OsString {
-        if let Some(binary) = &self.binary {
-            return binary.clone();
-        }
-        let (var, name) = match self.runtime {
-            TsRuntime::Node => ("ELIZAOS_NODE", "node"),
-            TsRuntime::Bun => ("ELIZAOS_BUN", "bun"),
+    /// The binary serving the plugin and the runtime it is (protocol.md 7.1).
+    /// Node: explicit, `$ELIZAOS_NODE`, `node_modules/.bin/node` nearest above
+    /// the bridge, `node` on `PATH` if it is >= 22.6, else Bun found as for a
+    /// Bun plugin, else the common sentence. Bun: explicit, `$ELIZAOS_BUN`,
+    /// beside the bridge, `bun` on `PATH`. A chosen binary is used as given;
+    /// only a `node` found on `PATH` is asked its version.
+    fn find_binary(
+        &self,
+        bridge: &Path,
+        label: &str,
+    ) -> Result<(OsString, TsRuntime), InteropError> {
+        let path = self.setting("PATH");
+        let bun = || {
+            self.bun
+                .clone()
+                .or_else(|| self.setting("ELIZAOS_BUN"))
+                .or_else(|| binary_beside(bridge, "bun").map(PathBuf::into_os_string))
+                .or_else(|| on_path(path.as_deref(), "bun").map(PathBuf::into_os_string))
         };
-        if let Some(set) = env::var_os(var).filter(|v| !v.is_empty()) {
-            return set;
+        if self.runtime == TsRuntime::Bun {
+            return match self.binary.clone().or_else(bun) {
+                Some(binary) => Ok((binary, TsRuntime::Bun)),
+                None => Err(load_error(
+                    label,
+                    format!(
+                        "runtime \"bun\" needs Bun: no bun on PATH or in node_modules/.bin beside the TS bridge {}; set ELIZAOS_BUN or install bun",
+                        bridge.display()
+                    ),
+                )),
+            };
         }
-        binary_beside(bridge, name).map_or_else(|| name.into(), PathBuf::into_os_string)
+        let chosen = self
+            .binary
+            .clone()
+            .or_else(|| self.setting("ELIZAOS_NODE"))
+            .or_else(|| binary_beside(bridge, "node").map(PathBuf::into_os_string));
+        if let Some(binary) = chosen {
+            return Ok((binary, TsRuntime::Node));
+        }
+        let node = on_path(path.as_deref(), "node");
+        let version = node.as_deref().and_then(|n| node_version(n.as_os_str()));
+        if let Some(node) = &node {
+            if version
+                .as_deref()
+                .and_then(parse_node_version)
+                .is_some_and(|v| v >= MIN_NODE)
+            {
+                return Ok((node.clone().into_os_string(), TsRuntime::Node));
+            }
+        }
+        if let Some(binary) = bun() {
+            return Ok((binary, TsRuntime::Bun));
+        }
+        let shown = node.map_or_else(|| "node".to_owned(), |n| n.display().to_string());
+        let version = version.filter(|v| parse_node_version(v).is_some());
+        Err(load_error(
+            label,
+            node_sentence(version.as_deref().unwrap_or("(none)"), &shown),
+        ))
     }
 
     /// Loads the TypeScript plugin at `path` (protocol.md 7.1): a module
@@ -499,7 +586,7 @@ impl TypeScriptPluginLoader {
         // A package name is resolved by the bridge from the working directory upwards.
         let search_from = if path.exists() { path } else { Path::new(".") };
         let bridge = self.find_bridge(search_from, &label)?;
-        let binary = self.find_binary(&bridge);
+        let (binary, runtime) = self.find_binary(&bridge, &label)?;
         let argv = vec![
             binary.clone(),
             bridge.into_os_string(),
@@ -507,7 +594,7 @@ impl TypeScriptPluginLoader {
         ];
         match start(argv, self.options.clone(), label) {
             // A Node that cannot run the bridge is the usual cause: say so in full.
-            Err(InteropError::Load { context, cause }) if self.runtime == TsRuntime::Node => {
+            Err(InteropError::Load { context, cause }) if runtime == TsRuntime::Node => {
                 let cause = match node_hint(&binary) {
                     Some(hint) => format!("{cause}\nhint: {hint}"),
                     None => cause,
