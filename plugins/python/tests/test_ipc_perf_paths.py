@@ -30,7 +30,7 @@ from elizaos_interop import (
     load_python_plugin,
 )
 from elizaos_interop.plugin._bridge import serve
-from elizaos_interop.wire._json import dumps, loads
+from elizaos_interop.wire._json import dumps, loads, no_u_escape
 
 
 class Color(enum.StrEnum):
@@ -378,3 +378,20 @@ def test_inline_errors_and_checks_match_the_task_path() -> None:
         assert await pipes.close() == "eof"
 
     run(main())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"text":"plain"}', True),
+        ('{"text":"line\\nbreak \\"quoted\\""}', True),  # backslashes, but no \u escape
+        ('{"text":"\\u00e9"}', False),
+        ('{"text":"\\ud800"}', False),
+        ("\\", True),
+        ("\\u", False),
+    ],
+)
+def test_no_u_escape_is_the_substring_test_it_replaces(text: str, expected: bool) -> None:
+    """The receivers' fast path skips the surrogate check only when there is no ``\\u`` at all."""
+    assert no_u_escape(text) is expected
+    assert no_u_escape(text) is ("\\u" not in text)

@@ -45,7 +45,7 @@ from ..wire._errors import (
     PluginCrashError,
     PluginLoadError,
 )
-from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads
+from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads, no_u_escape
 from ..wire._protocol import HANDLER_FAILED, method_label
 
 if TYPE_CHECKING:
@@ -287,7 +287,7 @@ class FfiTransport:
             except (ValueError, RecursionError, StopIteration):
                 pass
             else:
-                if end == len(text) and len(raw) <= self.max_message_bytes and "\\u" not in text:
+                if end == len(text) and len(raw) <= self.max_message_bytes and no_u_escape(text):
                     return value
             return decode_value(
                 raw,

@@ -71,7 +71,7 @@ from ..wire._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads
+from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads, no_u_escape
 from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, method_label
 from ._ffi import check_plugin_file
 from ._wasm_exports import LAST_ERROR, LAST_ERROR_SIG, WASM_EXPORTS, module_problem
@@ -619,7 +619,7 @@ class WasmTransport:
                     and type(envelope) is dict
                     and len(envelope) == 1
                     and "result" in envelope
-                    and "\\u" not in text  # escapes: the surrogate check in decode_envelope
+                    and no_u_escape(text)  # escapes: the surrogate check in decode_envelope
                 ):
                     return envelope["result"]
             return decode_envelope(

@@ -23,6 +23,7 @@ __all__ = [
     "decode_text",
     "dumps",
     "loads",
+    "no_u_escape",
 ]
 
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -178,6 +179,16 @@ _C_SURROGATE_ENCODER: Any = (
 )
 
 
+def no_u_escape(text: str) -> bool:
+    """True when ``text`` has no ``\\u`` escape, so it cannot hold a lone surrogate escape.
+
+    A one-character search is a ``memchr`` (about 0.2 µs for 20 KB) where a two-character one
+    walks the text at about 1 ns a character: most answers have no backslash at all, so the
+    longer search runs only for those that do.
+    """
+    return "\\" not in text or "\\u" not in text
+
+
 def check_surrogates(text: str, value: Any) -> None:
     """Raise ``ValueError`` if ``value``, decoded from ``text``, holds a lone surrogate.
 
@@ -185,7 +196,7 @@ def check_surrogates(text: str, value: Any) -> None:
     escape can produce one: the text is searched for such an escape first (a substring test
     on the common path), and only then is the value re-encoded to find an unpaired one.
     """
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) is not None:
+    if not no_u_escape(text) and _SURROGATE_ESCAPE.search(text) is not None:
         try:
             if _C_SURROGATE_ENCODER is not None:
                 "".join(_C_SURROGATE_ENCODER(value, 0)).encode("utf-8")
