@@ -27,6 +27,7 @@ import functools
 import inspect
 import os
 import sys
+import time
 import types
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -91,6 +92,40 @@ def _can_start_eagerly(loop: asyncio.AbstractEventLoop) -> bool:
 
 _CoroutineType = types.CoroutineType
 _PLAIN_RESULTS = (dict, bool, type(None))
+
+
+def _test_delay_us() -> int:
+    """Microseconds of busy wait added to every request, from ``ELIZAOS_INTEROP_TEST_DELAY_US``.
+
+    Test-only: it makes a deliberately slowed build for the benchmark's regression detector
+    (``nox -s bench_selftest``). Unset or 0, nothing is wrapped and the hot path is unchanged."""
+    raw = os.environ.get("ELIZAOS_INTEROP_TEST_DELAY_US", "")
+    if not raw:
+        return 0
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(
+            "ELIZAOS_INTEROP_TEST_DELAY_US must be a non-negative integer (microseconds), "
+            f"received {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"ELIZAOS_INTEROP_TEST_DELAY_US must be >= 0, received {value}")
+    return value
+
+
+def _delayed(on_line: Callable[[bytes], None], delay_us: int) -> Callable[[bytes], None]:
+    """``on_line`` after a busy wait of ``delay_us`` (CPU work, as a slower bridge would do)."""
+    delay_ns = delay_us * 1000
+    clock = time.perf_counter_ns
+
+    def slowed(line: bytes) -> None:
+        end = clock() + delay_ns
+        while clock() < end:
+            pass
+        on_line(line)
+
+    return slowed
 
 
 class _Server:
@@ -164,6 +199,9 @@ class _Server:
             "validateEvaluator": self._validate_evaluator,
             "invokeEvaluator": self._invoke_evaluator,
         }
+        delay_us = _test_delay_us()
+        if delay_us:
+            self._on_line = _delayed(self._on_line, delay_us)  # type: ignore[method-assign,assignment]
 
     # -- reading ----------------------------------------------------------------------------
 
