@@ -1,5 +1,10 @@
 """Load a WASM plugin in-process with wasmtime over the raw ABI of protocol.md section 5.
 
+This module loads the module and keeps its instance (:class:`WasmTransport`, the calls of the
+Transport interface); the raw call path below it (wasm calls, copies in and out of linear memory,
+traps) is :class:`~elizaos_interop.host._wasm_calls.WasmCallPath`, the instance and the watchdog
+are in :mod:`elizaos_interop.host._wasm_instance`.
+
 Fast path
 ---------
 wasmtime-py's ``Func.__call__`` re-reads the function type and converts every value in Python
@@ -46,10 +51,8 @@ from __future__ import annotations
 
 import ctypes
 import os
-import struct
 import threading
 import weakref
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from ..wire._abi import (
@@ -71,9 +74,10 @@ from ..wire._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
-from ..wire._json import MAX_MESSAGE_BYTES, SCAN, loads, no_u_escape
+from ..wire._json import MAX_MESSAGE_BYTES, SCAN, no_u_escape
 from ..wire._protocol import HANDLER_FAILED, INTERNAL_ERROR, method_label
 from ._ffi import check_plugin_file
+from ._wasm_calls import WasmCallPath
 from ._wasm_exports import LAST_ERROR, LAST_ERROR_SIG, WASM_EXPORTS, module_problem
 from ._wasm_instance import (
     FAST_PATH_INTERNALS,
@@ -109,11 +113,8 @@ DEFAULT_MEMORY_LIMIT: Final = 1 << 30
 
 _WASM_MAGIC: Final = b"\x00asm"
 
-_U32: Final = 0xFFFFFFFF
-_read_u32: Final = struct.Struct("<I").unpack_from
 
-
-class WasmTransport:
+class WasmTransport(WasmCallPath):
     """One WASM plugin: a compiled module and (at most) one live instance of it.
 
     ``timeout`` (seconds; ``None`` = ``default_timeout``) is enforced with wasmtime epochs; with
@@ -188,61 +189,13 @@ class WasmTransport:
         self._watchdog = Watchdog(self._engine)
         self._finalizer = weakref.finalize(self, stop_watchdog, self._watchdog)
         try:
-            self._live: LiveInstance | None = self._instantiate()
+            self._live = self._instantiate()
         except Fault as exc:
             self._finalizer()
             raise self._load_error(f"instantiation trapped: {exc.message}") from None
         except wasmtime.WasmtimeError as exc:
             self._finalizer()
             raise self._load_error(f"instantiation failed: {exc}") from exc
-
-    def _use_call_path(self, missing: list[str]) -> None:
-        """Set up the raw C API call path, or the public-API one when ``missing`` is not empty.
-
-        ``missing`` names the wasmtime-py internals the raw path needs and this wasmtime lacks
-        (:func:`missing_internals`); it is kept in :attr:`fast_path_missing`.
-        """
-        self.fast_path_missing = missing
-        self._call_raw: Any
-        self._pointer: Callable[[int], Any]
-        self._size: Callable[[int], Any]
-        self._error_address: Callable[[Any], int]
-        self._data_size: Any
-        if missing:
-            self._call_raw = self._public_call
-            self._pointer = _identity
-            self._size = int
-            self._error_address = int
-            self._data_size = None
-            self._fault: BaseException | None = None
-            return
-        from wasmtime import _bindings
-
-        # wasmtime_func_call_unchecked(context, func, args_and_results, len, trap_out) -> error.
-        # Called through cffi when it is installed (~60 ns less per call than ctypes, six calls
-        # per plugin call), else through ctypes declared without argtypes and always given
-        # ctypes objects, which ctypes passes as they are (~100 ns less per call than
-        # converting Python ints through argtypes). Either way every argument is built once.
-        call_address = (
-            ctypes.cast(_bindings._wasmtime_func_call_unchecked, ctypes.c_void_p).value or 0
-        )
-        try:
-            import cffi
-        except ImportError:
-            self._call_raw = ctypes.CFUNCTYPE(ctypes.c_void_p)(call_address)
-            self._pointer = ctypes.c_void_p
-            self._size = ctypes.c_size_t
-            self._error_address = int
-        else:
-            ffi = cffi.FFI()
-            self._cffi = ffi
-            self._call_raw = ffi.cast(
-                "void *(*)(void *, void *, void *, size_t, void *)", call_address
-            )
-            self._pointer = lambda address: ffi.cast("void *", address)
-            self._size = int
-            self._error_address = lambda err: int(ffi.cast("uintptr_t", err))
-        self._data_size = _bindings._wasmtime_memory_data_size
 
     # -- load-time checks -------------------------------------------------------------------
 
@@ -325,189 +278,6 @@ class WasmTransport:
                     transport="wasm",
                 )
         return live
-
-    # -- the raw call path ------------------------------------------------------------------
-
-    def _raw(self, live: LiveInstance, export: str) -> None:
-        """Call ``export`` with the values already in ``self._vals``; results land there too."""
-        _, func, slots = live.funcs[export]
-        err = self._call_raw(live.ctx, func, self._vals_ptr, slots, self._trap_ptr)
-        if err or self._trap.value:
-            self._raise_fault(err)
-
-    def _public_call(self, ctx: Any, func: Any, vals: Any, slots: int, trap: Any) -> int:
-        """``wasmtime_func_call_unchecked`` through wasmtime-py's public ``Func.__call__``.
-
-        Same contract as the raw call: i32 arguments in ``self._vals[4 * i]``, the result in
-        ``self._vals[0]``; returns 0, or 1 with the exception kept for :meth:`_raise_fault`.
-        """
-        fn, nparams, store = func
-        values = self._vals
-        args = [
-            values[4 * i] - (1 << 32) if values[4 * i] >= 1 << 31 else values[4 * i]
-            for i in range(nparams)
-        ]
-        try:
-            result = fn(store, *args)
-        except (self._wasmtime.Trap, self._wasmtime.WasmtimeError) as exc:
-            self._fault = exc
-            return 1
-        if isinstance(result, int):
-            values[0] = result & 0xFFFFFFFF
-        return 0
-
-    def _raise_fault(self, err: Any) -> None:
-        """Raise the :class:`Fault` for a failed call (``err``: the returned error pointer)."""
-        wasmtime = self._wasmtime
-        interrupted = False
-        if self.fast_path_missing:
-            fault, self._fault = self._fault, None
-            if isinstance(fault, wasmtime.Trap):
-                interrupted = fault.trap_code == wasmtime.TrapCode.INTERRUPT
-                full = fault.message
-            else:
-                full = str(fault)
-            raise _fault_from_text(full, interrupted)
-        from wasmtime import _bindings
-
-        if self._trap.value is not None:
-            trap = wasmtime.Trap._from_ptr(
-                ctypes.cast(self._trap.value, ctypes.POINTER(_bindings.wasm_trap_t))
-            )
-            self._trap.value = None
-            interrupted = trap.trap_code == wasmtime.TrapCode.INTERRUPT
-            full = trap.message
-        else:
-            error = wasmtime.WasmtimeError._from_ptr(
-                ctypes.cast(
-                    self._error_address(err) if err else 0,
-                    ctypes.POINTER(_bindings.wasmtime_error_t),
-                )
-            )
-            full = str(error)
-        raise _fault_from_text(full, interrupted)
-
-    def _mem_check(self, live: LiveInstance, ptr: int, size: int) -> None:
-        """Ensure ``[ptr, ptr + size)`` lies inside linear memory (re-reading its length)."""
-        if ptr + size > live.mem_len:
-            if self._data_size is None:  # the public-API path
-                live.set_len(live.memory.data_len(live.store))
-            else:
-                live.set_len(self._data_size(live.store._context(), live.mem_ref))
-            if ptr + size > live.mem_len:
-                raise Fault(
-                    f"the plugin handed out [{ptr}, {ptr + size}), outside its linear memory "
-                    f"of {live.mem_len} bytes",
-                    interrupted=False,
-                    protocol=True,
-                )
-
-    def _invoke(self, live: LiveInstance, export: str, args: list[bytes]) -> int:
-        """``alloc`` + copy each argument, call ``export``, return its raw u32 result.
-
-        This is the hot path (~1.7 us of Python around ~4.7 us of wasm calls before it was
-        flattened): ``_raw`` is inlined, attributes are read once, and no per-call list is
-        built. ``alloc`` may grow memory, so each
-        pointer is bounds-checked against the (re-read if needed) length before the copy; the
-        base address is stable (memory_may_move is off), so an argument is copied right after
-        its ``alloc`` and later growth leaves it in place.
-        """
-        vals = self._vals
-        call = self._call_raw
-        ctx = live.ctx
-        vals_ptr = self._vals_ptr
-        trap_ptr = self._trap_ptr
-        trap = self._trap
-        alloc, alloc_slots = live.alloc
-        view = live.view
-        mem_len = live.mem_len
-        # Value i of the export lives in vals[4 * i]; alloc uses value 0 only, so argument k's
-        # (ptr, len) go straight to values 2k and 2k + 1, except the first pointer, which each
-        # alloc overwrites and is written last.
-        slot = 0
-        first = 0
-        for arg in args:
-            size = len(arg)
-            vals[0] = size
-            err = call(ctx, alloc, vals_ptr, alloc_slots, trap_ptr)
-            if err or trap.value:
-                self._raise_fault(err)
-            ptr = vals[0]
-            if not ptr:
-                self._give_back(live, first, slot)
-                raise OutOfMemory(f"alloc({size}) returned 0 (out of memory)")
-            end = ptr + size
-            if end > mem_len:
-                self._mem_check(live, ptr, size)
-                view = live.view
-                mem_len = live.mem_len
-            view[ptr:end] = arg
-            if slot:
-                vals[slot] = ptr
-            else:
-                first = ptr
-            vals[slot + 4] = size
-            slot += 8
-        vals[0] = first
-        func, slots = live.exports[export]
-        err = call(ctx, func, vals_ptr, slots, trap_ptr)
-        if err or trap.value:
-            self._raise_fault(err)
-        result: int = vals[0]
-        return result
-
-    def _give_back(self, live: LiveInstance, first: int, slots: int) -> None:
-        """``dealloc`` the arguments :meth:`_invoke` allocated before an ``alloc`` failed.
-
-        They were not passed yet, so they are still the host's to free.
-        """
-        vals = self._vals
-        blocks = [(first if k == 0 else vals[k], vals[k + 4]) for k in range(0, slots, 8)]
-        for ptr, size in blocks:
-            vals[0] = ptr
-            vals[4] = size
-            self._raw(live, "dealloc")
-
-    def _read_buffer(self, live: LiveInstance, ptr: int) -> bytes:
-        """Copy a result buffer out (LE u32 length + bytes) and ``dealloc`` it exactly once."""
-        start = ptr + 4
-        if start > live.mem_len:
-            self._mem_check(live, ptr, 4)
-        view = live.view
-        size: int = _read_u32(view, ptr)[0]
-        end = start + size
-        if end > live.mem_len:
-            self._mem_check(live, ptr, 4 + size)
-            view = live.view
-        oversize = size > self.max_message_bytes
-        raw = view[start : start + 200 if oversize else end].tobytes()
-        vals = self._vals
-        vals[0] = ptr
-        vals[4] = 4 + size
-        dealloc, slots = live.dealloc
-        err = self._call_raw(live.ctx, dealloc, self._vals_ptr, slots, self._trap_ptr)
-        if err or self._trap.value:
-            self._raise_fault(err)
-        if oversize:
-            raise Oversize(size, raw)
-        return raw
-
-    def _last_error(self, live: LiveInstance) -> Any:
-        """The decoded ``elizaos_last_error`` envelope, or None (absent, 0, trap, garbage)."""
-        if not self._has_last_error:
-            return None
-        try:
-            self._raw(live, LAST_ERROR)
-            ptr = self._vals[0]
-            if ptr == 0:
-                return None
-            return loads(self._read_buffer(live, ptr))
-        except Fault:
-            if self._live is live:
-                self._live = None  # it trapped: its heap may be inconsistent (5.4)
-            return None
-        except (Oversize, ValueError, RecursionError):
-            return None
 
     # -- Transport interface ----------------------------------------------------------------
 
@@ -714,23 +484,6 @@ class WasmTransport:
             raise PluginCrashError(
                 "plugin is closed", plugin=self.label, method=method, transport="wasm"
             )
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _fault_from_text(full: str, interrupted: bool) -> Fault:
-    """The :class:`Fault` for wasmtime's text of a trap or error.
-
-    The text is "error while executing at wasm backtrace: ... Caused by: <why>"; the last line
-    is the reason, the rest is kept for ``data.trap``.
-    """
-    lines = [line.strip() for line in full.strip().splitlines() if line.strip()]
-    reason = lines[-1] if lines else "unknown wasm fault"
-    if not reason.startswith("wasm trap"):
-        reason = f"wasm trap: {reason}"
-    return Fault(reason, interrupted=interrupted, detail=full)
 
 
 def load_wasm_plugin(
