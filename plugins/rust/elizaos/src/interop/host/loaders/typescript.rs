@@ -1,6 +1,5 @@
-//! IPC loaders (protocol.md section 7.1): any command, Python plugins through
-//! `elizaos_interop.bridge_server`, TypeScript plugins through the
-//! `@elizaos/interop` bridge on Node or Bun.
+//! [`TypeScriptPluginLoader`]: a TypeScript plugin served by the `@elizaos/interop` bridge on
+//! Node or Bun, with the bridge and runtime binary found as protocol.md 7.1 says.
 
 use std::env;
 use std::ffi::{OsStr, OsString};
@@ -9,261 +8,10 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::error::{ErrorContext, InteropError, Transport};
-use super::ipc::{IpcConnection, IpcOptions};
-use super::loaded::{Backend, LoadedPlugin};
-
-/// Builder methods shared by every IPC loader.
-macro_rules! ipc_settings {
-    () => {
-        /// Time allowed for the first `getManifest` answer (default 10 s).
-        pub fn start_timeout(mut self, timeout: Duration) -> Self {
-            self.options.start_timeout = timeout;
-            self
-        }
-
-        /// Default per-call time-out (default 30 s).
-        pub fn call_timeout(mut self, timeout: Duration) -> Self {
-            self.options.call_timeout = timeout;
-            self
-        }
-
-        /// Grace period of `close`/`Drop` after `shutdown` and after SIGTERM (default 2 s).
-        pub fn grace_period(mut self, grace: Duration) -> Self {
-            self.options.grace_period = grace;
-            self
-        }
-
-        /// Largest message sent or accepted, in bytes (default 16 MiB).
-        pub fn max_message_bytes(mut self, bytes: usize) -> Self {
-            self.options.max_message_bytes = bytes;
-            self
-        }
-
-        /// Sets an environment variable for the plugin process.
-        pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
-            self.options
-                .env
-                .push((key.as_ref().to_owned(), value.as_ref().to_owned()));
-            self
-        }
-
-        /// Working directory of the plugin process.
-        pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Self {
-            self.options.current_dir = Some(dir.as_ref().to_owned());
-            self
-        }
-
-        /// Replaces every IPC setting at once.
-        pub fn options(mut self, options: IpcOptions) -> Self {
-            self.options = options;
-            self
-        }
-    };
-}
-
-fn load_error(label: &str, cause: String) -> InteropError {
-    InteropError::Load {
-        context: ErrorContext::boxed(label, "load", None, Transport::Ipc),
-        cause,
-    }
-}
-
-/// Spawns `argv` and completes the load with `getManifest` under the start time-out.
-fn start(
-    argv: Vec<OsString>,
-    options: IpcOptions,
-    label: String,
-) -> Result<LoadedPlugin, InteropError> {
-    let start_timeout = options.start_timeout;
-    let conn = IpcConnection::spawn(&argv, options, label.clone())?;
-    LoadedPlugin::from_backend(Backend::Ipc(Box::new(conn)), &label, Some(start_timeout))
-}
-
-/// Loads any plugin that speaks the IPC protocol, given its command line.
-///
-/// ```
-/// use elizaos::interop::{IpcPluginLoader, Transport};
-/// use serde_json::json;
-///
-/// # fn main() -> Result<(), elizaos::interop::InteropError> {
-/// // A plugin written against the wire alone (protocol.md section 3), in the seed's dialect.
-/// let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/raw_plugin.py");
-/// let plugin = IpcPluginLoader::new().load_command(&["python3", script, "seed"])?;
-/// assert_eq!(plugin.transport(), Transport::Ipc);
-/// let memory = json!({"content": {"text": "hi"}});
-/// let result = plugin.invoke_action("act", &memory, &json!({}), &json!({}))?;
-/// assert_eq!(result["success"], true);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct IpcPluginLoader {
-    options: IpcOptions,
-}
-
-impl IpcPluginLoader {
-    /// A loader with the default settings.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    ipc_settings!();
-
-    /// Spawns `argv` (no shell) and loads the plugin it serves.
-    pub fn load_command<S: AsRef<OsStr>>(&self, argv: &[S]) -> Result<LoadedPlugin, InteropError> {
-        let argv: Vec<OsString> = argv.iter().map(|a| a.as_ref().to_owned()).collect();
-        let label = argv
-            .iter()
-            .map(|a| a.to_string_lossy())
-            .collect::<Vec<_>>()
-            .join(" ");
-        start(argv, self.options.clone(), label)
-    }
-}
-
-/// Looks upward from each start directory for the first relative path that exists.
-fn search_upward(starts: &[PathBuf], candidates: &[&str]) -> Option<PathBuf> {
-    for start in starts {
-        for dir in start.ancestors() {
-            for candidate in candidates {
-                let path = dir.join(candidate);
-                if path.is_file() {
-                    return Some(path);
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Directories to search from: the plugin's own directory, then the current one.
-fn search_roots(plugin: &Path) -> Vec<PathBuf> {
-    let mut roots = Vec::new();
-    let cwd = env::current_dir().ok();
-    let absolute = if plugin.is_absolute() {
-        Some(plugin.to_path_buf())
-    } else {
-        cwd.as_ref().map(|c| c.join(plugin))
-    };
-    if let Some(abs) = absolute {
-        let dir = if abs.is_dir() {
-            abs
-        } else {
-            abs.parent().map(Path::to_path_buf).unwrap_or(abs)
-        };
-        roots.push(dir);
-    }
-    roots.extend(cwd);
-    roots
-}
-
-/// `$name` when set and non-empty, else `default`.
-fn env_or(name: &str, default: &str) -> OsString {
-    env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.into())
-}
-
-/// Loads Python plugins: spawns `$ELIZAOS_PYTHON` (default `python3`) with
-/// `-m elizaos_interop.bridge_server <path>`.
-///
-/// ```
-/// use elizaos::interop::PythonPluginLoader;
-/// use serde_json::json;
-///
-/// # fn main() -> Result<(), elizaos::interop::InteropError> {
-/// // The checkout's Python conformance fixture (protocol.md section 9).
-/// let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python/fixtures/conformance_plugin.py");
-/// let plugin = PythonPluginLoader::new().load(path)?;
-/// assert_eq!(plugin.language(), "python");
-/// let memory = json!({"content": {"text": "hi"}});
-/// let result = plugin.invoke_action("echo", &memory, &json!({}), &json!({}))?;
-/// assert_eq!(result["success"], true);
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct PythonPluginLoader {
-    options: IpcOptions,
-    python: Option<OsString>,
-    attr: Option<OsString>,
-}
-
-impl PythonPluginLoader {
-    /// A loader with the default settings.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    ipc_settings!();
-
-    /// The interpreter to use instead of `$ELIZAOS_PYTHON`/`python3`.
-    pub fn python(mut self, interpreter: impl AsRef<OsStr>) -> Self {
-        self.python = Some(interpreter.as_ref().to_owned());
-        self
-    }
-
-    /// The module attribute holding the plugin (the bridge's `--attr`),
-    /// instead of `plugin` (or the module's only plugin object).
-    pub fn attr(mut self, name: impl AsRef<OsStr>) -> Self {
-        self.attr = Some(name.as_ref().to_owned());
-        self
-    }
-
-    /// Loads the plugin at `path`: a `.py` file, a package directory, or a module name.
-    ///
-    /// When `elizaos_interop`'s source tree (`plugins/python/src`) is found
-    /// above the plugin or the current directory, it is put first on the
-    /// child's `PYTHONPATH`, so a checkout works without installing it.
-    pub fn load(&self, path: impl AsRef<Path>) -> Result<LoadedPlugin, InteropError> {
-        let path = path.as_ref();
-        let label = path.display().to_string();
-        let text = path.to_string_lossy();
-        let looks_like_path = text.contains('/') || text.ends_with(".py") || path.exists();
-        if looks_like_path && !path.exists() {
-            return Err(load_error(
-                &label,
-                format!("plugin not found: {}", path.display()),
-            ));
-        }
-        let python = self
-            .python
-            .clone()
-            .unwrap_or_else(|| env_or("ELIZAOS_PYTHON", "python3"));
-        let mut argv = vec![
-            python,
-            "-m".into(),
-            "elizaos_interop.bridge_server".into(),
-            path.as_os_str().to_owned(),
-        ];
-        if let Some(attr) = &self.attr {
-            argv.extend(["--attr".into(), attr.clone()]);
-        }
-        let mut options = self.options.clone();
-        let sets_pythonpath = options.env.iter().any(|(k, _)| k == "PYTHONPATH");
-        if !sets_pythonpath {
-            let roots = search_roots(if looks_like_path {
-                path
-            } else {
-                Path::new(".")
-            });
-            if let Some(init) =
-                search_upward(&roots, &["plugins/python/src/elizaos_interop/__init__.py"])
-            {
-                if let Some(src) = init.parent().and_then(Path::parent) {
-                    let mut value = src.as_os_str().to_owned();
-                    if let Some(existing) = env::var_os("PYTHONPATH").filter(|v| !v.is_empty()) {
-                        value.push(":");
-                        value.push(existing);
-                    }
-                    options.env.push(("PYTHONPATH".into(), value));
-                }
-            }
-        }
-        start(argv, options, label)
-    }
-}
+use super::{load_error, search_roots, search_upward, start};
+use crate::interop::host::error::InteropError;
+use crate::interop::host::ipc::IpcOptions;
+use crate::interop::host::loaded::LoadedPlugin;
 
 /// The JavaScript runtime that runs a TypeScript plugin's bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -320,7 +68,7 @@ fn is_package_name(path: &Path) -> bool {
     let module_file = [".ts", ".mts", ".cts", ".tsx", ".js", ".mjs", ".cjs"]
         .iter()
         .any(|ext| text.ends_with(ext));
-    !module_file && super::checks::is_plugin_name(&text)
+    !module_file && crate::interop::host::checks::is_plugin_name(&text)
 }
 
 /// The bridge found by searching (no explicit setting): an installed package
@@ -609,26 +357,6 @@ impl TypeScriptPluginLoader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn python_loader_serves_the_named_attribute() {
-        let dir = env::temp_dir().join(format!("elizaos-attr-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let module = dir.join("pair.py");
-        std::fs::write(
-            &module,
-            "from elizaos_interop import Plugin\nfirst = Plugin(name='first')\nsecond = Plugin(name='second')\n",
-        )
-        .expect("write module");
-        // PYTHONPATH: the checkout's elizaos_interop, found above the crate.
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python/src");
-        let loaded = PythonPluginLoader::new()
-            .env("PYTHONPATH", &src)
-            .attr("second")
-            .load(&module);
-        std::fs::remove_dir_all(&dir).ok();
-        assert_eq!(loaded.expect("loads").name(), "second");
-    }
 
     #[test]
     fn node_versions_are_read_and_compared() {
