@@ -243,7 +243,7 @@ class CallReport:
 def _toolchains() -> Toolchains:
     """The checkout's toolchains; ``ELIZAOS_PYTHON`` from the environment picks the Python that
     serves Python plugins (the testkit's own interpreter otherwise)."""
-    from testkit._certify import toolchains_anywhere
+    from testkit._certify_target import toolchains_anywhere
 
     toolchains = toolchains_anywhere()
     chosen = os.environ.get("ELIZAOS_PYTHON")

@@ -59,7 +59,7 @@ def test_generated_inputs_are_reproducible_per_seed() -> None:
 
 
 def test_runtime_gap_classification() -> None:
-    from testkit._certify import _is_gap
+    from testkit._certify_exercise import _is_gap
     from testkit._certify_channel import Reply
 
     def gap(message: str, exception: str = "Error") -> str:
