@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from testkit._matrix import Cell
     from testkit._report import ReportPaths
 
 __all__ = ["add_pin_options", "cmd_bench", "cmd_report", "register"]
@@ -118,6 +120,13 @@ def _register_bench(subparsers: Any) -> None:
         "each, default 4); REF is the baseline",
     )
     bench.add_argument(
+        "--candidate-env",
+        action="append",
+        metavar="KEY=VALUE",
+        help="measure this tree with KEY=VALUE set (repeatable) against the same tree without it "
+        "(or against --compare REF), in alternating blocks",
+    )
+    bench.add_argument(
         "--compare-cache",
         type=Path,
         metavar="DIR",
@@ -205,8 +214,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     def progress(message: str) -> None:
         print(f"[bench] {message}", file=sys.stderr, flush=True)
 
-    if args.compare:
-        return _bench_compare(args, root, matrix.path, out, progress)
+    if args.compare or args.candidate_env:
+        return _bench_compare(args, root, matrix.path, cells, out, progress)
 
     override: Profile | None = None
     if args.iterations is not None or args.warmup is not None:
@@ -276,9 +285,30 @@ def _merge(args: argparse.Namespace, root: Path) -> Path:
     return target
 
 
-def _bench_compare(args: argparse.Namespace, root: Path, matrix: Path, out: Path, progress: Any) -> int:
-    """``bench --compare REF``: both trees in alternating blocks, REF as the baseline."""
-    from testkit._compare import CompareError, run_compare, subprocess_runner
+def _build_sessions(cells: Sequence[Cell]) -> list[str]:
+    """The build sessions the other ref needs for ``cells`` (every one if that cannot be told)."""
+    from testkit._compare import BUILD_SESSIONS, sessions_for
+    from testkit._toolchains import ToolchainError, Toolchains
+
+    try:
+        toolchains = Toolchains.discover()
+        hints = [
+            req.build
+            for cell in cells
+            for fixture in ("conformance", "eliza-classic")
+            for req in toolchains.cell_requirements(cell, fixture)
+        ]
+    except (ToolchainError, OSError, ValueError):
+        return list(BUILD_SESSIONS)
+    return sessions_for(hints)
+
+
+def _bench_compare(
+    args: argparse.Namespace, root: Path, matrix: Path, cells: Sequence[Cell], out: Path, progress: Any
+) -> int:
+    """``bench --compare REF`` / ``--candidate-env``: both sides in alternating blocks, REF (or
+    this tree without the candidate's environment) as the baseline."""
+    from testkit._compare import CompareError, parse_env, run_compare, subprocess_runner
     from testkit._report import DEFAULT_THRESHOLD, ReportError, load_results, render_reports
 
     options: list[str] = ["--profile", args.profile]
@@ -303,6 +333,8 @@ def _bench_compare(args: argparse.Namespace, root: Path, matrix: Path, out: Path
             run=subprocess_runner,
             progress=progress,
             cache=args.compare_cache,
+            candidate_env=parse_env(args.candidate_env or []),
+            sessions=_build_sessions(cells) if args.compare else (),
         )
         paths = render_reports(
             out,
@@ -314,7 +346,8 @@ def _bench_compare(args: argparse.Namespace, root: Path, matrix: Path, out: Path
         _err(str(exc))
         return 2
     _print_written(paths)
-    return 1 if _fails_on_regression(args, paths, args.compare) else 0
+    against = args.compare or "this tree without " + ", ".join(args.candidate_env or [])
+    return 1 if _fails_on_regression(args, paths, against) else 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -9,6 +9,12 @@ whose repeats are the blocks, and the two are compared with the bootstrap of
 :mod:`testkit._stats`: this tree is "now", the ref is the baseline. Machine drift during the run
 hits both sides alike, which no comparison with a committed baseline can promise.
 
+With ``--candidate-env KEY=VALUE`` the measured side ("now") runs with that environment on top,
+and without ``--compare`` the baseline side is this very tree: the same build measured against
+itself with one environment variable changed, in the same alternating blocks. That is how a
+deliberately slowed build (``ELIZAOS_INTEROP_TEST_DELAY_US``, a busy wait in the Python plugin
+bridge) is told from the unchanged one without building anything (``nox -s bench_selftest``).
+
 Both sides are driven by this tree's harness (``python -P -m testkit.cli bench``, with this
 tree's ``testkit`` first on ``PYTHONPATH``), with the side's repository as working directory (its
 matrices, fixtures, host drivers and build artifacts) and the side's Python runtime
@@ -40,8 +46,10 @@ __all__ = [
     "block_order",
     "build_side",
     "export_ref",
+    "parse_env",
     "pool_blocks",
     "run_compare",
+    "sessions_for",
     "subprocess_runner",
 ]
 
@@ -109,17 +117,43 @@ def _nox() -> list[str]:
     return [found]
 
 
-def build_side(side: Side, run: Runner, base_env: Mapping[str, str]) -> None:
-    """Build a side's artifacts with its own noxfile (skipped when built before)."""
+def build_side(
+    side: Side, run: Runner, base_env: Mapping[str, str], sessions: Sequence[str] = BUILD_SESSIONS
+) -> None:
+    """Build a side's artifacts with its own noxfile's ``sessions`` (those built before are not
+    built again: the ``.built`` stamp lists them, one a line). No sessions, no build."""
     stamp = side.root / ".built"
-    if stamp.is_file():
+    done = set(stamp.read_text(encoding="utf-8").split()) if stamp.is_file() else set()
+    wanted = [s for s in sessions if s not in done]
+    if not wanted:
         return
     env = {k: v for k, v in base_env.items() if k not in _TREE_ENV}
-    argv = [*_nox(), "--noxfile", str(side.root / "noxfile.py"), "-s", *BUILD_SESSIONS]
+    argv = [*_nox(), "--noxfile", str(side.root / "noxfile.py"), "-s", *wanted]
     code = run(argv, side.root, env)
     if code != 0:
         raise CompareError(f"building {side.label} in {side.root} failed (exit {code}): {' '.join(argv)}")
-    stamp.write_text("built\n", encoding="utf-8")
+    stamp.write_text("".join(f"{s}\n" for s in sorted(done | set(wanted))), encoding="utf-8")
+
+
+def sessions_for(build_hints: Sequence[str]) -> list[str]:
+    """The build sessions named in requirements' build hints (``nox -s build_rust_ffi ...``), in
+    :data:`BUILD_SESSIONS` order: what the selected cells need, so a Python-only cell builds
+    nothing and a TypeScript host does not wait for cargo."""
+    named = {word for hint in build_hints for word in hint.replace(",", " ").split()}
+    return [s for s in BUILD_SESSIONS if s in named]
+
+
+def parse_env(assignments: Sequence[str]) -> dict[str, str]:
+    """``["KEY=VALUE", ...]`` as a mapping; a malformed item is a CompareError naming it."""
+    env: dict[str, str] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not key.replace("_", "").isalnum():
+            raise CompareError(
+                f"--candidate-env expects KEY=VALUE (KEY of letters, digits, _), received {item!r}"
+            )
+        env[key] = value
+    return env
 
 
 def block_order(blocks: int) -> list[int]:
@@ -194,7 +228,7 @@ def pool_blocks(blocks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def run_compare(
     *,
     repo: Path,
-    ref: str,
+    ref: str | None,
     matrix: Path,
     out: Path,
     blocks: int,
@@ -203,24 +237,41 @@ def run_compare(
     progress: Callable[[str], None],
     cache: Path | None = None,
     env: Mapping[str, str] | None = None,
+    candidate_env: Mapping[str, str] | None = None,
+    sessions: Sequence[str] = BUILD_SESSIONS,
 ) -> tuple[Path, Path]:
-    """Export and build ``ref``, measure both sides in alternating blocks, pool each side.
+    """Export and build ``ref`` (its ``sessions``), measure both sides in alternating blocks,
+    pool each side. ``candidate_env`` is added to this tree's side only; with ``ref=None`` the
+    baseline side is this tree too (nothing exported or built).
 
-    Returns the pooled results of this tree and of the ref (``out/now.json``, ``out/ref.json``);
-    the caller compares them and writes the reports.
+    Returns the pooled results of this tree and of the baseline side (``out/compare/now.json``,
+    ``out/compare/ref.json``); the caller compares them and writes the reports.
     """
     if blocks < 2:
         raise CompareError(f"--compare needs at least 2 blocks per side to see the noise, received {blocks}")
+    if ref is None and not candidate_env:
+        raise CompareError(
+            "comparing this tree with itself needs --candidate-env KEY=VALUE (or --compare REF)"
+        )
     base_env = dict(os.environ if env is None else env)
-    commit, tree = export_ref(repo, ref, cache)
+    extra = dict(candidate_env or {})
     harness = Path(__file__).resolve().parent.parent
-    sides = (Side("HEAD", repo), Side(f"{ref} ({commit[:12]})", tree))
+    label = "HEAD" + "".join(f" {k}={v}" for k, v in extra.items())
+    commit: str | None = None
+    if ref is None:
+        sides = (Side(label, repo), Side("HEAD", repo))
+    else:
+        commit, tree = export_ref(repo, ref, cache)
+        sides = (Side(label, repo), Side(f"{ref} ({commit[:12]})", tree))
     try:
         relative = matrix.resolve().relative_to(repo.resolve())
     except ValueError as exc:
         raise CompareError(f"--compare needs a matrix inside the repository, received {matrix}") from exc
-    progress(f"building {sides[1].label} in {tree}")
-    build_side(sides[1], run, base_env)
+    if ref is not None:
+        progress(
+            f"building {sides[1].label} in {sides[1].root} ({', '.join(sessions) or 'nothing to build'})"
+        )
+        build_side(sides[1], run, base_env, sessions)
     results: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
     for step, which in enumerate(block_order(blocks)):
         side = sides[which]
@@ -229,13 +280,20 @@ def run_compare(
         side_matrix = side.root / relative
         if not side_matrix.is_file():
             raise CompareError(f"{side.label} has no {relative}")
-        code = run(bench_argv(side_matrix, block_dir, options), side.root, _side_env(side, harness, base_env))
+        side_env = _side_env(side, harness, base_env)
+        if which == 0:
+            side_env.update(extra)
+        else:
+            for key in extra:  # the baseline side never inherits the candidate's variable
+                side_env.pop(key, None)
+        code = run(bench_argv(side_matrix, block_dir, options), side.root, side_env)
         results_path = block_dir / "results.json"
         if not results_path.is_file():
             raise CompareError(f"measuring {side.label} wrote no {results_path} (exit {code})")
         results[which].append(json.loads(results_path.read_text(encoding="utf-8")))
     now, then = pool_blocks(results[0]), pool_blocks(results[1])
-    then["source"] = {"commit": commit, "branch": None, "dirty": False}
+    if commit is not None:
+        then["source"] = {"commit": commit, "branch": None, "dirty": False}
     now_path, ref_path = out / "compare" / "now.json", out / "compare" / "ref.json"
     now_path.write_text(json.dumps(now, indent=1), encoding="utf-8")
     ref_path.write_text(json.dumps(then, indent=1), encoding="utf-8")

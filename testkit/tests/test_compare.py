@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from testkit._compare import CompareError, block_order, export_ref, pool_blocks, run_compare
+from testkit._compare import (
+    CompareError,
+    Side,
+    block_order,
+    build_side,
+    export_ref,
+    parse_env,
+    pool_blocks,
+    run_compare,
+    sessions_for,
+)
 from testkit._report import load_results, render_reports
 from testkit.tests.test_report_html import _doc
 
@@ -163,3 +173,78 @@ def test_bench_compare_with_an_unknown_ref_is_a_clear_error(
     ]
     assert _cli_bench.main(argv) == 2
     assert "git rev-parse --verify no-such-ref-anywhere^{commit}" in capsys.readouterr().err
+
+
+def test_candidate_env_measures_this_tree_against_itself(tmp_path: Path) -> None:
+    repo, _commit = _repo(tmp_path)
+    calls: list[tuple[list[str], Path, dict[str, str]]] = []
+
+    def runner(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> int:
+        calls.append((list(argv), cwd, dict(env)))
+        out = Path(argv[argv.index("--out") + 1])
+        out.mkdir(parents=True, exist_ok=True)
+        slowed = env.get("ELIZAOS_INTEROP_TEST_DELAY_US") == "20"
+        doc = _doc(len(calls), slow_cell="py-host/ts-plugin/ipc" if slowed else None)
+        (out / "results.json").write_text(json.dumps(doc))
+        return 0
+
+    now_path, ref_path = run_compare(
+        repo=repo,
+        ref=None,
+        matrix=repo / "matrices" / "default.toml",
+        out=tmp_path / "out",
+        blocks=2,
+        options=[],
+        run=runner,
+        progress=lambda _m: None,
+        cache=tmp_path / "cache",
+        env={"PATH": "/usr/bin", "ELIZAOS_INTEROP_TEST_DELAY_US": "7"},
+        candidate_env={"ELIZAOS_INTEROP_TEST_DELAY_US": "20"},
+    )
+    assert not (tmp_path / "cache").exists()  # nothing exported, nothing built
+    assert [cwd for _a, cwd, _e in calls] == [repo] * 4
+    delays = [env.get("ELIZAOS_INTEROP_TEST_DELAY_US") for _a, _c, env in calls]
+    assert delays == ["20", None, None, "20"]  # the candidate's blocks only, never inherited
+    paths = render_reports(tmp_path / "out", load_results(now_path), baseline=ref_path, echo=None)
+    assert paths.regressions
+    assert all(r.startswith("py-host/ts-plugin/ipc::") for r in paths.regressions)
+    with pytest.raises(CompareError, match="needs --candidate-env"):
+        run_compare(
+            repo=repo,
+            ref=None,
+            matrix=repo / "matrices" / "default.toml",
+            out=tmp_path / "out",
+            blocks=2,
+            options=[],
+            run=runner,
+            progress=lambda _m: None,
+        )
+
+
+def test_only_the_build_sessions_the_cells_need_are_run(tmp_path: Path) -> None:
+    hints = [
+        "nox -s build_rust_ffi build_rust_ipc (one cargo build of every native artifact)",
+        "nox -s build_typescript (npm ci --prefix plugins/typescript)",
+        "it is source: plugins/python/fixtures/conformance_plugin.py",
+    ]
+    assert sessions_for(hints) == ["build_rust_ffi", "build_rust_ipc", "build_typescript"]
+    assert sessions_for(["it is source: x.py", "pip install -e 'plugins/python[all]'"]) == []
+    side = Side("ref", tmp_path)
+    built: list[list[str]] = []
+
+    def runner(argv: Sequence[str], _cwd: Path, _env: Mapping[str, str]) -> int:
+        built.append(list(argv[argv.index("-s") + 1 :]))
+        return 0
+
+    build_side(side, runner, {}, ["build_typescript"])
+    build_side(side, runner, {}, ["build_typescript"])  # stamped: not again
+    build_side(side, runner, {}, ["build_rust_ipc", "build_typescript"])  # only what is new
+    build_side(side, runner, {}, [])
+    assert built == [["build_typescript"], ["build_rust_ipc"]]
+
+
+def test_candidate_env_items_are_checked() -> None:
+    assert parse_env(["A_B=1", "C=x=y", "D="]) == {"A_B": "1", "C": "x=y", "D": ""}
+    for bad in ("NOVALUE", "=1", "A-B=1"):
+        with pytest.raises(CompareError, match="KEY=VALUE"):
+            parse_env([bad])
