@@ -128,3 +128,38 @@ def test_invalid_result(conformance: LoadedRef, interop_cell: Cell) -> None:
             f"invokeAction(invalid): data.reason missing: {out.data}"
         )
     _still_serving(conformance, interop_cell, "an invalid result")
+
+
+@pytest.mark.interop_check("error-wording")
+@pytest.mark.parametrize(
+    ("method", "name"),
+    [
+        ("invokeAction", "no-such-action"),
+        ("getProvider", "no-such-provider"),
+        ("invokeAction", "fail"),
+        ("getProvider", "fail"),
+    ],
+    ids=["unknown-action", "unknown-provider", "action-fail", "provider-fail"],
+)
+def test_error_message_names_the_call(
+    conformance: LoadedRef, interop_cell: Cell, method: str, name: str
+) -> None:
+    """Every typed error's message names the plugin, the method, the item and the transport
+    (protocol.md 7.2), e.g. ``conformance-fixture: invokeAction("fail") over ipc: ...``."""
+    params: dict[str, Any] = {"name": name, "memory": memory("wording"), "state": {}}
+    out = conformance.call(method, params)
+    expect_error(out, f"{method}({name})", error_type="PluginCallError")
+    missing = [
+        what
+        for what, text in (
+            ("the plugin's name", "conformance-fixture"),
+            ("the method", method),
+            ("the item's name", name),
+            ("the transport", interop_cell.transport),
+        )
+        if text not in out.message
+    ]
+    assert not missing, (
+        f"{interop_cell.id}: {method}({name}): the error message should name {', '.join(missing)} "
+        f"(protocol.md 7.2); received {out.message[:400]!r}"
+    )
