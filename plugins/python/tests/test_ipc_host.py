@@ -74,7 +74,7 @@ def test_loader_is_sync_and_exposes_the_manifest(plugin: LoadedPlugin) -> None:
     assert {k: v for k, v in plugin.manifest.items() if k not in exchange} == conformance_manifest()
     assert [a.name for a in plugin.actions][:2] == ["echo", "reject"]
     assert plugin.actions[0].description == "Echo memory, state and options"
-    assert [p.name for p in plugin.providers] == ["static", "echo", "config", "fail"]
+    assert [p.name for p in plugin.providers] == ["static", "echo", "config", "fail", "inits"]
     assert [e.name for e in plugin.evaluators] == ["echo", "silent", "reject", "fail"]
     assert plugin.transport.label == "conformance-fixture"
 

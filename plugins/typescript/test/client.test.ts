@@ -61,7 +61,7 @@ for (const runtime of RUNTIME_NAMES) {
       assert.equal(plugin.language, "typescript");
       assert.equal(plugin.transport, "ipc");
       assert.deepEqual(plugin.actions.map((a) => a.name), ["echo", "reject", "fail", "panic", "slow", "large", "crash", "invalid", "runtime"]);
-      assert.deepEqual(plugin.providers.map((p) => p.name), ["static", "echo", "config", "fail"]);
+      assert.deepEqual(plugin.providers.map((p) => p.name), ["static", "echo", "config", "fail", "inits"]);
       assert.deepEqual(plugin.evaluators.map((e) => e.name), ["echo", "silent", "reject", "fail"]);
     });
 
