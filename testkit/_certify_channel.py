@@ -23,9 +23,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from elizaos_interop import json_type
+
 from testkit._drivers import CallOutcome, DriverError, HostDriver
 from testkit._rawipc import RawIpc, RawIpcError
 
+# json_type is elizaos_interop's; it stays importable from here for the certify modules that use it.
 __all__ = ["Finding", "HostChannel", "RawChannel", "Reply", "json_type"]
 
 _CAP = 16_000  # evidence kept in the certificate; the terminal shows ~140 characters
@@ -36,23 +39,6 @@ def cap(text: str, limit: int = _CAP) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}... ({len(text) - limit} more characters)"
-
-
-def json_type(value: Any) -> str:
-    """The JSON type name of a Python value (protocol.md 3.3 ``data.received`` names)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 @dataclass

@@ -4,7 +4,8 @@ Host side: load plugins written in Python, TypeScript or Rust (:func:`load_pytho
 :func:`load_ts_plugin`, :func:`load_ipc_plugin`, :func:`load_rust_plugin`,
 :func:`load_wasm_plugin`) and call them with ``await``. Plugin side: describe a plugin with
 :class:`Plugin`, :class:`Action`, :class:`Provider`, :class:`Evaluator` and serve it with
-``python -m elizaos_interop.bridge_server``.
+``python -m elizaos_interop.bridge_server``. :func:`json_type` names a value's JSON type the way
+error data's ``received`` member spells it (protocol.md 3.3), for code that builds such errors.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .wire._errors import (
     PluginProtocolError,
     PluginTimeoutError,
 )
+from .wire._protocol import json_type
 
 __all__ = [
     "Action",
@@ -55,6 +57,7 @@ __all__ = [
     "RuntimeProxy",
     "RuntimeUnavailableError",
     "Transport",
+    "json_type",
     "load_ipc_plugin",
     "load_python_plugin",
     "load_rust_plugin",
