@@ -209,6 +209,80 @@ function benchNoop(params: Params): JsonValue {
   return { samplesNs: samples };
 }
 
+/** True for `{}`. */
+function isEmptyObject(value: unknown): boolean {
+  return isObject(value) && Object.keys(value).length === 0;
+}
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The JSON work this host does for one WASM call of `params` answered with `result`, timed alone
+ * (the `json` part of the `noop+json` floor, protocol.md section 10): JSON.stringify every argument
+ * but the name and write it as UTF-8 into a buffer (the host's encodeInto into guest memory), then
+ * decode the answer's envelope `{"result": ...}` from UTF-8 and JSON.parse it. An empty-object
+ * argument is not encoded: a host can pass the constant `{}`, so the floor holds only work no host
+ * can avoid. Synchronous, like benchNoop.
+ */
+function benchJson(params: Params): JsonValue {
+  const callParams = param(params, "params", "an object", isParams);
+  if (!("result" in params)) throw new DriverError(-32602, "invalid params: result is required (the call's answer)", { param: "result", expected: "a JSON value", received: "missing" });
+  const iterations = param(params, "iterations", "a non-negative integer", isCount);
+  const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  const args = Object.entries(callParams).filter(([key, value]) => key !== "name" && !isEmptyObject(value)).map(([, value]) => value);
+  const envelope = utf8Encoder.encode(JSON.stringify({ result: params["result"] }));
+  // Room for the longest argument (at most 3 UTF-8 bytes per UTF-16 unit), allocated once as the
+  // host's guest buffer is.
+  const longest = args.reduce<number>((n, a) => Math.max(n, JSON.stringify(a).length), 0);
+  const scratch = new Uint8Array(longest * 3 + 16);
+  let sink = 0;
+  const samples: number[] = new Array<number>(iterations);
+  for (let i = 0; i < warmup + iterations; i++) {
+    const t0 = process.hrtime.bigint();
+    for (const arg of args) sink += utf8Encoder.encodeInto(JSON.stringify(arg), scratch).written;
+    const decoded: unknown = JSON.parse(utf8Decoder.decode(envelope));
+    const elapsed = Number(process.hrtime.bigint() - t0);
+    if (decoded === undefined) sink++;
+    if (i >= warmup) samples[i - warmup] = elapsed;
+  }
+  if (sink < 0) throw new Error("unreachable");
+  return { samplesNs: samples };
+}
+
+/**
+ * Calls per second with `inFlight` calls outstanding: `inFlight` workers share `calls` calls of the
+ * method (each issues its next call when its last one is answered), timed from the first call to the
+ * last answer, after `warmup` untimed calls made the same way.
+ */
+async function benchThroughput(params: Params): Promise<JsonValue> {
+  const p = plugin(params);
+  const m = method(params);
+  const callParams = optional(params, "params", "an object", isParams) ?? {};
+  const inFlight = param(params, "inFlight", "a positive integer", isPositive);
+  const calls = param(params, "calls", "a positive integer", isPositive);
+  const warmup = optional(params, "warmup", "a non-negative integer", isCount) ?? 0;
+  const runtime = runtimeFor(params);
+  const run = async (total: number): Promise<void> => {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < total) {
+        next++;
+        await p.call(m, callParams, undefined, runtime);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(inFlight, total)) }, worker));
+  };
+  try {
+    if (warmup > 0) await run(warmup);
+    const t0 = process.hrtime.bigint();
+    await run(calls);
+    return { elapsedNs: Number(process.hrtime.bigint() - t0), calls, inFlight };
+  } catch (err) {
+    throw new DriverError(-32000, `benchThroughput failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function benchPipe(params: Params): Promise<JsonValue> {
   const command = param(params, "command", "a non-empty array of strings", isArgv);
   const payload = param(params, "payload", "a string", isString);
@@ -256,6 +330,10 @@ async function dispatch(m: string, params: Params): Promise<JsonValue> {
       return benchNoop(params);
     case "benchPipe":
       return benchPipe(params);
+    case "benchJson":
+      return benchJson(params);
+    case "benchThroughput":
+      return benchThroughput(params);
     case "unload":
       return unload(params);
     default:

@@ -168,6 +168,30 @@ for (const runtime of RUNTIME_NAMES) {
       await d.result("unload", { plugin: w });
     });
 
+    it("benchJson: one sample per iteration of the host's JSON work; params and result are required", async () => {
+      const memory = { content: { text: "x".repeat(1000) } };
+      const params = { name: "echo", memory, state: {}, options: {} };
+      const result = { success: true, text: "x".repeat(1000), data: { memory, state: {}, options: {} } };
+      assertSamples(await d.result("benchJson", { params, result, iterations: 40, warmup: 4 }), 40);
+      assert.equal((await d.request("benchJson", { params, iterations: 1 })).error?.code, -32602);
+      assert.equal((await d.request("benchJson", { params: [], result: 1, iterations: 1 })).error?.code, -32602);
+    });
+
+    it("benchThroughput: calls with 1, 8 and 64 in flight, timed by the host; a failing call fails it", async () => {
+      const plugin = (await d.result("load", { transport: "ipc", language: "typescript", path: CONFORMANCE_TS, runtime }))["plugin"] as string;
+      const params = { name: "echo", memory: { content: { text: "x".repeat(50) } } };
+      for (const inFlight of [1, 8, 64]) {
+        const r = await d.result("benchThroughput", { plugin, method: "invokeAction", params, inFlight, calls: 200, warmup: 16 });
+        assert.equal(r["calls"], 200);
+        assert.equal(r["inFlight"], inFlight);
+        assert.ok(Number.isInteger(r["elapsedNs"]) && (r["elapsedNs"] as number) > 0, JSON.stringify(r));
+      }
+      assert.equal((await d.request("benchThroughput", { plugin, method: "invokeAction", params, inFlight: 0, calls: 1 })).error?.code, -32602);
+      const failing = await d.request("benchThroughput", { plugin, method: "getProvider", params: { name: "nope", memory: { content: {} } }, inFlight: 4, calls: 20 });
+      assert.equal(failing.error?.code, -32000);
+      await d.result("unload", { plugin });
+    });
+
     it("benchPipe against cat", async () => {
       assertSamples(await d.result("benchPipe", { command: ["cat"], payload: "x".repeat(100), iterations: 50, warmup: 5 }), 50);
     });
