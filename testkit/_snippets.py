@@ -237,73 +237,54 @@ def check_document(
         work = scratch or Path(tmp)
         run_env = _environment(repo, env)
         for n, block in enumerate(blocks):
-            where = f"```{block.lang or '(no language)'} block"
-            if block.mirrors is not None:
-                if not (repo / block.mirrors).exists():
-                    problems.append(
-                        Problem(doc, block.line, f"{where} mirrors {block.mirrors}, which does not exist")
-                    )
-                continue
-            if block.fragment:
-                continue
-            if block.file is not None:
-                target = work / block.file
-                if Path(block.file).is_absolute() or ".." in Path(block.file).parts:
-                    problems.append(
-                        Problem(doc, block.line, f"file: {block.file} must stay inside the scratch dir")
-                    )
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(block.code, encoding="utf-8")
-                continue
-            runner = block.runner
-            if runner is None:
-                problems.append(
-                    Problem(
-                        doc,
-                        block.line,
-                        f"{where} has no runner (runnable: {', '.join(sorted(RUNNERS))}) and is not "
-                        "marked: put <!-- fragment --> (or <!-- fragment: mirrors PATH -->, "
-                        "<!-- file: NAME -->) on the line before its fence",
-                    )
-                )
-                continue
-            cwd = work if (block.cwd or doc_cwd) == "scratch" else repo
-            code_dir = work / ".snippet-code"
-            code_dir.mkdir(exist_ok=True)
-            if runner == "python":
-                source = code_dir / f"block{n}_line{block.line}.py"
-                source.write_text(block.code, encoding="utf-8")
-                argv = [sys.executable, str(source)]
-            elif runner == "typescript":
-                home = (
-                    work
-                    if (work / "node_modules" / "@elizaos" / "interop").exists()
-                    else _ts_home(work, repo)
-                )
-                source = home / f"snippet_block{n}_line{block.line}.mts"
-                source.write_text(block.code, encoding="utf-8")
-                argv = [_node(repo), "--conditions=interop-source", str(source)]
-            else:
-                argv = ["bash", "-euo", "pipefail", "-c", block.code]
-            status, output = _run(argv, cwd, run_env)
-            if status != block.exit:
-                problems.append(
-                    Problem(
-                        doc,
-                        block.line,
-                        f"{where} exited with status {status}, expected {block.exit}; output:\n"
-                        + _tail(output),
-                    )
-                )
-                continue
-            missing = [text for text in block.expect if text not in output]
-            if missing:
-                problems.append(
-                    Problem(
-                        doc,
-                        block.line,
-                        f"{where} output lacks {missing!r}; output:\n" + _tail(output),
-                    )
-                )
+            problem = _run_block(n, block, repo, work, doc_cwd, run_env)
+            if problem:
+                problems.append(Problem(doc, block.line, problem))
     return problems
+
+
+def _run_block(n: int, block: Block, repo: Path, work: Path, doc_cwd: str, run_env: dict[str, str]) -> str:
+    """Do what one block's directives say (check a mirror, skip a fragment, write a file, or run
+    it); the problem found, '' when none."""
+    where = f"```{block.lang or '(no language)'} block"
+    if block.mirrors is not None:
+        if not (repo / block.mirrors).exists():
+            return f"{where} mirrors {block.mirrors}, which does not exist"
+        return ""
+    if block.fragment:
+        return ""
+    if block.file is not None:
+        if Path(block.file).is_absolute() or ".." in Path(block.file).parts:
+            return f"file: {block.file} must stay inside the scratch dir"
+        target = work / block.file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(block.code, encoding="utf-8")
+        return ""
+    runner = block.runner
+    if runner is None:
+        return (
+            f"{where} has no runner (runnable: {', '.join(sorted(RUNNERS))}) and is not "
+            "marked: put <!-- fragment --> (or <!-- fragment: mirrors PATH -->, "
+            "<!-- file: NAME -->) on the line before its fence"
+        )
+    cwd = work if (block.cwd or doc_cwd) == "scratch" else repo
+    code_dir = work / ".snippet-code"
+    code_dir.mkdir(exist_ok=True)
+    if runner == "python":
+        source = code_dir / f"block{n}_line{block.line}.py"
+        source.write_text(block.code, encoding="utf-8")
+        argv = [sys.executable, str(source)]
+    elif runner == "typescript":
+        home = work if (work / "node_modules" / "@elizaos" / "interop").exists() else _ts_home(work, repo)
+        source = home / f"snippet_block{n}_line{block.line}.mts"
+        source.write_text(block.code, encoding="utf-8")
+        argv = [_node(repo), "--conditions=interop-source", str(source)]
+    else:
+        argv = ["bash", "-euo", "pipefail", "-c", block.code]
+    status, output = _run(argv, cwd, run_env)
+    if status != block.exit:
+        return f"{where} exited with status {status}, expected {block.exit}; output:\n" + _tail(output)
+    missing = [text for text in block.expect if text not in output]
+    if missing:
+        return f"{where} output lacks {missing!r}; output:\n" + _tail(output)
+    return ""
