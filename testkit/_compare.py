@@ -156,6 +156,19 @@ def parse_env(assignments: Sequence[str]) -> dict[str, str]:
     return env
 
 
+def _use_harness_schema(harness: Path, tree: Path) -> None:
+    """Give the exported tree this harness's ``reports/results.schema.json``.
+
+    Both sides' results are written by this tree's harness, which validates them against the
+    schema of the repository it runs in (the side's, found from the working directory); an older
+    ref's schema would refuse the fields this harness added. The export is a scratch copy: the
+    repository is not touched."""
+    schema = harness / "reports" / "results.schema.json"
+    if schema.is_file():
+        (tree / "reports").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(schema, tree / "reports" / "results.schema.json")
+
+
 def block_order(blocks: int) -> list[int]:
     """Which side (0 = this tree, 1 = the ref) runs at each step: 0 1, 1 0, 0 1, ..."""
     order: list[int] = []
@@ -268,9 +281,9 @@ def run_compare(
     except ValueError as exc:
         raise CompareError(f"--compare needs a matrix inside the repository, received {matrix}") from exc
     if ref is not None:
-        progress(
-            f"building {sides[1].label} in {sides[1].root} ({', '.join(sessions) or 'nothing to build'})"
-        )
+        _use_harness_schema(harness, sides[1].root)
+        what = ", ".join(sessions) or "nothing to build"
+        progress(f"building {sides[1].label} in {sides[1].root} ({what})")
         build_side(sides[1], run, base_env, sessions)
     results: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
     for step, which in enumerate(block_order(blocks)):

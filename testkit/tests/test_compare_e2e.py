@@ -1,0 +1,51 @@
+"""``bench --compare HEAD`` for real: export this repository's HEAD with git, build what the cell
+needs (a Python-only cell: nothing), measure both trees in alternating blocks, and compare.
+
+HEAD against this working tree is the same code on a clean checkout (CI), so the verdict must not
+be ``regressed``; ``inconclusive`` (a busy machine) is allowed. One cheap cell, few samples: about
+a minute on a loaded 2-core machine, so it runs in ``nox -s tests``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from testkit._toolchains import find_repo_root
+
+ROOT = find_repo_root(Path(__file__).parent)
+CELL = "py-host/py-plugin/ipc"
+
+
+def test_bench_compare_head_measures_both_trees_and_finds_no_regression(tmp_path: Path) -> None:
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = [
+        sys.executable, "-m", "testkit.cli", "bench", str(ROOT / "matrices" / "full.toml"),
+        "--compare", "HEAD", "--compare-cache", str(cache), "--cells", CELL, "--pin",
+        "--repeats", "2", "--iterations", "200", "--warmup", "50", "--out", str(out),
+        "--fail-on-regression",
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "ELIZAOS_INTEROP_TEST_DELAY_US"}
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert (cache / head / ".exported").is_file()
+    assert sorted(p.name for p in (out / "compare").iterdir() if p.is_dir()) == [
+        "now-1",
+        "now-2",
+        "ref-1",
+        "ref-2",
+    ]
+    ref = json.loads((out / "compare" / "ref.json").read_text(encoding="utf-8"))
+    assert ref["source"]["commit"] == head
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["verdict"]["verdict"] not in ("regressed", "failed"), results["verdict"]
+    comparisons = results["baseline"]["comparisons"]
+    assert {c["cell"] for c in comparisons} == {CELL}
+    assert all(c["verdict"] != "regression" for c in comparisons), comparisons
+    assert all(c["figures"] == "pinned" for c in comparisons)
