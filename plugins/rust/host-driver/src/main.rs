@@ -4,9 +4,11 @@
 //! user code does. stdout carries protocol only; nothing else is printed.
 
 use std::collections::HashMap;
+use std::hint::black_box;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -317,6 +319,70 @@ impl Driver {
         Ok(json!({ "samplesNs": samples }))
     }
 
+    /// The JSON work this host does for one FFI call of `params` answered with `result`, timed
+    /// alone (the `json` part of the `noop+json` floor, protocol.md section 10): encode every
+    /// argument but the name to JSON text, as `FfiPlugin::json_arg` does, and decode the answer's
+    /// envelope `{"result": ...}`, as `take_value` does. An empty-object argument is not encoded:
+    /// a host can pass the constant `{}`, so the floor holds only work no host can avoid.
+    fn bench_json(&self, params: &Map<String, Value>) -> DriverResult {
+        let call_params = params
+            .get("params")
+            .and_then(Value::as_object)
+            .ok_or_else(|| invalid("params.params must be an object"))?;
+        let result = params
+            .get("result")
+            .ok_or_else(|| invalid("params.result is required (the call's answer)"))?;
+        let (iterations, warmup) = counts(params)?;
+        let args: Vec<&Value> = call_params
+            .iter()
+            .filter(|(key, value)| *key != "name" && !is_empty_object(value))
+            .map(|(_, value)| value)
+            .collect();
+        let envelope = serde_json::to_string(&json!({ "result": result }))
+            .map_err(|e| invalid(format!("params.result cannot be encoded: {e}")))?;
+        let mut samples = Vec::with_capacity(iterations);
+        for i in 0..warmup + iterations {
+            let start = Instant::now();
+            for arg in &args {
+                black_box(
+                    serde_json::to_string(black_box(*arg))
+                        .map(String::into_bytes)
+                        .ok(),
+                );
+            }
+            black_box(serde_json::from_str::<Value>(black_box(&envelope)).ok());
+            let elapsed = start.elapsed();
+            if i >= warmup {
+                samples.push(nanos(elapsed));
+            }
+        }
+        Ok(json!({ "samplesNs": samples }))
+    }
+
+    /// Calls per second with `inFlight` calls outstanding: `inFlight` threads share `calls`
+    /// calls of `method` (each thread issues its next call when its last one is answered), timed
+    /// from the moment all threads are ready until the last answer, after `warmup` untimed calls
+    /// made the same way.
+    fn bench_throughput(&self, params: &Map<String, Value>) -> DriverResult {
+        let plugin = Arc::clone(&self.handle_of(params)?.plugin);
+        let method = str_param(params, "method")?;
+        let call_params = params.get("params").cloned().unwrap_or_else(|| json!({}));
+        let in_flight = uint_param(params, "inFlight")?
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| invalid("params.inFlight must be a positive integer"))?
+            as usize;
+        let calls = uint_param(params, "calls")?
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| invalid("params.calls must be a positive integer"))?
+            as usize;
+        let warmup = uint_param(params, "warmup")?.unwrap_or(0) as usize;
+        if warmup > 0 {
+            calls_in_flight(&plugin, method, &call_params, in_flight, warmup)?;
+        }
+        let elapsed = calls_in_flight(&plugin, method, &call_params, in_flight, calls)?;
+        Ok(json!({ "elapsedNs": nanos(elapsed), "calls": calls, "inFlight": in_flight }))
+    }
+
     fn unload(&mut self, params: &Map<String, Value>) -> DriverResult {
         let handle = str_param(params, "plugin")?;
         let Handle { runtime, plugin } = self
@@ -341,6 +407,8 @@ impl Driver {
             "unload" => self.unload(params),
             "benchPipe" => self.bench_pipe(params),
             "benchNoop" => self.bench_noop(params),
+            "benchJson" => self.bench_json(params),
+            "benchThroughput" => self.bench_throughput(params),
             other => Err(RpcError::method_not_found(other)),
         }
     }
@@ -351,6 +419,52 @@ fn counts(params: &Map<String, Value>) -> Result<(usize, usize), RpcError> {
         .ok_or_else(|| invalid("params.iterations is required"))?;
     let warmup = uint_param(params, "warmup")?.unwrap_or(0);
     Ok((iterations as usize, warmup as usize))
+}
+
+/// True for `{}`.
+fn is_empty_object(value: &Value) -> bool {
+    value.as_object().is_some_and(Map::is_empty)
+}
+
+/// Runs `calls` calls of `method` on `threads` threads (at most `calls`), each issuing its next
+/// call when its last one is answered; the time from all threads ready to the last answer.
+fn calls_in_flight(
+    plugin: &LoadedPlugin,
+    method: &str,
+    params: &Value,
+    threads: usize,
+    calls: usize,
+) -> Result<Duration, RpcError> {
+    let threads = threads.min(calls).max(1);
+    let next = AtomicUsize::new(0);
+    let ready = Barrier::new(threads + 1);
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    let start = std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                ready.wait();
+                while next.fetch_add(1, Ordering::Relaxed) < calls {
+                    if let Err(err) = plugin.call_method(method, params, None) {
+                        let mut slot = failure.lock().unwrap_or_else(|p| p.into_inner());
+                        slot.get_or_insert_with(|| err.to_string());
+                        // Stop every thread: the measurement is void.
+                        next.store(calls, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            });
+        }
+        ready.wait();
+        Instant::now()
+    });
+    let elapsed = start.elapsed();
+    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(err) => Err(RpcError::new(
+            LOAD_FAILED,
+            format!("benchThroughput call failed: {err}"),
+        )),
+        None => Ok(elapsed),
+    }
 }
 
 fn nanos(d: Duration) -> u64 {

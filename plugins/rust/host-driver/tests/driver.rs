@@ -307,3 +307,61 @@ fn pipelined_calls_are_answered_as_they_complete_and_other_requests_wait_for_the
     d.stdin.take();
     assert!(d.child.wait().expect("wait").success());
 }
+
+/// Times a fixed number of calls; `benchJson` answers one sample per iteration and refuses
+/// requests without params or result, `benchThroughput` the time of all calls in flight.
+#[test]
+fn bench_json_and_throughput() {
+    let ipc = artifact(
+        "conformance-ipc",
+        "cargo build --release -p plugin-conformance",
+    );
+    let mut d = Driver::start();
+    let m = json!({"content": {"text": "x".repeat(1000)}});
+    let params = json!({"name": "echo", "memory": m, "state": {}, "options": {}});
+    let answer = json!({"success": true, "text": "x".repeat(1000), "data": {"memory": m}});
+    samples(
+        &d.result(
+            "benchJson",
+            json!({"params": params, "result": answer, "iterations": 40, "warmup": 4}),
+        ),
+        40,
+    );
+    let no_result = d.request("benchJson", json!({"params": params, "iterations": 1}));
+    assert_eq!(no_result["error"]["code"], -32602, "{no_result}");
+    let no_params = d.request(
+        "benchJson",
+        json!({"params": [], "result": 1, "iterations": 1}),
+    );
+    assert_eq!(no_params["error"]["code"], -32602, "{no_params}");
+
+    let loaded = d.result("load", json!({"transport": "ipc", "command": [ipc]}));
+    let p = loaded["plugin"].as_str().expect("handle").to_string();
+    for in_flight in [1, 8, 64] {
+        let timed = d.result(
+            "benchThroughput",
+            json!({"plugin": p, "method": "invokeAction", "params": params,
+                   "inFlight": in_flight, "calls": 200, "warmup": 16}),
+        );
+        assert_eq!(timed["calls"], 200, "{timed}");
+        assert_eq!(timed["inFlight"], in_flight, "{timed}");
+        assert!(
+            timed["elapsedNs"].as_u64().is_some_and(|ns| ns > 0),
+            "{timed}"
+        );
+    }
+    let zero = d.request(
+        "benchThroughput",
+        json!({"plugin": p, "method": "invokeAction", "params": params, "inFlight": 0, "calls": 1}),
+    );
+    assert_eq!(zero["error"]["code"], -32602, "{zero}");
+    let failing = d.request(
+        "benchThroughput",
+        json!({"plugin": p, "method": "getProvider", "params": {"name": "nope", "memory": m},
+               "inFlight": 4, "calls": 20}),
+    );
+    assert_eq!(failing["error"]["code"], -32000, "{failing}");
+    d.stdin.take();
+    let status = d.child.wait().expect("wait");
+    assert!(status.success(), "{status}");
+}
