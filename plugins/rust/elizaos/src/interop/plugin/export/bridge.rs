@@ -5,8 +5,8 @@ use super::panic::{guarded, handler_error, install_panic_hook, lifecycle_error, 
 use crate::interop::plugin::{Manifest, Plugin};
 use crate::interop::wire::{
     call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
-    json_type_name, methods, parse_call_args, parse_init_config, status, CallArgs, Kind, RpcError,
-    Transport, PROTOCOL_VERSION,
+    codes, json_type_name, methods, parse_call_args, parse_init_config, status, CallArgs, Kind,
+    RpcError, Transport, PROTOCOL_VERSION,
 };
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -130,11 +130,32 @@ impl<P: Plugin> Bridge<P> {
                 json_type_name(config),
             ));
         }
-        let plugin = &self.plugin;
-        guarded(None, || plugin.init(config).map_err(lifecycle_error))?;
+        // Any init, failed or not, is the init: no implicit one follows it (protocol.md 3.3).
         self.initialized.set(true);
+        let plugin = &self.plugin;
+        guarded(None, || plugin.init(config).map_err(lifecycle_error))
+            .map_err(|e| self.init_failed(e))?;
         *self.config.borrow_mut() = config.clone();
         Ok(())
+    }
+
+    /// A failed `init`'s -32000 names the plugin: data `{"kind": "plugin", "name", "exception"}`
+    /// (protocol.md 3.3); other codes keep their data.
+    fn init_failed(&self, mut e: RpcError) -> RpcError {
+        if e.code == codes::HANDLER_FAILED {
+            let mut data = match e.data.take() {
+                Some(Value::Object(members)) => members,
+                _ => Map::new(),
+            };
+            let name = self
+                .load_manifest()
+                .map(|m| m.manifest.name.clone())
+                .unwrap_or_default();
+            data.insert("kind".into(), Value::from("plugin"));
+            data.insert("name".into(), Value::from(name));
+            e.data = Some(Value::Object(data));
+        }
+        e
     }
 
     /// The config of the last successful `init`, `{}` before any.

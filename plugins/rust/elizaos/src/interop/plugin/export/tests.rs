@@ -115,8 +115,27 @@ fn first_call_initialises_with_an_empty_config_once() {
     let e = b.init(&json!({"fail": true})).err();
     assert_eq!(
         e.map(|e| (e.code, e.data)),
-        Some((-32000, Some(json!({"exception": "ConfigError"}))))
+        Some((
+            -32000,
+            Some(json!({"exception": "ConfigError", "kind": "plugin", "name": "probe"}))
+        ))
     );
+    assert_eq!(
+        b.config(),
+        json!({"a": 1}),
+        "a failed init keeps the last config"
+    );
+}
+
+#[test]
+fn a_failed_first_init_is_the_init_no_implicit_one_follows() {
+    let b = Bridge::new(Probe::default(), Transport::Ffi);
+    assert!(b.init(&json!({"fail": true})).is_err());
+    assert_eq!(
+        b.invoke(Kind::Action, &args("inits")).ok(),
+        Some(json!({"success": true, "text": "0"}))
+    );
+    assert_eq!(b.config(), json!({}));
 }
 
 #[test]
