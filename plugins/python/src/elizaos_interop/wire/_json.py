@@ -62,6 +62,38 @@ def _make_encoder() -> Any:
 _C_ENCODER = _make_encoder()
 _CONTAINERS = (dict, list, tuple)
 _SCALARS = frozenset((str, int, float, bool, type(None)))
+_encode_basestring: Any = json.encoder.encode_basestring
+_LONG_STR = 512
+"""Length from which an ASCII string is checked for escapes and quoted as it is when it has none."""
+_ESCAPED = (*(chr(code) for code in range(0x20)), '"', "\\")
+"""What JSON escapes (``encode_basestring`` escapes exactly these, with ensure_ascii off)."""
+
+
+def _encode_str(text: str) -> str:
+    """``encode_basestring`` for values holding long strings: one with nothing to escape is quoted.
+
+    The C escaper walks a string one character at a time (~8 ns a character on a busy 2-core
+    machine); 34 one-character searches are 34 ``memchr`` calls, several times faster, and most
+    long strings on the wire (text, base64) have nothing to escape. Short and non-ASCII strings
+    (where ``in`` is not a ``memchr``) go to the C escaper as before.
+    """
+    if len(text) >= _LONG_STR and text.isascii():
+        for char in _ESCAPED:
+            if char in text:
+                return _encode_basestring(text)  # type: ignore[no-any-return]
+        return '"' + text + '"'
+    return _encode_basestring(text)  # type: ignore[no-any-return]
+
+
+def _make_long_encoder() -> Any:
+    """The C encoder with :func:`_encode_str` for strings (a Python call per string: only
+    worth it when the value holds a long string, which :func:`_scan` tells)."""
+    if _c_make_encoder is None:
+        return None
+    return _c_make_encoder(None, _encode_default, _encode_str, None, ":", ",", False, False, False)
+
+
+_C_LONG_ENCODER = _make_long_encoder()
 
 
 def _has_lone_surrogate(text: str) -> bool:
@@ -107,25 +139,38 @@ def check_payload(value: Any, path: str = "$", depth: int = 0) -> None:
     )
 
 
-def _str_keys(value: Any) -> bool:
-    """True when every object key in ``value`` is a ``str`` (the C encoder coerces others).
+def _scan(value: Any) -> int:
+    """0 when an object key in ``value`` is not a ``str`` (the C encoder coerces such keys), else
+    1, or 2 when an object member is a string of at least ``_LONG_STR`` characters.
 
     Only containers are visited; a long array holding scalars only is recognised in C from
     the set of its members' types, so large flat payloads cost little on top of encoding.
     """
+    found = 1
     if isinstance(value, dict):
         for key, member in value.items():
             if type(key) is not str and not isinstance(key, str):
-                return False
-            if isinstance(member, _CONTAINERS) and not _str_keys(member):
-                return False
-        return True
+                return 0
+            if type(member) is str:
+                if len(member) >= _LONG_STR:
+                    found = 2
+            elif isinstance(member, _CONTAINERS):
+                sub = _scan(member)
+                if sub != 1:
+                    if not sub:
+                        return 0
+                    found = 2
+        return found
     if len(value) > 8 and set(map(type, value)) <= _SCALARS:
-        return True
-    for member in value:  # noqa: SIM110 (a loop is faster than all() over a generator)
-        if isinstance(member, _CONTAINERS) and not _str_keys(member):
-            return False
-    return True
+        return 1
+    for member in value:
+        if isinstance(member, _CONTAINERS):
+            sub = _scan(member)
+            if sub != 1:
+                if not sub:
+                    return 0
+                found = 2
+    return found
 
 
 def dumps(value: Any) -> bytes:
@@ -133,13 +178,19 @@ def dumps(value: Any) -> bytes:
 
     Non-finite floats, non-JSON types and lone surrogates make the encoder fail; a dict key
     that is not a ``str`` (which ``json`` would silently turn into one) is caught by a walk
-    over the containers. Either way :func:`check_payload` then names the offending path.
+    over the containers first. Either way :func:`check_payload` then names the offending path.
     """
     try:
-        text = "".join(_C_ENCODER(value, 0)) if _C_ENCODER else _ENCODER.encode(value)
-        if isinstance(value, _CONTAINERS) and not _str_keys(value):
-            raise TypeError("non-str key")
-        return text.encode("utf-8")
+        if isinstance(value, _CONTAINERS):
+            found = _scan(value)
+            if not found:
+                raise TypeError("non-str key")
+            if _C_ENCODER:
+                encoder = _C_LONG_ENCODER if found == 2 else _C_ENCODER
+                return "".join(encoder(value, 0)).encode("utf-8")
+        if _C_ENCODER:
+            return "".join(_C_ENCODER(value, 0)).encode("utf-8")
+        return _ENCODER.encode(value).encode("utf-8")
     except (ValueError, TypeError, UnicodeEncodeError, RecursionError):
         try:
             check_payload(value)  # raises with the exact path
