@@ -2,9 +2,11 @@
 
 Sessions (``nox -l`` lists them):
 
-- ``conformance``: the main job. Builds every fixture plugin and host driver the default matrix
-  needs, runs the conformance suite over ``matrices/default.toml``, measures latency, writes
-  ``reports/latest/`` and prints the summary.
+- ``conformance``: the main job. Builds every fixture plugin and host driver, runs the
+  conformance suite and measures latency over ``matrices/default.toml`` (reports in
+  ``reports/latest/``) and over ``matrices/full.toml`` (``reports/latest/full/``), prints the
+  summaries, then opens both ``report.html`` pages in headless Chromium (every cell and chart
+  drawn, no console output).
 - ``tests``: everything that can fail: unit tests of each runtime (pytest, ``cargo test``,
   ``node --test``, ``bun test``), the seed's examples, and the conformance suite over
   ``matrices/full.toml`` (every host x plugin x transport, Node and Bun).
@@ -12,6 +14,9 @@ Sessions (``nox -l`` lists them):
   ``elizaos`` bootstrap plugin), installed from their pins in ``plugins/*/published/`` and served
   as they are through every host: ``matrices/elizaos.toml`` (``tests`` runs it too).
 - ``lint``: ruff, mypy --strict, cargo fmt/clippy, tsc --noEmit.
+- ``bench_selftest``: proves the latency regression detector: unchanged runs must not be flagged,
+  runs slowed by ``ELIZAOS_INTEROP_TEST_DELAY_US`` must be (``reports/latest/bench-selftest.md``;
+  a few minutes, not part of CI: see ``testkit/_bench_selftest.py``).
 - ``certify_install``: the testkit and elizaos-interop wheels, installed into a fresh virtualenv,
   certify a plugin from an empty directory (no checkout needed).
 - ``build_python``, ``build_rust_ffi``, ``build_rust_ipc``, ``build_rust_wasm``,
@@ -422,16 +427,56 @@ def elizaos(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def conformance(session: nox.Session) -> None:
-    """The main job: build, conformance over the default matrix, latency, reports."""
+    """The main job: build; conformance and latency over the default matrix (reports/latest/)
+    and the full matrix (reports/latest/full/); both report pages checked in headless Chromium."""
     _install_python(session)
     _build_all(session)
+    _ensure_chromium(session)
     env = _session_env(session)
+    out = ROOT / "reports" / "latest"
+    # The full matrix's 31 cells are measured lighter (pinned only, 2 repeats; its page says so):
+    # the default's five repeats in both modes would take the 2-core CI machine ~25 minutes.
+    lighter = ["--pin", "--repeats", "2"]
+    for matrix, where, options in (("default", out, []), ("full", out / "full", lighter)):
+        session.run(
+            "interop-testkit",
+            "matrix",
+            str(ROOT / "matrices" / f"{matrix}.toml"),
+            "--out",
+            str(where),
+            *options,
+            *session.posargs,
+            env=env,
+        )
+    # The pages as a reader sees them: every cell and chart drawn, nothing on the console.
+    pages_env = dict(env, INTEROP_MAIN_JOB_PAGES=str(out), INTEROP_TEST_ARTEFACTS=str(out / "test-artefacts"))
     session.run(
-        "interop-testkit",
-        "matrix",
-        str(ROOT / "matrices" / "default.toml"),
+        "pytest", "-q", "-p", "no:cacheprovider", str(ROOT / "testkit" / "tests" / "test_main_job_pages.py"),
+        env=pages_env,
+    )  # fmt: skip
+
+
+@nox.session(python=PYTHON)
+def bench_selftest(session: nox.Session) -> None:
+    """Prove the latency regression detector on cells with a Python plugin (a few minutes).
+
+    Unchanged runs of this tree must not be ``regressed``; runs with the Python plugin bridge
+    slowed by ``ELIZAOS_INTEROP_TEST_DELAY_US=20`` must be, on every cell. Writes
+    ``reports/latest/bench-selftest.md``; fails on a false alarm, a missed slowdown or a broken
+    run, and also when the slowed runs came out ``inconclusive`` (a busy machine proves nothing).
+    Not part of ``.ci/run``: eleven latency runs on a shared CI machine are minutes of noise-bound
+    work for a claim about the detector, not about the tree. Options after ``--`` go to
+    ``python -m testkit._bench_selftest`` (``--design interleaved``, ``--runs N``, ``--cells``).
+    """
+    _install_python(session)
+    _build_rust_ipc(session)
+    _build_typescript(session)
+    session.run(
+        "python",
+        "-m",
+        "testkit._bench_selftest",
         "--out",
         str(ROOT / "reports" / "latest"),
         *session.posargs,
-        env=env,
+        env=_session_env(session),
     )
