@@ -443,7 +443,7 @@ def test_prints_go_to_stderr_not_the_protocol(tmp_path: Path) -> None:
     try:
         manifest = bridge.result("getManifest", {})
         assert manifest["name"] == "noisy"
-        assert manifest["version"] == "0.1.0"
+        assert manifest["version"] == "0.0.0"
         assert manifest["actions"] == [{"name": "talk", "description": ""}]
         assert bridge.result("invokeAction", call("talk")) == {"success": True, "text": "quiet"}
         in_task = bridge.result("getProvider", call("in-task"))

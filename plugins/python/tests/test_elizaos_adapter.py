@@ -103,7 +103,7 @@ def test_manifest_of_an_elizaos_shaped_object(weather: Host) -> None:
     manifest = request(weather, "getManifest", {})["result"]
     assert not schema_errors("manifest.schema.json", manifest)
     assert manifest["name"] == "@acme/weather-plugin"
-    assert manifest["version"] == "0.1.0"  # no version and no distribution: the default
+    assert manifest["version"] == "0.0.0"  # no version and no distribution: the default
     assert manifest["services"] == ["weather"]
     assert manifest["events"] == ["MESSAGE_RECEIVED"]
     assert manifest["routes"] == ["GET /weather"]

@@ -35,8 +35,9 @@ ActionHandler: TypeAlias = Callable[
 StateHandler: TypeAlias = Callable[[Any, JsonObject, JsonObject], "Awaitable[Any] | Any"]
 InitHandler: TypeAlias = Callable[[JsonObject, Any], "Awaitable[None] | None"]
 
-DEFAULT_VERSION = "0.1.0"
-"""Version put in the manifest when a :class:`Plugin` does not give one."""
+DEFAULT_VERSION = "0.0.0"
+"""Version put in the manifest when a :class:`Plugin` does not give one (protocol.md 1: the
+same in every language)."""
 
 CAPABILITIES: tuple[str, ...] = ("runtime", "shutdown")
 """What the bridge implements beyond the seed: runtime calls (11) and ``shutdown`` (3.4)."""
@@ -162,7 +163,7 @@ class Evaluator:
 
 @dataclass(kw_only=True)
 class Plugin:
-    """A plugin as served by the bridge. ``version`` defaults to ``"0.1.0"``.
+    """A plugin as served by the bridge. ``version`` defaults to ``"0.0.0"``.
 
     Construction checks what the manifest schema requires (name, SemVer version, unique and
     non-empty names per kind) and raises ``ValueError`` naming the problem.
