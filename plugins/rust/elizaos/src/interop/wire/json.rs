@@ -41,17 +41,47 @@ pub fn write_json(out: &mut Vec<u8>, value: &Value) {
     }
 }
 
-/// Whether any of the eight bytes of `word` is a control character, `"` or `\\`.
-#[inline]
-fn needs_escape(word: u64) -> bool {
+/// The high bit of each of the eight bytes of `word` that is a control character, `"` or `\\`
+/// (and maybe of a byte above one that is: zero means none is).
+#[inline(always)]
+fn escape_bits(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    let zero_bits = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
     // A byte below 0x20 (exact as a yes/no answer for thresholds up to 0x80).
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH != 0;
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
     control
-        || has_zero(word ^ (ONES * u64::from(b'"')))
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
+        | zero_bits(word ^ (ONES * u64::from(b'"')))
+        | zero_bits(word ^ (ONES * u64::from(b'\\')))
+}
+
+/// The eight bytes at `i` as a little-endian word (the caller checked `i + 8 <= bytes.len()`).
+#[inline(always)]
+fn word_at(bytes: &[u8], i: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[i..i + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// The end of the run of bytes from `i` that need no escape, found 32 then 8 bytes at a time;
+/// the returned index is the length, or a byte the caller looks at one by one.
+#[inline]
+fn plain_run_end(bytes: &[u8], mut i: usize) -> usize {
+    // Four words per step with one branch: the compiler keeps them in vector registers.
+    while i + 32 <= bytes.len() {
+        let bits = escape_bits(word_at(bytes, i))
+            | escape_bits(word_at(bytes, i + 8))
+            | escape_bits(word_at(bytes, i + 16))
+            | escape_bits(word_at(bytes, i + 24));
+        if bits != 0 {
+            break;
+        }
+        i += 32;
+    }
+    while i + 8 <= bytes.len() && escape_bits(word_at(bytes, i)) == 0 {
+        i += 8;
+    }
+    i
 }
 
 /// Write `s` as a JSON string with serde_json's escapes: `\"`, `\\`, `\b`, `\f`, `\n`, `\r`,
@@ -64,15 +94,10 @@ pub(super) fn write_json_str(out: &mut Vec<u8>, s: &str) {
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if let Some(chunk) = bytes.get(i..i + 8) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = bytes[i];
+        i = plain_run_end(bytes, i);
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",

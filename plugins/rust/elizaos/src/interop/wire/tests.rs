@@ -307,6 +307,28 @@ fn json_writer_matches_serde_json_byte_for_byte() {
 }
 
 #[test]
+fn json_writer_escapes_at_every_offset_of_the_wide_scan() {
+    // The plain-run scan reads 32 then 8 bytes at a time: put every byte that needs an escape
+    // (and a few that do not) at every offset of a string longer than two wide steps.
+    let specials = [
+        '"', '\\', '\n', '\u{0}', '\u{1f}', ' ', '~', '\u{7f}', 'é', '\u{2028}',
+    ];
+    for c in specials {
+        for at in 0..75 {
+            let mut s: String = "x".repeat(75);
+            s.insert(at, c);
+            let mut out = Vec::new();
+            write_json_str(&mut out, &s);
+            assert_eq!(
+                String::from_utf8(out).ok(),
+                serde_json::to_string(&s).ok(),
+                "{c:?} at {at}"
+            );
+        }
+    }
+}
+
+#[test]
 fn envelopes_written_in_place_equal_the_value_form() {
     let outcomes = [
         Ok(json!({"success": true, "text": "a\u{0}\u{2028}\"", "data": {"f": 0.1, "n": -0.0}})),
