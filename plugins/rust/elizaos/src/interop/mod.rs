@@ -30,11 +30,12 @@ pub use plugin::{
     ProviderDescriptor, ProviderResult, RuntimeError, RuntimeProxy, RUNTIME_METHODS,
 };
 pub use wire::{
-    call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
-    code_to_status, codes, envelope_json, envelope_value, is_valid_id, json_type_name, methods,
-    parse_call_args, parse_envelope, parse_init_config, parse_line, parse_request, parse_response,
-    request_from_value, request_line, response_from_value, response_line, response_value, status,
-    status_to_code, validate_memory, write_envelope, write_error_envelope, write_json,
-    write_result_envelope_raw, BadRequest, CallArgs, Kind, Request, Response, RpcError, Transport,
-    DEFAULT_MAX_MESSAGE_BYTES, MAX_SAFE_INTEGER, RECEIVED_MISSING,
+    borrow_call_args, call_args_from_parts, check_action_result, check_evaluator_result,
+    check_provider_result, code_to_status, codes, envelope_json, envelope_value, is_valid_id,
+    json_type_name, methods, parse_call_args, parse_envelope, parse_init_config, parse_line,
+    parse_request, parse_response, request_from_value, request_line, response_from_value,
+    response_line, response_value, status, status_to_code, take_call_args, validate_memory,
+    write_envelope, write_error_envelope, write_json, write_result_envelope_raw, BadRequest,
+    CallArgs, CallArgsRef, Kind, Request, Response, RpcError, Transport, DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_SAFE_INTEGER, RECEIVED_MISSING,
 };

@@ -179,11 +179,28 @@ fn is_semver(v: &str) -> bool {
 /// Refuses a value the JSON profile does not carry (section 2): nesting
 /// deeper than [`MAX_PAYLOAD_DEPTH`]. (Rust strings cannot hold lone
 /// surrogates, and `serde_json::Value` cannot hold NaN or infinities.)
-pub(super) fn check_depth(
-    value: &Value,
-    path: &mut String,
-    depth: usize,
-) -> Result<(), (String, String)> {
+/// `path` names `value` (`params.memory`); the path of the first too deep
+/// member is built only when there is one.
+pub(super) fn check_depth(value: &Value, path: &str, depth: usize) -> Result<(), (String, String)> {
+    if within_depth(value, depth) {
+        return Ok(());
+    }
+    let mut path = path.to_owned();
+    depth_path(value, &mut path, depth)
+}
+
+/// Whether `value`, at nesting level `depth`, stays within [`MAX_PAYLOAD_DEPTH`].
+pub(super) fn within_depth(value: &Value, depth: usize) -> bool {
+    match value {
+        _ if depth > MAX_PAYLOAD_DEPTH => false,
+        Value::Array(items) => items.iter().all(|item| within_depth(item, depth + 1)),
+        Value::Object(members) => members.values().all(|item| within_depth(item, depth + 1)),
+        _ => true,
+    }
+}
+
+/// The path and reason of the first member of `value` nested too deep.
+fn depth_path(value: &Value, path: &mut String, depth: usize) -> Result<(), (String, String)> {
     if depth > MAX_PAYLOAD_DEPTH {
         return Err((
             path.clone(),
@@ -197,7 +214,7 @@ pub(super) fn check_depth(
             for (i, item) in items.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                check_depth(item, path, depth + 1)?;
+                depth_path(item, path, depth + 1)?;
                 path.truncate(len);
             }
         }
@@ -206,7 +223,7 @@ pub(super) fn check_depth(
                 let len = path.len();
                 path.push('.');
                 path.push_str(key);
-                check_depth(item, path, depth + 1)?;
+                depth_path(item, path, depth + 1)?;
                 path.truncate(len);
             }
         }
@@ -445,10 +462,8 @@ mod tests {
         for _ in 0..MAX_PAYLOAD_DEPTH {
             deep = json!({ "k": deep });
         }
-        let mut path = "params.memory".to_string();
-        let err = check_depth(&deep, &mut path, 2).err();
+        let err = check_depth(&deep, "params.memory", 2).err();
         assert!(err.is_some_and(|(p, _)| p.starts_with("params.memory.k.k")));
-        let mut path = "params".to_string();
-        assert!(check_depth(&json!({"a": [[1]]}), &mut path, 1).is_ok());
+        assert!(check_depth(&json!({"a": [[1]]}), "params", 1).is_ok());
     }
 }

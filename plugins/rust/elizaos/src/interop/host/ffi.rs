@@ -8,7 +8,8 @@
 //! library written from the seed's FFI section). The library stays loaded
 //! while the plugin object lives.
 
-use std::ffi::{c_char, c_int, CStr, CString};
+use std::cell::Cell;
+use std::ffi::{c_char, c_int, CStr};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -18,8 +19,8 @@ use serde_json::{Map, Value};
 use super::error::{excerpt, ErrorContext, InteropError, Transport};
 use super::loaded::{Backend, LoadedPlugin};
 use crate::interop::wire::{
-    codes, json_type_name, methods, parse_call_args, parse_init_config, status, status_to_code,
-    validate_memory, Kind, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
+    borrow_call_args, codes, json_type_name, methods, parse_init_config, status, status_to_code,
+    validate_memory, write_json, Kind, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
 
 type GetManifestFn = unsafe extern "C" fn() -> *mut c_char;
@@ -60,12 +61,64 @@ pub(crate) struct FfiPlugin {
     _library: Library,
 }
 
-/// Borrowed arguments of one handler call.
+/// Borrowed arguments of one handler call; `None` is `{}`.
 struct HandlerArgs<'a> {
     name: &'a str,
     memory: &'a Value,
-    state: &'a Value,
-    options: &'a Value,
+    state: Option<&'a Value>,
+    options: Option<&'a Value>,
+}
+
+thread_local! {
+    /// The argument buffer of this thread's calls, reused from call to call (taken out while a
+    /// call runs, so a nested call on the same thread gets a fresh one).
+    static ARGS: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+}
+
+/// A buffer kept between calls is at most this large; a larger one is released after its call.
+const KEPT_ARGS_BYTES: usize = 1 << 20;
+
+/// The C strings of one call, NUL-terminated one after the other in one buffer: `name`, then
+/// the JSON arguments, each at its offset.
+struct ArgBuffer {
+    bytes: Vec<u8>,
+    offsets: [usize; 4],
+    count: usize,
+}
+
+impl ArgBuffer {
+    fn take() -> Self {
+        let mut bytes = ARGS.with(Cell::take);
+        bytes.clear();
+        ArgBuffer {
+            bytes,
+            offsets: [0; 4],
+            count: 0,
+        }
+    }
+
+    /// The `i`-th string as a C pointer, valid while `self` lives unchanged.
+    fn ptr(&self, i: usize) -> *const c_char {
+        debug_assert!(i < self.count);
+        self.bytes[self.offsets[i]..].as_ptr().cast()
+    }
+
+    /// Starts the next string; returns its offset.
+    fn start(&mut self) -> usize {
+        let at = self.bytes.len();
+        self.offsets[self.count] = at;
+        self.count += 1;
+        at
+    }
+}
+
+impl Drop for ArgBuffer {
+    fn drop(&mut self) {
+        if self.bytes.capacity() <= KEPT_ARGS_BYTES {
+            let bytes = std::mem::take(&mut self.bytes);
+            ARGS.with(|slot| slot.set(bytes));
+        }
+    }
 }
 
 impl FfiPlugin {
@@ -199,7 +252,7 @@ impl FfiPlugin {
         }
     }
 
-    /// Copies and frees a returned JSON value, then reads it; NULL is a failure.
+    /// Reads a returned JSON value in place, then frees it; NULL is a failure.
     fn take_value(
         &self,
         method: &str,
@@ -215,16 +268,24 @@ impl FfiPlugin {
                 format!("{call} returned NULL"),
             ));
         }
-        let bytes = self.copy_and_free(ptr);
+        // SAFETY: a non-NULL return is a NUL-terminated string owned by the plugin, read
+        // (parsed, no copy) before it is released below.
+        let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
         let protocol = |reason: String| InteropError::Protocol {
             context: self.context(method, target),
             reason,
-            excerpt: excerpt(&bytes),
+            excerpt: excerpt(bytes),
         };
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| protocol(format!("the returned string is not UTF-8 ({e})")))?;
-        serde_json::from_str(text)
-            .map_err(|e| protocol(format!("the returned string is not JSON ({e})")))
+        let parsed = std::str::from_utf8(bytes)
+            .map_err(|e| protocol(format!("the returned string is not UTF-8 ({e})")))
+            .and_then(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| protocol(format!("the returned string is not JSON ({e})")))
+            });
+        // SAFETY: `ptr` came from this library and is released exactly once; `bytes` is not
+        // used after this.
+        unsafe { (self.exports.free_string)(ptr) };
+        parsed
     }
 
     fn call_error(&self, method: &str, target: Option<&str>, err: RpcError) -> InteropError {
@@ -284,44 +345,48 @@ impl FfiPlugin {
         }
     }
 
-    /// Serialises one JSON argument as a C string, enforcing the size limit.
-    fn json_arg(
+    /// Appends `name` as the next C string of `buf`; a name with U+0000 cannot cross the ABI.
+    fn push_name(&self, buf: &mut ArgBuffer, method: &str, name: &str) -> Result<(), InteropError> {
+        if name.as_bytes().contains(&0) {
+            return Err(InteropError::InvalidPayload {
+                context: self.context(method, Some(name)),
+                path: "params.name".into(),
+                reason: "a name cannot contain U+0000 over FFI".into(),
+            });
+        }
+        buf.start();
+        buf.bytes.extend_from_slice(name.as_bytes());
+        buf.bytes.push(0);
+        Ok(())
+    }
+
+    /// Appends one JSON argument (`None` is `{}`) as the next C string of `buf`, enforcing the
+    /// size limit. The writer escapes U+0000 as `\u0000`, so the text has no interior NUL.
+    fn push_json(
         &self,
-        method: &str,
-        target: Option<&str>,
+        buf: &mut ArgBuffer,
+        (method, target): (&str, Option<&str>),
         param: &str,
-        value: &Value,
-    ) -> Result<CString, InteropError> {
-        let text = serde_json::to_string(value).map_err(|e| InteropError::InvalidPayload {
-            context: self.context(method, target),
-            path: format!("params.{param}"),
-            reason: format!("cannot encode: {e}"),
-        })?;
-        if text.len() > self.max_message_bytes {
+        value: Option<&Value>,
+    ) -> Result<(), InteropError> {
+        let at = buf.start();
+        match value {
+            Some(v) => write_json(&mut buf.bytes, v),
+            None => buf.bytes.extend_from_slice(b"{}"),
+        }
+        let len = buf.bytes.len() - at;
+        if len > self.max_message_bytes {
             return Err(InteropError::InvalidPayload {
                 context: self.context(method, target),
                 path: format!("params.{param}"),
                 reason: format!(
-                    "the argument is {} bytes, over the limit of {} bytes (maxMessageBytes)",
-                    text.len(),
+                    "the argument is {len} bytes, over the limit of {} bytes (maxMessageBytes)",
                     self.max_message_bytes
                 ),
             });
         }
-        // serde_json escapes U+0000 as \u0000, so the text has no interior NUL.
-        CString::new(text).map_err(|_| InteropError::InvalidPayload {
-            context: self.context(method, target),
-            path: format!("params.{param}"),
-            reason: "the encoded JSON contains a NUL byte".into(),
-        })
-    }
-
-    fn name_arg(&self, method: &str, name: &str) -> Result<CString, InteropError> {
-        CString::new(name).map_err(|_| InteropError::InvalidPayload {
-            context: self.context(method, Some(name)),
-            path: "params.name".into(),
-            reason: "a name cannot contain U+0000 over FFI".into(),
-        })
+        buf.bytes.push(0);
+        Ok(())
     }
 
     /// `elizaos_get_manifest`.
@@ -332,19 +397,28 @@ impl FfiPlugin {
     }
 
     fn init(&self, config: &Value) -> Result<Value, InteropError> {
-        let cfg = self.json_arg(methods::INIT, None, "config", config)?;
-        // SAFETY: `cfg` is a valid C string borrowed for the call.
-        let rc = unsafe { (self.exports.init)(cfg.as_ptr()) };
+        let mut buf = ArgBuffer::take();
+        self.push_json(&mut buf, (methods::INIT, None), "config", Some(config))?;
+        // SAFETY: a valid C string in `buf`, which outlives the call.
+        let rc = unsafe { (self.exports.init)(buf.ptr(0)) };
         self.status_result(methods::INIT, None, None, rc)
     }
 
+    /// One handler call: the arguments are written into one reused buffer (no per-argument
+    /// strings), the answer is parsed where the plugin left it.
     fn handler(&self, method: &str, args: &HandlerArgs<'_>) -> Result<Value, InteropError> {
         let target = Some(args.name);
-        let name = self.name_arg(method, args.name)?;
-        let memory = self.json_arg(method, target, "memory", args.memory)?;
-        let state = self.json_arg(method, target, "state", args.state)?;
+        let at = (method, target);
+        let mut buf = ArgBuffer::take();
+        self.push_name(&mut buf, method, args.name)?;
+        self.push_json(&mut buf, at, "memory", Some(args.memory))?;
+        self.push_json(&mut buf, at, "state", args.state)?;
+        if method == methods::INVOKE_ACTION {
+            self.push_json(&mut buf, at, "options", args.options)?;
+        }
         let e = self.exports;
-        // SAFETY (all arms): every pointer is a valid C string that outlives the call.
+        let (name, memory, state) = (buf.ptr(0), buf.ptr(1), buf.ptr(2));
+        // SAFETY (all arms): every pointer is a valid C string in `buf`, which outlives the call.
         match method {
             methods::VALIDATE_ACTION | methods::VALIDATE_EVALUATOR => {
                 let (f, kind) = if method == methods::VALIDATE_ACTION {
@@ -352,29 +426,19 @@ impl FfiPlugin {
                 } else {
                     (e.validate_evaluator, Kind::Evaluator)
                 };
-                let rc = unsafe { f(name.as_ptr(), memory.as_ptr(), state.as_ptr()) };
+                let rc = unsafe { f(name, memory, state) };
                 self.status_result(method, Some(kind), target, rc)
             }
             methods::INVOKE_ACTION => {
-                let options = self.json_arg(method, target, "options", args.options)?;
-                let ptr = unsafe {
-                    (e.invoke_action)(
-                        name.as_ptr(),
-                        memory.as_ptr(),
-                        state.as_ptr(),
-                        options.as_ptr(),
-                    )
-                };
+                let ptr = unsafe { (e.invoke_action)(name, memory, state, buf.ptr(3)) };
                 self.take_value(method, target, ptr)
             }
             methods::GET_PROVIDER => {
-                let ptr =
-                    unsafe { (e.get_provider)(name.as_ptr(), memory.as_ptr(), state.as_ptr()) };
+                let ptr = unsafe { (e.get_provider)(name, memory, state) };
                 self.take_value(method, target, ptr)
             }
             methods::INVOKE_EVALUATOR => {
-                let ptr =
-                    unsafe { (e.invoke_evaluator)(name.as_ptr(), memory.as_ptr(), state.as_ptr()) };
+                let ptr = unsafe { (e.invoke_evaluator)(name, memory, state) };
                 self.take_value(method, target, ptr)
             }
             other => Err(self.call_error(other, target, RpcError::method_not_found(other))),
@@ -404,15 +468,15 @@ impl FfiPlugin {
             | methods::GET_PROVIDER
             | methods::VALIDATE_EVALUATOR
             | methods::INVOKE_EVALUATOR => {
-                let args = parse_call_args(map, method == methods::INVOKE_ACTION)
+                let args = borrow_call_args(map, method == methods::INVOKE_ACTION)
                     .map_err(|e| self.call_error(method, target, e))?;
                 self.handler(
                     method,
                     &HandlerArgs {
-                        name: &args.name,
-                        memory: &args.memory,
-                        state: &args.state,
-                        options: &args.options,
+                        name: args.name,
+                        memory: args.memory,
+                        state: args.state,
+                        options: args.options,
                     },
                 )
             }
@@ -429,7 +493,6 @@ impl FfiPlugin {
         state: &Value,
         options: Option<&Value>,
     ) -> Result<Value, InteropError> {
-        let empty = Value::Object(Map::new());
         let checks = validate_memory("memory", memory)
             .and_then(|()| object_param("state", state))
             .and_then(|()| options.map_or(Ok(()), |o| object_param("options", o)));
@@ -439,8 +502,8 @@ impl FfiPlugin {
             &HandlerArgs {
                 name,
                 memory,
-                state,
-                options: options.unwrap_or(&empty),
+                state: Some(state),
+                options,
             },
         )
     }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::checks::{check_depth, check_result, is_handler_method, target_of};
+use super::checks::{check_depth, check_result, is_handler_method, target_of, within_depth};
 use super::error::{ErrorContext, InteropError};
 use super::ffi::FfiPlugin;
 use super::loaded::{Backend, LoadedPlugin};
@@ -95,8 +95,11 @@ impl<'a> TimedCalls<'a> {
         parts: &[(&str, &Value)],
     ) -> Result<(), InteropError> {
         for (param, value) in parts {
-            let mut path = format!("params.{param}");
-            check_depth(value, &mut path, 2).map_err(|(path, reason)| {
+            // The path string is built only for a value that is too deep.
+            if within_depth(value, 2) {
+                continue;
+            }
+            check_depth(value, &format!("params.{param}"), 2).map_err(|(path, reason)| {
                 InteropError::InvalidPayload {
                     context: self.context(method, target),
                     path,
@@ -220,8 +223,7 @@ impl<'a> TimedCalls<'a> {
                 reason: "shutdown is sent by close/drop, not by callers".into(),
             });
         }
-        let mut path = "params".to_string();
-        check_depth(params, &mut path, 1).map_err(|(path, reason)| {
+        check_depth(params, "params", 1).map_err(|(path, reason)| {
             InteropError::InvalidPayload {
                 context: self.context(method, target),
                 path,

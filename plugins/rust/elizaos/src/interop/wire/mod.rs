@@ -27,8 +27,9 @@ pub use request::{
     is_valid_id, parse_request, request_from_value, request_line, BadRequest, Request,
 };
 pub use schema::{
-    call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
-    parse_call_args, parse_init_config, validate_memory, CallArgs,
+    borrow_call_args, call_args_from_parts, check_action_result, check_evaluator_result,
+    check_provider_result, parse_call_args, parse_init_config, take_call_args, validate_memory,
+    CallArgs, CallArgsRef,
 };
 pub use vocabulary::{
     code_to_status, codes, json_type_name, methods, status, status_to_code, Kind, Transport,

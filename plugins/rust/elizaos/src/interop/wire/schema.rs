@@ -87,11 +87,14 @@ fn owned_optional_object(param: &str, value: Value) -> Result<Value, RpcError> {
     }
 }
 
-/// Take an optional object param: absent or `null` gives `{}`.
-fn optional_object(params: &Map<String, Value>, param: &str) -> Result<Value, RpcError> {
+/// An optional object param, borrowed: absent or `null` gives `None` (meaning `{}`).
+fn optional_object<'a>(
+    params: &'a Map<String, Value>,
+    param: &str,
+) -> Result<Option<&'a Value>, RpcError> {
     match params.get(param) {
-        None | Some(Value::Null) => Ok(Value::Object(Map::new())),
-        Some(v @ Value::Object(_)) => Ok(v.clone()),
+        None | Some(Value::Null) => Ok(None),
+        Some(v @ Value::Object(_)) => Ok(Some(v)),
         Some(other) => Err(RpcError::invalid_param(
             param,
             "object",
@@ -100,14 +103,28 @@ fn optional_object(params: &Map<String, Value>, param: &str) -> Result<Value, Rp
     }
 }
 
-/// Validate the params of a handler method (everything but `getManifest`, `init`, `shutdown`).
-/// `with_options` is true for `invokeAction`.
-pub fn parse_call_args(
+/// Borrowed, validated arguments of a handler method: [`CallArgs`] without the copies.
+/// `state`/`options` are `None` where the value is `{}` (absent or `null`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CallArgsRef<'a> {
+    /// The action/provider/evaluator name.
+    pub name: &'a str,
+    /// The Memory (an object with an object `content`).
+    pub memory: &'a Value,
+    /// The State, `None` for `{}`.
+    pub state: Option<&'a Value>,
+    /// The Options, `None` for `{}` (always for methods without options).
+    pub options: Option<&'a Value>,
+}
+
+/// Validate the params of a handler method without copying them: the checks, their order and
+/// the error `data` of [`parse_call_args`], which is this plus the copies.
+pub fn borrow_call_args(
     params: &Map<String, Value>,
     with_options: bool,
-) -> Result<CallArgs, RpcError> {
+) -> Result<CallArgsRef<'_>, RpcError> {
     let name = match params.get("name") {
-        Some(Value::String(s)) => s.clone(),
+        Some(Value::String(s)) => s.as_str(),
         Some(other) => {
             return Err(RpcError::invalid_param(
                 "name",
@@ -120,7 +137,7 @@ pub fn parse_call_args(
     let memory = match params.get("memory") {
         Some(m) => {
             validate_memory("memory", m)?;
-            m.clone()
+            m
         }
         None => {
             return Err(RpcError::invalid_param(
@@ -134,7 +151,53 @@ pub fn parse_call_args(
     let options = if with_options {
         optional_object(params, "options")?
     } else {
+        None
+    };
+    Ok(CallArgsRef {
+        name,
+        memory,
+        state,
+        options,
+    })
+}
+
+/// Validate the params of a handler method (everything but `getManifest`, `init`, `shutdown`).
+/// `with_options` is true for `invokeAction`.
+pub fn parse_call_args(
+    params: &Map<String, Value>,
+    with_options: bool,
+) -> Result<CallArgs, RpcError> {
+    let args = borrow_call_args(params, with_options)?;
+    let owned = |v: Option<&Value>| v.cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    Ok(CallArgs {
+        name: args.name.to_owned(),
+        memory: args.memory.clone(),
+        state: owned(args.state),
+        options: owned(args.options),
+    })
+}
+
+/// [`parse_call_args`] taking the values out of `params` instead of copying them (the IPC
+/// server owns the request it answers).
+pub fn take_call_args(
+    params: &mut Map<String, Value>,
+    with_options: bool,
+) -> Result<CallArgs, RpcError> {
+    borrow_call_args(params, with_options)?;
+    let mut take = |key: &str| match params.remove(key) {
+        Some(v @ Value::Object(_)) => v,
+        _ => Value::Object(Map::new()),
+    };
+    let memory = take("memory");
+    let state = take("state");
+    let options = if with_options {
+        take("options")
+    } else {
         Value::Object(Map::new())
+    };
+    let name = match params.remove("name") {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
     };
     Ok(CallArgs {
         name,
