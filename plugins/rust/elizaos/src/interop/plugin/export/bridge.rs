@@ -41,7 +41,13 @@ pub struct Bridge<P: Plugin> {
     initialized: std::cell::Cell<bool>,
     /// The config of the last successful `init` (`{}` before any), for the runtime proxy (11.1).
     config: std::cell::RefCell<Value>,
+    /// The buffer results are serialised into before their exact-size copy is handed out,
+    /// reused from call to call (see [`Bridge::with_scratch`]).
+    scratch: std::cell::Cell<Vec<u8>>,
 }
+
+/// A scratch buffer kept between calls is at most this large; a larger one is released.
+const KEPT_SCRATCH_BYTES: usize = 1 << 20;
 
 /// The capabilities (section 12) a bridge declares in the manifest for `transport`: over IPC the
 /// server answers `shutdown` and forwards runtime calls (section 11); the in-process transports
@@ -72,7 +78,21 @@ impl<P: Plugin> Bridge<P> {
             manifest: std::cell::OnceCell::new(),
             initialized: std::cell::Cell::new(false),
             config: std::cell::RefCell::new(Value::Object(Map::new())),
+            scratch: std::cell::Cell::new(Vec::new()),
         }
+    }
+
+    /// Runs `f` with the bridge's empty scratch buffer: a result is serialised there (no growth
+    /// once warm) and copied once into an allocation of its exact size. A nested call gets a
+    /// fresh buffer.
+    pub fn with_scratch<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut buf = self.scratch.take();
+        buf.clear();
+        let r = f(&mut buf);
+        if buf.capacity() <= KEPT_SCRATCH_BYTES {
+            self.scratch.set(buf);
+        }
+        r
     }
 
     /// The plugin itself.

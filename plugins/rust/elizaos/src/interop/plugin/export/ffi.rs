@@ -5,7 +5,7 @@
 //! waits, per thread, for `elizaos_last_error` (handed out once, cleared at the start of every
 //! call).
 
-use super::bridge::{decode_call, decode_json, validate_status, GlobalBridge};
+use super::bridge::{decode_call, decode_json, validate_status, Bridge, GlobalBridge};
 use crate::interop::plugin::Plugin;
 use crate::interop::wire::Transport;
 use crate::interop::wire::{status, write_json, Kind, RpcError};
@@ -31,7 +31,7 @@ fn set_last_error(error: Option<&RpcError>) {
     let next = error.map_or(std::ptr::null_mut(), |e| {
         let mut out = Vec::new();
         write_json(&mut out, &e.to_value());
-        c_string(out)
+        c_string(&out)
     });
     let previous = LAST_ERROR.with(|slot| slot.replace(next));
     // SAFETY: the previous pointer, if any, came from `c_string` and was never handed out.
@@ -60,21 +60,25 @@ unsafe fn arg<'a>(param: &str, ptr: *const c_char) -> Result<&'a [u8], RpcError>
     Ok(unsafe { CStr::from_ptr(ptr) }.to_bytes())
 }
 
-/// Turn JSON bytes into an owned C string (NULL only if allocation fails).
-fn c_string(mut bytes: Vec<u8>) -> *mut c_char {
-    // Room for the terminator, so CString::new does not reallocate.
-    if bytes.try_reserve_exact(1).is_err() {
+/// An owned C string holding exactly `json` (NULL only if allocation fails).
+fn c_string(json: &[u8]) -> *mut c_char {
+    let mut bytes = Vec::new();
+    if bytes.try_reserve_exact(json.len() + 1).is_err() {
         return std::ptr::null_mut();
     }
-    // JSON text escapes U+0000, so it never contains an interior NUL.
-    CString::new(bytes).map_or(std::ptr::null_mut(), CString::into_raw)
+    bytes.extend_from_slice(json);
+    bytes.push(0);
+    // JSON text escapes U+0000 (`write_json` writes every control character as an escape), so
+    // the only NUL is the terminator pushed above; the scan `CString::new` would make is skipped.
+    debug_assert!(!json.contains(&0));
+    // SAFETY: `bytes` ends with its only NUL byte.
+    unsafe { CString::from_vec_with_nul_unchecked(bytes) }.into_raw()
 }
 
 /// The plain JSON text of a result, or NULL with the error stored for `elizaos_last_error`.
-fn plain(outcome: Result<Vec<u8>, RpcError>) -> *mut c_char {
+fn plain(outcome: Result<*mut c_char, RpcError>) -> *mut c_char {
     match outcome {
-        Ok(bytes) => {
-            let ptr = c_string(bytes);
+        Ok(ptr) => {
             if ptr.is_null() {
                 set_last_error(Some(&RpcError::internal(
                     "cannot allocate the result string",
@@ -89,17 +93,19 @@ fn plain(outcome: Result<Vec<u8>, RpcError>) -> *mut c_char {
     }
 }
 
-fn value_bytes(value: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
-    write_json(&mut out, value);
-    out
+/// `value` as an owned C string, serialised in the bridge's scratch buffer.
+fn value_c_string<P: Plugin>(bridge: &Bridge<P>, value: &Value) -> *mut c_char {
+    bridge.with_scratch(|buf| {
+        write_json(buf, value);
+        c_string(buf)
+    })
 }
 
 fn panic_error() -> RpcError {
     RpcError::internal("panic in the FFI bridge")
 }
 
-fn string_guarded(f: impl FnOnce() -> Result<Vec<u8>, RpcError>) -> *mut c_char {
+fn string_guarded(f: impl FnOnce() -> Result<*mut c_char, RpcError>) -> *mut c_char {
     set_last_error(None);
     plain(catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| Err(panic_error())))
 }
@@ -118,7 +124,7 @@ fn status_guarded(f: impl FnOnce() -> (c_int, Option<RpcError>)) -> c_int {
 
 /// `elizaos_get_manifest`: the manifest JSON.
 pub fn get_manifest<P: Plugin>(g: &GlobalBridge<P>) -> *mut c_char {
-    string_guarded(|| g.with(Transport::Ffi, |b| b.manifest_json().map(<[u8]>::to_vec)))
+    string_guarded(|| g.with(Transport::Ffi, |b| b.manifest_json().map(c_string)))
 }
 
 /// `elizaos_init`.
@@ -195,8 +201,9 @@ pub unsafe fn invoke<P: Plugin>(
             None => None,
         };
         let call = decode_call(n, m, s, o)?;
-        g.with(Transport::Ffi, |b| b.invoke(kind, &call))
-            .map(|v| value_bytes(&v))
+        g.with(Transport::Ffi, |b| {
+            b.invoke(kind, &call).map(|v| value_c_string(b, &v))
+        })
     })
 }
 

@@ -89,6 +89,22 @@ fn buffer(capacity: usize, write: impl FnOnce(&mut Vec<u8>)) -> *mut u8 {
     Box::into_raw(bytes.into_boxed_slice()).cast::<u8>()
 }
 
+/// A result buffer (length prefix and `bytes`) allocated at its exact size; null if allocation
+/// fails or `bytes` is over 4 GiB.
+fn exact_buffer(bytes: &[u8]) -> *mut u8 {
+    let Ok(n) = u32::try_from(bytes.len()) else {
+        return std::ptr::null_mut();
+    };
+    let mut out: Vec<u8> = Vec::new();
+    if out.try_reserve_exact(4 + bytes.len()).is_err() {
+        return std::ptr::null_mut();
+    }
+    out.extend_from_slice(&n.to_le_bytes());
+    out.extend_from_slice(bytes);
+    // Capacity equals length, so the boxed slice keeps the allocation: `dealloc(p, 4 + n)`.
+    Box::into_raw(out.into_boxed_slice()).cast::<u8>()
+}
+
 /// A result buffer holding the envelope of `outcome`.
 fn envelope_buffer(outcome: &Result<Value, RpcError>) -> *mut u8 {
     buffer(ENVELOPE_CAPACITY, |out| write_envelope(out, outcome))
@@ -195,7 +211,17 @@ pub fn invoke<P: Plugin>(
             state.bytes("state")?,
             o,
         )?;
-        g.with(Transport::Wasm, |b| b.invoke(kind, &call))
+        Ok(call)
     })();
-    envelope_buffer(&outcome)
+    match outcome {
+        Ok(call) => g.with(Transport::Wasm, |b| match b.invoke(kind, &call) {
+            // Serialised in the bridge's scratch buffer, then copied once at its exact size.
+            Ok(v) => b.with_scratch(|out| {
+                write_envelope(out, &Ok(v));
+                exact_buffer(out)
+            }),
+            Err(e) => envelope_buffer(&Err(e)),
+        }),
+        Err(e) => envelope_buffer(&Err(e)),
+    }
 }
