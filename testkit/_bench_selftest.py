@@ -107,8 +107,11 @@ def _load_per_core(results: Mapping[str, Any]) -> float | None:
     return max(loads) / cores if loads and cores else None
 
 
-def judge_run(run: int, mode: str, results: Mapping[str, Any]) -> RunOutcome:
-    """Judge one compared run (its results.json with a ``baseline`` member) by the module's rule."""
+def judge_run(run: int, mode: str, results: Mapping[str, Any], cells: Sequence[str] = ()) -> RunOutcome:
+    """Judge one compared run (its results.json with a ``baseline`` member) by the module's rule.
+
+    ``cells`` are the cell ids the run was asked for: one without a single comparison (not in
+    the matrix, or not measured) makes the run broken, not silently smaller."""
     if mode not in ("unchanged", "slowed"):
         raise ValueError(f"mode must be 'unchanged' or 'slowed', received {mode!r}")
     verdict = str((results.get("verdict") or {}).get("verdict", "missing"))
@@ -126,9 +129,12 @@ def judge_run(run: int, mode: str, results: Mapping[str, Any]) -> RunOutcome:
         if c.get("verdict") == "regression"
     )
     measured = sorted({str(c["cell"]) for c in base.get("comparisons", [])})
+    absent = [cell for cell in cells if cell not in measured]
     unflagged = [cell for cell in measured if all(f.cell != cell for f in flags)]
     if verdict in ("failed", "missing") or not base:
         right = "broken run"
+    elif absent or not measured:
+        right = f"broken run (no comparison of {', '.join(absent) or 'any cell'})"
     elif mode == "unchanged":
         right = "false alarm" if verdict == "regressed" else "ok"
     elif verdict == "inconclusive":
@@ -162,7 +168,7 @@ def judge_experiment(outcomes: Sequence[RunOutcome]) -> tuple[str, str]:
         if missed:
             parts.append(f"slowed build not flagged in run(s) {', '.join(map(str, missed))}")
         return "refuted", "; ".join(parts)
-    broken = [o.run for o in outcomes if o.right == "broken run"]
+    broken = [o.run for o in outcomes if o.right.startswith("broken run")]
     if broken:
         return "broken", f"run(s) {', '.join(map(str, broken))} could not be measured: no conclusion"
     unproved = [o.run for o in outcomes if o.right == "unproved"]
@@ -220,12 +226,14 @@ def _bench(
     cells: str,
     extra: Sequence[str],
     env: Mapping[str, str],
+    matrix: Path | None,
 ) -> dict[str, Any]:
     argv = [
         sys.executable,
         "-m",
         "testkit.cli",
         "bench",
+        *([str(matrix)] if matrix is not None else []),
         "--pin",
         "--cells",
         cells,
@@ -252,16 +260,19 @@ def experiment(
     delay_us: int,
     design: str,
     work: Path,
+    matrix: Path | None = None,
     run: Runner = _subprocess,
     progress: Callable[[str], None] = print,
 ) -> list[RunOutcome]:
-    """Make the runs of the experiment (see the module docstring) and judge each."""
+    """Make the runs of the experiment (see the module docstring) and judge each; ``cells`` are
+    comma-separated cell ids of ``matrix``."""
+    wanted = [c.strip() for c in cells.split(",") if c.strip()]
     base_env = {k: v for k, v in os.environ.items() if k != DELAY_VAR}
     outcomes: list[RunOutcome] = []
     reference = work / "reference"
     if design == "reference":
         progress(f"reference run of {cells}")
-        _bench(run, reference, cells, ["--no-baseline"], base_env)
+        _bench(run, reference, cells, ["--no-baseline"], base_env, matrix)
     for k in range(1, runs + 1):
         for mode in ("unchanged", "slowed"):
             out = work / f"{mode}-{k}"
@@ -269,12 +280,11 @@ def experiment(
             progress(f"run {k}/{runs}: {mode}")
             if design == "reference":
                 env = dict(base_env, **({DELAY_VAR: str(delay)} if delay else {}))
-                doc = _bench(run, out, cells, ["--baseline", str(reference / "results.json")], env)
+                doc = _bench(run, out, cells, ["--baseline", str(reference / "results.json")], env, matrix)
             else:
-                doc = _bench(
-                    run, out, cells, ["--candidate-env", f"{DELAY_VAR}={delay}", "--repeats", "2"], base_env
-                )
-            outcome = judge_run(k, mode, doc)
+                candidate = ["--candidate-env", f"{DELAY_VAR}={delay}", "--repeats", "2"]
+                doc = _bench(run, out, cells, candidate, base_env, matrix)
+            outcome = judge_run(k, mode, doc, wanted)
             progress(f"run {k}/{runs}: {mode}: {outcome.verdict} -> {outcome.right}")
             outcomes.append(outcome)
     return outcomes
@@ -284,7 +294,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m testkit._bench_selftest``: run the experiment, write the table, exit by outcome."""
     parser = argparse.ArgumentParser(prog="python -m testkit._bench_selftest", description=__doc__)
     parser.add_argument(
-        "--cells", default=DEFAULT_CELLS, help=f"cells with a Python plugin ({DEFAULT_CELLS})"
+        "--cells",
+        default=DEFAULT_CELLS,
+        help=f"comma-separated ids of cells with a Python plugin ({DEFAULT_CELLS})",
+    )
+    parser.add_argument(
+        "--matrix",
+        type=Path,
+        default=None,
+        help="matrix TOML holding the cells (default: matrices/full.toml)",
     )
     parser.add_argument("--runs", type=int, default=5, help="runs of each mode (default 5)")
     parser.add_argument("--delay-us", type=int, default=20, help="busy wait of the slowed build (default 20)")
@@ -297,8 +315,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--runs and --delay-us must be >= 1")
     work = args.out / "bench-selftest"
     try:
+        if args.matrix is None:
+            from testkit._toolchains import find_repo_root
+
+            args.matrix = find_repo_root() / "matrices" / "full.toml"
         outcomes = experiment(
-            cells=args.cells, runs=args.runs, delay_us=args.delay_us, design=args.design, work=work
+            cells=args.cells,
+            runs=args.runs,
+            delay_us=args.delay_us,
+            design=args.design,
+            work=work,
+            matrix=args.matrix,
         )
     except (RuntimeError, OSError, ValueError) as exc:
         print(f"bench_selftest: {exc}", file=sys.stderr)

@@ -171,3 +171,13 @@ def test_the_runs_set_the_delay_on_the_slowed_side_only(tmp_path: Path, design: 
             f"{DELAY_VAR}=0",
             f"{DELAY_VAR}=20",
         ] * 2
+
+
+def test_a_cell_asked_for_but_not_compared_breaks_the_run() -> None:
+    only_one = _results("regressed", {CELLS[0]: "regression"})
+    outcome = judge_run(1, "slowed", only_one, CELLS)
+    assert outcome.right == f"broken run (no comparison of {CELLS[1]})"
+    assert (
+        judge_run(1, "slowed", _results("passed", {}), ()).right == "broken run (no comparison of any cell)"
+    )
+    assert judge_experiment([judge_run(1, "unchanged", SAME, CELLS), outcome])[0] == "broken"
