@@ -5,8 +5,8 @@ use super::panic::{guarded, handler_error, install_panic_hook, lifecycle_error, 
 use crate::interop::plugin::{Manifest, Plugin};
 use crate::interop::wire::{
     call_args_from_parts, check_action_result, check_evaluator_result, check_provider_result,
-    codes, json_type_name, methods, parse_call_args, parse_init_config, status, CallArgs, Kind,
-    RpcError, Transport, PROTOCOL_VERSION,
+    codes, json_type_name, methods, parse_call_args, parse_init_config, status, take_call_args,
+    CallArgs, Kind, RpcError, Transport, PROTOCOL_VERSION,
 };
 use serde_json::{Map, Value};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -267,6 +267,28 @@ impl<P: Plugin> Bridge<P> {
             }
             methods::SHUTDOWN => Ok(Value::Object(Map::new())),
             other => Err(RpcError::method_not_found(other)),
+        }
+    }
+
+    /// [`Bridge::dispatch`] taking the params: a handler's arguments are moved out of them, not
+    /// copied (a 10 KiB memory is not duplicated). Same checks, errors and answers.
+    pub fn dispatch_owned(
+        &self,
+        method: &str,
+        mut params: Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        let kind = match method {
+            methods::VALIDATE_ACTION | methods::INVOKE_ACTION => Kind::Action,
+            methods::GET_PROVIDER => Kind::Provider,
+            methods::VALIDATE_EVALUATOR | methods::INVOKE_EVALUATOR => Kind::Evaluator,
+            _ => return self.dispatch(method, &params),
+        };
+        let args = take_call_args(&mut params, method == methods::INVOKE_ACTION)?;
+        match method {
+            methods::VALIDATE_ACTION | methods::VALIDATE_EVALUATOR => {
+                self.validate(kind, &args).map(Value::Bool)
+            }
+            _ => self.invoke(kind, &args),
         }
     }
 }

@@ -37,7 +37,7 @@ pub fn read_line_limited<R: BufRead + ?Sized>(
             });
         }
         seen_any = true;
-        let (part, found) = match chunk.iter().position(|b| *b == b'\n') {
+        let (part, found) = match memchr::memchr(b'\n', chunk) {
             Some(i) => (&chunk[..i], Some(i)),
             None => (chunk, None),
         };

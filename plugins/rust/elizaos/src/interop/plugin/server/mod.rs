@@ -12,9 +12,8 @@ use crate::interop::plugin::Plugin;
 use crate::interop::plugin::{error_from_answer, ChannelGuard, RuntimeChannel, RuntimeError};
 use crate::interop::wire::Transport;
 use crate::interop::wire::{
-    codes, methods, request_from_value, BadRequest, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
+    codes, methods, request_from_value, write_json, BadRequest, RpcError, DEFAULT_MAX_MESSAGE_BYTES,
 };
-use serde::Serialize;
 use serde_json::{Map, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -71,49 +70,46 @@ pub enum ServeEnd {
     Eof,
 }
 
-/// A response serialised without cloning the result value.
-#[derive(Serialize)]
-struct ResponseOut<'a> {
-    id: &'a Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    result: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<Value>,
-}
-
+/// Writes one response line (`{"id":..,"result":..}` or `{"id":..,"error":..}`, the key order of
+/// section 3.2) in one `write_all`, serialised by the fast JSON writer into `line` (reused).
 fn write_response<W: Write + ?Sized>(
     out: &mut W,
+    line: &mut Vec<u8>,
     id: &Value,
     outcome: &Result<Value, RpcError>,
 ) -> io::Result<()> {
-    let response = match outcome {
-        Ok(v) => ResponseOut {
-            id,
-            result: Some(v),
-            error: None,
-        },
-        Err(e) => ResponseOut {
-            id,
-            result: None,
-            error: Some(e.to_value()),
-        },
-    };
-    serde_json::to_writer(&mut *out, &response).map_err(io::Error::other)?;
-    out.write_all(b"\n")?;
+    line.clear();
+    line.extend_from_slice(b"{\"id\":");
+    write_json(line, id);
+    match outcome {
+        Ok(v) => {
+            line.extend_from_slice(b",\"result\":");
+            write_json(line, v);
+        }
+        Err(e) => {
+            line.extend_from_slice(b",\"error\":");
+            write_json(line, &e.to_value());
+        }
+    }
+    line.extend_from_slice(b"}\n");
+    out.write_all(line)?;
     out.flush()
 }
 
+/// A buffer kept between lines is at most this large; a larger one is released.
+const KEPT_LINE_BYTES: usize = 1 << 20;
+
 /// What the server needs of the bridge, without its plugin type.
 trait Served {
-    /// Answer one host request.
-    fn dispatch(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError>;
+    /// Answer one host request, taking its params.
+    fn dispatch(&self, method: &str, params: Map<String, Value>) -> Result<Value, RpcError>;
     /// The config of the last `init`.
     fn config(&self) -> Value;
 }
 
 impl<P: Plugin> Served for Bridge<P> {
-    fn dispatch(&self, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        Bridge::dispatch(self, method, params)
+    fn dispatch(&self, method: &str, params: Map<String, Value>) -> Result<Value, RpcError> {
+        Bridge::dispatch_owned(self, method, params)
     }
 
     fn config(&self) -> Value {
@@ -144,11 +140,25 @@ struct Server<'a> {
     ended: Cell<Option<ServeEnd>>,
     /// The I/O error that ended the server, reported by [`serve_on`].
     failure: RefCell<Option<io::Error>>,
+    /// The request line buffer, reused (taken while a line is handled, so a nested read gets a
+    /// fresh one).
+    line: Cell<Vec<u8>>,
+    /// The response line buffer, reused the same way.
+    out_line: Cell<Vec<u8>>,
+}
+
+/// Puts `buf` back into `slot` for the next line unless it grew too large to keep.
+fn keep(slot: &Cell<Vec<u8>>, buf: Vec<u8>) {
+    if buf.capacity() <= KEPT_LINE_BYTES {
+        slot.set(buf);
+    }
 }
 
 impl Server<'_> {
     fn write(&self, id: &Value, outcome: &Result<Value, RpcError>) {
-        let written = write_response(&mut **self.output.borrow_mut(), id, outcome);
+        let mut line = self.out_line.take();
+        let written = write_response(&mut **self.output.borrow_mut(), &mut line, id, outcome);
+        keep(&self.out_line, line);
         if let Err(e) = written {
             self.fail(e);
         }
@@ -164,7 +174,7 @@ impl Server<'_> {
         if self.ended.get().is_some() {
             return;
         }
-        let mut line = Vec::new();
+        let mut line = self.line.take();
         let read = read_line_limited(
             &mut **self.input.borrow_mut(),
             &mut line,
@@ -183,6 +193,7 @@ impl Server<'_> {
                 }
             }
         }
+        keep(&self.line, line);
     }
 
     fn handle(&self, line: &[u8]) {
@@ -205,7 +216,7 @@ impl Server<'_> {
             call: request.id.clone(),
             runtime,
         });
-        let outcome = self.bridge.dispatch(&request.method, &request.params);
+        let outcome = self.bridge.dispatch(&request.method, request.params);
         self.frames.borrow_mut().pop();
         self.write(&request.id, &outcome);
         if request.method == methods::SHUTDOWN {
@@ -359,6 +370,8 @@ pub fn serve_on<P: Plugin, R: BufRead, W: Write>(
         answers: RefCell::new(HashMap::new()),
         ended: Cell::new(None),
         failure: RefCell::new(None),
+        line: Cell::new(Vec::new()),
+        out_line: Cell::new(Vec::new()),
     };
     let end = {
         let _active = ChannelGuard::enter(&server);
