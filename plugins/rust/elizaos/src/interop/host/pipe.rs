@@ -93,7 +93,7 @@ impl LineReader {
 
     /// Takes one complete line out of the buffer, if there is one.
     fn take_line(&mut self) -> Option<Vec<u8>> {
-        let pos = self.buf[self.scanned..].iter().position(|&b| b == b'\n')? + self.scanned;
+        let pos = memchr::memchr(b'\n', &self.buf[self.scanned..])? + self.scanned;
         let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
         line.pop();
         if line.last() == Some(&b'\r') {

@@ -3,27 +3,59 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::checks::{check_depth, check_result, is_handler_method, target_of, within_depth};
 use super::error::{ErrorContext, InteropError};
 use super::ffi::FfiPlugin;
+use super::ipc::WireParams;
 use super::loaded::{Backend, LoadedPlugin};
 use crate::interop::plugin::{runtime_context, AgentRuntime};
-use crate::interop::wire::methods;
+use crate::interop::wire::{methods, write_json, write_json_str};
 
 /// `params` of the handler methods, serialised without copying the values.
-#[derive(Serialize)]
 struct HandlerParams<'a> {
     name: &'a str,
     memory: &'a Value,
     state: &'a Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Absent (not `null`) when `None`.
     options: Option<&'a Value>,
-    /// The call context of section 11.1, when the call passes a runtime.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// The call context of section 11.1, when the call passes a runtime; absent when `None`.
     runtime: Option<&'a Value>,
+}
+
+impl WireParams for HandlerParams<'_> {
+    /// `{"name":..,"memory":..,"state":..[,"options":..][,"runtime":..]}`, in this order.
+    fn write_params(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"name\":");
+        write_json_str(out, self.name);
+        out.extend_from_slice(b",\"memory\":");
+        write_json(out, self.memory);
+        out.extend_from_slice(b",\"state\":");
+        write_json(out, self.state);
+        if let Some(options) = self.options {
+            out.extend_from_slice(b",\"options\":");
+            write_json(out, options);
+        }
+        if let Some(runtime) = self.runtime {
+            out.extend_from_slice(b",\"runtime\":");
+            write_json(out, runtime);
+        }
+        out.push(b'}');
+    }
+}
+
+/// `{"config":..}`: the params of `init`.
+struct InitParams<'a> {
+    config: &'a Value,
+}
+
+impl WireParams for InitParams<'_> {
+    fn write_params(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"config\":");
+        write_json(out, self.config);
+        out.push(b'}');
+    }
 }
 
 /// Calls on a [`LoadedPlugin`] with a per-call time-out; see
@@ -67,7 +99,7 @@ impl<'a> TimedCalls<'a> {
     }
 
     /// Sends a typed request and checks the result.
-    fn send<P: Serialize + ?Sized>(
+    fn send<P: WireParams + ?Sized>(
         &self,
         method: &str,
         target: Option<&str>,
@@ -146,10 +178,6 @@ impl<'a> TimedCalls<'a> {
     /// `init(config)`.
     pub fn init(&self, config: &Value) -> Result<(), InteropError> {
         self.checked(methods::INIT, None, &[("config", config)])?;
-        #[derive(Serialize)]
-        struct InitParams<'a> {
-            config: &'a Value,
-        }
         let params = InitParams { config };
         self.send(methods::INIT, None, &params, |lib| lib.call_init(config))?;
         Ok(())

@@ -26,7 +26,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::error::{excerpt, ErrorContext, ExitState, InteropError, Transport};
@@ -35,7 +34,20 @@ use super::pipe::{
     WriteFailure,
 };
 use crate::interop::plugin::AgentRuntime;
-use crate::interop::wire::{parse_line, response_from_value, RpcError};
+use crate::interop::wire::{parse_line, response_from_value, write_json, RpcError};
+
+/// The params of a request, as the host writes them into the request line: by the fast JSON
+/// writer, byte for byte what `serde_json` writes (compact, members in order).
+pub(crate) trait WireParams {
+    /// Appends the params object's JSON text to `out`.
+    fn write_params(&self, out: &mut Vec<u8>);
+}
+
+impl WireParams for Value {
+    fn write_params(&self, out: &mut Vec<u8>) {
+        write_json(out, self);
+    }
+}
 
 /// The capabilities of section 12 a plugin declared in its manifest.
 #[derive(Debug, Clone, Copy, Default)]
@@ -268,7 +280,7 @@ impl IpcConnection {
 
     /// Sends one request and waits for its answer. `params` must already be
     /// checked against the JSON profile; only the size limit is checked here.
-    pub(crate) fn call<P: Serialize + ?Sized>(
+    pub(crate) fn call<P: WireParams + ?Sized>(
         &self,
         method: &str,
         target: Option<&str>,
@@ -281,7 +293,7 @@ impl IpcConnection {
     /// [`IpcConnection::call`] for a call whose handler may call `runtime`
     /// (section 11): the plugin's runtime requests naming this call are
     /// answered from it until the call ends. `params` carry the runtime context.
-    pub(crate) fn call_with_runtime<P: Serialize + ?Sized>(
+    pub(crate) fn call_with_runtime<P: WireParams + ?Sized>(
         &self,
         method: &str,
         target: Option<&str>,
@@ -300,7 +312,7 @@ impl IpcConnection {
     /// [`IpcConnection::call`]; `wedge` says whether a time-out kills the
     /// process (every user call) or only fails this call (`shutdown` in
     /// `close`, which then escalates with signals on its own schedule).
-    fn call_inner<P: Serialize + ?Sized>(
+    fn call_inner<P: WireParams + ?Sized>(
         &self,
         method: &str,
         target: Option<&str>,
@@ -380,7 +392,7 @@ impl IpcConnection {
     }
 
     /// Serialises a request line, refusing it if it exceeds the size limit.
-    fn encode<P: Serialize + ?Sized>(
+    fn encode<P: WireParams + ?Sized>(
         &self,
         id: u64,
         method: &str,
@@ -391,8 +403,7 @@ impl IpcConnection {
         serde_json::to_writer(&mut line, method)
             .map_err(|e| format!("cannot encode the method: {e}"))?;
         line.extend_from_slice(b",\"params\":");
-        serde_json::to_writer(&mut line, params)
-            .map_err(|e| format!("cannot encode the params: {e}"))?;
+        params.write_params(&mut line);
         line.push(b'}');
         let limit = self.options.max_message_bytes;
         if line.len() > limit {
