@@ -3,7 +3,7 @@
  * newline-delimited JSON-RPC. Each request runs as its own task, so a slow handler does not hold
  * back the others and pipelined requests may be answered out of order.
  */
-import { LineSplitter } from "./lines.ts";
+import { LineSplitter, utf8Text } from "./lines.ts";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   EncodeError,
@@ -11,7 +11,8 @@ import {
   InvalidResult,
   ProtocolFault,
   checkBoolean,
-  checkJson,
+  checkJsonLong,
+  quoteLongStrings,
   isObject,
   parseInitParams,
   parseNamedParams,
@@ -99,8 +100,6 @@ function byName<T extends { name: string }>(list: T[] | undefined): Map<string, 
   for (const item of list ?? []) map.set(item.name, item);
   return map;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Runs an elizaOS action/evaluator handler with a callback whose contents are collected. */
 function runEliza(handler: unknown, rt: RuntimeProxy, p: NamedParams, callbacks: JsonObject[]): unknown {
@@ -206,8 +205,8 @@ class BridgeSession {
   private respondResult(id: RequestId, method: string, { result, kind, name }: Dispatched): void {
     let line: string;
     try {
-      checkJson(result, "$.result");
-      line = JSON.stringify({ id, result });
+      const long = checkJsonLong(result, "$.result");
+      line = JSON.stringify({ id, result: long ? quoteLongStrings(result) : result });
     } catch (err) {
       const reason = err instanceof EncodeError ? `result is not JSON: ${err.message}` : `result cannot be serialised: ${exceptionMessage(err)}`;
       this.respondError(id, { code: ErrorCode.InvalidResult, message: `invalid result from ${kind ?? "plugin"} ${JSON.stringify(name)}: ${reason}`, data: { kind: kind ?? "plugin", name, reason } });
@@ -229,7 +228,7 @@ class BridgeSession {
     let text: string;
     let message: unknown;
     try {
-      text = utf8.decode(bytes);
+      text = utf8Text(bytes);
     } catch {
       this.respondError(null, { code: ErrorCode.ParseError, message: "parse error: line is not valid UTF-8" });
       return;

@@ -4,12 +4,13 @@
  * bounded time, and the child is always killed and reaped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { LineSplitter } from "./lines.ts";
+import { LineSplitter, utf8Text } from "./lines.ts";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   EncodeError,
   ErrorCode,
-  checkJson,
+  checkJsonLong,
+  quoteLongStrings,
   isObject,
   isValidId,
   jsonTypeOf,
@@ -253,8 +254,6 @@ interface Pending {
   runtime: object | undefined;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** An IPC connection to a plugin process (protocol.md section 3, host side). */
 export class IpcConnection implements PluginConnection {
   readonly transport = "ipc" as const;
@@ -326,8 +325,8 @@ export class IpcConnection implements PluginConnection {
     const id = this.nextId++;
     let line: string;
     try {
-      checkJson(params, "$");
-      line = JSON.stringify({ id, method, params });
+      const long = checkJsonLong(params, "$");
+      line = JSON.stringify({ id, method, params: long ? quoteLongStrings(params) : params });
     } catch (err) {
       if (err instanceof EncodeError) return Promise.reject(new InvalidPayloadError(this.ctx(method, member), err.path, err.message));
       return Promise.reject(new InvalidPayloadError(this.ctx(method, member), "$", (err as Error).message));
@@ -375,7 +374,7 @@ export class IpcConnection implements PluginConnection {
     let message: unknown;
     let text: string;
     try {
-      text = utf8.decode(bytes);
+      text = utf8Text(bytes);
     } catch {
       this.protocolFault("stdout line is not valid UTF-8", excerpt());
       return;

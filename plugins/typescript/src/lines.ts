@@ -3,6 +3,28 @@
  * buffering more than `maxBytes` of one line. Used by the bridge and by the IPC client.
  */
 
+import { isAscii } from "node:buffer";
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
+/**
+ * Node's fatal UTF-8 decoder costs ~0.2 ns per byte (4.3 us for 20 KiB on the benchmark machine);
+ * an ASCII check plus a Latin-1 copy half that. On Bun the decoder is as fast, so it is used alone.
+ */
+const ASCII_FAST_PATH = !("Bun" in globalThis);
+/** Below this many bytes the decoder's fixed cost dominates and the ASCII check does not pay. */
+const ASCII_FAST_MIN = 256;
+
+/**
+ * The text of UTF-8 bytes (a line, a WASM result buffer); throws TypeError on invalid UTF-8, as a
+ * fatal TextDecoder does. Plain ASCII is copied as Latin-1, which is exact for bytes below 0x80.
+ */
+export function utf8Text(bytes: Uint8Array): string {
+  if (ASCII_FAST_PATH && bytes.length >= ASCII_FAST_MIN && isAscii(bytes)) {
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
+  }
+  return fatalUtf8.decode(bytes);
+}
+
 /** Callbacks of a LineSplitter. */
 export interface LineSink {
   /** A complete line (without `\n`, and without a `\r` before it). */

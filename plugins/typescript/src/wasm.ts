@@ -6,17 +6,19 @@
 import { readFile } from "node:fs/promises";
 import { resolve as resolvePath } from "node:path";
 import { InvalidPayloadError, PluginCallError, PluginCrashError, PluginLoadError, PluginProtocolError } from "./errors.ts";
+import { utf8Text } from "./lines.ts";
 import { callContext, LoadedPlugin, type CallOptions, type PluginConnection } from "./loaded-plugin.ts";
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   EncodeError,
   ErrorCode,
   InvalidResult,
-  checkJson,
+  checkJsonLong,
   checkManifest,
   loneSurrogateIn,
   errorObjectProblem,
   isObject,
+  stringifyJson,
   utf8Length,
   type Method,
 } from "./protocol.ts";
@@ -170,13 +172,14 @@ export class WasmConnection implements PluginConnection {
 
   private encodeArg(value: unknown, path: string, method: string, member: string | undefined): string {
     if (isEmptyPlainObject(value)) return "{}";
+    let long: boolean;
     try {
-      checkJson(value, path);
+      long = checkJsonLong(value, path);
     } catch (err) {
       if (err instanceof EncodeError) throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), err.path, err.message);
       throw err;
     }
-    const text = value === undefined ? "null" : JSON.stringify(value);
+    const text = value === undefined ? "null" : stringifyJson(value, long);
     if (text.length > this.maxBytes / 3 && utf8Length(text) > this.maxBytes) {
       throw new InvalidPayloadError(callContext(this.label, method, member, "wasm"), path, `argument of ${utf8Length(text)} bytes exceeds limit ${this.maxBytes}`);
     }
@@ -193,7 +196,7 @@ export class WasmConnection implements PluginConnection {
     if (p + 4 + n > u.length) throw new PluginProtocolError(ctx(), `result of ${n} bytes at ${p} runs past the end of linear memory`);
     let text: string;
     try {
-      text = decoder.decode(u.subarray(p + 4, p + 4 + n));
+      text = utf8Text(u.subarray(p + 4, p + 4 + n));
     } catch {
       this.ex.dealloc(p, 4 + n);
       throw new PluginProtocolError(ctx(), "result buffer is not valid UTF-8");
