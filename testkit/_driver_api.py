@@ -168,6 +168,27 @@ class HostDriver(Protocol):
         """Nanoseconds per no-op call into an in-process (ffi/wasm) plugin (the floor)."""
         ...
 
+    def bench_json(self, params: dict[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
+        """Nanoseconds of the JSON work this host does for one in-process (ffi/wasm) call of
+        ``params`` answered with ``result``: encode every argument but the name (an empty
+        object excepted) and decode the answer's envelope ``{"result": ...}`` (the ``json`` part
+        of the ``noop+json`` floor)."""
+        ...
+
+    def bench_throughput(
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        in_flight: int,
+        calls: int,
+        warmup: int,
+    ) -> int:
+        """Nanoseconds the host took for ``calls`` calls with ``in_flight`` of them outstanding
+        (each of ``in_flight`` workers issues its next call when its last one is answered),
+        after ``warmup`` untimed calls made the same way; the host's own clock."""
+        ...
+
     def unload(self, handle: str) -> None:
         """Close the plugin (its child process, if any, is reaped)."""
         ...

@@ -309,6 +309,37 @@ class SubprocessDriver:
         )
         return [int(x) for x in result["samplesNs"]]
 
+    def bench_json(self, params: dict[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
+        answer = self.request(
+            "benchJson",
+            {"params": params, "result": result, "iterations": iterations, "warmup": warmup},
+            timeout_s=600,
+        )
+        return [int(x) for x in answer["samplesNs"]]
+
+    def bench_throughput(
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        in_flight: int,
+        calls: int,
+        warmup: int,
+    ) -> int:
+        answer = self.request(
+            "benchThroughput",
+            {
+                "plugin": handle,
+                "method": method,
+                "params": params,
+                "inFlight": in_flight,
+                "calls": calls,
+                "warmup": warmup,
+            },
+            timeout_s=600,
+        )
+        return int(answer["elapsedNs"])
+
     def unload(self, handle: str) -> None:
         self.request("unload", {"plugin": handle}, timeout_s=30)
 

@@ -360,6 +360,57 @@ class PythonDriver:
             samples.append(clock() - start)
         return samples
 
+    def bench_json(self, params: dict[str, Any], result: Any, iterations: int, warmup: int) -> list[int]:
+        from testkit._latency_figures import json_cost_samples
+
+        return json_cost_samples(params, result, iterations, warmup)
+
+    def bench_throughput(
+        self,
+        handle: str,
+        method: str,
+        params: dict[str, Any],
+        in_flight: int,
+        calls: int,
+        warmup: int,
+    ) -> int:
+        if in_flight < 1 or calls < 1 or warmup < 0:
+            raise DriverError(
+                f"expected in_flight >= 1, calls >= 1 and warmup >= 0, received in_flight={in_flight}, "
+                f"calls={calls}, warmup={warmup}",
+                host="python",
+                method="benchThroughput",
+                code=-32602,
+            )
+        plugin = self.plugin(handle)
+        runtime = self._runtimes.get(handle)
+
+        async def run(total: int) -> None:
+            left = total
+
+            async def worker() -> None:
+                nonlocal left
+                while left > 0:
+                    left -= 1
+                    await self._invocation(plugin, method, params, None, runtime)
+
+            await asyncio.gather(*(worker() for _ in range(max(1, min(in_flight, total)))))
+
+        async def timed() -> int:
+            if warmup:
+                await run(warmup)
+            start = time.perf_counter_ns()
+            await run(calls)
+            return time.perf_counter_ns() - start
+
+        try:
+            elapsed: int = self.run(timed())
+        except Exception as exc:
+            raise DriverError(
+                f"a call failed: {type(exc).__name__}: {exc}", host="python", method="benchThroughput"
+            ) from exc
+        return elapsed
+
     def unload(self, handle: str) -> None:
         plugin = self._plugins.pop(handle, None)
         self._specs.pop(handle, None)

@@ -4,8 +4,10 @@ Everything is inline (CSS, SVG, one small script that only counts what was drawn
 from a CI artefact or an e-mail attachment with no network. It shows the top-line verdict, the
 matrix as a grid coloured by each cell's verdict, p50/p99 against the budget and the floor, the
 latency distribution of every method (box plots from the stored quantile sketches, and a
-histogram of the headline call), payload-size scaling with its fitted slope, and the comparison
-with the baseline as intervals against the threshold.
+histogram of the headline call), the per-call targets judged on the pinned figures, payload-size
+scaling (100 B, 10 KiB, 1 MiB) with the fitted slopes of each cell and its floor, throughput with
+1, 8 and 64 calls in flight (IPC cells), and the comparison with the baseline as intervals against
+the threshold.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from testkit._report_render import fit_per_kib, scaling_rows, target_rows, throughput_rows
 from testkit._report_render import format_ns as _ns
 from testkit._stats import plural
 
@@ -219,16 +222,99 @@ def scaling(methods: Sequence[Mapping[str, Any]]) -> tuple[list[tuple[int, float
         for m in methods
         if str(m.get("key", "")).startswith("invokeAction:echo:") and m.get("stats")
     )
-    if len(points) < 2:
-        return points, None
-    n = len(points)
-    mx = sum(x for x, _y in points) / n
-    my = sum(y for _x, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _y in points)
-    if sxx == 0:
-        return points, None
-    slope = sum((x - mx) * (y - my) for x, y in points) / sxx
-    return points, slope * 1024.0
+    return points, fit_per_kib([(float(x), y) for x, y in points])
+
+
+def _targets_table(results: Mapping[str, Any]) -> str:
+    """The per-call targets judged on the pinned figures: one row per (target, cell)."""
+    rows = target_rows(results)
+    if not rows:
+        return '<p class="note">No cell this run measured has a per-call target.</p>'
+    missed = sum(1 for r in rows if r["met"] is False)
+    out = [
+        f"<p>Judged on the pinned figures of this run; <b>{_e(plural(missed, 'target'))} missed</b> "
+        f"of {len(rows)}. A missed target is reported, not a failure.</p>",
+        '<table class="targets" data-table="targets"><tr><th>target</th><th>rule</th><th>cell</th>'
+        "<th>figure (pinned)</th><th>verdict</th></tr>",
+    ]
+    for r in rows:
+        verdict = str(r["verdict"])
+        cls = "bad" if r["met"] is False else ""
+        out.append(
+            f'<tr data-target-verdict="{_e(verdict)}"><td>{_e(r["target"])}</td>'
+            f"<td>{_e(str(r['rule']).replace('`', ''))}</td>"
+            f'<td><a href="#{_e(r["cell"])}">{_e(r["cell"])}</a></td><td>{_e(r["figure"])}</td>'
+            f'<td class="{cls}">{_e(verdict)}</td></tr>'
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _per_kib(ns: float | None) -> str:
+    return "-" if ns is None else f"{ns / 1000.0:.3g} µs/KiB"
+
+
+def _scaling_table(results: Mapping[str, Any]) -> str:
+    """p50 and floor p50 at 100 B, 10 KiB and 1 MiB per cell, with the fitted slopes."""
+    rows = scaling_rows(results)
+    if not rows:
+        return ""
+    out = [
+        "<h3>Payload-size scaling (invokeAction echo)</h3>",
+        '<p class="note">Main figures; slope: least squares over the sizes, in µs per KiB.</p>',
+        '<table data-table="scaling"><tr><th>cell</th><th>p50 100 B</th><th>p50 10 KiB</th>'
+        "<th>p50 1 MiB</th><th>slope</th><th>floor</th><th>floor 100 B</th><th>floor 10 KiB</th>"
+        "<th>floor 1 MiB</th><th>floor slope</th><th>pinned slope</th></tr>",
+    ]
+    for r in rows:
+        p50s = "".join(f'<td class="num">{_e(_ns(v))}</td>' for v in r["p50_ns"])
+        floors = "".join(f'<td class="num">{_e(_ns(v))}</td>' for v in r["floor_p50_ns"])
+        out.append(
+            f'<tr data-scaling-cell="{_e(r["cell"])}"><td>{_e(r["cell"])}</td>{p50s}'
+            f'<td class="num">{_e(_per_kib(r["per_kib_ns"]))}</td><td>{_e(r["floor_kind"] or "-")}</td>'
+            f'{floors}<td class="num">{_e(_per_kib(r["floor_per_kib_ns"]))}</td>'
+            f'<td class="num">{_e(_per_kib(r["pinned_per_kib_ns"]))}</td></tr>'
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _rate(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value / 1000.0:.1f}k/s" if value >= 10_000 else f"{value:.0f}/s"
+
+
+def _throughput_table(results: Mapping[str, Any]) -> str:
+    """Calls per second with 1, 8 and 64 calls in flight per IPC cell, main and pinned."""
+    rows = throughput_rows(results)
+    if not rows:
+        return ""
+    counts = sorted({int(e["in_flight"]) for r in rows for e in r["entries"]})
+    out = [
+        "<h3>Throughput (IPC, invokeAction echo 100 B)</h3>",
+        '<p class="note">Calls per second with N calls outstanding, host clock, median of the '
+        "repeats; cells are never measured concurrently.</p>",
+        '<table data-table="throughput"><tr><th>cell</th>'
+        + "".join(f"<th>{n} in flight</th>" for n in counts)
+        + "".join(f"<th>pinned, {n}</th>" for n in counts)
+        + "</tr>",
+    ]
+    for r in rows:
+        by_n = {int(e["in_flight"]): e for e in r["entries"]}
+        main = [by_n.get(n) or {} for n in counts]
+        cells = "".join(
+            f'<td class="bad">{_e(e["error"])}</td>'
+            if e.get("error")
+            else f'<td class="num">{_e(_rate(e.get("calls_per_s")))}</td>'
+            for e in main
+        )
+        pinned = "".join(
+            f'<td class="num">{_e(_rate((e.get("pinned") or {}).get("calls_per_s")))}</td>' for e in main
+        )
+        out.append(f'<tr data-throughput-cell="{_e(r["cell"])}"><td>{_e(r["cell"])}</td>{cells}{pinned}</tr>')
+    out.append("</table>")
+    return "".join(out)
 
 
 def _forest(comparisons: Sequence[Mapping[str, Any]], threshold: float) -> str:
@@ -437,6 +523,11 @@ document.addEventListener('DOMContentLoaded', function () {
     if (s.getBBox().width > 0 && s.querySelectorAll('rect,line,circle').length > 0) { drawn++; }
   });
   b.setAttribute('data-charts', String(drawn));
+  var tables = [];
+  document.querySelectorAll('table[data-table]').forEach(function (t) {
+    if (t.getBoundingClientRect().height > 0 && t.rows.length > 1) { tables.push(t.getAttribute('data-table')); }
+  });
+  b.setAttribute('data-tables', tables.join(' '));
   b.setAttribute('data-rendered', 'yes');
 });
 """
@@ -470,14 +561,15 @@ def render_html(results: Mapping[str, Any], *, run_line: str = "") -> str:
         + "</div>",
         f"<h2>Matrix ({_e(plural(len(cells), 'cell'))})</h2>",
         _grid(results, comparisons),
+        "<h2>Latency</h2>",
+        "<h3>Per-call targets</h3>",
+        _targets_table(results),
+        _scaling_table(results),
+        _throughput_table(results),
         "<h2>Against the baseline</h2>",
         _summary_baseline(base),
         "<h2>Cells</h2>",
     ]
     body += [_cell_section(c, comparisons) for c in cells]
-    body.append(
-        '<p class="note">Throughput with several calls in flight is not measured by this run; '
-        "payload sizes measured: those listed per cell.</p>"
-    )
     body.append(f"<script>{_SCRIPT}</script></body></html>")
     return "\n".join(body) + "\n"

@@ -1,16 +1,19 @@
 """Latency of every cell, measured with the host's own clock against floors taken in the same run.
 
-For each cell the conformance fixture is loaded through the cell's host driver and four calls are
+For each cell the conformance fixture is loaded through the cell's host driver and five calls are
 timed with the driver's ``bench`` method (one sample per call, the host's monotonic clock):
-``invokeAction echo`` with a ~100-byte and a ~10 KiB payload, ``validateAction echo`` and
-``getProvider static``. Each is compared with a floor measured on the same host in the same run
-(protocol.md section 10):
+``invokeAction echo`` with a ~100-byte, a ~10 KiB and a ~1 MiB payload (the last with 1/20 of the
+samples), ``validateAction echo`` and ``getProvider static``. Each is compared with a floor
+measured on the same host in the same run (protocol.md section 10):
 
 - IPC cells: a ``cat`` pipe ping-pong with a line of the same size as the request (``bench_pipe``);
 - FFI and WASM cells: the no-op call through the same transport (``bench_noop``:
-  ``elizaos_free_string(NULL)`` / ``dealloc(1, 0)``), plus, for the Python host, the cost of the
-  JSON encoding and decoding that call does, measured in-process, because the budget for a
-  Python FFI call is "within 3x a cffi no-op call plus JSON cost".
+  ``elizaos_free_string(NULL)`` / ``dealloc(1, 0)``) plus the JSON work that host does for the
+  same call (``bench_json``: encode the arguments, decode the answer, timed by the host itself),
+  so every host's ratio means the same (``noop+json``).
+
+IPC cells are also measured for throughput: calls per second with 1, 8 and 64 calls in flight
+(``bench_throughput``, the host's own clock).
 
 Cells run one after the other, never concurrently, so benchmarks do not compete for the cores.
 A cell whose driver, runtime or artifact is missing is recorded as an error, never skipped.
@@ -32,8 +35,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from testkit._drivers import HostDriver, fixture_spec, open_driver
+from testkit._drivers import DriverError, HostDriver, fixture_spec, open_driver
 from testkit._latency_figures import (
+    HUGE_PAYLOAD,
+    IN_FLIGHT,
     LARGE_PAYLOAD,
     PROFILES,
     SMALL_PAYLOAD,
@@ -49,14 +54,24 @@ from testkit._latency_figures import (
     judge,
     memory_for_params_size,
     percentile,
+    throughput_counts,
 )
-from testkit._latency_results import CellLatency, Figures, LatencyResults, MethodLatency, RepeatFigures
+from testkit._latency_results import (
+    CellLatency,
+    Figures,
+    LatencyResults,
+    MethodLatency,
+    RepeatFigures,
+    Throughput,
+)
 from testkit._matrix import Budget, Cell, Matrix
 from testkit._stats import sketch
 from testkit._toolchains import Toolchains
 
 __all__ = [
     "DEFAULT_REPEATS",
+    "HUGE_PAYLOAD",
+    "IN_FLIGHT",
     "LARGE_PAYLOAD",
     "PROFILES",
     "SMALL_PAYLOAD",
@@ -71,6 +86,7 @@ __all__ = [
     "Profile",
     "RepeatFigures",
     "Stats",
+    "Throughput",
     "bench_methods",
     "compute_stats",
     "json_cost_samples",
@@ -84,6 +100,8 @@ __all__ = [
 ]
 
 FIXTURE = "conformance"
+#: JSON-RPC "method not found": a driver that predates a bench command answers it.
+METHOD_NOT_FOUND = -32601
 
 
 # --- pinning -------------------------------------------------------------------------------
@@ -135,9 +153,12 @@ def _measure_cell(
     toolchains: Toolchains,
     samples_out: dict[str, Any],
     progress: Callable[[str], None],
+    repeats: int = 1,
 ) -> CellLatency:
-    """Open the cell's driver, load the fixture, time every method and its floor."""
+    """Open the cell's driver, load the fixture, time every method and its floor, and (IPC) the
+    throughput with calls in flight; ``profile`` holds one repeat's counts of ``repeats``."""
     methods: list[MethodLatency] = []
+    throughput: list[Throughput] = []
     specs = bench_methods()
     driver_runtime: str | None = None
 
@@ -152,6 +173,7 @@ def _measure_cell(
             driver_runtime,
             tuple(methods),
             error,
+            tuple(throughput),
         )
 
     try:
@@ -186,10 +208,14 @@ def _measure_cell(
         progress(f"{cell.id}: warm-up pass")
         for mspec in specs:
             with contextlib.suppress(Exception):  # a failing call is reported by its measurement
-                driver.bench(handle, mspec.method, dict(mspec.params), profile.warmup, 0)
+                warm = mspec.profile_for(profile, repeats).warmup
+                driver.bench(handle, mspec.method, dict(mspec.params), warm, 0)
         for mspec in specs:
             progress(f"{cell.id}: {mspec.key}")
-            methods.append(_measure_method(cell, driver, handle, mspec, budget, profile, noop, samples_out))
+            own = mspec.profile_for(profile, repeats)
+            methods.append(_measure_method(cell, driver, handle, mspec, budget, own, noop, samples_out))
+        if cell.transport == "ipc":
+            throughput += _measure_throughput(cell, driver, handle, specs[0], profile, progress)
         if floor_error is not None:
             return cell_result(floor_error)
     finally:
@@ -252,32 +278,91 @@ def _measure_method(
     except ValueError as exc:
         return failed(f"bench returned unusable samples: {exc}")
     record: dict[str, Any] = {"samples_ns": samples}
-    floor: Floor | None
+    floor: Floor | None = None
     try:
         if budget.floor == "pipe":
             pipe_stats = compute_stats(pipe)
             record["floor_samples_ns"] = pipe
             floor = Floor("pipe", pipe_stats.p50_ns, pipe_stats.p99_ns, {"pipe": pipe_stats})
-        elif noop is None:
-            floor = None
-        elif cell.host == "python":
-            js = json_cost_samples(params, outcome.value, profile.iterations, profile.warmup)
-            js_stats = compute_stats(js)
-            record["json_samples_ns"] = js
-            floor = Floor(
-                "noop+json",
-                noop.p50_ns + js_stats.p50_ns,
-                noop.p99_ns + js_stats.p99_ns,
-                {"noop": noop, "json": js_stats},
-            )
-        else:
-            floor = Floor("noop", noop.p50_ns, noop.p99_ns, {"noop": noop})
+        elif noop is not None:
+            # The host times the JSON work it does for this call (encode the arguments, decode
+            # the answer): every host's in-process floor is noop+json.
+            js = _json_samples(driver, params, outcome.value, profile)
+            if js is None:  # an older driver (bench --compare REF): the bare no-op floor
+                floor = Floor("noop", noop.p50_ns, noop.p99_ns, {"noop": noop})
+            else:
+                js_stats = compute_stats(js)
+                record["json_samples_ns"] = js
+                floor = Floor(
+                    "noop+json",
+                    noop.p50_ns + js_stats.p50_ns,
+                    noop.p99_ns + js_stats.p99_ns,
+                    {"noop": noop, "json": js_stats},
+                )
     except Exception as exc:
         return failed(f"floor ({budget.floor}) failed: {_describe(exc)}")
     samples_out[mspec.key] = record
     return MethodLatency(
         mspec.key, mspec.method, mspec.name, mspec.payload_bytes, stats, floor, judge(stats, floor, budget)
     )
+
+
+def _json_samples(
+    driver: HostDriver, params: dict[str, Any], result: Any, profile: Profile
+) -> list[int] | None:
+    """The host's ``benchJson`` samples; ``None`` when its driver predates the command."""
+    try:
+        return driver.bench_json(params, result, profile.iterations, profile.warmup)
+    except DriverError as exc:
+        if exc.code == METHOD_NOT_FOUND:
+            return None
+        raise
+
+
+def _measure_throughput(
+    cell: Cell,
+    driver: HostDriver,
+    handle: str,
+    mspec: MethodSpec,
+    profile: Profile,
+    progress: Callable[[str], None],
+) -> list[Throughput]:
+    """Calls per second of ``mspec`` with each of :data:`IN_FLIGHT` calls outstanding (one repeat)."""
+    out: list[Throughput] = []
+    for n in IN_FLIGHT:
+        progress(f"{cell.id}: throughput, {n} in flight")
+        calls, warmup = throughput_counts(n, profile)
+        error: str | None = None
+        try:
+            elapsed = driver.bench_throughput(handle, mspec.method, dict(mspec.params), n, calls, warmup)
+            if elapsed <= 0:
+                error = f"the host reported {elapsed} ns for {calls} calls"
+        except DriverError as exc:
+            if exc.code == METHOD_NOT_FOUND:
+                return []  # an older driver (bench --compare REF): no throughput figures
+            error = _describe(exc)
+        except Exception as exc:
+            error = _describe(exc)
+        if error is not None:
+            where = f"{cell.id}: throughput of {mspec.key} with {n} in flight"
+            out.append(Throughput(n, mspec.key, calls, (), f"{where}: {error}"))
+            continue
+        out.append(Throughput(n, mspec.key, calls, (calls * 1e9 / elapsed,)))
+    return out
+
+
+def _pool_throughput(runs: Sequence[CellLatency]) -> tuple[Throughput, ...]:
+    """Every repeat's throughput figures pooled per number in flight (an error in one is the entry's)."""
+    pooled: list[Throughput] = []
+    for position, first in enumerate(runs[0].throughput):
+        parts = [r.throughput[position] for r in runs if position < len(r.throughput)]
+        failed = next((t for t in parts if t.error is not None), None)
+        if failed is not None:
+            pooled.append(failed)
+            continue
+        figures = tuple(v for t in parts for v in t.repeats_calls_per_s)
+        pooled.append(dataclasses.replace(first, repeats_calls_per_s=figures))
+    return tuple(pooled)
 
 
 #: Rounds a method's samples are split into, alternating with its pipe floor.
@@ -371,7 +456,9 @@ def _pool(cell: Cell, budget: Budget, runs: Sequence[tuple[CellLatency, Mapping[
                 method, stats=stats, floor=floor, verdict=judge(stats, floor, budget), repeats=tuple(repeats)
             )
         )
-    return dataclasses.replace(first, methods=tuple(methods))
+    return dataclasses.replace(
+        first, methods=tuple(methods), throughput=_pool_throughput([r for r, _s in runs])
+    )
 
 
 def _with_pinned(main: CellLatency, pinned_run: CellLatency) -> CellLatency:
@@ -392,7 +479,17 @@ def _with_pinned(main: CellLatency, pinned_run: CellLatency) -> CellLatency:
             )
         else:
             methods.append(dataclasses.replace(m, pinned=Figures(p.stats, p.floor, p.verdict, p.repeats)))
-    return dataclasses.replace(main, methods=tuple(methods))
+    throughput: list[Throughput] = []
+    for t in main.throughput:
+        pt = next((x for x in pinned_run.throughput if x.in_flight == t.in_flight), None)
+        if t.error is not None:
+            throughput.append(t)
+        elif pt is None or pt.error is not None:
+            reason = "not measured" if pt is None else pt.error
+            throughput.append(dataclasses.replace(t, error=f"pinned: {reason}"))
+        else:
+            throughput.append(dataclasses.replace(t, pinned_repeats_calls_per_s=pt.repeats_calls_per_s))
+    return dataclasses.replace(main, methods=tuple(methods), throughput=tuple(throughput))
 
 
 def _run_profile(profile: str, override: Profile | None, repeats: int) -> Profile:
@@ -485,7 +582,7 @@ def run_latency(
                         f"{per_repeat.warmup} warm-up + {per_repeat.iterations} samples per method)"
                     )
                     samples: dict[str, Any] = {}
-                    result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say)
+                    result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say, repeats)
                 if result.error:
                     say(f"{cell.id}: ERROR {result.error}")
                 collected.setdefault((cell.id, mode), []).append((result, samples))

@@ -13,6 +13,8 @@ from typing import Any
 from testkit._matrix import Budget
 
 __all__ = [
+    "HUGE_PAYLOAD",
+    "IN_FLIGHT",
     "LARGE_PAYLOAD",
     "PROFILES",
     "SMALL_PAYLOAD",
@@ -28,10 +30,18 @@ __all__ = [
     "judge",
     "memory_for_params_size",
     "percentile",
+    "throughput_counts",
 ]
 
 SMALL_PAYLOAD = 100
 LARGE_PAYLOAD = 10 * 1024
+HUGE_PAYLOAD = 1024 * 1024
+#: Calls outstanding in the throughput measurement of IPC cells.
+IN_FLIGHT: tuple[int, ...] = (1, 8, 64)
+#: A 1 MiB call is timed with 1/HUGE_SHARE of the profile's samples (at least HUGE_MIN_SAMPLES in
+#: the whole run), so the quick profile stays quick.
+HUGE_SHARE = 20
+HUGE_MIN_SAMPLES = 30
 _FILLER = "The quick brown fox jumps over the lazy dog. "
 
 
@@ -143,8 +153,9 @@ class Floor:
     """The floor one measurement is compared with.
 
     ``kind`` is ``pipe`` (cat ping-pong of the same size), ``noop`` (no-op call through the same
-    transport) or ``noop+json`` (no-op plus the in-process JSON cost of the same payload; Python
-    host only). ``p50_ns``/``p99_ns`` are the sums of the components' percentiles.
+    transport; older runs) or ``noop+json`` (no-op plus the JSON work the host does for the same
+    payload, timed by the host's own ``benchJson``: every host, so every host's ratio means the
+    same). ``p50_ns``/``p99_ns`` are the sums of the components' percentiles.
     """
 
     kind: str
@@ -255,6 +266,20 @@ class MethodSpec:
     method: str
     name: str
     params: Mapping[str, Any]
+    #: 1 for the profile's samples; N times fewer samples and warm-up calls (a large payload).
+    share: int = 1
+
+    def profile_for(self, profile: Profile, repeats: int = 1) -> Profile:
+        """The counts of one repeat of this call: ``profile`` (one repeat's counts of ``repeats``)
+        itself, or with ``share`` the run's samples divided by it (never below
+        :data:`HUGE_MIN_SAMPLES` in the whole run, nor above the profile's) and fewer warm-up calls."""
+        if self.share <= 1:
+            return profile
+        total = profile.iterations * repeats
+        wanted = max(min(HUGE_MIN_SAMPLES, total), total // self.share)
+        iterations = max(1, math.ceil(wanted / repeats))
+        warmup = min(profile.warmup, max(2, profile.warmup // (self.share * 2)))
+        return Profile(profile.name, warmup, iterations)
 
     @property
     def payload_bytes(self) -> int:
@@ -267,9 +292,10 @@ class MethodSpec:
 
 
 def bench_methods() -> tuple[MethodSpec, ...]:
-    """The four timed calls of every cell, in report order."""
+    """The five timed calls of every cell, in report order (the 1 MiB echo with fewer samples)."""
     small = memory_for_params_size(SMALL_PAYLOAD)
     large = memory_for_params_size(LARGE_PAYLOAD)
+    huge = memory_for_params_size(HUGE_PAYLOAD)
     return (
         MethodSpec(
             "invokeAction:echo:100B",
@@ -295,7 +321,20 @@ def bench_methods() -> tuple[MethodSpec, ...]:
             "echo",
             {"name": "echo", "memory": large, "state": {}, "options": {}},
         ),
+        MethodSpec(
+            "invokeAction:echo:1MiB",
+            "invokeAction",
+            "echo",
+            {"name": "echo", "memory": huge, "state": {}, "options": {}},
+            share=HUGE_SHARE,
+        ),
     )
+
+
+def throughput_counts(in_flight: int, profile: Profile) -> tuple[int, int]:
+    """(calls, warm-up calls) of one throughput measurement with ``in_flight`` calls outstanding:
+    one repeat's sample count, and at least 8 calls per worker, after 2 warm-up calls per worker."""
+    return max(profile.iterations, 8 * in_flight), 2 * in_flight
 
 
 def _plain(value: Any) -> Any:

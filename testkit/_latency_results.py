@@ -3,14 +3,15 @@ JSON form for ``results.json``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import statistics
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from testkit._latency_figures import BudgetVerdict, Floor, Profile, Stats
 from testkit._matrix import Budget
 
-__all__ = ["CellLatency", "Figures", "LatencyResults", "MethodLatency", "RepeatFigures"]
+__all__ = ["CellLatency", "Figures", "LatencyResults", "MethodLatency", "RepeatFigures", "Throughput"]
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,67 @@ class MethodLatency:
         )
 
 
+def _median(values: Sequence[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Calls per second of one cell with ``in_flight`` calls outstanding (IPC cells).
+
+    ``repeats_calls_per_s`` holds one figure per interleaved repeat (``calls`` calls each, timed by
+    the host's clock); ``calls_per_s`` is their median. ``pinned_*`` are the same taken pinned to
+    one CPU, when the run measured both modes.
+    """
+
+    in_flight: int
+    method: str
+    calls: int
+    repeats_calls_per_s: tuple[float, ...]
+    error: str | None = None
+    pinned_repeats_calls_per_s: tuple[float, ...] | None = None
+
+    @property
+    def calls_per_s(self) -> float | None:
+        """Median over the repeats; ``None`` when not measured."""
+        return None if self.error is not None else _median(self.repeats_calls_per_s)
+
+    @property
+    def pinned_calls_per_s(self) -> float | None:
+        """Median of the pinned repeats; ``None`` without them."""
+        return None if self.pinned_repeats_calls_per_s is None else _median(self.pinned_repeats_calls_per_s)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form (results.json ``cells[].latency.throughput[]``)."""
+        pinned = self.pinned_repeats_calls_per_s
+        return {
+            "in_flight": self.in_flight,
+            "method": self.method,
+            "calls": self.calls,
+            "calls_per_s": self.calls_per_s,
+            "repeats_calls_per_s": list(self.repeats_calls_per_s),
+            "error": self.error,
+            "pinned": None
+            if pinned is None
+            else {"calls_per_s": self.pinned_calls_per_s, "repeats_calls_per_s": list(pinned)},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Throughput:
+        """Inverse of :meth:`to_json`."""
+        pinned = data.get("pinned")
+        return cls(
+            in_flight=int(data["in_flight"]),
+            method=str(data["method"]),
+            calls=int(data["calls"]),
+            repeats_calls_per_s=tuple(float(v) for v in data.get("repeats_calls_per_s", [])),
+            error=data.get("error"),
+            pinned_repeats_calls_per_s=None
+            if pinned is None
+            else tuple(float(v) for v in pinned.get("repeats_calls_per_s", [])),
+        )
+
+
 @dataclass(frozen=True)
 class CellLatency:
     """Latency of one cell: every method, or the error that stopped the cell."""
@@ -141,11 +203,17 @@ class CellLatency:
     driver_runtime: str | None
     methods: tuple[MethodLatency, ...]
     error: str | None = None
+    #: Calls per second with 1, 8 and 64 calls in flight (IPC cells; empty for the others).
+    throughput: tuple[Throughput, ...] = ()
 
     @property
     def ok(self) -> bool:
         """True when the cell was measured without any error."""
-        return self.error is None and all(m.error is None for m in self.methods)
+        return (
+            self.error is None
+            and all(m.error is None for m in self.methods)
+            and all(t.error is None for t in self.throughput)
+        )
 
     @property
     def met(self) -> bool | None:
@@ -169,6 +237,7 @@ class CellLatency:
             "driver_runtime": self.driver_runtime,
             "met": self.met,
             "methods": [m.to_json() for m in self.methods],
+            "throughput": [t.to_json() for t in self.throughput],
         }
 
     @classmethod
@@ -184,6 +253,7 @@ class CellLatency:
             driver_runtime=data.get("driver_runtime"),
             methods=tuple(MethodLatency.from_json(m) for m in data.get("methods", [])),
             error=data.get("error"),
+            throughput=tuple(Throughput.from_json(t) for t in data.get("throughput", [])),
         )
 
 

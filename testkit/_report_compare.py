@@ -105,7 +105,9 @@ def _compare_method(
     label = f"{key[0]}::{key[1]}"
     c_ratio = (c.get("budget") or {}).get("ratio")
     b_ratio = (b.get("budget") or {}).get("ratio")
-    floor_change = c_ratio / b_ratio if c_ratio and b_ratio else None
+    # Ratios to different floors (noop then, noop+json now) say nothing about the machine.
+    same_floor = (c.get("floor") or {}).get("kind") == (b.get("floor") or {}).get("kind")
+    floor_change = c_ratio / b_ratio if c_ratio and b_ratio and same_floor else None
     try:
         change = compare_groups(
             _groups(c), _groups(b), threshold=threshold, confidence=confidence, resamples=resamples, key=label

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -88,6 +89,25 @@ def test_bench_and_pipe_floor(driver: HostDriver, toolchains: Toolchains) -> Non
     pipe = driver.bench_pipe(["cat"], "x" * 100, 5, 1)
     assert len(pipe) == 5
     assert all(s > 0 for s in pipe)
+    driver.unload(handle)
+
+
+def test_bench_json_and_throughput(driver: HostDriver, toolchains: Toolchains) -> None:
+    """benchJson: one sample per iteration of the host's JSON work for a call; benchThroughput:
+    the host's time for N calls with 1, 8 or 64 in flight, a failing call failing it."""
+    memory: dict[str, Any] = {"content": {"text": "h\u00e9llo"}}
+    answer = {"success": True, "text": "h\u00e9llo", "data": {"memory": memory}}
+    js = driver.bench_json({**ECHO, "memory": memory}, answer, 30, 3)
+    assert len(js) == 30
+    assert all(isinstance(s, int) and s >= 0 for s in js)
+    handle, _ = driver.load(fixture_spec(toolchains, "conformance", "python", "ipc"), timeout_ms=20_000)
+    for in_flight in (1, 8, 64):
+        elapsed = driver.bench_throughput(handle, "invokeAction", dict(ECHO), in_flight, 128, 8)
+        assert isinstance(elapsed, int)
+        assert elapsed > 0
+    nope = {"name": "nope", "memory": {"content": {}}}
+    with pytest.raises(DriverError, match="nope"):
+        driver.bench_throughput(handle, "getProvider", nope, 4, 16, 0)
     driver.unload(handle)
 
 

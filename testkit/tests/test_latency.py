@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from testkit._latency import (
+    HUGE_PAYLOAD,
     LARGE_PAYLOAD,
     PROFILES,
     SMALL_PAYLOAD,
@@ -168,16 +169,18 @@ def test_memory_below_the_minimum_size_has_empty_text() -> None:
     assert memory_for_params_size(10) == {"content": {"text": ""}}
 
 
-def test_bench_methods_cover_the_four_calls() -> None:
+def test_bench_methods_cover_the_five_calls() -> None:
     methods = bench_methods()
     assert [m.key for m in methods] == [
         "invokeAction:echo:100B",
         "validateAction:echo",
         "getProvider:static",
         "invokeAction:echo:10KiB",
+        "invokeAction:echo:1MiB",
     ]
     assert methods[0].payload_bytes == SMALL_PAYLOAD
     assert methods[3].payload_bytes == LARGE_PAYLOAD
+    assert methods[4].payload_bytes == HUGE_PAYLOAD
     for m in methods:
         line = json.loads(m.request_line())
         assert line == {"id": 1, "method": m.method, "params": dict(m.params)}

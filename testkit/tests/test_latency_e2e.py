@@ -66,9 +66,12 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
     assert measured.driver_runtime is not None
     assert measured.driver_runtime.startswith("cpython 3.")
     assert [m.key for m in measured.methods] == [m.key for m in bench_methods()]
+    per_repeat = Profile(TINY.name, TINY.warmup, TINY.iterations // 2)
+    counts = {spec.key: spec.profile_for(per_repeat, 2).iterations * 2 for spec in bench_methods()}
+    assert counts["invokeAction:echo:1MiB"] == 30  # 1/20 of the samples, at least 30
     for m in measured.methods:
         assert m.stats is not None
-        assert m.stats.n == TINY.iterations
+        assert m.stats.n == counts[m.key]
         assert 0 < m.stats.min_ns <= m.stats.p50_ns <= m.stats.p90_ns <= m.stats.p99_ns <= m.stats.max_ns
         assert m.floor is not None
         assert m.floor.kind == "pipe"
@@ -77,12 +80,22 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
         assert m.verdict.ratio is not None
         assert m.verdict.ratio > 0
         assert m.verdict.met is not None
-        assert [r.n for r in m.repeats] == [TINY.iterations // 2] * 2
+        assert [r.n for r in m.repeats] == [counts[m.key] // 2] * 2
         if len(os.sched_getaffinity(0)) >= 2:  # pinned figures beside the unpinned ones
             assert m.pinned is not None
-            assert m.pinned.stats.n == TINY.iterations
+            assert m.pinned.stats.n == counts[m.key]
             assert len(m.pinned.repeats) == 2
     assert any("invokeAction:echo:10KiB" in msg for msg in messages)
+    # Throughput with 1, 8 and 64 calls in flight, one figure per repeat.
+    assert [t.in_flight for t in measured.throughput] == [1, 8, 64]
+    for t in measured.throughput:
+        assert t.error is None
+        assert t.method == "invokeAction:echo:100B"
+        assert len(t.repeats_calls_per_s) == 2
+        assert t.calls_per_s is not None
+        assert t.calls_per_s > 0
+        if len(os.sched_getaffinity(0)) >= 2:
+            assert t.pinned_calls_per_s is not None
     samples = json.loads((tmp_path / "latency-samples" / "py-host__py-plugin__ipc.json").read_text())
     first = samples["repeats"][0]
     assert (first["repeat"], first["pinned"]) == (1, False)
@@ -96,6 +109,7 @@ def test_python_host_python_plugin_ipc(tmp_path: Path) -> None:
     doc = json.loads(paths.results_json.read_text(encoding="utf-8"))
     validate_results(doc, ROOT / "reports" / "results.schema.json")
     assert doc["cells"][0]["status"] == "measured"
+    assert [t["in_flight"] for t in doc["cells"][0]["latency"]["throughput"]] == [1, 8, 64]
     assert doc["latency"]["pinned"] is False
 
 
@@ -115,6 +129,44 @@ def test_missing_artifact_is_an_error_naming_the_build(tmp_path: Path) -> None:
     assert str(tmp_path / "empty-target") in measured.error
     assert "nox -s build_rust_ffi" in measured.error
     assert not results.ok
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        Cell("python", "rust", "ffi"),
+        Cell("python", "rust", "wasm"),
+        Cell("rust", "rust", "ffi"),
+        Cell("typescript", "rust", "wasm", host_runtime="node"),
+    ],
+    ids=lambda c: c.id,
+)
+def test_in_process_cells_of_every_host_have_a_noop_json_floor(cell: Cell, tmp_path: Path) -> None:
+    """FFI and WASM cells of every host are judged against the no-op call plus the JSON work that
+    host does for the same call, timed by the host itself (``benchJson``)."""
+    budgets = {**BUDGETS, "wasm": Budget("wasm", 1.0, "noop", 10.0)}
+    matrix = Matrix("e2e", "", budgets, (cell,), tmp_path / "e2e.toml")
+    small = Profile("tiny", warmup=2, iterations=10)
+    results = run_latency(
+        matrix, (cell,), "quick", tmp_path, profile_override=small, allow_xdist=True, repeats=1, pin=False
+    )
+    (measured,) = results.cells
+    assert measured.ok, [measured.error] + [m.error for m in measured.methods]
+    assert measured.throughput == ()  # IPC cells only
+    for m in measured.methods:
+        assert m.floor is not None
+        assert m.floor.kind == "noop+json", (cell.id, m.key, m.floor.kind)
+        assert set(m.floor.components) == {"noop", "json"}
+        json_stats = m.floor.components["json"]
+        assert m.stats is not None
+        assert json_stats.n == m.stats.n
+        assert m.floor.p50_ns == pytest.approx(m.floor.components["noop"].p50_ns + json_stats.p50_ns)
+    huge = next(m for m in measured.methods if m.key == "invokeAction:echo:1MiB")
+    small_echo = next(m for m in measured.methods if m.key == "invokeAction:echo:100B")
+    assert huge.floor is not None
+    assert small_echo.floor is not None
+    # Encoding and decoding a MiB costs more than 100 bytes on any host.
+    assert huge.floor.components["json"].p50_ns > small_echo.floor.components["json"].p50_ns
 
 
 MATRIX = """

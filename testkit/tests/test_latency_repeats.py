@@ -48,6 +48,7 @@ def _fake_measure(calls: list[tuple[str, bool, int]]) -> Callable[..., CellLaten
         toolchains: Any,
         samples_out: dict[str, Any],
         progress: Callable[[str], None],
+        repeats: int = 1,
     ) -> CellLatency:
         is_pinned = len(os.sched_getaffinity(0)) == 1
         calls.append((cell.id, is_pinned, profile.iterations))

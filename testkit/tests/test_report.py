@@ -378,7 +378,7 @@ def test_slower_cell_with_same_floor_is_a_regression() -> None:
     now = _results(ipc_p50=120_000.0)  # 2x, beyond the baseline p90 (72 us), floor unchanged
     comparison = compare_to_baseline(now, base)
     assert "py-host/ts-plugin/ipc::invokeAction:echo:100B" in comparison["regressions"]
-    assert len(comparison["regressions"]) == 4
+    assert len(comparison["regressions"]) == len(bench_methods())
     assert not any(r.startswith("py-host/rust-plugin/ffi") for r in comparison["regressions"])
     c = next(c for c in comparison["comparisons"] if c["cell"] == "py-host/ts-plugin/ipc")
     assert c["change"] == pytest.approx(2.0)
@@ -408,12 +408,12 @@ def test_change_within_the_baseline_spread_is_noise() -> None:
     now = _results(ipc_p50=120_000.0)
     comparison = compare_to_baseline(now, base)
     assert comparison["regressions"] == []
-    assert len(comparison["inconclusive"]) == 4
+    assert len(comparison["inconclusive"]) == len(bench_methods())
 
 
 def test_faster_cell_is_an_improvement() -> None:
     comparison = compare_to_baseline(_results(ipc_p50=20_000.0), _results(ipc_p50=60_000.0))
-    assert len(comparison["improvements"]) == 4
+    assert len(comparison["improvements"]) == len(bench_methods())
     assert comparison["regressions"] == []
 
 
@@ -460,12 +460,13 @@ def test_write_reports_with_a_baseline_flags_regressions(tmp_path: Path) -> None
         echo=lines.append,
         environment=ENV,
     )
-    assert len(now.regressions) == 4
+    assert len(now.regressions) == len(bench_methods())
     results = json.loads(now.results_json.read_text(encoding="utf-8"))
     validate_results(results, SCHEMA)
     assert results["baseline"]["regressions"] == list(now.regressions)
-    assert "**4 regressions:**" in now.summary_md.read_text(encoding="utf-8")
-    assert "4 regressions" in lines[0]
+    count = len(bench_methods())
+    assert f"**{count} regressions:**" in now.summary_md.read_text(encoding="utf-8")
+    assert f"{count} regressions" in lines[0]
     # A broken cell outranks the regressions in the one top-line verdict.
     assert lines[0].splitlines()[-1].startswith("VERDICT: failed (1 cell failed or errored")
 
@@ -505,7 +506,7 @@ def test_readme_block_is_replaced_and_idempotent(tmp_path: Path) -> None:
         in first
     )
     assert "| TypeScript (Bun) | Rust | wasm | error | - | - | - | ERROR | 2026-11-25 |" in first
-    ffi_row = "| Python | Rust | ffi | failed | 1.50 µs | 3.00 µs | 3.75x | MISSED (0/4 met) | 2026-11-25 |"
+    ffi_row = "| Python | Rust | ffi | failed | 1.50 µs | 3.00 µs | 3.75x | MISSED (0/5 met) | 2026-11-25 |"
     assert ffi_row in first
     assert update_readme(readme, results) is False
     assert readme.read_text(encoding="utf-8") == first

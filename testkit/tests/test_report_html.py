@@ -19,7 +19,12 @@ from testkit._toolchains import find_repo_root
 from testkit.tests._browser import headless, png_pixels
 
 ROOT = find_repo_root(Path(__file__).parent)
-KEYS = (("invokeAction:echo:100B", 100), ("validateAction:echo", 87), ("invokeAction:echo:10KiB", 10240))
+KEYS = (
+    ("invokeAction:echo:100B", 100),
+    ("validateAction:echo", 87),
+    ("invokeAction:echo:10KiB", 10240),
+    ("invokeAction:echo:1MiB", 1048576),
+)
 
 
 def _figures(rng: random.Random, center: float, floor: float, max_ratio: float) -> dict[str, Any]:
@@ -66,7 +71,7 @@ def _cell(
 ) -> dict[str, Any]:
     methods = []
     for key, size in KEYS:
-        scale = 1.0 + size / 2048
+        scale = 1.0 + min(size, 10240) / 2048
         # ``slow`` slows the call, not its floor: a regression of the cell, not of the machine.
         main = _figures(rng, center * scale * slow, center * 0.9, 1.3)
         methods.append(
@@ -92,7 +97,25 @@ def _cell(
         "transport": transport,
         "status": status,
         "conformance": {"passed": 1, "failed": len(checks) - 1, "errored": 0, "skipped": 0, "checks": checks},
-        "latency": {"status": "ok", "error": None, "driver_runtime": None, "met": True, "methods": methods},
+        "latency": {
+            "status": "ok",
+            "error": None,
+            "driver_runtime": None,
+            "met": True,
+            "methods": methods,
+            "throughput": [
+                {
+                    "in_flight": n,
+                    "method": "invokeAction:echo:100B",
+                    "calls": 400,
+                    "calls_per_s": 1e9 / center * n**0.5,
+                    "repeats_calls_per_s": [1e9 / center * n**0.5] * 3,
+                    "error": None,
+                    "pinned": {"calls_per_s": 5e9 / center, "repeats_calls_per_s": [5e9 / center] * 3},
+                }
+                for n in ((1, 8, 64) if transport == "ipc" else ())
+            ],
+        },
     }
 
 
@@ -100,7 +123,7 @@ def _doc(seed: int, slow_cell: str | None = None) -> dict[str, Any]:
     rng = random.Random(seed)
     spec = [
         ("py-host/ts-plugin/ipc", "python", "typescript", "ipc", 50_000.0, "passed"),
-        ("ts-host/rust-plugin/wasm", "typescript", "rust", "wasm", 4_000.0, "passed"),
+        ("ts-host/rust-plugin/wasm", "typescript", "rust", "wasm", 10_000.0, "passed"),
         ("rust-host/py-plugin/ipc", "rust", "python", "ipc", 60_000.0, "failed"),
     ]
     cells = [
@@ -184,6 +207,15 @@ def test_chromium_draws_the_cells_and_charts_without_console_output(
     assert charts >= 3 * 3 + 1  # 2 box plots + a histogram per cell, and the comparison
     for cell in results["cells"]:
         assert f'data-cell="{cell["id"]}"' in dom
+    # The targets, payload-scaling and throughput tables are laid out with rows.
+    tables = dom.split('data-tables="', 1)[1].split('"', 1)[0].split()
+    assert tables == ["targets", "scaling", "throughput"], tables
+    assert 'data-target-verdict="missed"' in dom  # the wasm cell: ~2 µs pinned from Node, target 1.5 µs
+    assert 'data-target-verdict="met"' in dom
+    for cell in results["cells"]:
+        assert f'data-scaling-cell="{cell["id"]}"' in dom
+    assert 'data-throughput-cell="py-host/ts-plugin/ipc"' in dom
+    assert 'data-throughput-cell="ts-host/rust-plugin/wasm"' not in dom
     assert 'data-verdict="regressed"' in dom  # the slowed cell
     assert 'data-verdict="failed"' in dom
 
