@@ -19,7 +19,10 @@ Contract:
 * Optional: a transport whose ``answers_runtime_calls`` is true (IPC) takes a ``runtime=``
   keyword in ``call`` and answers the plugin's runtime requests for that call from it
   (section 11); a ``set_peer(protocol_version, capabilities)`` method is told the plugin's half
-  of the version exchange (section 12) once the manifest is known.
+  of the version exchange (section 12) once the manifest is known; a transport whose
+  ``calls_in_place`` is true (FFI, WASM) promises that ``call`` only runs ``call_sync`` on the
+  caller's thread, so :class:`~elizaos_interop.LoadedPlugin` calls ``call_sync`` directly and
+  saves a coroutine per call.
 """
 
 from __future__ import annotations

@@ -126,6 +126,8 @@ class WasmTransport(WasmCallPath):
     """
 
     kind: str = "wasm"
+    calls_in_place: bool = True
+    """``call`` only runs ``call_sync`` on the caller's thread (see the Transport interface)."""
 
     def __init__(
         self,
