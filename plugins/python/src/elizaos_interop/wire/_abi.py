@@ -172,6 +172,19 @@ def _payload_error(message: str, path: str, *at: Any) -> InvalidPayloadError:
     )
 
 
+_NAME: Final = 0
+_REQUIRED: Final = 1
+_OPTIONAL: Final = 2
+_PLANS: Final[dict[str, tuple[tuple[str, int], ...]]] = {
+    spec.method: tuple(
+        (param, _NAME if param == "name" else _REQUIRED if param in _REQUIRED_PARAMS else _OPTIONAL)
+        for param in spec.args
+    )
+    for spec in SPECS.values()
+}
+"""Per method, each ABI argument and its role: the bare name, a required or an optional object."""
+
+
 def encode_args(
     spec: MethodSpec,
     params: Any,
@@ -187,59 +200,91 @@ def encode_args(
     (protocol.md 3.3), exactly what the plugin would answer over IPC. A value outside the JSON
     profile, a name holding U+0000 on FFI (``refuse_nul_in_name``) or an argument over
     ``max_bytes`` raises :class:`InvalidPayloadError` before the plugin is touched.
+
+    The hot path of every FFI and WASM call: a ``str`` name and plain ``dict`` objects are
+    taken at once; anything else goes through :func:`_encode_other`, which words the error.
     """
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        received = json_type(params)
-        raise PluginCallError(
-            INVALID_PARAMS,
-            f"invalid params: expected object, received {received}",
-            {"param": "params", "expected": "object", "received": received},
-            plugin=label,
-            method=method_label(spec.method, params),
-            transport=transport,
-        )
-    at = (label, spec.method, params, transport)
+    if type(params) is not dict:
+        params = _params_object(spec, params, label, transport)
     out: list[bytes] = []
-    for param in spec.args:
+    for param, role in _PLANS[spec.method]:
         value = params.get(param)
-        if value is None:
-            if param in _REQUIRED_PARAMS:
-                received = "null" if param in params else "missing"
-                expected = "string" if param == "name" else "object"
-                raise _param_error(param, expected, received, *at)
-            out.append(_EMPTY_OBJECT)
-            continue
-        if param == "name":
+        if role == _NAME:
             if not isinstance(value, str):
-                raise _param_error("name", "string", json_type(value), *at)
+                _encode_other(param, role, value, (label, spec.method, params, transport))
             if refuse_nul_in_name and "\x00" in value:
+                at = (label, spec.method, params, transport)
                 raise _payload_error(
                     "a name cannot contain U+0000 over FFI (C strings end at NUL)", "$.name", *at
                 )
             try:
                 encoded = value.encode("utf-8")
             except UnicodeEncodeError:
+                at = (label, spec.method, params, transport)
                 raise _payload_error("string contains a lone surrogate", "$.name", *at) from None
-        elif type(value) is dict and not value:
-            encoded = _EMPTY_OBJECT
+        elif type(value) is dict:
+            if value:
+                try:
+                    encoded = dumps(value)
+                except (InvalidPayloadError, ValueError, TypeError, RecursionError) as exc:
+                    at = (label, spec.method, params, transport)
+                    raise _dump_error(param, exc, at) from None
+            else:
+                encoded = _EMPTY_OBJECT
         else:
-            if not isinstance(value, dict):
-                raise _param_error(param, "object", json_type(value), *at)
-            try:
-                encoded = dumps(value)
-            except InvalidPayloadError as exc:
-                message = exc.detail[: -len(f" at {exc.path}")]
-                raise _payload_error(message, f"$.{param}{exc.path[1:]}", *at) from None
-            except (ValueError, TypeError, RecursionError) as exc:
-                message = f"cannot encode as JSON ({type(exc).__name__}: {exc})"
-                raise _payload_error(message, f"$.{param}", *at) from None
+            encoded = _encode_other(param, role, value, (label, spec.method, params, transport))
         if len(encoded) > max_bytes:
             message = f"argument of {len(encoded)} bytes exceeds the limit of {max_bytes} bytes"
-            raise _payload_error(message, f"$.{param}", *at)
+            raise _payload_error(message, f"$.{param}", label, spec.method, params, transport)
         out.append(encoded)
     return out
+
+
+def _params_object(spec: MethodSpec, params: Any, label: str, transport: str) -> dict[str, Any]:
+    """``params`` as a dict: ``None`` is ``{}``, a dict subclass passes, anything else is -32602."""
+    if params is None:
+        return {}
+    if isinstance(params, dict):
+        return params
+    received = json_type(params)
+    raise PluginCallError(
+        INVALID_PARAMS,
+        f"invalid params: expected object, received {received}",
+        {"param": "params", "expected": "object", "received": received},
+        plugin=label,
+        method=method_label(spec.method, params),
+        transport=transport,
+    )
+
+
+def _dump_error(param: str, exc: Exception, at: tuple[Any, ...]) -> InvalidPayloadError:
+    """:func:`dumps`' refusal of the argument ``param`` as an InvalidPayloadError at its path."""
+    if isinstance(exc, InvalidPayloadError):
+        message = exc.detail[: -len(f" at {exc.path}")]
+        return _payload_error(message, f"$.{param}{exc.path[1:]}", *at)
+    message = f"cannot encode as JSON ({type(exc).__name__}: {exc})"
+    return _payload_error(message, f"$.{param}", *at)
+
+
+def _encode_other(param: str, role: int, value: Any, at: tuple[Any, ...]) -> bytes:
+    """The argument ``param`` when it is not a ``str`` name or a plain ``dict``: ``{}`` for a
+    missing optional object, the encoding of a dict subclass, else the -32602 of 3.3 (a name
+    always raises here)."""
+    params = at[2]
+    if value is None:
+        if role != _OPTIONAL:
+            received = "null" if param in params else "missing"
+            expected = "string" if role == _NAME else "object"
+            raise _param_error(param, expected, received, *at)
+        return _EMPTY_OBJECT
+    if role == _NAME:
+        raise _param_error("name", "string", json_type(value), *at)
+    if not isinstance(value, dict):
+        raise _param_error(param, "object", json_type(value), *at)
+    try:
+        return dumps(value)
+    except (InvalidPayloadError, ValueError, TypeError, RecursionError) as exc:
+        raise _dump_error(param, exc, at) from None
 
 
 def decode_envelope(
