@@ -23,6 +23,8 @@ pub use envelope::{
 pub(crate) use error::panic_message;
 pub use error::RpcError;
 pub use json::write_json;
+/// The host's request writer (not on wasm32, which has no host).
+#[cfg(not(target_arch = "wasm32"))]
 pub(crate) use json::write_json_str;
 pub use request::{
     is_valid_id, parse_request, request_from_value, request_line, BadRequest, Request,
