@@ -214,7 +214,8 @@ def render_markdown(
         "",
         "Rule: an unchanged run must not be `regressed`; a slowed run must be `regressed` with every cell "
         "flagged. `inconclusive` (load above 1 per core, or an interval straddling the 1.2x threshold) is "
-        "no false alarm, and no detection either.",
+        "no false alarm, and no detection either. Flagged pairs (interval wholly above the threshold) are "
+        "listed even when the machine's load turned the run's verdict to `inconclusive`.",
         "",
     ]
     return "\n".join(lines)
