@@ -4,14 +4,15 @@
   silently turns into strings) with an :class:`InvalidPayloadError` naming the path.
 * The bridge answers a plain-function handler inline, runs ``async`` handlers as tasks started
   eagerly (answers out of order), and starts requests in arrival order. With a lazy task
-  factory, a plain handler queues behind pending work. These run ``serve()`` in-process on real
-  pipes.
+  factory, a plain handler queues behind pending work. An ``async def`` handler that never
+  awaits runs inline, in a copy of the context. These run ``serve()`` in-process on real pipes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import enum
 import json
 import os
@@ -31,6 +32,8 @@ from elizaos_interop import (
 )
 from elizaos_interop.plugin._bridge import serve
 from elizaos_interop.wire._json import dumps, loads, no_u_escape
+
+SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("SEEN")
 
 
 class Color(enum.StrEnum):
@@ -178,6 +181,17 @@ def make_plugin(log: Log) -> Plugin:
             }
         }
 
+    async def no_await(runtime: Any, memory: Any, state: Any) -> Any:
+        before = SEEN.get("unset")
+        SEEN.set(memory["content"]["text"])  # a task's context copy would forget this
+        return {"values": {"in_task": asyncio.current_task() is not None, "before": before}}
+
+    async def no_await_boom(runtime: Any, memory: Any, state: Any) -> Any:
+        raise LookupError("async boom")
+
+    async def no_await_not_bool(runtime: Any, memory: Any, state: Any) -> Any:
+        return "yes"
+
     return Plugin(
         name="perf-paths",
         description="bridge fast paths",
@@ -188,10 +202,13 @@ def make_plugin(log: Log) -> Plugin:
             Action(name="boom", handler=boom),
             Action(name="nulls", handler=nulls),
             Action(name="not-bool", handler=sync_echo, validate=not_bool),
+            Action(name="no-await-not-bool", handler=sync_echo, validate=no_await_not_bool),
         ],
         providers=[
             Provider(name="sync", get=sync_provider),
             Provider(name="task-probe", get=task_probe),
+            Provider(name="no-await", get=no_await),
+            Provider(name="no-await-boom", get=no_await_boom),
         ],
         evaluators=[Evaluator(name="silent", handler=silent)],
     )
@@ -395,3 +412,28 @@ def test_no_u_escape_is_the_substring_test_it_replaces(text: str, expected: bool
     """The receivers' fast path skips the surrogate check only when there is no ``\\u`` at all."""
     assert no_u_escape(text) is expected
     assert no_u_escape(text) is ("\\u" not in text)
+
+
+def test_an_async_handler_that_never_awaits_runs_inline_in_a_copy_of_the_context() -> None:
+    async def main() -> None:
+        pipes = Pipes(Log())
+        for text in ("a", "b"):
+            req = pipes.send("getProvider", {"name": "no-await", "memory": memory(text)})
+            assert await pipes.recv() == {
+                "id": req,
+                "result": {"values": {"in_task": False, "before": "unset"}},
+            }
+        req = pipes.send("getProvider", {"name": "no-await-boom", "memory": memory("x")})
+        failed = await pipes.recv()
+        assert failed["id"] == req
+        assert failed["error"]["code"] == -32000
+        assert failed["error"]["message"] == "async boom"
+        assert failed["error"]["data"]["exception"] == "LookupError"
+        req = pipes.send("validateAction", {"name": "no-await-not-bool", "memory": memory("x")})
+        invalid = await pipes.recv()
+        assert invalid["id"] == req
+        assert invalid["error"]["code"] == -32003
+        assert "validate must return a boolean, received string" in invalid["error"]["message"]
+        assert await pipes.close() == "eof"
+
+    run(main())

@@ -4,7 +4,9 @@ A handler that returns an awaitable (an ``async def`` handler) runs as its own a
 slow handler never blocks a fast one and pipelined requests may be answered out of order. Tasks
 start eagerly (the first step runs as the request is read: ``asyncio.eager_task_factory`` on
 Python 3.12+, the same by hand on 3.11), so a handler that never suspends costs no extra
-event-loop turn. A plain function handler runs inline. Requests therefore start in arrival
+event-loop turn. A plain function handler runs inline, and so does an ``async def`` handler whose
+code never awaits (it cannot suspend; it runs in a copy of the context, as a task would, with no
+task: ``asyncio.current_task()`` is None there). Requests therefore start in arrival
 order; on a loop whose tasks start lazily (a custom task factory), a plain handler that arrives
 while tasks are pending runs in a task behind them to keep that order. Bad lines are answered
 (-32700, -32600) and the server keeps serving. ``shutdown`` or stdin EOF end :func:`serve`.

@@ -2,9 +2,10 @@
 
 A plain function handler runs inline; a handler that returns an awaitable (an ``async def``
 handler) runs as its own task, so a slow handler never blocks a fast one and pipelined
-requests may be answered out of order. Requests start in arrival order: on a loop whose tasks
-start lazily (a custom task factory), a plain handler that arrives while tasks are pending
-runs in a task behind them. Bad lines are answered (-32700, -32600) and serving goes on.
+requests may be answered out of order; an ``async def`` handler that never awaits cannot
+suspend and runs inline (see ``Methods._call``). Requests start in arrival order: on a loop
+whose tasks start lazily (a custom task factory), a plain handler that arrives while tasks are
+pending runs in a task behind them. Bad lines are answered (-32700, -32600) and serving goes on.
 """
 
 from __future__ import annotations

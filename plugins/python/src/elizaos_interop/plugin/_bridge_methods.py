@@ -8,9 +8,11 @@ errors raise :class:`~._replies.RpcError`.
 from __future__ import annotations
 
 import asyncio
+import dis
 import inspect
 import types
 from collections.abc import Callable
+from contextvars import copy_context
 from typing import Any
 
 from ..wire._errors import InvalidPayloadError
@@ -38,6 +40,13 @@ __all__ = ["Methods"]
 
 _CoroutineType = types.CoroutineType
 _PLAIN_RESULTS = (dict, bool, type(None))
+_YIELD_VALUE = dis.opmap["YIELD_VALUE"]
+
+
+def _can_suspend(code: types.CodeType) -> bool:
+    """Whether a coroutine of ``code`` can suspend: only a ``YIELD_VALUE`` (what every
+    ``await``, ``async with`` and ``async for`` compiles to) gives control back to the loop."""
+    return any(instruction.opcode == _YIELD_VALUE for instruction in dis.get_instructions(code))
 
 
 class Methods(InitGate):
@@ -138,9 +147,25 @@ class Methods(InitGate):
             value = fn(*args)
         except Exception as exc:
             raise handler_failed(kind, name, exc) from exc
-        if type(value) is _CoroutineType or (
-            not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value)
-        ):
+        if type(value) is _CoroutineType:
+            code = value.cr_code
+            suspends = self.suspends.get(code)
+            if suspends is None:
+                suspends = self.suspends[code] = _can_suspend(code)
+            if suspends:
+                return Pending(kind, name, value, finish)
+            # An async def that never awaits cannot suspend: run it to its end here, in a copy
+            # of the context as a task would, without a task (one per call is most of the
+            # cost of a small async call on Python 3.11).
+            try:
+                copy_context().run(value.send, None)
+            except StopIteration as stop:
+                return finish(stop.value)
+            except Exception as exc:
+                raise handler_failed(kind, name, exc) from exc
+            value.close()  # unreachable: a coroutine without YIELD_VALUE cannot yield
+            raise RuntimeError(f"{kind} {name}: a coroutine without await suspended")
+        if not isinstance(value, _PLAIN_RESULTS) and inspect.isawaitable(value):
             return Pending(kind, name, value, finish)
         return finish(value)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextvars
+import types
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -73,6 +74,8 @@ class ServerState:
         ] = []
         self.eager = False
         self.create_task: Callable[[Coroutine[Any, Any, None]], asyncio.Task[None]]
+        # Whether coroutines of a code object can suspend (see Methods._call), by code object.
+        self.suspends: dict[types.CodeType, bool] = {}
         # The method table: set by the server from Methods.method_table (see _bridge_methods).
         self.handlers: dict[str, Handler] = {}
 
