@@ -184,6 +184,10 @@ class WasmTransport(WasmCallPath):
         self._vals_ptr = self._pointer(ctypes.addressof(self._vals))
         self._trap = ctypes.c_void_p()
         self._trap_ptr = self._pointer(ctypes.addressof(self._trap))
+        # The same memory as memoryviews for the hot path: an item read or write costs ~10-20 ns
+        # less than indexing the ctypes array or reading ``c_void_p.value``.
+        self._slots = memoryview(self._vals).cast("B").cast("I")
+        self._trapped = memoryview(self._trap).cast("B").cast("P")
         self._lock = threading.Lock()
         self._closed = False
         self._config: bytes | None = None

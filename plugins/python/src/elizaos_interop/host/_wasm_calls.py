@@ -38,6 +38,10 @@ class WasmCallPath:
     _vals_ptr: Any
     _trap: ctypes.c_void_p
     _trap_ptr: Any
+    _slots: memoryview
+    """``_vals`` as unsigned 32-bit items (the hot path reads and writes values through it)."""
+    _trapped: memoryview
+    """``_trap`` as one pointer-sized item: non-zero after a trap."""
     fast_path_missing: list[str]
 
     def _use_call_path(self, missing: list[str]) -> None:
@@ -174,12 +178,12 @@ class WasmCallPath:
         base address is stable (memory_may_move is off), so an argument is copied right after
         its ``alloc`` and later growth leaves it in place.
         """
-        vals = self._vals
+        vals = self._slots
         call = self._call_raw
         ctx = live.ctx
         vals_ptr = self._vals_ptr
         trap_ptr = self._trap_ptr
-        trap = self._trap
+        trap = self._trapped
         alloc, alloc_slots = live.alloc
         view = live.view
         mem_len = live.mem_len
@@ -192,7 +196,7 @@ class WasmCallPath:
             size = len(arg)
             vals[0] = size
             err = call(ctx, alloc, vals_ptr, alloc_slots, trap_ptr)
-            if err or trap.value:
+            if err or trap[0]:
                 self._raise_fault(err)
             ptr = vals[0]
             if not ptr:
@@ -213,7 +217,7 @@ class WasmCallPath:
         vals[0] = first
         func, slots = live.exports[export]
         err = call(ctx, func, vals_ptr, slots, trap_ptr)
-        if err or trap.value:
+        if err or trap[0]:
             self._raise_fault(err)
         result: int = vals[0]
         return result
@@ -243,12 +247,12 @@ class WasmCallPath:
             view = live.view
         oversize = size > self.max_message_bytes
         raw = view[start : start + 200 if oversize else end].tobytes()
-        vals = self._vals
+        vals = self._slots
         vals[0] = ptr
         vals[4] = 4 + size
         dealloc, slots = live.dealloc
         err = self._call_raw(live.ctx, dealloc, self._vals_ptr, slots, self._trap_ptr)
-        if err or self._trap.value:
+        if err or self._trapped[0]:
             self._raise_fault(err)
         if oversize:
             raise Oversize(size, raw)
