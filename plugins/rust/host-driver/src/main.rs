@@ -285,6 +285,10 @@ impl Driver {
         let (iterations, warmup) = counts(params)?;
         let mut line = payload.as_bytes().to_vec();
         line.push(b'\n');
+        if line.len() > PIPE_CAPACITY {
+            let samples = bench_long_pipe(&argv, line, iterations, warmup)?;
+            return Ok(json!({ "samplesNs": samples }));
+        }
         let mut probe = PipeProbe::spawn(&argv)
             .map_err(|e| RpcError::new(LOAD_FAILED, format!("cannot start {argv:?}: {e}")))?;
         let mut samples = Vec::with_capacity(iterations);
@@ -419,6 +423,90 @@ fn counts(params: &Map<String, Value>) -> Result<(usize, usize), RpcError> {
         .ok_or_else(|| invalid("params.iterations is required"))?;
     let warmup = uint_param(params, "warmup")?.unwrap_or(0);
     Ok((iterations as usize, warmup as usize))
+}
+
+/// The bytes a Linux pipe holds (64 KiB) less a margin: a line up to this long is written whole
+/// before `cat` must write back, so [`PipeProbe`] (write, then read) cannot block on it.
+const PIPE_CAPACITY: usize = 48 * 1024;
+
+/// The pipe ping-pong for a line longer than a pipe holds: `cat` echoes the start of the line
+/// while its end is still being written, so a writer thread writes while this thread reads
+/// (write-then-read would deadlock with both pipes full). One handoff per sample.
+fn bench_long_pipe(
+    argv: &[String],
+    line: Vec<u8>,
+    iterations: usize,
+    warmup: usize,
+) -> Result<Vec<u64>, RpcError> {
+    use std::process::{Command, Stdio};
+    let failed = |what: String| RpcError::new(LOAD_FAILED, what);
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| invalid("params.command is empty"))?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| failed(format!("cannot start {argv:?}: {e}")))?;
+    let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(failed(format!("{argv:?} has no stdin or stdout")));
+    };
+    let expected = line.len();
+    let (go, turns) = std::sync::mpsc::channel::<()>();
+    let writer = std::thread::spawn(move || -> io::Result<()> {
+        for () in turns {
+            stdin.write_all(&line)?;
+            stdin.flush()?;
+        }
+        Ok(()) // stdin dropped: cat sees EOF and exits
+    });
+    let mut reader = io::BufReader::with_capacity(expected.max(1 << 16), stdout);
+    let mut echo = Vec::with_capacity(expected);
+    let mut samples = Vec::with_capacity(iterations);
+    let mut outcome = Ok(());
+    for i in 0..warmup + iterations {
+        echo.clear();
+        let start = Instant::now();
+        if go.send(()).is_err() {
+            outcome = Err(failed(format!("the writer to {argv:?} stopped")));
+            break;
+        }
+        let read = reader.read_until(b'\n', &mut echo);
+        let elapsed = start.elapsed();
+        match read {
+            Ok(_) if echo.len() == expected => {}
+            Ok(_) => {
+                outcome = Err(failed(format!(
+                    "{argv:?} answered {} bytes, expected {expected}",
+                    echo.len()
+                )));
+                break;
+            }
+            Err(e) => {
+                outcome = Err(failed(format!("pipe round trip failed: {e}")));
+                break;
+            }
+        }
+        if i >= warmup {
+            samples.push(nanos(elapsed));
+        }
+    }
+    drop(go);
+    if outcome.is_err() {
+        let _ = child.kill();
+    }
+    let written = writer.join();
+    let _ = child.wait();
+    outcome?;
+    match written {
+        Ok(Ok(())) => Ok(samples),
+        Ok(Err(e)) => Err(failed(format!("writing to {argv:?} failed: {e}"))),
+        Err(_) => Err(failed(format!("the writer to {argv:?} panicked"))),
+    }
 }
 
 /// True for `{}`.

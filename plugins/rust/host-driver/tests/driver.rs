@@ -317,6 +317,14 @@ fn bench_json_and_throughput() {
         "cargo build --release -p plugin-conformance",
     );
     let mut d = Driver::start();
+    // A line longer than a pipe holds: cat echoes while it is still being written.
+    samples(
+        &d.result(
+            "benchPipe",
+            json!({"command": ["cat"], "payload": "y".repeat(1 << 20), "iterations": 5, "warmup": 1}),
+        ),
+        5,
+    );
     let m = json!({"content": {"text": "x".repeat(1000)}});
     let params = json!({"name": "echo", "memory": m, "state": {}, "options": {}});
     let answer = json!({"success": true, "text": "x".repeat(1000), "data": {"memory": m}});
