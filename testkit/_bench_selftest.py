@@ -16,10 +16,13 @@ Two designs, one decision rule:
   ``--runs`` slowed runs, alternated (U S U S ...) so that the machine's drift over the
   experiment hits both modes alike, each compared with the reference through ``--baseline``:
   the path of a committed baseline, drift between the reference and the run included.
-- ``interleaved`` (``--design interleaved``, twice as long): every run is
+- ``interleaved`` (``--design interleaved``, ~7 times as long): every run is
   ``bench --candidate-env ELIZAOS_INTEROP_TEST_DELAY_US=N``, this tree with the variable against
-  this tree without it in alternating blocks within one run (``N=0``, which wraps nothing, for
-  the unchanged mode): the path of ``bench --compare``, which drift cannot fool.
+  this tree without it in 4 alternating blocks a side within one run (``N=0``, which wraps
+  nothing, for the unchanged mode): the path of ``bench --compare``, which slow drift cannot
+  fool. Each block is a fresh process, so a run costs 8 start-ups; fewer blocks are not an
+  option: with 2 a side, an unchanged run on a machine at load 19 gave an interval [1.40, 1.61]
+  (the spread between blocks is not estimated from two).
 
 Each run's top-line verdict (:func:`testkit._report.overall_verdict`) is judged:
 
@@ -63,6 +66,8 @@ __all__ = [
 #: The test-only busy wait of the Python plugin bridge, in microseconds per request.
 DELAY_VAR = "ELIZAOS_INTEROP_TEST_DELAY_US"
 DEFAULT_CELLS = "rust-host/py-plugin/ipc,ts-host/py-plugin/ipc"
+#: Alternating blocks a side of an interleaved run.
+BLOCKS = 4
 #: Exit status of each experiment outcome.
 EXIT = {"proved": 0, "refuted": 1, "broken": 1, "unproved": 3}
 
@@ -283,7 +288,7 @@ def experiment(
                 env = dict(base_env, **({DELAY_VAR: str(delay)} if delay else {}))
                 doc = _bench(run, out, cells, ["--baseline", str(reference / "results.json")], env, matrix)
             else:
-                candidate = ["--candidate-env", f"{DELAY_VAR}={delay}", "--repeats", "2"]
+                candidate = ["--candidate-env", f"{DELAY_VAR}={delay}", "--repeats", str(BLOCKS)]
                 doc = _bench(run, out, cells, candidate, base_env, matrix)
             outcome = judge_run(k, mode, doc, wanted)
             progress(f"run {k}/{runs}: {mode}: {outcome.verdict} -> {outcome.right}")
