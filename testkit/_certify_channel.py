@@ -28,8 +28,7 @@ from elizaos_interop import json_type
 from testkit._drivers import CallOutcome, DriverError, HostDriver
 from testkit._rawipc import RawIpc, RawIpcError
 
-# json_type is elizaos_interop's; it stays importable from here for the certify modules that use it.
-__all__ = ["Finding", "HostChannel", "RawChannel", "Reply", "json_type"]
+__all__ = ["Finding", "HostChannel", "RawChannel", "Reply"]
 
 _CAP = 16_000  # evidence kept in the certificate; the terminal shows ~140 characters
 

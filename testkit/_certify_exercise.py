@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from testkit._certify_channel import RawChannel, Reply, json_type
+from elizaos_interop import json_type
+
+from testkit._certify_channel import RawChannel, Reply
 from testkit._certify_corpus import Input, build_corpus, ordinary_inputs
 from testkit._certify_model import KINDS
 from testkit._certify_state import CertifierState

@@ -6,7 +6,9 @@ import json
 import time
 from typing import Any
 
-from testkit._certify_channel import RawChannel, cap, json_type
+from elizaos_interop import json_type
+
+from testkit._certify_channel import RawChannel, cap
 from testkit._certify_corpus import Input, memory_for
 from testkit._certify_model import KINDS, UNKNOWN_NAME
 from testkit._certify_state import CertifierState

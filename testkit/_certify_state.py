@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from testkit._certify_channel import Finding, HostChannel, RawChannel, Reply, cap, json_type
+from elizaos_interop import json_type
+
+from testkit._certify_channel import Finding, HostChannel, RawChannel, Reply, cap
 from testkit._certify_model import Certification, CertifyOptions, Target, UnusableInput
 from testkit._drivers import PythonDriver
 from testkit._resources import schemas_dir
