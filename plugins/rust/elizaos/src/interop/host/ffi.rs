@@ -1,8 +1,10 @@
 //! FFI loader: a Rust (or any C-ABI) plugin in a shared library, called in
 //! process through exactly the C functions of protocol.md section 6.
 //!
-//! Every returned string is the plain JSON value; it is copied and released
-//! with `elizaos_free_string` (never the host's `free`). A NULL string or a
+//! Every returned string is the plain JSON value; it is parsed where the
+//! plugin left it, then released with `elizaos_free_string` (never the
+//! host's `free`). The arguments of a call are written, NUL-separated, into
+//! one buffer reused by the calling thread. A NULL string or a
 //! negative status is a failure whose error object comes from the optional
 //! `elizaos_last_error`, or is built here when the library has none (a
 //! library written from the seed's FFI section). The library stays loaded
