@@ -3,11 +3,12 @@ figures: their computation from a results document, and their place in summary.m
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from testkit import _latency
+from testkit._drivers import HostDriver
 from testkit._latency import CellLatency, MethodLatency, Throughput
 from testkit._latency_figures import BudgetVerdict, Floor, Stats
 from testkit._report_render import TARGETS, fit_per_kib, render_summary, scaling_rows, target_rows
@@ -286,3 +287,60 @@ def test_a_throughput_error_in_any_repeat_is_the_cells() -> None:
     main = _latency._with_pinned(_run((Throughput(8, "invokeAction:echo:100B", 400, (10.0,)),)), cell)
     assert main.throughput[0].error is not None
     assert main.throughput[0].error.startswith("pinned: ")
+
+
+def test_the_1_mib_echo_takes_a_twentieth_of_the_samples_and_at_least_30() -> None:
+    from testkit._latency_figures import PROFILES, Profile, bench_methods
+
+    huge = bench_methods()[-1]
+    assert huge.key == "invokeAction:echo:1MiB"
+    quick = PROFILES["quick"]
+    per_repeat = Profile("quick", quick.warmup, quick.iterations // 5)
+    own = huge.profile_for(per_repeat, 5)
+    assert own.iterations * 5 == quick.iterations // 20  # 100 in the whole run
+    assert own.warmup < per_repeat.warmup
+    small = Profile("quick", 300, 100)  # 500 in the run: 1/20 is 25, below the floor of 30
+    assert huge.profile_for(small, 5).iterations * 5 == 30
+    assert bench_methods()[0].profile_for(per_repeat, 5) == per_repeat
+
+
+class _OldDriver:
+    """A driver that predates benchJson and benchThroughput (``bench --compare`` an older ref)."""
+
+    host = "rust"
+    runtime = "old"
+
+    def call(self, handle: str, method: str, params: dict[str, Any], *args: Any) -> Any:
+        from testkit._driver_api import CallOutcome
+
+        return CallOutcome(ok=True, value={"success": True})
+
+    def bench(self, *args: Any) -> list[int]:
+        return [1000] * 8
+
+    def bench_json(self, *args: Any) -> list[int]:
+        from testkit._driver_api import DriverError
+
+        raise DriverError("method not found: benchJson", host="rust", method="benchJson", code=-32601)
+
+    def bench_throughput(self, *args: Any) -> int:
+        from testkit._driver_api import DriverError
+
+        raise DriverError("method not found", host="rust", method="benchThroughput", code=-32601)
+
+
+def test_an_older_driver_gets_the_bare_noop_floor_and_no_throughput() -> None:
+    from testkit._latency_figures import Profile, bench_methods
+    from testkit._matrix import Budget, Cell
+
+    cell = Cell("rust", "rust", "ffi")
+    noop = _stats(100.0)
+    spec = bench_methods()[0]
+    budget = Budget("ffi", 0.5, "noop", 3.0)
+    old = cast(HostDriver, _OldDriver())
+    m = _latency._measure_method(cell, old, "p1", spec, budget, Profile("t", 0, 8), noop, {})
+    assert m.error is None
+    assert m.floor is not None
+    assert m.floor.kind == "noop"
+    ipc = Cell("rust", "python", "ipc")
+    assert _latency._measure_throughput(ipc, old, "p1", spec, Profile("t", 0, 8), lambda _m: None) == []
