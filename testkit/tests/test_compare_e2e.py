@@ -2,8 +2,8 @@
 needs (a Python-only cell: nothing), measure both trees in alternating blocks, and compare.
 
 HEAD against this working tree is the same code on a clean checkout (CI), so the verdict must not
-be ``regressed``; ``inconclusive`` (a busy machine) is allowed. One cheap cell, few samples: about
-a minute on a loaded 2-core machine, so it runs in ``nox -s tests``.
+be ``regressed``; ``inconclusive`` (a busy machine, e.g. other pytest-xdist workers) is allowed.
+One cheap cell, few samples: 20-40 s on a loaded 2-core machine, so it runs in ``nox -s tests``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ def test_bench_compare_head_measures_both_trees_and_finds_no_regression(tmp_path
         "--repeats", "2", "--iterations", "200", "--warmup", "50", "--out", str(out),
         "--fail-on-regression",
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "ELIZAOS_INTEROP_TEST_DELAY_US"}
+    # Under pytest-xdist the other workers share the cores; the measurement refuses that unless it
+    # runs outside the worker. Both sides meet the same competition in alternating blocks, and a
+    # busy machine makes the verdict inconclusive, never regressed: the claim still holds.
+    dropped = ("ELIZAOS_INTEROP_TEST_DELAY_US", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     head = subprocess.run(
