@@ -17,8 +17,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from testkit._report_render import fit_per_kib, scaling_rows, target_rows, throughput_rows
-from testkit._report_render import format_ns as _ns
+from testkit._report_figures import fit_per_kib, scaling_rows, target_rows, throughput_rows
+from testkit._report_figures import format_ns as _ns
 from testkit._stats import plural
 
 __all__ = ["VERDICT_COLOURS", "cell_verdict", "pooled_points", "render_html", "scaling"]
@@ -525,7 +525,9 @@ document.addEventListener('DOMContentLoaded', function () {
   b.setAttribute('data-charts', String(drawn));
   var tables = [];
   document.querySelectorAll('table[data-table]').forEach(function (t) {
-    if (t.getBoundingClientRect().height > 0 && t.rows.length > 1) { tables.push(t.getAttribute('data-table')); }
+    if (t.getBoundingClientRect().height > 0 && t.rows.length > 1) {
+      tables.push(t.getAttribute('data-table'));
+    }
   });
   b.setAttribute('data-tables', tables.join(' '));
   b.setAttribute('data-rendered', 'yes');

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from testkit._report_figures import (
+    SCALING_KEYS,
+    TARGETS,
+    Target,
+    fit_per_kib,
+    format_ns,
+    scaling_rows,
+    target_rows,
+    throughput_rows,
+)
 from testkit._report_model import HEADLINE_METHOD, MARKER_BEGIN, MARKER_END, ReadmeError, overall_verdict
 from testkit._stats import plural
 
@@ -32,248 +41,6 @@ __all__ = [
 ]
 
 _LANG_NAME = {"python": "Python", "typescript": "TypeScript", "rust": "Rust"}
-
-
-def format_ns(ns: float | None) -> str:
-    """A duration for humans: ``850 ns``, ``12.3 µs``, ``1.25 ms``, ``2.10 s``; ``-`` for none."""
-    if ns is None:
-        return "-"
-    if ns < 1_000:
-        return f"{ns:.0f} ns"
-    if ns < 1_000_000:
-        us = ns / 1_000
-        return f"{us:.2f} µs" if us < 10 else f"{us:.1f} µs" if us < 100 else f"{us:.0f} µs"
-    if ns < 1_000_000_000:
-        return f"{ns / 1_000_000:.2f} ms"
-    return f"{ns / 1_000_000_000:.2f} s"
-
-
-# --- per-call targets, payload scaling, throughput ------------------------------------------
-
-
-@dataclass(frozen=True)
-class Target:
-    """One per-call target, judged on the pinned figures of every cell it applies to.
-
-    ``measure``: ``floor_ratio`` (p50 / floor p50 <= ``limit``), ``p50_us`` (p50 <= ``limit`` µs)
-    or ``slope_ratio`` ((p50 of ``method`` - p50 at 100 B) / (the floor's same difference)
-    <= ``limit``: the cost per byte against the floor's). Empty ``hosts``/``plugins``: any.
-    """
-
-    label: str
-    rule: str
-    transport: str
-    measure: str
-    limit: float
-    method: str = HEADLINE_METHOD
-    hosts: tuple[str, ...] = ()
-    host_runtime: str | None = None
-    plugins: tuple[str, ...] = ()
-
-    def applies(self, cell: Mapping[str, Any]) -> bool:
-        """True when ``cell`` (a results.json cell) is one this target judges."""
-        return (
-            cell.get("transport") == self.transport
-            and (not self.hosts or cell.get("host") in self.hosts)
-            and (self.host_runtime is None or cell.get("host_runtime") == self.host_runtime)
-            and (not self.plugins or cell.get("plugin") in self.plugins)
-        )
-
-
-_SMALL_ECHO = HEADLINE_METHOD
-_LARGE_ECHO = "invokeAction:echo:10KiB"
-#: The per-call targets of reports/README.md, one row per (target, cell) in the views.
-TARGETS: tuple[Target, ...] = (
-    Target(
-        "IPC, any host -> Rust or TS plugin, 100 B echo",
-        "p50 <= 3x the `cat` floor",
-        "ipc",
-        "floor_ratio",
-        3.0,
-        plugins=("rust", "typescript"),
-    ),
-    Target(
-        "IPC, any host -> Python plugin, 100 B echo",
-        "p50 <= 5x the `cat` floor",
-        "ipc",
-        "floor_ratio",
-        5.0,
-        plugins=("python",),
-    ),
-    Target(
-        "IPC, 10 KiB echo",
-        "(p50 10 KiB - p50 100 B) / (floor 10 KiB - floor 100 B) <= 2",
-        "ipc",
-        "slope_ratio",
-        2.0,
-        method=_LARGE_ECHO,
-    ),
-    Target(
-        "WASM from Node, 100 B echo",
-        "p50 <= 1.5 µs",
-        "wasm",
-        "p50_us",
-        1.5,
-        hosts=("typescript",),
-        host_runtime="node",
-    ),
-    Target("WASM from Python, 100 B echo", "p50 <= 8 µs", "wasm", "p50_us", 8.0, hosts=("python",)),
-    Target(
-        "WASM from Python, 10 KiB echo",
-        "p50 <= 40 µs",
-        "wasm",
-        "p50_us",
-        40.0,
-        method=_LARGE_ECHO,
-        hosts=("python",),
-    ),
-    Target("FFI from the Rust host, 100 B echo", "p50 <= 0.5 µs", "ffi", "p50_us", 0.5, hosts=("rust",)),
-    Target(
-        "FFI from Python, 100 B echo",
-        "p50 <= 2x the no-op + JSON floor",
-        "ffi",
-        "floor_ratio",
-        2.0,
-        hosts=("python",),
-    ),
-)
-
-
-def _pinned_figures(results: Mapping[str, Any], method: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """A method's pinned figures (the main ones when the whole run was pinned), if measured."""
-    if method is None or method.get("error") or not method.get("stats"):
-        return None
-    lat = results.get("latency") or {}
-    if lat.get("pin_mode") == "only" or (lat.get("pin_mode") is None and lat.get("pinned")):
-        return method
-    pinned = method.get("pinned")
-    return pinned if pinned and pinned.get("stats") else None
-
-
-def _method_of(cell: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    for m in (cell.get("latency") or {}).get("methods", []):
-        if m.get("key") == key:
-            return m  # type: ignore[no-any-return]
-    return None
-
-
-def _judge_target(
-    target: Target, results: Mapping[str, Any], cell: Mapping[str, Any]
-) -> tuple[float | None, str, bool | None]:
-    """(value, figure text, met) of ``target`` on ``cell``; met ``None`` when not measured."""
-    fig = _pinned_figures(results, _method_of(cell, target.method))
-    if fig is None:
-        return None, "not measured (no pinned figures)", None
-    p50 = float(fig["stats"]["p50_ns"])
-    floor = fig.get("floor") or {}
-    if target.measure == "p50_us":
-        value = p50 / 1000.0
-        return value, f"p50 {format_ns(p50)}", value <= target.limit
-    if target.measure == "floor_ratio":
-        if not floor.get("p50_ns"):
-            return None, f"p50 {format_ns(p50)}, no floor", None
-        value = p50 / float(floor["p50_ns"])
-        text = f"{value:.2f}x (p50 {format_ns(p50)}, {floor.get('kind')} floor {format_ns(floor['p50_ns'])})"
-        return value, text, value <= target.limit
-    small = _pinned_figures(results, _method_of(cell, _SMALL_ECHO))
-    small_floor = (small or {}).get("floor") or {}
-    if small is None or not floor.get("p50_ns") or not small_floor.get("p50_ns"):
-        return None, "not measured (no pinned figures or floors)", None
-    extra = p50 - float(small["stats"]["p50_ns"])
-    floor_extra = float(floor["p50_ns"]) - float(small_floor["p50_ns"])
-    if floor_extra <= 0:
-        return None, f"+{format_ns(extra)}; the floor did not grow ({format_ns(floor_extra)})", None
-    value = extra / floor_extra
-    text = f"{value:.2f}x (+{format_ns(max(extra, 0.0))} vs the floor's +{format_ns(floor_extra)})"
-    return value, text, value <= target.limit
-
-
-def target_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per (target of :data:`TARGETS`, cell it applies to) with the pinned figure and the
-    verdict: ``met``, ``missed`` or ``not measured``. A missed target is reported, never fatal."""
-    rows: list[dict[str, Any]] = []
-    for target in TARGETS:
-        for cell in results.get("cells", []):
-            if not cell.get("latency") or not target.applies(cell):
-                continue
-            value, figure, met = _judge_target(target, results, cell)
-            rows.append(
-                {
-                    "target": target.label,
-                    "rule": target.rule,
-                    "cell": cell["id"],
-                    "value": value,
-                    "figure": figure,
-                    "met": met,
-                    "verdict": "not measured" if met is None else "met" if met else "missed",
-                }
-            )
-    return rows
-
-
-#: The echo calls whose payload sizes the scaling table compares, smallest first.
-SCALING_KEYS: tuple[str, ...] = (
-    "invokeAction:echo:100B",
-    "invokeAction:echo:10KiB",
-    "invokeAction:echo:1MiB",
-)
-
-
-def fit_per_kib(points: Sequence[tuple[float, float]]) -> float | None:
-    """Least-squares slope of (payload bytes, ns) points, in ns per KiB; ``None`` below two sizes."""
-    if len(points) < 2:
-        return None
-    n = len(points)
-    mx = sum(x for x, _y in points) / n
-    my = sum(y for _x, y in points) / n
-    sxx = sum((x - mx) ** 2 for x, _y in points)
-    if sxx == 0:
-        return None
-    return sum((x - mx) * (y - my) for x, y in points) / sxx * 1024.0
-
-
-def scaling_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per measured cell: p50 and floor p50 of the echo at each size of :data:`SCALING_KEYS` (main
-    figures), and the fitted slopes in ns per KiB for the cell, its floor and its pinned figures."""
-    rows: list[dict[str, Any]] = []
-    for cell in results.get("cells", []):
-        methods = [_method_of(cell, k) for k in SCALING_KEYS]
-        sizes = [m for m in methods if m is not None and m.get("stats") and not m.get("error")]
-        if len(sizes) < 2:
-            continue
-        calls = [(float(m["payload_bytes"]), float(m["stats"]["p50_ns"])) for m in sizes]
-        floors = [(float(m["payload_bytes"]), float(m["floor"]["p50_ns"])) for m in sizes if m.get("floor")]
-        pinned = [
-            (float(m["payload_bytes"]), float(m["pinned"]["stats"]["p50_ns"]))
-            for m in sizes
-            if m.get("pinned")
-        ]
-        rows.append(
-            {
-                "cell": cell["id"],
-                "p50_ns": [
-                    None if m is None or not m.get("stats") else m["stats"]["p50_ns"] for m in methods
-                ],
-                "floor_p50_ns": [
-                    None if m is None or not m.get("floor") else m["floor"]["p50_ns"] for m in methods
-                ],
-                "floor_kind": next((m["floor"]["kind"] for m in sizes if m.get("floor")), None),
-                "per_kib_ns": fit_per_kib(calls),
-                "floor_per_kib_ns": fit_per_kib(floors) if len(floors) == len(sizes) else None,
-                "pinned_per_kib_ns": fit_per_kib(pinned) if len(pinned) == len(sizes) else None,
-            }
-        )
-    return rows
-
-
-def throughput_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Per cell with throughput figures: calls/s (and pinned calls/s) by number of calls in flight."""
-    rows: list[dict[str, Any]] = []
-    for cell in results.get("cells", []):
-        entries = (cell.get("latency") or {}).get("throughput") or []
-        if entries:
-            rows.append({"cell": cell["id"], "entries": entries})
-    return rows
 
 
 def _us_per_kib(ns: float | None) -> str:
@@ -699,30 +466,53 @@ def print_table(results: Mapping[str, Any], echo: Callable[[str], None] = print)
 
 
 def readme_block(results: Mapping[str, Any]) -> str:
-    """The generated matrix-status block (markers excluded): one row per cell."""
+    """The generated matrix-status block (markers excluded): one row per cell with its unpinned
+    and pinned figures, then the per-call targets (judged pinned, the unpinned figure beside)."""
     lat = results.get("latency") or {}
     date = str(results.get("generated_at", "?"))
-    pin = "pinned to one CPU" if lat.get("pinned") else "unpinned"
-    profile = f"`{lat['profile']}` profile, {pin}" if lat else "no latency measured"
+    profile = f"`{lat['profile']}` profile, {_pin_text(lat)}" if lat else "no latency measured"
     lines = [
         f"_Generated by `interop-testkit report` from the run of {date} ({profile}). "
         "p50/p99: `invokeAction echo` with a ~100-byte payload, host clock; ratio: p50 over the floor "
         "measured in the same run (`cat` pipe for IPC, no-op call plus the host's JSON work for "
-        "FFI/WASM)._",
+        "FFI/WASM); pinned: host, plugin and floor on one CPU._",
         "",
-        "| host | plugin | transport | status | p50 | p99 | ratio to floor | budget | run |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| host | plugin | transport | status | p50 | p99 | ratio to floor | pinned p50 | pinned ratio "
+        "| budget | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in results.get("cells", []):
         m = _headline(cell) or {}
         s = m.get("stats") or {}
         b = m.get("budget") or {}
+        pinned = m.get("pinned") or {}
+        ps = pinned.get("stats") or {}
+        pf = pinned.get("floor") or {}
+        pratio = ps["p50_ns"] / pf["p50_ns"] if ps.get("p50_ns") and pf.get("p50_ns") else None
         lines.append(
             f"| {_side(cell['host'], cell.get('host_runtime'))} "
             f"| {_side(cell['plugin'], cell.get('plugin_runtime'))} | {cell['transport']} "
             f"| {cell['status']} | {format_ns(s.get('p50_ns'))} | {format_ns(s.get('p99_ns'))} "
-            f"| {_ratio(b.get('ratio'))} | {_latency_budget_text(cell)} | {date[:10]} |"
+            f"| {_ratio(b.get('ratio'))} | {format_ns(ps.get('p50_ns'))} | {_ratio(pratio)} "
+            f"| {_latency_budget_text(cell)} | {date[:10]} |"
         )
+    rows = target_rows(results)
+    if rows:
+        missed = sum(1 for r in rows if r["met"] is False)
+        lines += [
+            "",
+            f"Per-call targets (reports/README.md), judged on the pinned figures: "
+            f"{plural(missed, 'target')} missed of {len(rows)}.",
+            "",
+            "| target | rule | cell | pinned | unpinned | verdict |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            verdict = "**missed**" if r["met"] is False else r["verdict"]
+            lines.append(
+                f"| {r['target']} | {r['rule']} | `{r['cell']}` | {r['figure']} | {r['unpinned_figure']} "
+                f"| {verdict} |"
+            )
     return "\n".join(lines)
 
 

@@ -59,8 +59,8 @@ def test_generated_inputs_are_reproducible_per_seed() -> None:
 
 
 def test_runtime_gap_classification() -> None:
-    from testkit._certify_exercise import _is_gap
     from testkit._certify_channel import Reply
+    from testkit._certify_exercise import _is_gap
 
     def gap(message: str, exception: str = "Error") -> str:
         return _is_gap(Reply("error", code=-32000, message=message, data={"exception": exception}))

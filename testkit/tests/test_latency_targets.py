@@ -11,7 +11,8 @@ from testkit import _latency
 from testkit._drivers import HostDriver
 from testkit._latency import CellLatency, MethodLatency, Throughput
 from testkit._latency_figures import BudgetVerdict, Floor, Stats
-from testkit._report_render import TARGETS, fit_per_kib, render_summary, scaling_rows, target_rows
+from testkit._report_figures import TARGETS, fit_per_kib, scaling_rows, target_rows
+from testkit._report_render import readme_block, render_summary
 
 SIZES = {
     "invokeAction:echo:100B": 100,
@@ -344,3 +345,19 @@ def test_an_older_driver_gets_the_bare_noop_floor_and_no_throughput() -> None:
     assert m.floor.kind == "noop"
     ipc = Cell("rust", "python", "ipc")
     assert _latency._measure_throughput(ipc, old, "p1", spec, Profile("t", 0, 8), lambda _m: None) == []
+
+
+def test_readme_block_shows_pinned_and_unpinned_figures_and_the_targets() -> None:
+    doc = _doc()
+    doc["generated_at"] = "2026-12-01T00:00:00Z"
+    doc["latency"].update({"profile": "quick", "pinned_cpu": 1})
+    block = readme_block(doc)
+    # The cell table: unpinned p50 (10x the pinned one in this document) and the pinned one beside.
+    assert "| Rust | TypeScript | ipc | measured | 250 µs | 250 µs | 2.50x | 25.0 µs | 2.50x | met |" in block
+    # The targets: verdict from the pinned figure, the unpinned one beside.
+    rows = [line for line in block.splitlines() if "`rust-host/rust-plugin/ffi`" in line]
+    assert rows == [
+        "| FFI from the Rust host, 100 B echo | p50 <= 0.5 µs | `rust-host/rust-plugin/ffi` | p50 600 ns "
+        "| p50 6.00 µs | **missed** |"
+    ]
+    assert all(r["unpinned_figure"] for r in target_rows(doc))

@@ -502,11 +502,13 @@ def test_readme_block_is_replaced_and_idempotent(tmp_path: Path) -> None:
     assert first.endswith(MARKER_END + "\n\nAfter.\n")
     assert "_No run recorded yet._" not in first
     assert (
-        "| Python | TypeScript (Node) | ipc | passed | 60.0 µs | 84.0 µs | 1.20x | met | 2026-11-25 |"
+        "| Python | TypeScript (Node) | ipc | passed | 60.0 µs | 84.0 µs | 1.20x | - | - | met | 2026-11-25 |"
         in first
     )
-    assert "| TypeScript (Bun) | Rust | wasm | error | - | - | - | ERROR | 2026-11-25 |" in first
-    ffi_row = "| Python | Rust | ffi | failed | 1.50 µs | 3.00 µs | 3.75x | MISSED (0/5 met) | 2026-11-25 |"
+    assert "| TypeScript (Bun) | Rust | wasm | error | - | - | - | - | - | ERROR | 2026-11-25 |" in first
+    ffi_row = (
+        "| Python | Rust | ffi | failed | 1.50 µs | 3.00 µs | 3.75x | - | - | MISSED (0/5 met) | 2026-11-25 |"
+    )
     assert ffi_row in first
     assert update_readme(readme, results) is False
     assert readme.read_text(encoding="utf-8") == first
