@@ -477,3 +477,46 @@ def test_calls_without_a_runtime_share_one_hostless_proxy() -> None:
     assert third is not first
     assert third.has_host
     assert third.agent_id == "agent-1"
+
+
+REFUSING = """
+from elizaos_interop import Plugin, Provider, run_plugin
+
+attempts = 0
+
+
+def init(config, runtime):
+    global attempts
+    attempts += 1
+    raise TypeError("no config is good enough")
+
+
+def count(runtime, message, state):
+    return {"values": {"attempts": attempts}}
+
+
+plugin = Plugin(name="refusing-init", init=init, providers=[Provider(name="attempts", get=count)])
+
+if __name__ == "__main__":
+    run_plugin(plugin)
+"""
+
+
+def test_a_failed_implicit_init_is_logged_and_the_call_served_once(tmp_path: Path) -> None:
+    path = tmp_path / "refusing_plugin.py"
+    path.write_text(REFUSING)
+    h = Host(path)
+    try:
+        for req_id in (1, 2):
+            params = {"name": "attempts", "memory": MEM}
+            h.send({"id": req_id, "method": "getProvider", "params": params})
+            assert h.response(req_id)["result"] == {"values": {"attempts": 1}}
+        assert h.proc.stdin is not None
+        h.proc.stdin.close()
+        assert h.proc.wait(10) == 0
+        assert h.proc.stderr is not None
+        stderr = h.proc.stderr.read().decode()
+        failure = "implicit init({}) before the first call failed: TypeError: no config is good"
+        assert failure in stderr
+    finally:
+        h.finish()

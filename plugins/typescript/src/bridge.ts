@@ -438,9 +438,17 @@ class BridgeSession {
     return run;
   }
 
-  /** Waits for pending inits (calls proceed even when the last init failed). */
+  /**
+   * Waits for pending inits (calls proceed even when the last init failed). The first call with no
+   * init before it runs the implicit init({}); its failure is logged on stderr, as nobody asked for it
+   * (protocol.md 3.3), and the call is served.
+   */
   private ensureInit(): Promise<void> {
-    return (this.initDone ?? this.runInit({})).catch(() => undefined);
+    if (this.initDone !== null) return this.initDone.catch(() => undefined);
+    return this.runInit({}).catch((err: unknown) => {
+      const why = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      this.scope.logger.error(`implicit init({}) before the first call failed: ${why}`);
+    });
   }
 }
 

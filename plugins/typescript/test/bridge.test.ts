@@ -291,6 +291,19 @@ for (const runtime of RUNTIME_NAMES) {
       }
     });
 
+    it("a failed implicit init is written to stderr and the call is served, once (protocol.md 3.3)", async () => {
+      const b = new RawBridge(runtime, join(TEST_DIR, "fixtures/refusing-init-plugin.ts"));
+      try {
+        for (const id of [1, 2]) {
+          const r = await b.call(id, "getProvider", { name: "attempts", memory: mem() });
+          assert.deepEqual(r.result, { values: { attempts: 1 } }, JSON.stringify(r));
+        }
+        assert.match(b.stderr, /implicit init\(\{\}\) before the first call failed: TypeError: no config is good enough/);
+      } finally {
+        await b.kill();
+      }
+    });
+
     it("a module without a plugin export fails to start with a clear message", async () => {
       const b = new RawBridge(runtime, join(TEST_DIR, "helpers.ts"));
       const exit = await within(10000, "exit", b.exit);

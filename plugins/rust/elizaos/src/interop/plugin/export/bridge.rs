@@ -183,9 +183,17 @@ impl<P: Plugin> Bridge<P> {
         self.config.borrow().clone()
     }
 
+    /// The implicit `init({})` before the first call (protocol.md 3.3). Its failure changes nothing
+    /// and nobody asked for it: it is written to stderr and the call is served, as the Python and
+    /// TypeScript bridges do.
     fn ensure_init(&self) -> Result<(), RpcError> {
         if !self.initialized.get() {
-            self.init(&Value::Object(Map::new()))?;
+            if let Err(e) = self.init(&Value::Object(Map::new())) {
+                eprintln!(
+                    "elizaos: implicit init({{}}) before the first call failed: {}",
+                    e.message
+                );
+            }
         }
         Ok(())
     }

@@ -12,6 +12,9 @@ use std::panic::catch_unwind;
 #[derive(Default)]
 struct Probe {
     inits: std::sync::Mutex<Vec<Value>>,
+    /// Every init fails (the implicit one too); `attempts` counts them.
+    refuse_every_init: bool,
+    attempts: std::sync::atomic::AtomicUsize,
 }
 
 impl Plugin for Probe {
@@ -31,7 +34,9 @@ impl Plugin for Probe {
     }
 
     fn init(&self, config: &Value) -> Result<(), PluginError> {
-        if config.get("fail").is_some() {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if config.get("fail").is_some() || self.refuse_every_init {
             return Err(PluginError::new("bad config").with_exception("ConfigError"));
         }
         self.inits
@@ -134,6 +139,32 @@ fn a_failed_first_init_is_the_init_no_implicit_one_follows() {
     assert_eq!(
         b.invoke(Kind::Action, &args("inits")).ok(),
         Some(json!({"success": true, "text": "0"}))
+    );
+    assert_eq!(b.config(), json!({}));
+}
+
+#[test]
+fn a_failed_implicit_init_is_logged_and_the_call_served_once() {
+    let b = Bridge::new(
+        Probe {
+            refuse_every_init: true,
+            ..Probe::default()
+        },
+        Transport::Ffi,
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            b.invoke(Kind::Action, &args("inits")).ok(),
+            Some(json!({"success": true, "text": "0"})),
+            "the call is served with the config {{}} (protocol.md 3.3)"
+        );
+    }
+    assert_eq!(
+        b.plugin()
+            .attempts
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the implicit init runs once, failed or not"
     );
     assert_eq!(b.config(), json!({}));
 }
