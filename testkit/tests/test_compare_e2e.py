@@ -1,9 +1,13 @@
 """``bench --compare HEAD`` for real: export this repository's HEAD with git, build what the cell
 needs (a Python-only cell: nothing), measure both trees in alternating blocks, and compare.
 
-HEAD against this working tree is the same code on a clean checkout (CI), so the verdict must not
-be ``regressed``; ``inconclusive`` (a busy machine, e.g. other pytest-xdist workers) is allowed.
-One cheap cell, few samples: 20-40 s on a loaded 2-core machine, so it runs in ``nox -s tests``.
+This test proves the mechanics: REF exported from git, both trees measured in alternating blocks,
+every method compared on pinned figures. It does not judge the verdict: it runs beside other
+pytest-xdist workers whose load comes and goes between blocks, and two blocks a side cannot tell
+that from a slowdown (an unchanged HEAD was once flagged here). Whether the detector stays quiet on
+an unchanged tree and flags a slowed one is ``nox -s bench_selftest``'s experiment, run on a quiet
+machine. One cheap cell, few samples: 20-40 s on a loaded 2-core machine, so it runs in
+``nox -s tests``.
 """
 
 from __future__ import annotations
@@ -20,17 +24,15 @@ ROOT = find_repo_root(Path(__file__).parent)
 CELL = "py-host/py-plugin/ipc"
 
 
-def test_bench_compare_head_measures_both_trees_and_finds_no_regression(tmp_path: Path) -> None:
+def test_bench_compare_head_measures_both_trees_and_compares_every_method(tmp_path: Path) -> None:
     out, cache = tmp_path / "out", tmp_path / "cache"
     argv = [
         sys.executable, "-m", "testkit.cli", "bench", str(ROOT / "matrices" / "full.toml"),
         "--compare", "HEAD", "--compare-cache", str(cache), "--cells", CELL, "--pin",
         "--repeats", "2", "--iterations", "200", "--warmup", "50", "--out", str(out),
-        "--fail-on-regression",
     ]  # fmt: skip
     # Under pytest-xdist the other workers share the cores; the measurement refuses that unless it
-    # runs outside the worker. Both sides meet the same competition in alternating blocks, and a
-    # busy machine makes the verdict inconclusive, never regressed: the claim still holds.
+    # runs outside the worker.
     dropped = ("ELIZAOS_INTEROP_TEST_DELAY_US", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
@@ -48,8 +50,9 @@ def test_bench_compare_head_measures_both_trees_and_finds_no_regression(tmp_path
     ref = json.loads((out / "compare" / "ref.json").read_text(encoding="utf-8"))
     assert ref["source"]["commit"] == head
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    assert results["verdict"]["verdict"] not in ("regressed", "failed"), results["verdict"]
+    assert results["verdict"]["verdict"] != "failed", results["verdict"]
     comparisons = results["baseline"]["comparisons"]
-    assert {c["cell"] for c in comparisons} == {CELL}
-    assert all(c["verdict"] != "regression" for c in comparisons), comparisons
+    measured = {m["key"] for cell in results["cells"] for m in cell["latency"]["methods"]}
+    assert {(c["cell"], c["method"]) for c in comparisons} == {(CELL, key) for key in measured}
     assert all(c["figures"] == "pinned" for c in comparisons)
+    assert all(c["verdict"] in ("same", "regression", "improvement", "inconclusive") for c in comparisons)
