@@ -186,7 +186,8 @@ def _judge_target(
     if floor_extra <= 0:
         return None, f"+{format_ns(extra)}; the floor did not grow ({format_ns(floor_extra)})", None
     value = extra / floor_extra
-    text = f"{value:.2f}x (+{format_ns(max(extra, 0.0))} vs the floor's +{format_ns(floor_extra)})"
+    sign = "+" if extra >= 0 else "-"
+    text = f"{value:.2f}x ({sign}{format_ns(abs(extra))} vs the floor's +{format_ns(floor_extra)})"
     return value, text, value <= target.limit
 
 
