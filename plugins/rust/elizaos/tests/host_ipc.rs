@@ -376,3 +376,37 @@ fn close_is_explicit_and_reaps() {
     plugin.close();
     assert_reaped(pid);
 }
+
+#[test]
+fn pipe_probe_echoes_a_line_and_refuses_one_longer_than_a_pipe_holds_at_once() {
+    use elizaos::interop::PipeProbe;
+    use std::time::Instant;
+    let mut probe = PipeProbe::spawn(&["cat".to_string()]).expect("cat starts");
+    let line = b"ping\n";
+    assert_eq!(
+        probe
+            .round_trip(line, Duration::from_secs(5))
+            .expect("echo"),
+        b"ping".to_vec()
+    );
+    let mut long = vec![b'x'; PipeProbe::MAX_LINE_BYTES + 1];
+    long.push(b'\n');
+    let started = Instant::now();
+    let err = probe
+        .round_trip(&long, Duration::from_secs(10))
+        .expect_err("a line over MAX_LINE_BYTES is refused");
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("MAX_LINE_BYTES"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "refused at once, not after the time-out"
+    );
+    // The probe still works after the refusal (nothing was written).
+    assert_eq!(
+        probe
+            .round_trip(line, Duration::from_secs(5))
+            .expect("echo"),
+        b"ping".to_vec()
+    );
+    probe.close();
+}

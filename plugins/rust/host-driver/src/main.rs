@@ -285,7 +285,7 @@ impl Driver {
         let (iterations, warmup) = counts(params)?;
         let mut line = payload.as_bytes().to_vec();
         line.push(b'\n');
-        if line.len() > PIPE_CAPACITY {
+        if line.len() > PipeProbe::MAX_LINE_BYTES {
             let samples = bench_long_pipe(&argv, line, iterations, warmup)?;
             return Ok(json!({ "samplesNs": samples }));
         }
@@ -424,10 +424,6 @@ fn counts(params: &Map<String, Value>) -> Result<(usize, usize), RpcError> {
     let warmup = uint_param(params, "warmup")?.unwrap_or(0);
     Ok((iterations as usize, warmup as usize))
 }
-
-/// The bytes a Linux pipe holds (64 KiB) less a margin: a line up to this long is written whole
-/// before `cat` must write back, so [`PipeProbe`] (write, then read) cannot block on it.
-const PIPE_CAPACITY: usize = 48 * 1024;
 
 /// The pipe ping-pong for a line longer than a pipe holds: `cat` echoes the start of the line
 /// while its end is still being written, so a writer thread writes while this thread reads

@@ -22,6 +22,10 @@ pub struct PipeProbe {
 }
 
 impl PipeProbe {
+    /// The longest line [`PipeProbe::round_trip`] takes: below one pipe buffer (64 KiB on Linux),
+    /// so the write never waits for the echo to be read.
+    pub const MAX_LINE_BYTES: usize = 48 * 1024;
+
     /// Spawns `argv` (e.g. `["cat"]`) with piped stdio.
     pub fn spawn(argv: &[String]) -> std::io::Result<Self> {
         let (program, args) = argv.split_first().ok_or_else(|| {
@@ -58,7 +62,23 @@ impl PipeProbe {
     }
 
     /// Writes `line` (which must end with `\n`) and reads one line back.
+    ///
+    /// The whole line is written before anything is read, so it must fit in what the two pipes
+    /// hold together with the echo: a line over [`PipeProbe::MAX_LINE_BYTES`] is refused with
+    /// `InvalidInput` at once (with `cat` it would fill both pipes and wait out `timeout`); time a
+    /// longer line by writing it from another thread while this one reads.
     pub fn round_trip(&mut self, line: &[u8], timeout: Duration) -> std::io::Result<Vec<u8>> {
+        if line.len() > Self::MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!(
+                    "a line of {} bytes exceeds PipeProbe::MAX_LINE_BYTES ({}): write it from \
+                     another thread while reading the echo",
+                    line.len(),
+                    Self::MAX_LINE_BYTES
+                ),
+            ));
+        }
         let deadline = Instant::now() + timeout;
         let fd = match self.stdin.as_ref() {
             Some(s) => fd_of(s),
