@@ -126,15 +126,21 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def _pinned_figures(results: Mapping[str, Any], method: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """A method's pinned figures (the main ones when the whole run was pinned), if measured."""
+def _figures(
+    results: Mapping[str, Any], method: Mapping[str, Any] | None, pinned: bool
+) -> Mapping[str, Any] | None:
+    """A method's pinned (or unpinned) figures, if measured: a run pinned throughout has its pinned
+    figures as the main ones and no unpinned ones; otherwise the pinned ones sit beside."""
     if method is None or method.get("error") or not method.get("stats"):
         return None
     lat = results.get("latency") or {}
-    if lat.get("pin_mode") == "only" or (lat.get("pin_mode") is None and lat.get("pinned")):
+    all_pinned = lat.get("pin_mode") == "only" or (lat.get("pin_mode") is None and lat.get("pinned"))
+    if not pinned:
+        return None if all_pinned else method
+    if all_pinned:
         return method
-    pinned = method.get("pinned")
-    return pinned if pinned and pinned.get("stats") else None
+    beside = method.get("pinned")
+    return beside if beside and beside.get("stats") else None
 
 
 def _method_of(cell: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
@@ -144,26 +150,13 @@ def _method_of(cell: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
     return None
 
 
-def _unpinned_figures(
-    results: Mapping[str, Any], method: Mapping[str, Any] | None
-) -> Mapping[str, Any] | None:
-    """A method's unpinned figures (the main ones unless the whole run was pinned), if measured."""
-    if method is None or method.get("error") or not method.get("stats"):
-        return None
-    lat = results.get("latency") or {}
-    if lat.get("pin_mode") == "only" or (lat.get("pin_mode") is None and lat.get("pinned")):
-        return None
-    return method
-
-
 def _judge_target(
     target: Target, results: Mapping[str, Any], cell: Mapping[str, Any], pinned: bool = True
 ) -> tuple[float | None, str, bool | None]:
     """(value, figure text, met) of ``target`` on ``cell``, on its pinned figures (or the unpinned
     ones); met ``None`` when not measured."""
-    figures = _pinned_figures if pinned else _unpinned_figures
     which = "pinned" if pinned else "unpinned"
-    fig = figures(results, _method_of(cell, target.method))
+    fig = _figures(results, _method_of(cell, target.method), pinned)
     if fig is None:
         return None, f"not measured (no {which} figures)", None
     p50 = float(fig["stats"]["p50_ns"])
@@ -177,7 +170,7 @@ def _judge_target(
         value = p50 / float(floor["p50_ns"])
         text = f"{value:.2f}x (p50 {format_ns(p50)}, {floor.get('kind')} floor {format_ns(floor['p50_ns'])})"
         return value, text, value <= target.limit
-    small = figures(results, _method_of(cell, _SMALL_ECHO))
+    small = _figures(results, _method_of(cell, _SMALL_ECHO), pinned)
     small_floor = (small or {}).get("floor") or {}
     if small is None or not floor.get("p50_ns") or not small_floor.get("p50_ns"):
         return None, f"not measured (no {which} figures or floors)", None
