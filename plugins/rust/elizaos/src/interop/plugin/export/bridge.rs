@@ -186,7 +186,7 @@ impl<P: Plugin> Bridge<P> {
     /// The implicit `init({})` before the first call (protocol.md 3.3). Its failure changes nothing
     /// and nobody asked for it: it is written to stderr and the call is served, as the Python and
     /// TypeScript bridges do.
-    fn ensure_init(&self) -> Result<(), RpcError> {
+    fn ensure_init(&self) {
         if !self.initialized.get() {
             if let Err(e) = self.init(&Value::Object(Map::new())) {
                 eprintln!(
@@ -195,7 +195,6 @@ impl<P: Plugin> Bridge<P> {
                 );
             }
         }
-        Ok(())
     }
 
     fn check_name(&self, kind: Kind, name: &str) -> Result<(), RpcError> {
@@ -215,7 +214,7 @@ impl<P: Plugin> Bridge<P> {
     /// `validateAction` (`Kind::Action`) or `validateEvaluator` (`Kind::Evaluator`).
     pub fn validate(&self, kind: Kind, args: &CallArgs) -> Result<bool, RpcError> {
         self.check_name(kind, &args.name)?;
-        self.ensure_init()?;
+        self.ensure_init();
         let plugin = &self.plugin;
         let name = args.name.as_str();
         guarded(Some((kind, name)), || {
@@ -231,7 +230,7 @@ impl<P: Plugin> Bridge<P> {
     /// canonicalised (-32003 when invalid).
     pub fn invoke(&self, kind: Kind, args: &CallArgs) -> Result<Value, RpcError> {
         self.check_name(kind, &args.name)?;
-        self.ensure_init()?;
+        self.ensure_init();
         let plugin = &self.plugin;
         let name = args.name.as_str();
         let raw = guarded(Some((kind, name)), || {
