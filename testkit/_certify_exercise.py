@@ -124,12 +124,7 @@ class CorpusPhase(CertifierState):
             label = f"{method}({name!r}) with {inp.label}"
             reply = self.call(method, params, label)
             tally.calls += 1
-            evidence = {
-                "request": self.request_text(method, params),
-                "received": reply.received or reply.describe(),
-                "stderr": reply.stderr,
-                "input": label,
-            }
+            evidence = self.evidence(method, params, reply, label)
             tally.ordinary_total += inp.ordinary
             if reply.kind in _LOST:
                 tally.hangs += reply.kind == "hang"

@@ -29,17 +29,10 @@ class ProtocolProbes(CertifierState):
                 if method == "invokeAction":
                     params["options"] = {}
                 reply = self.call(method, params, f"{method}(unknown name)")
-                evidence = {
-                    "request": self.request_text(method, params),
-                    "received": reply.received or reply.describe(),
-                    "stderr": reply.stderr,
-                    "input": f"{method}(unknown name)",
-                }
-                if reply.kind == "crash":
-                    self.finding("no-crash", f"the plugin exited on {method} of an unknown name", **evidence)
-                elif reply.kind == "hang":
-                    self.finding("no-hang", f"{method} of an unknown name was not answered", **evidence)
-                elif reply.kind == "result":
+                evidence = self.evidence(method, params, reply, f"{method}(unknown name)")
+                if self.lost(reply, f"{method} of an unknown name", evidence):
+                    continue
+                if reply.kind == "result":
                     self.finding(
                         "unknown-name-error",
                         f"{method} of an unknown name answers a result, not an error",
@@ -81,17 +74,10 @@ class ProtocolProbes(CertifierState):
         ]
         for param, received, params in cases:
             reply = self.call(method, params, f"{method} with {param} {received}")
-            evidence = {
-                "request": self.request_text(method, params),
-                "received": reply.received or reply.describe(),
-                "stderr": reply.stderr,
-                "input": f"{param} {received}",
-            }
-            if reply.kind == "crash":
-                self.finding("no-crash", f"the plugin exited on {method} with {param} {received}", **evidence)
-            elif reply.kind == "hang":
-                self.finding("no-hang", f"{method} with {param} {received} was not answered", **evidence)
-            elif reply.kind == "result":
+            evidence = self.evidence(method, params, reply, f"{param} {received}")
+            if self.lost(reply, f"{method} with {param} {received}", evidence):
+                continue
+            if reply.kind == "result":
                 self.finding(
                     "invalid-params-error",
                     f"{param} {received} is answered with a result, expected -32602",
@@ -112,16 +98,8 @@ class ProtocolProbes(CertifierState):
 
     def check_unknown_method(self) -> None:
         reply = self.call("certifyNoSuchMethod", {}, "certifyNoSuchMethod")
-        evidence = {
-            "request": self.request_text("certifyNoSuchMethod", {}),
-            "received": reply.received or reply.describe(),
-            "stderr": reply.stderr,
-        }
-        if reply.kind == "crash":
-            self.finding("no-crash", "the plugin exited on an unknown method", **evidence)
-        elif reply.kind == "hang":
-            self.finding("no-hang", "an unknown method was not answered", **evidence)
-        elif reply.code != -32601:
+        evidence = self.evidence("certifyNoSuchMethod", {}, reply)
+        if not self.lost(reply, "an unknown method", evidence) and reply.code != -32601:
             self.finding(
                 "unknown-method",
                 f"an unknown method is answered {reply.describe()}, expected -32601",
@@ -286,11 +264,7 @@ class ProtocolProbes(CertifierState):
         assert isinstance(self.channel, RawChannel)
         self.channel.close()  # a fresh process: the previous one is not disturbed
         reply = self.call("shutdown", {}, "shutdown")
-        evidence = {
-            "request": self.request_text("shutdown", {}),
-            "received": reply.received or reply.describe(),
-            "stderr": reply.stderr,
-        }
+        evidence = self.evidence("shutdown", {}, reply)
         if reply.kind != "result" or reply.value != {}:
             declared = "shutdown" in self.capabilities
             self.finding(

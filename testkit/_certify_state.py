@@ -114,6 +114,29 @@ class CertifierState:
     def request_text(self, method: str, params: Any) -> str:
         return cap(json.dumps({"method": method, "params": params}, ensure_ascii=False, default=str))
 
+    def evidence(self, method: str, params: Any, reply: Reply, input: str | None = None) -> dict[str, str]:
+        """What a finding about ``reply`` shows the author: the request, what came back, the
+        plugin's stderr and, when given, the input's label."""
+        found = {
+            "request": self.request_text(method, params),
+            "received": reply.received or reply.describe(),
+            "stderr": reply.stderr,
+        }
+        if input is not None:
+            found["input"] = input
+        return found
+
+    def lost(self, reply: Reply, what: str, evidence: dict[str, str]) -> bool:
+        """File ``no-crash`` or ``no-hang`` when the plugin exited on, or did not answer, ``what``
+        (e.g. "an unknown method"); True when it did, and nothing else is to be judged."""
+        if reply.kind == "crash":
+            self.finding("no-crash", f"the plugin exited on {what}", **evidence)
+        elif reply.kind == "hang":
+            self.finding("no-hang", f"{what} was not answered", **evidence)
+        else:
+            return False
+        return True
+
     def runtime_context(self) -> dict[str, Any] | None:
         if self.world is None or "runtime" not in self.capabilities:
             return None
