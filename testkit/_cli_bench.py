@@ -391,9 +391,6 @@ def cmd_report(args: argparse.Namespace) -> int:
                 if args.write_baseline is True
                 else Path(args.write_baseline)
             )
-            if args.write_baseline is True and target.name == "baseline.json":
-                # The legacy path stands in for the full matrix's baseline until one is promoted.
-                target = target.parent / "baselines" / "full.json"
             saved = dict(results, baseline=None)
             saved["verdict"] = overall_verdict(saved)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -15,39 +15,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from testkit._report_figures import method_figures
 from testkit._report_model import DEFAULT_THRESHOLD, ReportError
 from testkit._stats import DEFAULT_CONFIDENCE, DEFAULT_RESAMPLES, SampleGroup, compare_groups
 
 __all__ = ["baseline_path_for", "compare_to_baseline"]
 
 
-def _run_pinned(results: Mapping[str, Any]) -> bool:
-    """True when the run's main figures were taken pinned (``--pin``: no unpinned figures)."""
-    return bool((results.get("latency") or {}).get("pinned"))
-
-
-def _figures(method: Mapping[str, Any], run_pinned: bool, want_pinned: bool) -> Mapping[str, Any] | None:
-    """The method's pinned or unpinned figures (stats, floor, budget, repeats), if it has them."""
-    if want_pinned:
-        found = method if run_pinned else method.get("pinned")
-    else:
-        found = None if run_pinned else method
-    if found is None or not found.get("stats"):
-        return None
-    return found
-
-
 def _methods_by_key(
     results: Mapping[str, Any], want_pinned: bool
 ) -> dict[tuple[str, str], Mapping[str, Any]]:
     out: dict[tuple[str, str], Mapping[str, Any]] = {}
-    run_pinned = _run_pinned(results)
     for cell in results.get("cells", []):
         lat = cell.get("latency")
         if not lat:
             continue
         for method in lat.get("methods", []):
-            figures = _figures(method, run_pinned, want_pinned)
+            figures = method_figures(results, method, want_pinned)
             if figures is not None:
                 out[(cell["id"], method["key"])] = figures
     return out
@@ -194,8 +178,7 @@ def compare_to_baseline(
 def baseline_path_for(matrix: str | None, root: Path | None = None) -> Path:
     """Where the committed baseline of ``matrix`` lives: ``reports/baselines/<matrix>.json``.
 
-    A run is compared only with its own matrix's baseline. Until a ``full`` baseline is promoted
-    there, the older ``reports/baseline.json`` (a full-matrix run) stands in for it.
+    A run is compared only with its own matrix's baseline.
     """
     if root is None:
         from testkit._toolchains import find_repo_root
@@ -204,8 +187,4 @@ def baseline_path_for(matrix: str | None, root: Path | None = None) -> Path:
     name = matrix or "default"
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise ReportError(f"matrix name {name!r} cannot name a baseline file (letters, digits, . _ -)")
-    path = root / "reports" / "baselines" / f"{name}.json"
-    legacy = root / "reports" / "baseline.json"
-    if name == "full" and not path.is_file() and legacy.is_file():
-        return legacy
-    return path
+    return root / "reports" / "baselines" / f"{name}.json"

@@ -190,10 +190,10 @@ def test_verdict_precedence() -> None:
 def test_baselines_are_per_matrix(tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     assert baseline_path_for("default", tmp_path) == tmp_path / "reports" / "baselines" / "default.json"
-    # The older single baseline is the full matrix's until one is promoted to baselines/full.json.
     assert baseline_path_for("full", tmp_path) == tmp_path / "reports" / "baselines" / "full.json"
+    # A stray single baseline of an older layout is not read for any matrix.
     (tmp_path / "reports" / "baseline.json").write_text("{}")
-    assert baseline_path_for("full", tmp_path) == tmp_path / "reports" / "baseline.json"
+    assert baseline_path_for("full", tmp_path) == tmp_path / "reports" / "baselines" / "full.json"
     assert baseline_path_for("default", tmp_path).name == "default.json"
     with pytest.raises(ReportError, match="cannot name a baseline file"):
         baseline_path_for("../etc", tmp_path)
@@ -261,7 +261,7 @@ def test_write_baseline_goes_to_the_runs_matrix(tmp_path: Path, monkeypatch: pyt
     from testkit.tests.test_report_html import _doc as _valid_doc
 
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / "baseline.json").write_text("{}")  # the older full-matrix baseline
+    (tmp_path / "reports" / "baseline.json").write_text("{}")  # a stray file of an older layout
     monkeypatch.setattr(_cli_bench, "_root", lambda: tmp_path)
     for matrix in ("default", "full"):
         run = tmp_path / matrix / "results.json"
