@@ -15,6 +15,7 @@ __all__ = [
     "Target",
     "fit_per_kib",
     "format_ns",
+    "method_figures",
     "scaling_rows",
     "target_rows",
     "throughput_rows",
@@ -126,7 +127,7 @@ TARGETS: tuple[Target, ...] = (
 )
 
 
-def _figures(
+def method_figures(
     results: Mapping[str, Any], method: Mapping[str, Any] | None, pinned: bool
 ) -> Mapping[str, Any] | None:
     """A method's pinned (or unpinned) figures, if measured: a run pinned throughout has its pinned
@@ -156,7 +157,7 @@ def _judge_target(
     """(value, figure text, met) of ``target`` on ``cell``, on its pinned figures (or the unpinned
     ones); met ``None`` when not measured."""
     which = "pinned" if pinned else "unpinned"
-    fig = _figures(results, _method_of(cell, target.method), pinned)
+    fig = method_figures(results, _method_of(cell, target.method), pinned)
     if fig is None:
         return None, f"not measured (no {which} figures)", None
     p50 = float(fig["stats"]["p50_ns"])
@@ -170,7 +171,7 @@ def _judge_target(
         value = p50 / float(floor["p50_ns"])
         text = f"{value:.2f}x (p50 {format_ns(p50)}, {floor.get('kind')} floor {format_ns(floor['p50_ns'])})"
         return value, text, value <= target.limit
-    small = _figures(results, _method_of(cell, _SMALL_ECHO), pinned)
+    small = method_figures(results, _method_of(cell, _SMALL_ECHO), pinned)
     small_floor = (small or {}).get("floor") or {}
     if small is None or not floor.get("p50_ns") or not small_floor.get("p50_ns"):
         return None, f"not measured (no {which} figures or floors)", None

@@ -13,6 +13,7 @@ from testkit._report_figures import (
     Target,
     fit_per_kib,
     format_ns,
+    method_figures,
     scaling_rows,
     target_rows,
     throughput_rows,
@@ -482,10 +483,12 @@ def readme_block(results: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for cell in results.get("cells", []):
-        m = _headline(cell) or {}
-        s = m.get("stats") or {}
-        b = m.get("budget") or {}
-        pinned = m.get("pinned") or {}
+        # A run pinned throughout has only pinned figures: its unpinned columns stay empty.
+        m = _headline(cell)
+        unpinned = method_figures(results, m, pinned=False) or {}
+        s = unpinned.get("stats") or {}
+        b = unpinned.get("budget") or {}
+        pinned = method_figures(results, m, pinned=True) or {}
         ps = pinned.get("stats") or {}
         pf = pinned.get("floor") or {}
         pratio = ps["p50_ns"] / pf["p50_ns"] if ps.get("p50_ns") and pf.get("p50_ns") else None

@@ -361,3 +361,11 @@ def test_readme_block_shows_pinned_and_unpinned_figures_and_the_targets() -> Non
         "| p50 6.00 µs | **missed** |"
     ]
     assert all(r["unpinned_figure"] for r in target_rows(doc))
+
+
+def test_readme_block_of_a_run_pinned_throughout_fills_only_the_pinned_columns() -> None:
+    doc = _doc("only")
+    doc["latency"].update({"profile": "quick", "pinned_cpu": 1})
+    # Pinned throughout, the main figures are the pinned ones: they go under "pinned", and the
+    # unpinned columns say that nothing was measured that way.
+    assert "| Rust | TypeScript | ipc | measured | - | - | - | 250 µs | 2.50x | met |" in readme_block(doc)

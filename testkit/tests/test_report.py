@@ -128,6 +128,7 @@ def _latency(
         profile=Profile("quick", 300, 2000),
         pinned=pinned,
         pinned_cpu=1 if pinned else None,
+        pin_mode="only" if pinned else "off",
         started_at="2026-11-25T12:00:00Z",
         finished_at="2026-11-25T12:01:00Z",
         budgets=BUDGETS,
