@@ -410,8 +410,6 @@ class RawChannel:
                 received=json.dumps(message)[:_CAP],
                 raw=raw,
             )
-        answer: dict[str, Any]
-        name = method.removeprefix("runtime.")
         args = params.get("args") if isinstance(params, dict) else None
         text = json.dumps(message, default=str)[:_CAP]
         if not (isinstance(rid, str) and rid.startswith("rt-")):
@@ -435,8 +433,20 @@ class RawChannel:
                 received=text,
                 raw=raw,
             )
+        answer = self._runtime_answer(rid, method, call, args, late=late, carries_runtime=carries_runtime)
+        with contextlib.suppress(RawIpcError):
+            raw.send_line(
+                json.dumps(answer, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
+            )
+
+    def _runtime_answer(
+        self, rid: Any, method: str, call: Any, args: Any, *, late: bool, carries_runtime: bool
+    ) -> dict[str, Any]:
+        """The host's answer to a runtime request: an error for a late one, one whose call carries
+        no runtime or whose args are not an array; else what the runtime returned."""
+        name = method.removeprefix("runtime.")
         if late:  # a handler still running after its call was answered (protocol.md 11.4)
-            answer = {
+            return {
                 "id": rid,
                 "error": {
                     "code": -32602,
@@ -444,8 +454,8 @@ class RawChannel:
                     "data": {"param": "call"},
                 },
             }
-        elif not carries_runtime or self.runtime is None:
-            answer = {
+        if not carries_runtime or self.runtime is None:
+            return {
                 "id": rid,
                 "error": {
                     "code": -32601,
@@ -453,8 +463,8 @@ class RawChannel:
                     "data": {"method": name},
                 },
             }
-        elif not isinstance(args, list):
-            answer = {
+        if not isinstance(args, list):
+            return {
                 "id": rid,
                 "error": {
                     "code": -32602,
@@ -462,12 +472,7 @@ class RawChannel:
                     "data": {"param": "args", "expected": "array", "received": json_type(args)},
                 },
             }
-        else:
-            answer = self._run_runtime(rid, name, args)
-        with contextlib.suppress(RawIpcError):
-            raw.send_line(
-                json.dumps(answer, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass")
-            )
+        return self._run_runtime(rid, name, args)
 
     def _run_runtime(self, rid: Any, name: str, args: list[Any]) -> dict[str, Any]:
         snake = re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

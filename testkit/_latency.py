@@ -520,6 +520,69 @@ def _timed_cells(matrix: Matrix, cells: Sequence[Cell]) -> list[Cell]:
     return timed
 
 
+_Collected = dict[tuple[str, bool], list[tuple[CellLatency, dict[str, Any]]]]
+
+
+def _measure_repeats(
+    matrix: Matrix,
+    cells: Sequence[Cell],
+    modes: tuple[bool, ...],
+    repeats: int,
+    per_repeat: Profile,
+    toolchains: Toolchains,
+    say: Callable[[str], None],
+) -> tuple[_Collected, dict[str, list[dict[str, Any]]], int | None]:
+    """The interleaved repeats of :func:`run_latency`: each repeat's result and raw samples per
+    (cell, pinning mode), the raw samples per cell, and the CPU pinned runs used."""
+    collected: _Collected = {}
+    raw: dict[str, list[dict[str, Any]]] = {cell.id: [] for cell in cells}
+    pinned_cpu: int | None = None
+    for index in range(repeats):
+        order = modes if index % 2 == 0 else tuple(reversed(modes))
+        for cell in cells:
+            budget = matrix.budgets[cell.transport]
+            for mode in order:
+                with pinned(mode) as cpu:
+                    pinned_cpu = cpu if cpu is not None else pinned_cpu
+                    where = f"pinned to CPU {cpu}" if cpu is not None else "unpinned"
+                    say(
+                        f"{cell.id}: repeat {index + 1}/{repeats}, {where} ({per_repeat.name}: "
+                        f"{per_repeat.warmup} warm-up + {per_repeat.iterations} samples per method)"
+                    )
+                    samples: dict[str, Any] = {}
+                    result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say, repeats)
+                if result.error:
+                    say(f"{cell.id}: ERROR {result.error}")
+                collected.setdefault((cell.id, mode), []).append((result, samples))
+                raw[cell.id].append({"repeat": index + 1, "pinned": mode, "samples": samples})
+    return collected, raw, pinned_cpu
+
+
+def _pool_and_save(
+    matrix: Matrix,
+    cells: Sequence[Cell],
+    modes: tuple[bool, ...],
+    collected: _Collected,
+    raw: Mapping[str, list[dict[str, Any]]],
+    samples_dir: Path,
+    profile_name: str,
+) -> list[CellLatency]:
+    """Each cell's repeats pooled (the first pinning mode's as the main figures, the other's
+    beside), its raw samples written to ``samples_dir``."""
+    results: list[CellLatency] = []
+    for cell in cells:
+        budget = matrix.budgets[cell.transport]
+        main = _pool(cell, budget, collected[(cell.id, modes[0])])
+        if len(modes) > 1:
+            main = _with_pinned(main, _pool(cell, budget, collected[(cell.id, modes[1])]))
+        results.append(main)
+        (samples_dir / f"{_safe_name(cell.id)}.json").write_text(
+            json.dumps({"cell": cell.id, "profile": profile_name, "repeats": raw[cell.id]}),
+            encoding="utf-8",
+        )
+    return results
+
+
 def run_latency(
     matrix: Matrix,
     cells: Sequence[Cell],
@@ -566,39 +629,8 @@ def run_latency(
     per_repeat = Profile(prof.name, prof.warmup, max(1, math.ceil(prof.iterations / repeats)))
     started = _now()
     load_start = _load()
-    collected: dict[tuple[str, bool], list[tuple[CellLatency, dict[str, Any]]]] = {}
-    raw: dict[str, list[dict[str, Any]]] = {cell.id: [] for cell in cells}
-    pinned_cpu: int | None = None
-    for index in range(repeats):
-        order = modes if index % 2 == 0 else tuple(reversed(modes))
-        for cell in cells:
-            budget = matrix.budgets[cell.transport]
-            for mode in order:
-                with pinned(mode) as cpu:
-                    pinned_cpu = cpu if cpu is not None else pinned_cpu
-                    where = f"pinned to CPU {cpu}" if cpu is not None else "unpinned"
-                    say(
-                        f"{cell.id}: repeat {index + 1}/{repeats}, {where} ({prof.name}: "
-                        f"{per_repeat.warmup} warm-up + {per_repeat.iterations} samples per method)"
-                    )
-                    samples: dict[str, Any] = {}
-                    result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say, repeats)
-                if result.error:
-                    say(f"{cell.id}: ERROR {result.error}")
-                collected.setdefault((cell.id, mode), []).append((result, samples))
-                raw[cell.id].append({"repeat": index + 1, "pinned": mode, "samples": samples})
-    results: list[CellLatency] = []
-    main_mode = modes[0]
-    for cell in cells:
-        budget = matrix.budgets[cell.transport]
-        main = _pool(cell, budget, collected[(cell.id, main_mode)])
-        if len(modes) > 1:
-            main = _with_pinned(main, _pool(cell, budget, collected[(cell.id, modes[1])]))
-        results.append(main)
-        (samples_dir / f"{_safe_name(cell.id)}.json").write_text(
-            json.dumps({"cell": cell.id, "profile": prof.name, "repeats": raw[cell.id]}),
-            encoding="utf-8",
-        )
+    collected, raw, pinned_cpu = _measure_repeats(matrix, cells, modes, repeats, per_repeat, toolchains, say)
+    results = _pool_and_save(matrix, cells, modes, collected, raw, samples_dir, prof.name)
     return LatencyResults(
         matrix_name=matrix.name,
         matrix_path=str(matrix.path),

@@ -248,21 +248,17 @@ def cmd_certify(args: argparse.Namespace) -> int:
 # -- parser -------------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``interop-testkit`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="interop-testkit",
-        description="Conformance testkit for the elizaOS cross-language plugin interop system.",
-    )
-    parser.add_argument("--version", action="version", version=f"interop-testkit {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_list(sub: Any) -> None:
+    """The ``list`` subcommand."""
     p_list = sub.add_parser("list", help="the cells of a matrix and whether what they need is present")
     p_list.add_argument("--matrix", help="matrix TOML (default: matrices/default.toml)")
     p_list.add_argument("--cells", help="comma-separated globs or substrings of cell ids")
     p_list.add_argument("--json", action="store_true", help="machine-readable output")
     p_list.set_defaults(func=cmd_list)
 
+
+def _add_matrix(sub: Any) -> None:
+    """The ``matrix`` subcommand."""
     p_matrix = sub.add_parser(
         "matrix", help="run the conformance suite, then latency, then write the reports"
     )
@@ -284,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_matrix.set_defaults(func=cmd_matrix)
 
+
+def _add_certify(sub: Any) -> None:
+    """The ``certify`` subcommand and its options."""
     p_cert = sub.add_parser(
         "certify",
         help="certify one plugin: MUST/SHOULD/MAY checks through every installed host",
@@ -346,6 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_cert.set_defaults(func=cmd_certify)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``interop-testkit`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="interop-testkit",
+        description="Conformance testkit for the elizaOS cross-language plugin interop system.",
+    )
+    parser.add_argument("--version", action="version", version=f"interop-testkit {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    _add_list(sub)
+    _add_matrix(sub)
+    _add_certify(sub)
     register_bench(sub)
     from testkit._call import register as register_call
 
