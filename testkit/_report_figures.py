@@ -178,11 +178,15 @@ def _judge_target(
     extra = p50 - float(small["stats"]["p50_ns"])
     floor_extra = float(floor["p50_ns"]) - float(small_floor["p50_ns"])
     if floor_extra <= 0:
-        return None, f"+{format_ns(extra)}; the floor did not grow ({format_ns(floor_extra)})", None
+        return None, f"{_signed_ns(extra)}; the floor did not grow ({_signed_ns(floor_extra)})", None
     value = extra / floor_extra
-    sign = "+" if extra >= 0 else "-"
-    text = f"{value:.2f}x ({sign}{format_ns(abs(extra))} vs the floor's +{format_ns(floor_extra)})"
+    text = f"{value:.2f}x ({_signed_ns(extra)} vs the floor's {_signed_ns(floor_extra)})"
     return value, text, value <= target.limit
+
+
+def _signed_ns(ns: float) -> str:
+    """A difference of durations with its sign: ``+3.20 µs``, ``-21.6 µs``."""
+    return ("+" if ns >= 0 else "-") + format_ns(abs(ns))
 
 
 def target_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -369,3 +369,18 @@ def test_readme_block_of_a_run_pinned_throughout_fills_only_the_pinned_columns()
     # Pinned throughout, the main figures are the pinned ones: they go under "pinned", and the
     # unpinned columns say that nothing was measured that way.
     assert "| Rust | TypeScript | ipc | measured | - | - | - | 250 µs | 2.50x | met |" in readme_block(doc)
+
+
+def test_a_slope_whose_floor_shrank_is_not_judged_and_prints_both_signs() -> None:
+    cell = _cell(
+        "rust-host/rust-plugin/ipc",
+        "rust",
+        "rust",
+        "ipc",
+        {"invokeAction:echo:100B": (10_000, 8_000), "invokeAction:echo:10KiB": (12_000, 6_000)},
+    )
+    doc = {"latency": {"pin_mode": "both", "pinned": False}, "cells": [cell]}
+    row = next(r for r in target_rows(doc) if r["target"].startswith("IPC, 10 KiB"))
+    assert row["met"] is None
+    assert row["figure"] == "+2.00 µs; the floor did not grow (-2.00 µs)"
+    assert row["unpinned_figure"] == "+20.0 µs; the floor did not grow (-20.0 µs)"
