@@ -100,7 +100,11 @@ def _register_bench(subparsers: Any) -> None:
     bench.add_argument("--cells", metavar="PAT", help="comma-separated globs or substrings of cell ids")
     bench.add_argument("--profile", choices=("quick", "full"), default="quick", help="sample counts")
     bench.add_argument("--iterations", type=int, help="samples per method (overrides the profile's)")
-    bench.add_argument("--warmup", type=int, help="warm-up calls per method (overrides the profile's)")
+    bench.add_argument(
+        "--warmup",
+        type=int,
+        help="warm-up calls per method (overrides the profile's count and its time floor: exactly this many)",
+    )
     add_pin_options(bench)
     bench.add_argument(
         "--repeats",
@@ -220,10 +224,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     override: Profile | None = None
     if args.iterations is not None or args.warmup is not None:
         base = PROFILES[args.profile]
+        # An explicit --warmup is the whole warm-up: no time floor on top of it.
         override = Profile(
             base.name,
             base.warmup if args.warmup is None else args.warmup,
             base.iterations if args.iterations is None else args.iterations,
+            base.warmup_s if args.warmup is None else 0.0,
         )
     try:
         latency = run_latency(

@@ -29,6 +29,7 @@ import dataclasses
 import json
 import math
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from testkit._latency_figures import (
     LARGE_PAYLOAD,
     PROFILES,
     SMALL_PAYLOAD,
+    WARMUP_MAX_FACTOR,
     BudgetVerdict,
     Floor,
     LatencyError,
@@ -75,6 +77,7 @@ __all__ = [
     "LARGE_PAYLOAD",
     "PROFILES",
     "SMALL_PAYLOAD",
+    "WARMUP_MAX_FACTOR",
     "BudgetVerdict",
     "CellLatency",
     "Figures",
@@ -97,6 +100,7 @@ __all__ = [
     "pinned",
     "rounds",
     "run_latency",
+    "warm_up",
 ]
 
 FIXTURE = "conformance"
@@ -204,12 +208,16 @@ def _measure_cell(
                 # they cannot be judged, and the cell is reported as an error.
                 floor_error = f"{cell.id}: no floor: benchNoop failed: {_describe(exc)}"
         # One untimed pass over every call first: JIT tiers (V8, JavaScriptCore), caches and
-        # allocators settle for the whole plugin, so the first method timed is not the slow one.
+        # allocators settle for the whole plugin, so the first method timed is not the slow one;
+        # the host's pipe floor (its own stream code, under the same JIT) is warmed the same way.
         progress(f"{cell.id}: warm-up pass")
         for mspec in specs:
             with contextlib.suppress(Exception):  # a failing call is reported by its measurement
-                warm = mspec.profile_for(profile, repeats).warmup
-                driver.bench(handle, mspec.method, dict(mspec.params), warm, 0)
+                warm_up(_untimed(driver, handle, mspec), mspec.profile_for(profile, repeats))
+        if budget.floor == "pipe":
+            line = specs[0].request_line()
+            with contextlib.suppress(Exception):  # a failing floor is reported by its measurement
+                warm_up(lambda n: driver.bench_pipe(["cat"], line, n, 0), profile)
         for mspec in specs:
             progress(f"{cell.id}: {mspec.key}")
             own = mspec.profile_for(profile, repeats)
@@ -225,6 +233,36 @@ def _measure_cell(
         finally:
             driver.close()
     return cell_result(None)
+
+
+def _untimed(driver: HostDriver, handle: str, mspec: MethodSpec) -> Callable[[int], object]:
+    """``run(n)``: ``n`` calls of ``mspec`` whose samples are thrown away (a warm-up)."""
+    params = dict(mspec.params)
+    return lambda n: driver.bench(handle, mspec.method, params, n, 0)
+
+
+def _warmup_text(profile: Profile) -> str:
+    floor = f" (at least {profile.warmup_s:g} s)" if profile.warmup_s > 0 else ""
+    return f"{profile.warmup} warm-up{floor}"
+
+
+def warm_up(run: Callable[[int], object], profile: Profile) -> int:
+    """Make ``profile.warmup`` untimed calls through ``run(n)``, then more in doubling batches
+    until ``profile.warmup_s`` seconds have passed or :data:`WARMUP_MAX_FACTOR` times the count
+    is reached (see :class:`Profile`); returns the number of calls made."""
+    start = time.perf_counter()
+    done = 0
+    batch = max(1, profile.warmup)
+    cap = batch * WARMUP_MAX_FACTOR
+    if profile.warmup > 0:
+        run(profile.warmup)
+        done = profile.warmup
+    while done < cap and time.perf_counter() - start < profile.warmup_s:
+        n = min(batch, cap - done)
+        run(n)
+        done += n
+        batch *= 2
+    return done
 
 
 def _measure_method(
@@ -498,10 +536,10 @@ def _run_profile(profile: str, override: Profile | None, repeats: int) -> Profil
     if profile not in PROFILES:
         raise LatencyError(f"unknown latency profile {profile!r}; expected one of {sorted(PROFILES)}")
     prof = override or PROFILES[profile]
-    if prof.iterations < 1 or prof.warmup < 0:
+    if prof.iterations < 1 or prof.warmup < 0 or not prof.warmup_s >= 0:
         raise LatencyError(
-            f"profile {prof.name!r}: expected iterations >= 1 and warmup >= 0, "
-            f"received iterations={prof.iterations}, warmup={prof.warmup}"
+            f"profile {prof.name!r}: expected iterations >= 1, warmup >= 0 and warmup_s >= 0, "
+            f"received iterations={prof.iterations}, warmup={prof.warmup}, warmup_s={prof.warmup_s}"
         )
     if repeats < 1:
         raise LatencyError(f"expected repeats >= 1, received {repeats}")
@@ -547,7 +585,7 @@ def _measure_repeats(
                     where = f"pinned to CPU {cpu}" if cpu is not None else "unpinned"
                     say(
                         f"{cell.id}: repeat {index + 1}/{repeats}, {where} ({per_repeat.name}: "
-                        f"{per_repeat.warmup} warm-up + {per_repeat.iterations} samples per method)"
+                        f"{_warmup_text(per_repeat)} + {per_repeat.iterations} samples per method)"
                     )
                     samples: dict[str, Any] = {}
                     result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say, repeats)
@@ -626,7 +664,7 @@ def run_latency(
     samples_dir = Path(out_dir) / "latency-samples"
     samples_dir.mkdir(parents=True, exist_ok=True)
     modes = pin_modes(pin)
-    per_repeat = Profile(prof.name, prof.warmup, max(1, math.ceil(prof.iterations / repeats)))
+    per_repeat = dataclasses.replace(prof, iterations=max(1, math.ceil(prof.iterations / repeats)))
     started = _now()
     load_start = _load()
     collected, raw, pinned_cpu = _measure_repeats(matrix, cells, modes, repeats, per_repeat, toolchains, say)

@@ -18,6 +18,7 @@ __all__ = [
     "LARGE_PAYLOAD",
     "PROFILES",
     "SMALL_PAYLOAD",
+    "WARMUP_MAX_FACTOR",
     "BudgetVerdict",
     "Floor",
     "LatencyError",
@@ -51,17 +52,28 @@ class LatencyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Profile:
-    """How many calls to time: ``warmup`` untimed calls, then ``iterations`` samples."""
+    """How many calls to time: ``warmup`` untimed calls, then ``iterations`` samples.
+
+    ``warmup_s`` is a floor on the warm-up pass's time per call: a JIT (V8 in the Node host and the
+    Node plugin bridge, JavaScriptCore in Bun) reaches its top tier after a number of calls, and a
+    count fit for a 30 µs IPC call leaves a 4 µs WASM call (or the Node host's pipe floor) short of
+    it. The pass keeps calling, in doubling batches, until that long has passed (at most
+    :data:`WARMUP_MAX_FACTOR` times ``warmup`` calls), the way JMH warms up for a time.
+    """
 
     name: str
     warmup: int
     iterations: int
+    warmup_s: float = 0.0
 
+
+#: The warm-up pass of one call grows to at most this many times the profile's ``warmup`` calls.
+WARMUP_MAX_FACTOR = 64
 
 #: ``quick`` is the CI default (the default matrix in well under two minutes); ``full`` is long.
 PROFILES: Mapping[str, Profile] = {
-    "quick": Profile("quick", warmup=300, iterations=2000),
-    "full": Profile("full", warmup=2000, iterations=20000),
+    "quick": Profile("quick", warmup=300, iterations=2000, warmup_s=0.2),
+    "full": Profile("full", warmup=2000, iterations=20000, warmup_s=0.5),
 }
 
 
@@ -279,6 +291,7 @@ class MethodSpec:
         wanted = max(min(HUGE_MIN_SAMPLES, total), total // self.share)
         iterations = max(1, math.ceil(wanted / repeats))
         warmup = min(profile.warmup, max(2, profile.warmup // (self.share * 2)))
+        # No time floor: a 1 MiB call is ms of copying, not code a JIT still has to tier up.
         return Profile(profile.name, warmup, iterations)
 
     @property

@@ -291,6 +291,7 @@ class LatencyResults:
         return {
             "profile": self.profile.name,
             "warmup": self.profile.warmup,
+            "warmup_s": self.profile.warmup_s,
             "iterations": self.profile.iterations,
             "pinned": self.pinned,
             "pinned_cpu": self.pinned_cpu,

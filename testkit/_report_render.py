@@ -202,7 +202,9 @@ def run_line(results: Mapping[str, Any]) -> str:
     if lat:
         repeats = int(lat.get("repeats") or 1)
         parts.append(
-            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up + "
+            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up"
+            + (f" (at least {lat['warmup_s']:g} s)" if lat.get("warmup_s") else "")
+            + " + "
             f"{plural(int(lat['iterations']), 'sample')} per method in "
             f"{plural(repeats, 'interleaved repeat')}, {_pin_text(lat)})"
         )

@@ -29,6 +29,7 @@ from testkit._latency import (
     pinned,
     rounds,
     run_latency,
+    warm_up,
 )
 from testkit._matrix import Budget, Cell, Matrix
 
@@ -235,12 +236,39 @@ def test_json_cost_accepts_host_result_objects() -> None:
 def test_profiles() -> None:
     assert PROFILES["quick"].iterations >= 1000
     assert PROFILES["full"].iterations >= 10_000
+    # Both warm up for a time, not only a count (a JIT's tiers come with calls).
+    assert 0 < PROFILES["quick"].warmup_s <= PROFILES["full"].warmup_s
 
 
-# --- pinning -------------------------------------------------------------------------------
+def test_warm_up_keeps_calling_in_doubling_batches_until_its_time_has_passed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from testkit._latency import WARMUP_MAX_FACTOR
+
+    clock = [0.0]
+    batches: list[int] = []
+
+    def run(n: int) -> None:
+        batches.append(n)
+        clock[0] += n * 1e-3  # 1 ms a call
+
+    monkeypatch.setattr(time, "perf_counter", lambda: clock[0])
+    # 10 calls take 10 ms; the floor of 75 ms wants 10, 20 and 40 more (doubling batches).
+    assert warm_up(run, Profile("t", 10, 1, warmup_s=0.075)) == 80
+    assert batches == [10, 10, 20, 40]
+    # Without a time floor the count is the whole warm-up, and 0 is no call at all.
+    batches.clear()
+    assert warm_up(run, Profile("t", 10, 1)) == 10
+    assert warm_up(run, Profile("t", 0, 1)) == 0
+    assert batches == [10]
+    # A call that never gets fast enough stops at WARMUP_MAX_FACTOR times the count.
+    batches.clear()
+    assert warm_up(run, Profile("t", 2, 1, warmup_s=1e9)) == 2 * WARMUP_MAX_FACTOR
+    assert sum(batches) == 2 * WARMUP_MAX_FACTOR
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux-only affinity API")
 def test_pinning_uses_one_cpu_and_restores_affinity() -> None:
     before = os.sched_getaffinity(0)
     with pinned(True) as cpu:
@@ -269,6 +297,8 @@ def test_unknown_profile_is_refused(tmp_path: Path) -> None:
 def test_bad_profile_counts_are_refused(tmp_path: Path) -> None:
     with pytest.raises(LatencyError, match="iterations >= 1"):
         run_latency(_matrix(()), (), "quick", tmp_path, profile_override=Profile("x", 0, 0))
+    with pytest.raises(LatencyError, match=r"warmup_s >= 0, received .* warmup_s=-1\.0"):
+        run_latency(_matrix(()), (), "quick", tmp_path, profile_override=Profile("x", 0, 1, -1.0))
 
 
 def test_cell_without_budget_is_refused(tmp_path: Path) -> None:

@@ -202,6 +202,9 @@ def test_bench_command_measures_and_reports(
     doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
     validate_results(doc, ROOT / "reports" / "results.schema.json")
     assert doc["latency"]["iterations"] == 20
+    # An explicit --warmup is the whole warm-up: the profile's time floor is dropped.
+    assert doc["latency"]["warmup"] == 2
+    assert doc["latency"]["warmup_s"] == 0
     assert doc["cells"][0]["latency"]["methods"][0]["stats"]["n"] == 20
     assert (out / "summary.md").is_file()
     assert (out / "report.html").is_file()
