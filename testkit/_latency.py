@@ -57,6 +57,7 @@ from testkit._latency_figures import (
     memory_for_params_size,
     percentile,
     throughput_counts,
+    warmup_text,
 )
 from testkit._latency_results import (
     CellLatency,
@@ -239,11 +240,6 @@ def _untimed(driver: HostDriver, handle: str, mspec: MethodSpec) -> Callable[[in
     """``run(n)``: ``n`` calls of ``mspec`` whose samples are thrown away (a warm-up)."""
     params = dict(mspec.params)
     return lambda n: driver.bench(handle, mspec.method, params, n, 0)
-
-
-def _warmup_text(profile: Profile) -> str:
-    floor = f" (at least {profile.warmup_s:g} s)" if profile.warmup_s > 0 else ""
-    return f"{profile.warmup} warm-up{floor}"
 
 
 def warm_up(run: Callable[[int], object], profile: Profile) -> int:
@@ -585,7 +581,8 @@ def _measure_repeats(
                     where = f"pinned to CPU {cpu}" if cpu is not None else "unpinned"
                     say(
                         f"{cell.id}: repeat {index + 1}/{repeats}, {where} ({per_repeat.name}: "
-                        f"{_warmup_text(per_repeat)} + {per_repeat.iterations} samples per method)"
+                        f"{warmup_text(per_repeat.warmup, per_repeat.warmup_s)} + "
+                        f"{per_repeat.iterations} samples per method)"
                     )
                     samples: dict[str, Any] = {}
                     result = _measure_cell(cell, budget, per_repeat, toolchains, samples, say, repeats)

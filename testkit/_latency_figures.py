@@ -32,6 +32,7 @@ __all__ = [
     "memory_for_params_size",
     "percentile",
     "throughput_counts",
+    "warmup_text",
 ]
 
 SMALL_PAYLOAD = 100
@@ -65,6 +66,12 @@ class Profile:
     warmup: int
     iterations: int
     warmup_s: float = 0.0
+
+
+def warmup_text(warmup: int, warmup_s: float) -> str:
+    """How a run warms up, for people: ``300 warm-up`` or ``300 warm-up (at least 0.2 s)``."""
+    floor = f" (at least {warmup_s:g} s)" if warmup_s > 0 else ""
+    return f"{warmup} warm-up{floor}"
 
 
 #: The warm-up pass of one call grows to at most this many times the profile's ``warmup`` calls.

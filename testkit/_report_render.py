@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from testkit._latency_figures import warmup_text
 from testkit._report_figures import (
     SCALING_KEYS,
     TARGETS,
@@ -202,9 +203,8 @@ def run_line(results: Mapping[str, Any]) -> str:
     if lat:
         repeats = int(lat.get("repeats") or 1)
         parts.append(
-            f"latency profile `{lat['profile']}` ({lat['warmup']} warm-up"
-            + (f" (at least {lat['warmup_s']:g} s)" if lat.get("warmup_s") else "")
-            + " + "
+            f"latency profile `{lat['profile']}` "
+            f"({warmup_text(int(lat['warmup']), float(lat.get('warmup_s') or 0))} + "
             f"{plural(int(lat['iterations']), 'sample')} per method in "
             f"{plural(repeats, 'interleaved repeat')}, {_pin_text(lat)})"
         )
